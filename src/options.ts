@@ -1,0 +1,188 @@
+// The runtime's options: one type, one constant of defaults, one function that fills and checks them.
+import { availableParallelism, hostname } from 'node:os';
+import type { ResourceLimits } from 'node:worker_threads';
+import type { Logger } from 'pino';
+import type { Reporter } from './report.js';
+
+export interface TaskRuntimeOptions {
+  /**
+   * The processor registry: registry name → module path (absolute, or relative to the current directory) or
+   * `file:` URL. Only these modules are ever loaded; a request names a processor by its registry name.
+   * Each module must exist when the runtime is made.
+   */
+  readonly processors: Readonly<Record<string, string | URL>>;
+  /**
+   * Workers kept alive even when idle. At most `maxThreads`.
+   * @default maxThreads (a warm pool: no instance waits for a worker to start)
+   */
+  readonly minThreads?: number;
+  /**
+   * How many instances run at once, one per worker thread. 1 to 1024.
+   * @default os.availableParallelism()
+   */
+  readonly maxThreads?: number;
+  /**
+   * Limits for each worker thread (heap caps in MB, stack size), as `new Worker(…, { resourceLimits })`.
+   * A worker that exceeds its heap cap dies, and its instance fails with the cause.
+   * @default undefined (Node's own limits)
+   */
+  readonly resourceLimits?: ResourceLimits;
+  /**
+   * The admission limit: live instances (queued, running, or awaiting their final report) the runtime holds.
+   * A submit past it is refused with `AdmissionLimitError`. 1 to 2^31-1.
+   * @default 1024
+   */
+  readonly maxInstances?: number;
+  /**
+   * Period of the RUNNING report of each unfinished instance (ms). The first one comes after a random delay
+   * between 1/3 and 2/3 of the period, so that instances submitted together do not all report at once. ≥ 10.
+   * @default 15000
+   */
+  readonly statusReportIntervalMs?: number;
+  /**
+   * Whether an instance that ignores its interrupt may be force-stopped by terminating its worker after
+   * `forceStopGraceMs`. When false, such an instance runs on and is reported RUNNING until it finishes
+   * (`close()` terminates it all the same).
+   * @default true
+   */
+  readonly allowForceStop?: boolean;
+  /**
+   * How long an interrupted instance has to finish before its worker is terminated (ms). ≥ 0.
+   * @default per instance: timeoutMs / 10 for timeouts under 1 s, else 1000
+   */
+  readonly forceStopGraceMs?: number;
+  /**
+   * Longest result text in a report (characters); a longer one is cut and "..." appended. ≥ 0.
+   * @default 8096
+   */
+  readonly maxResultLength?: number;
+  /**
+   * Receives the status reports.
+   * @default a reporter that writes each report to the logger at debug level
+   */
+  readonly reporter?: Reporter;
+  /**
+   * The application's pino logger. Processor log lines are written to it too, tagged with `instanceId`.
+   * @default pino({ name: 'light-task-tracker' })
+   */
+  readonly logger?: Logger;
+  /**
+   * This runtime's address, written into reports and running-status answers.
+   * @default `${os.hostname()}:${process.pid}`
+   */
+  readonly address?: string;
+  /**
+   * Retries of a final report whose delivery failed (threw, rejected, or timed out) before it is given up
+   * and logged as lost. 0 to 100.
+   * @default 5
+   */
+  readonly finalReportRetries?: number;
+  /**
+   * The longest one `reporter.report()` call may take before it counts as failed (ms). > 0.
+   * @default 30000
+   */
+  readonly reportTimeoutMs?: number;
+  /**
+   * Pause before the first retry of a final report (ms); it doubles on each retry, with jitter. ≥ 0.
+   * @default 200
+   */
+  readonly reportBackoffMs?: number;
+  /**
+   * Longest pause between two tries of a final report (ms). ≥ 0.
+   * @default 10000
+   */
+  readonly reportBackoffMaxMs?: number;
+}
+
+export const defaultOptions = Object.freeze({
+  maxInstances: 1024,
+  statusReportIntervalMs: 15_000,
+  allowForceStop: true,
+  maxResultLength: 8096,
+  finalReportRetries: 5,
+  reportTimeoutMs: 30_000,
+  reportBackoffMs: 200,
+  reportBackoffMaxMs: 10_000,
+});
+
+/** The options as the runtime uses them: every default filled in, every value checked. */
+export interface ResolvedOptions {
+  readonly minThreads: number;
+  readonly maxThreads: number;
+  readonly resourceLimits: ResourceLimits | undefined;
+  readonly maxInstances: number;
+  readonly statusReportIntervalMs: number;
+  readonly allowForceStop: boolean;
+  readonly forceStopGraceMs: number | undefined;
+  readonly maxResultLength: number;
+  readonly reporter: Reporter | undefined;
+  readonly logger: Logger | undefined;
+  readonly address: string;
+  readonly finalReportRetries: number;
+  readonly reportTimeoutMs: number;
+  readonly reportBackoffMs: number;
+  readonly reportBackoffMaxMs: number;
+}
+
+export function resolveOptions(options: TaskRuntimeOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`TaskRuntime: options must be an object, got ${options === null ? 'null' : typeof options}`);
+  }
+  const maxThreads = integer('maxThreads', options.maxThreads ?? availableParallelism(), 1, 1024);
+  const minThreads = integer('minThreads', options.minThreads ?? maxThreads, 0, maxThreads);
+  if (options.resourceLimits !== undefined && (typeof options.resourceLimits !== 'object' || options.resourceLimits === null)) {
+    throw new TypeError(`TaskRuntime: options.resourceLimits must be an object, got ${String(options.resourceLimits)}`);
+  }
+  if (options.allowForceStop !== undefined && typeof options.allowForceStop !== 'boolean') {
+    throw new TypeError(`TaskRuntime: options.allowForceStop must be a boolean, got ${String(options.allowForceStop)}`);
+  }
+  if (options.reporter !== undefined && (typeof options.reporter !== 'object' || options.reporter === null || typeof options.reporter.report !== 'function')) {
+    throw new TypeError('TaskRuntime: options.reporter must be an object with a report(report) method');
+  }
+  if (options.logger !== undefined && (typeof options.logger !== 'object' || options.logger === null || typeof options.logger.info !== 'function')) {
+    throw new TypeError('TaskRuntime: options.logger must be a pino logger');
+  }
+  if (options.address !== undefined && typeof options.address !== 'string') {
+    throw new TypeError(`TaskRuntime: options.address must be a string, got ${typeof options.address}`);
+  }
+  return {
+    minThreads,
+    maxThreads,
+    resourceLimits: options.resourceLimits,
+    maxInstances: integer('maxInstances', options.maxInstances ?? defaultOptions.maxInstances, 1, 2 ** 31 - 1),
+    statusReportIntervalMs: number('statusReportIntervalMs', options.statusReportIntervalMs ?? defaultOptions.statusReportIntervalMs, 10),
+    allowForceStop: options.allowForceStop ?? defaultOptions.allowForceStop,
+    forceStopGraceMs: options.forceStopGraceMs === undefined ? undefined : number('forceStopGraceMs', options.forceStopGraceMs, 0),
+    maxResultLength: integer('maxResultLength', options.maxResultLength ?? defaultOptions.maxResultLength, 0, 2 ** 31 - 1),
+    reporter: options.reporter,
+    logger: options.logger,
+    address: options.address ?? `${hostname()}:${process.pid}`,
+    finalReportRetries: integer('finalReportRetries', options.finalReportRetries ?? defaultOptions.finalReportRetries, 0, 100),
+    reportTimeoutMs: number('reportTimeoutMs', options.reportTimeoutMs ?? defaultOptions.reportTimeoutMs, 1),
+    reportBackoffMs: number('reportBackoffMs', options.reportBackoffMs ?? defaultOptions.reportBackoffMs, 0),
+    reportBackoffMaxMs: number('reportBackoffMaxMs', options.reportBackoffMaxMs ?? defaultOptions.reportBackoffMaxMs, 0),
+  };
+}
+
+// Timer delays above this are clamped by Node to 1 ms: refuse them instead.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function integer(name: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`TaskRuntime: options.${name} must be a whole number, got ${String(value)}`);
+  }
+  if (value < min || value > max) {
+    throw new RangeError(`TaskRuntime: options.${name} must be from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function number(name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number' || Number.isNaN(value)) {
+    throw new TypeError(`TaskRuntime: options.${name} must be a number of milliseconds, got ${String(value)}`);
+  }
+  if (value < min || value > MAX_TIMER_MS) {
+    throw new RangeError(`TaskRuntime: options.${name} must be from ${min} to ${MAX_TIMER_MS} ms, got ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,87 @@
+// The worker pool: piscina, plus one shared interrupt flag per dispatch slot, set up once for the pool's life.
+import type { ResourceLimits } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { FLAG_INTERRUPTED, FLAG_RUNNING, type AttemptPayload, type AttemptReply, type WorkerBootData } from './protocol.js';
+
+const entry = new URL('../workers/entry.js', import.meta.url).href;
+
+export interface PoolOptions {
+  readonly minThreads: number;
+  readonly maxThreads: number;
+  readonly resourceLimits: ResourceLimits | undefined;
+  /** Messages a worker posts on its own (processor log lines). */
+  readonly onMessage: (message: unknown) => void;
+  /** Errors of a worker that had no task to fail. */
+  readonly onError: (error: unknown) => void;
+}
+
+/**
+ * Runs attempts on piscina, one per worker at a time. The runtime dispatches at most `maxThreads` attempts at
+ * once, each holding a slot: the index of its interrupt flag, which it keeps across its retries.
+ */
+export class WorkerPool {
+  readonly #piscina: Piscina<AttemptPayload, AttemptReply>;
+  readonly #flags: Int32Array;
+  readonly #freeSlots: number[];
+
+  constructor(options: PoolOptions) {
+    const flags = new SharedArrayBuffer(options.maxThreads * Int32Array.BYTES_PER_ELEMENT);
+    this.#flags = new Int32Array(flags);
+    this.#freeSlots = Array.from({ length: options.maxThreads }, (_, slot) => options.maxThreads - 1 - slot);
+    const workerData: WorkerBootData = { flags };
+    this.#piscina = new Piscina<AttemptPayload, AttemptReply>({
+      filename: entry,
+      minThreads: options.minThreads,
+      maxThreads: options.maxThreads,
+      // Workers above minThreads stay a while, so that a burst does not pay a spawn per instance.
+      idleTimeout: 30_000,
+      concurrentTasksPerWorker: 1,
+      recordTiming: false,
+      resourceLimits: options.resourceLimits,
+      workerData,
+    });
+    this.#piscina.on('message', options.onMessage);
+    this.#piscina.on('error', options.onError);
+  }
+
+  /** Whether a slot is free, so that one more attempt may be dispatched now. */
+  get hasFreeSlot(): boolean {
+    return this.#freeSlots.length > 0;
+  }
+
+  /** Takes a free slot, its flag cleared. Call only when `hasFreeSlot`. */
+  takeSlot(): number {
+    const slot = this.#freeSlots.pop() as number;
+    Atomics.store(this.#flags, slot, FLAG_RUNNING);
+    return slot;
+  }
+
+  releaseSlot(slot: number): void {
+    this.#freeSlots.push(slot);
+  }
+
+  /** Clears a slot's flag for the next attempt of the instance that holds it. */
+  rearm(slot: number): void {
+    Atomics.store(this.#flags, slot, FLAG_RUNNING);
+  }
+
+  /** Interrupts the attempt running in `slot`: its hot loop sees the flag now, its signal fires when its loop turns. */
+  interrupt(slot: number): void {
+    Atomics.store(this.#flags, slot, FLAG_INTERRUPTED);
+    Atomics.notify(this.#flags, slot);
+  }
+
+  /** Runs one attempt. Aborting `signal` while it runs terminates its worker (piscina then starts a new one). */
+  run(payload: AttemptPayload, signal: AbortSignal): Promise<AttemptReply> {
+    return this.#piscina.run(payload, { signal });
+  }
+
+  /** The live worker threads. */
+  get threads(): number {
+    return this.#piscina.threads.length;
+  }
+
+  destroy(): Promise<void> {
+    return this.#piscina.destroy();
+  }
+}

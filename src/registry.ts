@@ -1,0 +1,41 @@
+// The processor registry: the only modules a runtime ever loads, named by the application, never by a request.
+import { statSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** Registry name → file URL of the module. A Map: no name can reach an inherited property. */
+export type ProcessorRegistry = ReadonlyMap<string, string>;
+
+export function resolveRegistry(processors: unknown): ProcessorRegistry {
+  if (typeof processors !== 'object' || processors === null || Array.isArray(processors)) {
+    throw new TypeError('TaskRuntime: options.processors must be an object of registry name → module path or file URL');
+  }
+  const registry = new Map<string, string>();
+  for (const [name, location] of Object.entries(processors)) {
+    if (name === '') throw new TypeError('TaskRuntime: options.processors has an empty name');
+    registry.set(name, toFileUrl(name, location));
+  }
+  if (registry.size === 0) throw new TypeError('TaskRuntime: options.processors names no processor');
+  return registry;
+}
+
+function toFileUrl(name: string, location: unknown): string {
+  let path: string;
+  if (location instanceof URL || (typeof location === 'string' && location.startsWith('file:'))) {
+    const url = new URL(location);
+    if (url.protocol !== 'file:') throw new TypeError(`TaskRuntime: options.processors.${name} must be a file path or file: URL, got ${url.href}`);
+    path = fileURLToPath(url);
+  } else if (typeof location === 'string' && location !== '') {
+    path = isAbsolute(location) ? location : resolve(location);
+  } else {
+    throw new TypeError(`TaskRuntime: options.processors.${name} must be a module path or file URL, got ${String(location)}`);
+  }
+  let isFile = false;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {
+    // isFile stays false
+  }
+  if (!isFile) throw new TypeError(`TaskRuntime: options.processors.${name}: no module file at ${path}`);
+  return pathToFileURL(path).href;
+}

@@ -1,0 +1,58 @@
+// What the tracker tells the scheduler: the status report (PowerJob `TaskTrackerReportInstanceStatusReq`)
+// and the running-status answer (PowerJob `InstanceDetail`).
+import type { InstanceStatus } from './status.js';
+
+/** One status report. Times are epoch milliseconds. */
+export interface StatusReport {
+  readonly instanceId: string;
+  readonly jobId: string | number | undefined;
+  readonly wfInstanceId: string | number | undefined;
+  readonly status: InstanceStatus;
+  /** The outcome's message cut to `maxResultLength` with "..." appended where cut; empty while RUNNING. */
+  readonly result: string;
+  /** When the runtime accepted the instance. */
+  readonly triggerTime: number;
+  /** When the first attempt started; null while still queued. */
+  readonly startTime: number | null;
+  /** When the instance finished; null while RUNNING. */
+  readonly endTime: number | null;
+  /** When this report was made. A final report's time is later than every RUNNING report's of the same instance. */
+  readonly reportTime: number;
+  /** The runtime's `address`. */
+  readonly sourceAddress: string;
+  /** Always 1: a light task is one task. */
+  readonly totalTaskNum: 1;
+  readonly succeedTaskNum: 0 | 1;
+  readonly failedTaskNum: 0 | 1;
+  /** What the processor appended to the workflow context; only for workflow instances with a final status. */
+  readonly appendedWfContext: Record<string, unknown> | undefined;
+}
+
+/** Receives status reports. A final report is retried until `report` returns (or resolves) without throwing. */
+export interface Reporter {
+  /**
+   * Delivers one report. Throwing or rejecting means "not delivered".
+   * `signal` aborts when the runtime gives up on this call (`reportTimeoutMs`): stop the work it started.
+   */
+  report(report: StatusReport, signal?: AbortSignal): void | Promise<void>;
+}
+
+/** A tracker's answer to the scheduler's running-status query. */
+export interface RunningStatus {
+  /** When the runtime accepted the instance (epoch ms). */
+  readonly actualTriggerTime: number;
+  /** RUNNING until the instance has finished; then its final status. */
+  readonly status: InstanceStatus;
+  /** The runtime's `address`. */
+  readonly taskTrackerAddress: string;
+  readonly taskDetail: {
+    readonly totalTaskNum: 1;
+    readonly succeedTaskNum: 0 | 1;
+    readonly failedTaskNum: 0 | 1;
+  };
+}
+
+/** Cuts `text` to `maxLength` characters and marks the cut with "...". */
+export function cutResult(text: string, maxLength: number): string {
+  return text.length <= maxLength ? text : `${text.slice(0, maxLength)}...`;
+}

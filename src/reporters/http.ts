@@ -1,0 +1,106 @@
+// POSTs each report as JSON to a URL, with a per-request timeout and retries with backoff.
+import { ReportDeliveryError } from '../errors.js';
+import type { Reporter, StatusReport } from '../report.js';
+import { retry, type RetryPolicy } from '../retry.js';
+
+export interface HttpReporterOptions {
+  /** Where to POST the reports (http: or https:). */
+  readonly url: string | URL;
+  /**
+   * The longest one request may take, connection to response (ms).
+   * @default 5000
+   */
+  readonly timeoutMs?: number;
+  /**
+   * Further requests after one fails (network error, timeout, 5xx, 408 or 429). Other 4xx answers are not retried.
+   * @default 2
+   */
+  readonly retries?: number;
+  /**
+   * The pause before the first retry (ms); each next pause doubles, with jitter.
+   * @default 100
+   */
+  readonly backoffMs?: number;
+  /**
+   * The longest pause between two requests (ms).
+   * @default 2000
+   */
+  readonly backoffMaxMs?: number;
+  /**
+   * Extra request headers, such as an authorization token.
+   * @default {}
+   */
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+const defaults = { timeoutMs: 5000, retries: 2, backoffMs: 100, backoffMaxMs: 2000 } as const;
+
+export class HttpReporter implements Reporter {
+  readonly url: URL;
+  readonly #policy: RetryPolicy;
+  readonly #headers: Record<string, string>;
+
+  constructor(options: HttpReporterOptions) {
+    if (typeof options !== 'object' || options === null) throw new TypeError('HttpReporter: options must be an object');
+    let url: URL;
+    try {
+      url = new URL(options.url);
+    } catch {
+      throw new TypeError(`HttpReporter: options.url must be an absolute http(s) URL, got ${String(options.url)}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      throw new TypeError(`HttpReporter: options.url must use http: or https:, got ${url.protocol}`);
+    }
+    this.url = url;
+    this.#policy = {
+      timeoutMs: positive('timeoutMs', options.timeoutMs ?? defaults.timeoutMs),
+      retries: wholeNumber('retries', options.retries ?? defaults.retries),
+      backoffMs: wholeNumber('backoffMs', options.backoffMs ?? defaults.backoffMs),
+      backoffMaxMs: wholeNumber('backoffMaxMs', options.backoffMaxMs ?? defaults.backoffMaxMs),
+    };
+    this.#headers = { ...options.headers, 'content-type': 'application/json' };
+  }
+
+  async report(report: StatusReport, signal?: AbortSignal): Promise<void> {
+    const body = JSON.stringify(report);
+    await retry(async (trySignal) => {
+      if (signal?.aborted) throw signal.reason;
+      const response = await fetch(this.url, {
+        method: 'POST',
+        headers: this.#headers,
+        body,
+        signal: signal === undefined ? trySignal : AbortSignal.any([signal, trySignal]),
+      }).catch((cause: unknown) => {
+        throw new ReportDeliveryError(`POST ${this.url.href} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+      });
+      // Drain the body so the connection can be reused.
+      await response.arrayBuffer().catch(() => undefined);
+      if (response.ok) return;
+      const error = new ReportDeliveryError(`POST ${this.url.href} answered ${response.status}`);
+      if (!isRetryable(response.status)) throw Object.assign(error, { retryable: false });
+      throw error;
+    }, this.#policy, undefined, (error) => signal?.aborted !== true && isRetryableError(error));
+  }
+}
+
+function isRetryable(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+function isRetryableError(error: unknown): boolean {
+  return (error as { retryable?: boolean }).retryable !== false;
+}
+
+function positive(name: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`HttpReporter: options.${name} must be a positive finite number, got ${String(value)}`);
+  }
+  return value;
+}
+
+function wholeNumber(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`HttpReporter: options.${name} must be a whole number >= 0, got ${String(value)}`);
+  }
+  return value;
+}

@@ -1,0 +1,64 @@
+// Call something that may fail or hang, again and again with growing pauses, within a bounded budget.
+
+export interface RetryPolicy {
+  /** Further tries after the first one fails. */
+  readonly retries: number;
+  /** The longest one try may take before it counts as failed (ms). */
+  readonly timeoutMs: number;
+  /** The pause before the first retry (ms); each next pause doubles, with jitter. */
+  readonly backoffMs: number;
+  /** The longest pause between two tries (ms). */
+  readonly backoffMaxMs: number;
+}
+
+export class TimeoutError extends Error {
+  override readonly name = 'TimeoutError';
+  readonly code = 'ERR_TIMEOUT';
+}
+
+/**
+ * Runs `attempt` until it resolves, or until `policy.retries` retries have failed; then rejects with the last error.
+ * Each try gets a signal that aborts when it times out; `onRetry` hears of every failure that will be retried;
+ * `shouldRetry` may declare an error final.
+ */
+export async function retry<T>(
+  attempt: (signal: AbortSignal, tryNumber: number) => T | Promise<T>,
+  policy: RetryPolicy,
+  onRetry?: (error: unknown, tryNumber: number, delayMs: number) => void,
+  shouldRetry?: (error: unknown) => boolean,
+): Promise<T> {
+  for (let tryNumber = 0; ; tryNumber++) {
+    try {
+      return await withTimeout(attempt, tryNumber, policy.timeoutMs);
+    } catch (error) {
+      if (tryNumber >= policy.retries || shouldRetry?.(error) === false) throw error;
+      const delayMs = backoff(tryNumber, policy);
+      onRetry?.(error, tryNumber, delayMs);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
+async function withTimeout<T>(attempt: (signal: AbortSignal, tryNumber: number) => T | Promise<T>, tryNumber: number, timeoutMs: number): Promise<T> {
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const error = new TimeoutError(`no answer within ${timeoutMs} ms`);
+      controller.abort(error);
+      reject(error);
+    }, timeoutMs);
+  });
+  try {
+    // A synchronous throw from `attempt` becomes a rejection here.
+    return await Promise.race([Promise.resolve().then(() => attempt(controller.signal, tryNumber)), timedOut]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Exponential backoff with "equal jitter": half the step fixed, half random, so retries from many callers spread out. */
+function backoff(tryNumber: number, policy: RetryPolicy): number {
+  const step = Math.min(policy.backoffMaxMs, policy.backoffMs * 2 ** tryNumber);
+  return Math.round(step / 2 + Math.random() * (step / 2));
+}

@@ -1,0 +1,209 @@
+// The runtime: owns the worker pool, the registry of live trackers, the admission limit, the dispatch queue,
+// the reporter and the logger (PowerJob's LightTaskTrackerManager and WorkerRuntime together).
+import { pino, type Logger } from 'pino';
+import { AdmissionLimitError, DuplicateInstanceError, RuntimeClosedError } from './errors.js';
+import { resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
+import { WorkerPool } from './pool.js';
+import { isWorkerLogMessage } from './protocol.js';
+import { resolveRegistry, type ProcessorRegistry } from './registry.js';
+import type { Reporter, StatusReport } from './report.js';
+import { acceptRequest, type SubmitRequest } from './request.js';
+import { retry, type RetryPolicy } from './retry.js';
+import { Tracker, type TrackerHost } from './tracker.js';
+
+/** Counters since the runtime was made. */
+export interface RuntimeStats {
+  /** Instances accepted by `submit()`. */
+  submitted: number;
+  /** Final reports delivered (on their first try or a retry). */
+  reportsDelivered: number;
+  /** Tries of a final report that failed and were retried. */
+  reportsRetried: number;
+  /** Final reports given up after `finalReportRetries` retries (each also logged as an error). */
+  reportsLost: number;
+  /** RUNNING reports whose delivery failed (logged as warnings; the next period sends a fresher one). */
+  runningReportsFailed: number;
+}
+
+const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
+
+export class TaskRuntime {
+  readonly #options: ResolvedOptions;
+  readonly #registry: ProcessorRegistry;
+  readonly #processorNames: Map<string, string>;
+  readonly #logger: Logger;
+  readonly #reporter: Reporter;
+  readonly #reportPolicy: RetryPolicy;
+  readonly #pool: WorkerPool;
+  readonly #host: TrackerHost;
+  readonly #live = new Map<string, Tracker>();
+  // FIFO of trackers waiting for a slot; `#queueHead` is the next to take (a shift-free array queue).
+  #queue: Tracker[] = [];
+  #queueHead = 0;
+  #closing: Promise<void> | undefined;
+  #onEmpty: (() => void) | undefined;
+  readonly #stats: RuntimeStats = { submitted: 0, reportsDelivered: 0, reportsRetried: 0, reportsLost: 0, runningReportsFailed: 0 };
+
+  constructor(options: TaskRuntimeOptions) {
+    this.#options = resolveOptions(options);
+    this.#registry = resolveRegistry(options.processors);
+    this.#processorNames = new Map([...this.#registry].map(([name, url]) => [url, name]));
+    const logger = (this.#logger = this.#options.logger ?? pino({ name: 'light-task-tracker' }));
+    this.#reporter = this.#options.reporter ?? { report: (report) => logger.debug({ report }, 'status report') };
+    this.#reportPolicy = {
+      retries: this.#options.finalReportRetries,
+      timeoutMs: this.#options.reportTimeoutMs,
+      backoffMs: this.#options.reportBackoffMs,
+      backoffMaxMs: this.#options.reportBackoffMaxMs,
+    };
+    this.#pool = new WorkerPool({
+      minThreads: this.#options.minThreads,
+      maxThreads: this.#options.maxThreads,
+      resourceLimits: this.#options.resourceLimits,
+      onMessage: (message) => this.#onWorkerMessage(message),
+      onError: (error) => logger.error({ err: error }, 'a worker failed outside any attempt'),
+    });
+    this.#host = {
+      options: this.#options,
+      logger,
+      pool: this.#pool,
+      processorName: (url) => this.#processorNames.get(url) ?? url,
+      reportRunning: (report) => this.#reportRunning(report),
+      reportFinal: (report) => this.#reportFinal(report),
+      releaseSlot: (slot) => {
+        this.#pool.releaseSlot(slot);
+        this.#dispatch();
+      },
+      forget: (tracker) => {
+        this.#live.delete(tracker.instanceId);
+        if (this.#live.size === 0) this.#onEmpty?.();
+      },
+    };
+  }
+
+  /**
+   * Accepts one instance and returns its tracker at once; the instance runs when a worker is free.
+   * Throws a `TaskTrackerError` subclass, and builds nothing, when the request is refused.
+   */
+  submit(request: SubmitRequest): Tracker {
+    if (this.#closing !== undefined) throw new RuntimeClosedError();
+    const accepted = acceptRequest(request, this.#registry);
+    if (this.#live.has(accepted.instanceId)) throw new DuplicateInstanceError(accepted.instanceId);
+    if (this.#live.size >= this.#options.maxInstances) throw new AdmissionLimitError(this.#options.maxInstances);
+    const tracker = new Tracker(this.#host, accepted);
+    this.#live.set(tracker.instanceId, tracker);
+    this.#stats.submitted++;
+    if (accepted.signal?.aborted === true) {
+      tracker.stop();
+      return tracker;
+    }
+    this.#queue.push(tracker);
+    this.#dispatch();
+    return tracker;
+  }
+
+  /** The live tracker with this id (queued, running, or awaiting its final report). */
+  get(instanceId: string): Tracker | undefined {
+    return this.#live.get(instanceId);
+  }
+
+  /** Stops the live instance with this id; returns false when there is none. */
+  stop(instanceId: string): boolean {
+    const tracker = this.#live.get(instanceId);
+    if (tracker === undefined) return false;
+    tracker.stop();
+    return true;
+  }
+
+  /** Live instances: queued, running, or awaiting their final report. */
+  get size(): number {
+    return this.#live.size;
+  }
+
+  /** The worker threads alive now. */
+  get threads(): number {
+    return this.#pool.threads;
+  }
+
+  /** A snapshot of the runtime's counters. */
+  get stats(): Readonly<RuntimeStats> {
+    return { ...this.#stats };
+  }
+
+  /**
+   * Refuses new work, stops every live instance (interrupt, then terminate after the grace, even with
+   * `allowForceStop: false`), waits for every final report to be delivered or given up, and destroys the pool.
+   * Idempotent: every call returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    const empty = new Promise<void>((resolve) => {
+      this.#onEmpty = resolve;
+    });
+    for (const tracker of [...this.#live.values()]) tracker.stopForClose();
+    if (this.#live.size > 0) await empty;
+    this.#queue = [];
+    this.#queueHead = 0;
+    await this.#pool.destroy();
+  }
+
+  // Starts queued instances while slots are free.
+  #dispatch(): void {
+    while (this.#queueHead < this.#queue.length && this.#pool.hasFreeSlot) {
+      const tracker = this.#queue[this.#queueHead] as Tracker;
+      this.#queue[this.#queueHead++] = undefined as unknown as Tracker;
+      // A tracker stopped while queued declines; its slot goes to the next one.
+      const slot = this.#pool.takeSlot();
+      if (!tracker.start(slot)) this.#pool.releaseSlot(slot);
+    }
+    if (this.#queueHead === this.#queue.length) {
+      this.#queue.length = 0;
+      this.#queueHead = 0;
+    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
+      this.#queue = this.#queue.slice(this.#queueHead);
+      this.#queueHead = 0;
+    }
+  }
+
+  #reportRunning(report: StatusReport): void {
+    const failed = (error: unknown): void => {
+      this.#stats.runningReportsFailed++;
+      this.#logger.warn({ instanceId: report.instanceId, err: error }, 'RUNNING report failed');
+    };
+    try {
+      const pending = this.#reporter.report(report);
+      if (pending !== undefined) Promise.resolve(pending).catch(failed);
+    } catch (error) {
+      failed(error);
+    }
+  }
+
+  async #reportFinal(report: StatusReport): Promise<void> {
+    try {
+      await retry((signal) => this.#reporter.report(report, signal), this.#reportPolicy, (error, tryNumber, delayMs) => {
+        this.#stats.reportsRetried++;
+        this.#logger.warn(
+          { instanceId: report.instanceId, status: report.status, err: error, try: tryNumber + 1, retryInMs: delayMs },
+          'final report failed: retrying',
+        );
+      });
+      this.#stats.reportsDelivered++;
+    } catch (error) {
+      this.#stats.reportsLost++;
+      this.#logger.error(
+        { instanceId: report.instanceId, err: error, report, tries: this.#reportPolicy.retries + 1 },
+        'final report lost: every try failed',
+      );
+    }
+  }
+
+  #onWorkerMessage(message: unknown): void {
+    if (!isWorkerLogMessage(message) || !LOG_LEVELS.has(message.level)) return;
+    const fields = typeof message.fields === 'object' && message.fields !== null ? message.fields : undefined;
+    this.#logger[message.level]({ ...fields, instanceId: message.instanceId, source: 'processor' }, message.msg);
+  }
+}

@@ -1,0 +1,395 @@
+// One tracker per job instance, in the main thread: its timers, its interrupt / force-stop decisions, its retries
+// and its reports. Every change of its state goes through the few methods below, each guarded by the phase, so a
+// late event (a reply after a force-stop, a timer after the finish) can never move a finished instance back.
+import type { Logger } from 'pino';
+import type { WorkerPool } from './pool.js';
+import { AttemptEnd, type AttemptPayload, type AttemptReply } from './protocol.js';
+import { cutResult, type RunningStatus, type StatusReport } from './report.js';
+import type { AcceptedRequest } from './request.js';
+import { InstanceStatus, OutcomeReason, OutcomeStatus, SystemResult, TaskStatus } from './status.js';
+import type { ResolvedOptions } from './options.js';
+
+/** How an instance ended: what `tracker.done` resolves with. Times are epoch milliseconds. */
+export interface Outcome {
+  readonly status: OutcomeStatus;
+  /** Why, as a stable code. */
+  readonly reason: OutcomeReason;
+  /** The processor's message, the error's text, or the tracker's own text (`SystemResult`); not cut. */
+  readonly result: string;
+  /** Attempts started: 0 when stopped before start, 1 + retries otherwise. */
+  readonly attempts: number;
+  /** When the first attempt started; null when it never did. */
+  readonly startTime: number | null;
+  readonly endTime: number;
+}
+
+/** What a tracker needs from its runtime: one object per runtime, shared by all its trackers. */
+export interface TrackerHost {
+  readonly options: ResolvedOptions;
+  readonly logger: Logger;
+  readonly pool: WorkerPool;
+  /** The registry name of each processor URL, for messages. */
+  processorName(url: string): string;
+  /** Sends a RUNNING report; failures are logged, not retried (the next period sends a fresher one). */
+  reportRunning(report: StatusReport): void;
+  /** Delivers a final report with retries; never rejects. */
+  reportFinal(report: StatusReport): Promise<void>;
+  /** The tracker is done with its dispatch slot. */
+  releaseSlot(slot: number): void;
+  /** The tracker is destroyed: forget it. */
+  forget(tracker: Tracker): void;
+}
+
+const Phase = { QUEUED: 0, RUNNING: 1, FINISHED: 2, DESTROYED: 3 } as const;
+type Phase = (typeof Phase)[keyof typeof Phase];
+
+interface AttemptResult {
+  readonly success: boolean;
+  readonly reason: OutcomeReason;
+  readonly msg: string;
+  readonly retryable: boolean;
+}
+
+export class Tracker {
+  readonly instanceId: string;
+  /** Settles exactly once, when the instance's outcome is decided. Never rejects. */
+  readonly done: Promise<Outcome>;
+
+  readonly #host: TrackerHost;
+  readonly #request: AcceptedRequest;
+  readonly #createTime = Date.now();
+  #resolveDone!: (outcome: Outcome) => void;
+  #phase: Phase = Phase.QUEUED;
+  #status: TaskStatus = TaskStatus.WORKER_RECEIVED;
+  #startTime: number | null = null;
+  #endTime: number | null = null;
+  #attempts = 0;
+  #slot = -1;
+  #result: AttemptResult | undefined;
+  #appended: Record<string, unknown> | undefined;
+  #stopRequested = false;
+  #timedOut = false;
+  #interrupted = false;
+  #graceExpired = false;
+  #forceStopping = false;
+  #closing = false;
+  #lastReportTime = 0;
+  #attemptAbort: AbortController | undefined;
+  #reportTimer: NodeJS.Timeout | undefined;
+  #timeoutTimer: NodeJS.Timeout | undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
+  #onCallerAbort: (() => void) | undefined;
+
+  constructor(host: TrackerHost, request: AcceptedRequest) {
+    this.#host = host;
+    this.#request = request;
+    this.instanceId = request.instanceId;
+    this.done = new Promise((resolve) => {
+      this.#resolveDone = resolve;
+    });
+    const period = host.options.statusReportIntervalMs;
+    this.#armRunningReport(period / 3 + Math.random() * (period / 3));
+    if (request.signal !== undefined) {
+      this.#onCallerAbort = () => this.stop();
+      request.signal.addEventListener('abort', this.#onCallerAbort, { once: true });
+    }
+  }
+
+  /** The reference's TaskStatus. */
+  get state(): TaskStatus {
+    return this.#status;
+  }
+
+  /** The scheduler's running-status query (PowerJob `InstanceDetail`). */
+  runningStatus(): RunningStatus {
+    const finished = this.#phase >= Phase.FINISHED && this.#result !== undefined;
+    const succeeded = finished && this.#result?.success === true;
+    return {
+      actualTriggerTime: this.#createTime,
+      status: finished ? (succeeded ? InstanceStatus.SUCCEED : InstanceStatus.FAILED) : InstanceStatus.RUNNING,
+      taskTrackerAddress: this.#host.options.address,
+      taskDetail: { totalTaskNum: 1, succeedTaskNum: succeeded ? 1 : 0, failedTaskNum: finished && !succeeded ? 1 : 0 },
+    };
+  }
+
+  /**
+   * Stops the instance. Queued: it never runs. Running: it is interrupted, and force-stopped after the grace if
+   * it goes on (when `allowForceStop`). Finished, or already stopping: ignored with a warning.
+   * A stopped instance sends no final report; `done` resolves with status STOPPED.
+   */
+  stop(): void {
+    if (this.#phase >= Phase.FINISHED) {
+      this.#host.logger.warn({ instanceId: this.instanceId, status: this.#status }, 'stop ignored: the instance has finished');
+      return;
+    }
+    if (this.#stopRequested) {
+      this.#host.logger.warn({ instanceId: this.instanceId }, 'stop ignored: the instance is already stopping');
+      return;
+    }
+    this.#stopRequested = true;
+    if (this.#phase === Phase.QUEUED) {
+      this.#host.logger.warn({ instanceId: this.instanceId }, 'stopped before start: the instance will not run');
+      this.#endTime = Date.now();
+      this.#settle(OutcomeStatus.STOPPED, OutcomeReason.STOPPED_BEFORE_START, SystemResult.STOPPED_BEFORE_START);
+      this.#destroy();
+      return;
+    }
+    this.#host.logger.info({ instanceId: this.instanceId }, 'stop requested: interrupting the instance');
+    this.#interrupt();
+  }
+
+  /** Runtime: starts the first attempt in `slot`. Returns false when the instance no longer wants to run. */
+  start(slot: number): boolean {
+    if (this.#phase !== Phase.QUEUED) return false;
+    this.#phase = Phase.RUNNING;
+    this.#status = TaskStatus.WORKER_PROCESSING;
+    this.#slot = slot;
+    this.#startTime = Date.now();
+    const { timeoutMs } = this.#request;
+    if (timeoutMs !== undefined) this.#timeoutTimer = setTimeout(() => this.#onTimeout(), timeoutMs);
+    this.#runAttempt();
+    return true;
+  }
+
+  /** Runtime: `close()` stops this instance, and terminates it after the grace even when force-stop is off. */
+  stopForClose(): void {
+    this.#closing = true;
+    if (this.#phase >= Phase.FINISHED) return;
+    if (!this.#stopRequested) this.stop();
+    else if (this.#graceExpired) this.#forceStop();
+  }
+
+  #runAttempt(): void {
+    const request = this.#request;
+    const payload: AttemptPayload = {
+      slot: this.#slot,
+      processorUrl: request.processorUrl,
+      instanceId: request.instanceId,
+      jobId: request.jobId,
+      jobParams: request.jobParams,
+      instanceParams: request.instanceParams,
+      wfInstanceId: request.wfInstanceId,
+      currentRetryTimes: this.#attempts,
+      maxRetryTimes: request.maxRetries,
+    };
+    this.#attempts++;
+    const abort = (this.#attemptAbort = new AbortController());
+    this.#host.pool.run(payload, abort.signal).then(
+      (reply) => this.#onReply(reply),
+      (error: unknown) => this.#onAttemptError(error),
+    );
+  }
+
+  #onReply(reply: AttemptReply): void {
+    if (this.#phase !== Phase.RUNNING) return;
+    if (reply.appended !== undefined) this.#appended = Object.assign(this.#appended ?? Object.create(null), reply.appended);
+    this.#onAttemptResult(this.#judge(reply));
+  }
+
+  #onAttemptError(error: unknown): void {
+    if (this.#phase !== Phase.RUNNING) return;
+    if (this.#forceStopping) {
+      this.#onAttemptResult(this.#timedOut && !this.#stopRequested
+        ? { success: false, reason: OutcomeReason.TIMEOUT_FORCE_STOPPED, msg: SystemResult.TIMEOUT_FORCE_STOPPED, retryable: false }
+        : { success: false, reason: OutcomeReason.STOP_FORCE_STOPPED, msg: SystemResult.STOP_FORCE_STOPPED, retryable: false });
+      return;
+    }
+    this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'the worker died under the attempt');
+    this.#onAttemptResult({ success: false, reason: OutcomeReason.WORKER_DIED, msg: describe(error), retryable: true });
+  }
+
+  // What an attempt's reply means, in the reference's terms.
+  #judge(reply: AttemptReply): AttemptResult {
+    if (reply.end === AttemptEnd.LOAD_FAILED) {
+      const name = this.#host.processorName(this.#request.processorUrl);
+      return { success: false, reason: OutcomeReason.PROCESSOR_LOAD_FAILED, msg: `processor "${name}" failed to load: ${reply.msg}`, retryable: false };
+    }
+    if (reply.success) return { success: true, reason: OutcomeReason.SUCCEEDED, msg: reply.msg, retryable: false };
+    if (this.#interrupted) {
+      // An interrupted processor that gave up by throwing gets the tracker's own text; one that returned keeps its own.
+      const threw = reply.end === AttemptEnd.THREW;
+      return this.#timedOut && !this.#stopRequested
+        ? { success: false, reason: OutcomeReason.TIMEOUT_INTERRUPTED, msg: threw ? SystemResult.TIMEOUT_INTERRUPTED : reply.msg, retryable: false }
+        : { success: false, reason: OutcomeReason.STOP_INTERRUPTED, msg: threw ? SystemResult.STOP_INTERRUPTED : reply.msg, retryable: false };
+    }
+    if (reply.end === AttemptEnd.THREW) return { success: false, reason: OutcomeReason.PROCESSOR_THREW, msg: reply.msg, retryable: true };
+    if (reply.end === AttemptEnd.RETURNED_NULL) {
+      return { success: false, reason: OutcomeReason.PROCESSOR_RETURNED_NULL, msg: SystemResult.PROCESSOR_RETURNED_NULL, retryable: true };
+    }
+    return { success: false, reason: OutcomeReason.PROCESSOR_FAILED, msg: reply.msg, retryable: true };
+  }
+
+  #onAttemptResult(result: AttemptResult): void {
+    this.#attemptAbort = undefined;
+    const mayRetry = result.retryable && this.#attempts <= this.#request.maxRetries && !this.#timedOut && !this.#stopRequested;
+    if (mayRetry) {
+      this.#host.logger.warn(
+        { instanceId: this.instanceId, reason: result.reason, result: result.msg, currentRetryTimes: this.#attempts },
+        'attempt failed: retrying',
+      );
+      this.#host.pool.rearm(this.#slot);
+      this.#runAttempt();
+      return;
+    }
+    this.#finish(result);
+  }
+
+  #onTimeout(): void {
+    this.#timeoutTimer = undefined;
+    if (this.#phase !== Phase.RUNNING) return;
+    this.#timedOut = true;
+    this.#host.logger.warn(
+      { instanceId: this.instanceId, startTime: this.#startTime, timeoutMs: this.#request.timeoutMs },
+      'timeout: interrupting the instance',
+    );
+    this.#interrupt();
+  }
+
+  #interrupt(): void {
+    if (this.#interrupted) return;
+    this.#interrupted = true;
+    this.#host.pool.interrupt(this.#slot);
+    const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(this.#request.timeoutMs);
+    this.#graceTimer = setTimeout(() => this.#onGraceExpired(), grace);
+  }
+
+  #onGraceExpired(): void {
+    this.#graceTimer = undefined;
+    if (this.#phase !== Phase.RUNNING) return;
+    this.#graceExpired = true;
+    if (this.#host.options.allowForceStop || this.#closing) {
+      this.#forceStop();
+      return;
+    }
+    this.#host.logger.warn(
+      { instanceId: this.instanceId },
+      'the instance ignores its interrupt and force-stop is off (allowForceStop: false): it runs on',
+    );
+  }
+
+  #forceStop(): void {
+    if (this.#forceStopping || this.#attemptAbort === undefined) return;
+    this.#forceStopping = true;
+    this.#host.logger.warn({ instanceId: this.instanceId }, 'the instance did not finish after its interrupt: terminating its worker');
+    this.#attemptAbort.abort();
+  }
+
+  #finish(result: AttemptResult): void {
+    this.#phase = Phase.FINISHED;
+    this.#result = result;
+    this.#endTime = Date.now();
+    this.#status = result.success ? TaskStatus.WORKER_PROCESS_SUCCESS : TaskStatus.WORKER_PROCESS_FAILED;
+    this.#clearTimers();
+    this.#host.releaseSlot(this.#slot);
+    const startTime = this.#startTime as number;
+    this.#host.logger.info(
+      {
+        instanceId: this.instanceId,
+        status: this.#status,
+        reason: result.reason,
+        attempts: this.#attempts,
+        queueMs: startTime - this.#createTime,
+        runMs: this.#endTime - startTime,
+      },
+      'instance finished',
+    );
+    if (this.#stopRequested) {
+      const reason = result.reason === OutcomeReason.STOP_INTERRUPTED || result.reason === OutcomeReason.STOP_FORCE_STOPPED
+        ? result.reason
+        : OutcomeReason.STOPPED;
+      this.#settle(OutcomeStatus.STOPPED, reason, result.msg);
+      this.#destroy();
+      return;
+    }
+    this.#settle(result.success ? OutcomeStatus.SUCCEED : OutcomeStatus.FAILED, result.reason, result.msg);
+    void this.#host.reportFinal(this.#report(true)).then(() => this.#destroy());
+  }
+
+  #settle(status: OutcomeStatus, reason: OutcomeReason, result: string): void {
+    if (this.#onCallerAbort !== undefined) this.#request.signal?.removeEventListener('abort', this.#onCallerAbort);
+    this.#resolveDone({
+      status,
+      reason,
+      result,
+      attempts: this.#attempts,
+      startTime: this.#startTime,
+      endTime: this.#endTime ?? Date.now(),
+    });
+  }
+
+  #destroy(): void {
+    if (this.#phase === Phase.DESTROYED) {
+      this.#host.logger.warn({ instanceId: this.instanceId }, 'destroy ignored: the tracker is already destroyed');
+      return;
+    }
+    this.#clearTimers();
+    this.#phase = Phase.DESTROYED;
+    this.#host.forget(this);
+    const now = Date.now();
+    this.#host.logger.info(
+      {
+        instanceId: this.instanceId,
+        status: this.#status,
+        startTime: this.#startTime,
+        endTime: this.#endTime,
+        queueMs: this.#startTime === null ? null : this.#startTime - this.#createTime,
+        runMs: this.#startTime === null || this.#endTime === null ? null : this.#endTime - this.#startTime,
+        totalMs: now - this.#createTime,
+      },
+      'tracker destroyed',
+    );
+  }
+
+  #clearTimers(): void {
+    clearTimeout(this.#reportTimer);
+    clearTimeout(this.#timeoutTimer);
+    clearTimeout(this.#graceTimer);
+    this.#reportTimer = this.#timeoutTimer = this.#graceTimer = undefined;
+  }
+
+  #armRunningReport(delayMs: number): void {
+    // Unref'd: a report timer alone is no reason to keep the process alive.
+    this.#reportTimer = setTimeout(() => this.#reportRunningNow(), delayMs).unref();
+  }
+
+  #reportRunningNow(): void {
+    if (this.#phase >= Phase.FINISHED) return;
+    const report = this.#report(false);
+    this.#lastReportTime = report.reportTime;
+    this.#host.reportRunning(report);
+    this.#armRunningReport(this.#host.options.statusReportIntervalMs);
+  }
+
+  #report(final: boolean): StatusReport {
+    const result = this.#result;
+    const succeeded = final && result?.success === true;
+    const failed = final && !succeeded;
+    const now = Date.now();
+    return {
+      instanceId: this.instanceId,
+      jobId: this.#request.jobId,
+      wfInstanceId: this.#request.wfInstanceId,
+      status: succeeded ? InstanceStatus.SUCCEED : failed ? InstanceStatus.FAILED : InstanceStatus.RUNNING,
+      result: final && result !== undefined ? cutResult(result.msg, this.#host.options.maxResultLength) : '',
+      triggerTime: this.#createTime,
+      startTime: this.#startTime,
+      endTime: final ? this.#endTime : null,
+      // A final report is stamped later than every RUNNING one, so a receiver ordering by time keeps it.
+      reportTime: final ? Math.max(now, this.#lastReportTime) + 1 : now,
+      sourceAddress: this.#host.options.address,
+      totalTaskNum: 1,
+      succeedTaskNum: succeeded ? 1 : 0,
+      failedTaskNum: failed ? 1 : 0,
+      appendedWfContext: final && this.#request.wfInstanceId !== undefined ? { ...this.#appended } : undefined,
+    };
+  }
+}
+
+/** The reference's check period: timeout/10 for timeouts under 1 s, else 1 s. */
+function defaultGrace(timeoutMs: number | undefined): number {
+  return timeoutMs !== undefined && timeoutMs < 1000 ? timeoutMs / 10 : 1000;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

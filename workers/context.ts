@@ -1,0 +1,146 @@
+// The ProcessorContext of one attempt, built inside the worker.
+import { parentPort } from 'node:worker_threads';
+import { FLAG_RUNNING, LOG_MESSAGE, type AttemptPayload, type ProcessorLogLevel } from '../src/protocol.js';
+import { InterruptedError, type ProcessorContext, type ProcessorLogger, type WorkflowContext } from './processor.js';
+
+export class AttemptContext implements ProcessorContext {
+  readonly #payload: AttemptPayload;
+  readonly #flags: Int32Array;
+  readonly #slot: number;
+  // Created on first use of `signal` or `sleep`: a processor that never awaits pays nothing for it.
+  #controller: AbortController | undefined;
+  #released = false;
+  #log: ProcessorLogger | undefined;
+  #workflow: AttemptWorkflow | undefined;
+
+  constructor(payload: AttemptPayload, flags: Int32Array) {
+    this.#payload = payload;
+    this.#flags = flags;
+    this.#slot = payload.slot;
+  }
+
+  get instanceId(): string { return this.#payload.instanceId; }
+  get jobId(): string | number | undefined { return this.#payload.jobId; }
+  get jobParams(): unknown { return this.#payload.jobParams; }
+  get instanceParams(): unknown { return this.#payload.instanceParams; }
+  get currentRetryTimes(): number { return this.#payload.currentRetryTimes; }
+  get maxRetryTimes(): number { return this.#payload.maxRetryTimes; }
+
+  get interrupted(): boolean {
+    return Atomics.load(this.#flags, this.#slot) !== FLAG_RUNNING;
+  }
+
+  throwIfInterrupted(): void {
+    if (Atomics.load(this.#flags, this.#slot) !== FLAG_RUNNING) throw new InterruptedError();
+  }
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      this.#watchFlag(this.#controller);
+    }
+    return this.#controller.signal;
+  }
+
+  sleep(ms: number): Promise<void> {
+    const signal = this.signal;
+    return new Promise((resolve, reject) => {
+      if (signal.aborted) {
+        reject(signal.reason);
+        return;
+      }
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(signal.reason);
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  get log(): ProcessorLogger {
+    return (this.#log ??= createLogger(this.#payload.instanceId));
+  }
+
+  get workflow(): AttemptWorkflow {
+    return (this.#workflow ??= new AttemptWorkflow(this.#payload.wfInstanceId));
+  }
+
+  /** What the processor appended to the workflow context, if anything. */
+  get appended(): Record<string, unknown> | undefined {
+    return this.#workflow?.appendedOrUndefined;
+  }
+
+  /** Ends this attempt's claim on its flag slot: the slot may serve another attempt from now on. */
+  release(): void {
+    this.#released = true;
+    // Wake our own pending waiter so it does not linger; it sees `released` and does nothing.
+    if (this.#controller !== undefined && !this.#controller.signal.aborted) Atomics.notify(this.#flags, this.#slot);
+  }
+
+  #watchFlag(controller: AbortController): void {
+    const waiting = Atomics.waitAsync(this.#flags, this.#slot, FLAG_RUNNING);
+    if (!waiting.async) {
+      controller.abort(new InterruptedError());
+      return;
+    }
+    void waiting.value.then(() => {
+      if (this.#released) return;
+      if (Atomics.load(this.#flags, this.#slot) !== FLAG_RUNNING) controller.abort(new InterruptedError());
+      else this.#watchFlag(controller); // woken without an interrupt: keep watching
+    });
+  }
+}
+
+class AttemptWorkflow implements WorkflowContext {
+  readonly instanceId: string | number | undefined;
+  #appended: Record<string, unknown> | undefined;
+
+  constructor(instanceId: string | number | undefined) {
+    this.instanceId = instanceId;
+  }
+
+  append(key: string, value: unknown): void {
+    if (typeof key !== 'string' || key === '') throw new TypeError(`workflow.append: key must be a non-empty string, got ${String(key)}`);
+    try {
+      structuredClone(value);
+    } catch (cause) {
+      throw new TypeError(`workflow.append: the value for "${key}" cannot be structured-cloned`, { cause });
+    }
+    // A null-prototype object: a key such as "__proto__" is stored as data, never as a prototype.
+    this.#appended ??= Object.create(null) as Record<string, unknown>;
+    this.#appended[key] = value;
+  }
+
+  get appended(): Readonly<Record<string, unknown>> {
+    return this.#appended ?? {};
+  }
+
+  get appendedOrUndefined(): Record<string, unknown> | undefined {
+    return this.#appended;
+  }
+}
+
+function createLogger(instanceId: string): ProcessorLogger {
+  const write = (level: ProcessorLogLevel) => (first: unknown, second?: unknown): void => {
+    let fields: Record<string, unknown> | undefined;
+    let msg: string;
+    if (typeof first === 'object' && first !== null) {
+      fields = first as Record<string, unknown>;
+      msg = second === undefined ? '' : String(second);
+    } else {
+      msg = String(first);
+    }
+    const message = { type: LOG_MESSAGE, instanceId, level, msg, fields };
+    try {
+      parentPort?.postMessage(message);
+    } catch {
+      // Fields that cannot be cloned: keep the line, describe the fields as text.
+      parentPort?.postMessage({ ...message, fields: { fields: String(fields) } });
+    }
+  };
+  return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') } as ProcessorLogger;
+}

@@ -1,0 +1,58 @@
+// The piscina worker entry: runs one attempt of one instance and answers with a plain, cloneable reply.
+import { workerData } from 'node:worker_threads';
+import { AttemptEnd, type AttemptPayload, type AttemptReply, type WorkerBootData } from '../src/protocol.js';
+import { AttemptContext } from './context.js';
+import { isProcessor, type ProcessorFunction, type ProcessResult } from './processor.js';
+
+const flags = new Int32Array((workerData as WorkerBootData).flags);
+const loaded = new Map<string, ProcessorFunction>();
+
+export default async function runAttempt(payload: AttemptPayload): Promise<AttemptReply> {
+  let process = loaded.get(payload.processorUrl);
+  if (process === undefined) {
+    try {
+      process = await load(payload.processorUrl);
+    } catch (error) {
+      return reply(AttemptEnd.LOAD_FAILED, false, safeString(error), false, undefined);
+    }
+  }
+  const ctx = new AttemptContext(payload, flags);
+  try {
+    const result: ProcessResult | null | undefined = await process(ctx);
+    if (result === null || result === undefined) {
+      return reply(AttemptEnd.RETURNED_NULL, false, 'Processor return null', ctx.interrupted, ctx.appended);
+    }
+    return reply(AttemptEnd.RETURNED, result.success === true, messageOf(result.msg), ctx.interrupted, ctx.appended);
+  } catch (error) {
+    return reply(AttemptEnd.THREW, false, safeString(error), ctx.interrupted, ctx.appended);
+  } finally {
+    ctx.release();
+  }
+}
+
+async function load(url: string): Promise<ProcessorFunction> {
+  const module = (await import(url)) as { default?: unknown };
+  if (!isProcessor(module.default)) {
+    throw new TypeError(`${url} does not default-export a processor made with defineProcessor()`);
+  }
+  loaded.set(url, module.default.process);
+  return module.default.process;
+}
+
+function reply(end: AttemptEnd, success: boolean, msg: string, interrupted: boolean, appended: Record<string, unknown> | undefined): AttemptReply {
+  return { end, success, msg, interrupted, appended };
+}
+
+function messageOf(msg: unknown): string {
+  if (msg === undefined || msg === null) return '';
+  return typeof msg === 'string' ? msg : safeString(msg);
+}
+
+// For an error this is its own text, "Name: message", as Java's Throwable.toString().
+function safeString(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
