@@ -19,13 +19,14 @@ export class TimeoutError extends Error {
 /**
  * Runs `attempt` until it resolves, or until `policy.retries` retries have failed; then rejects with the last error.
  * Each try gets a signal that aborts when it times out; `onRetry` hears of every failure that will be retried;
- * `shouldRetry` may declare an error final.
+ * `shouldRetry` may declare an error final; aborting `signal` ends a pause between tries at once, rejecting with its reason.
  */
 export async function retry<T>(
   attempt: (signal: AbortSignal, tryNumber: number) => T | Promise<T>,
   policy: RetryPolicy,
   onRetry?: (error: unknown, tryNumber: number, delayMs: number) => void,
   shouldRetry?: (error: unknown) => boolean,
+  signal?: AbortSignal,
 ): Promise<T> {
   for (let tryNumber = 0; ; tryNumber++) {
     try {
@@ -34,9 +35,24 @@ export async function retry<T>(
       if (tryNumber >= policy.retries || shouldRetry?.(error) === false) throw error;
       const delayMs = backoff(tryNumber, policy);
       onRetry?.(error, tryNumber, delayMs);
-      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      await pause(delayMs, signal);
     }
   }
+}
+
+function pause(delayMs: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, delayMs);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 async function withTimeout<T>(attempt: (signal: AbortSignal, tryNumber: number) => T | Promise<T>, tryNumber: number, timeoutMs: number): Promise<T> {

@@ -156,7 +156,8 @@ export class Tracker {
     this.#closing = true;
     if (this.#phase >= Phase.FINISHED) return;
     if (!this.#stopRequested) this.stop();
-    else if (this.#graceExpired) this.#forceStop();
+    // Interrupted earlier (a timeout) and its grace already spent without a force-stop: terminate now.
+    if (this.#graceExpired) this.#forceStop();
   }
 
   #runAttempt(): void {

@@ -83,6 +83,7 @@ export const processors = {
   longResult: fixture('long-result'),
   badExport: fixture('bad-export'),
   loadThrows: fixture('load-throws'),
+  slowFail: fixture('slow-fail'),
 } as const;
 
 export interface TestRuntime {

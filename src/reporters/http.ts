@@ -1,7 +1,7 @@
 // POSTs each report as JSON to a URL, with a per-request timeout and retries with backoff.
 import { ReportDeliveryError } from '../errors.js';
 import type { Reporter, StatusReport } from '../report.js';
-import { retry, type RetryPolicy } from '../retry.js';
+import { retry, TimeoutError, type RetryPolicy } from '../retry.js';
 
 export interface HttpReporterOptions {
   /** Where to POST the reports (http: or https:). */
@@ -38,7 +38,7 @@ const defaults = { timeoutMs: 5000, retries: 2, backoffMs: 100, backoffMaxMs: 20
 export class HttpReporter implements Reporter {
   readonly url: URL;
   readonly #policy: RetryPolicy;
-  readonly #headers: Record<string, string>;
+  readonly #headers: Headers;
 
   constructor(options: HttpReporterOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError('HttpReporter: options must be an object');
@@ -54,16 +54,33 @@ export class HttpReporter implements Reporter {
     this.url = url;
     this.#policy = {
       timeoutMs: positive('timeoutMs', options.timeoutMs ?? defaults.timeoutMs),
-      retries: wholeNumber('retries', options.retries ?? defaults.retries),
-      backoffMs: wholeNumber('backoffMs', options.backoffMs ?? defaults.backoffMs),
-      backoffMaxMs: wholeNumber('backoffMaxMs', options.backoffMaxMs ?? defaults.backoffMaxMs),
+      retries: wholeNumber('retries', options.retries ?? defaults.retries, Number.MAX_SAFE_INTEGER),
+      backoffMs: wholeNumber('backoffMs', options.backoffMs ?? defaults.backoffMs, MAX_TIMER_MS),
+      backoffMaxMs: wholeNumber('backoffMaxMs', options.backoffMaxMs ?? defaults.backoffMaxMs, MAX_TIMER_MS),
     };
-    this.#headers = { ...options.headers, 'content-type': 'application/json' };
+    // Header names are case-insensitive: a caller's "Content-Type" must be replaced, not joined to ours.
+    try {
+      this.#headers = new Headers(options.headers);
+    } catch (cause) {
+      throw new TypeError(`HttpReporter: options.headers must map header names to values: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    }
+    this.#headers.set('content-type', 'application/json');
   }
 
   async report(report: StatusReport, signal?: AbortSignal): Promise<void> {
     const body = JSON.stringify(report);
-    await retry(async (trySignal) => {
+    try {
+      await this.#post(body, signal);
+    } catch (error) {
+      // Every failure, a timed-out try or the caller's abort included, reaches the caller as a ReportDeliveryError.
+      if (error instanceof ReportDeliveryError) throw error;
+      const why = error instanceof TimeoutError ? error.message : signal?.aborted === true ? 'aborted by the caller' : String(error);
+      throw new ReportDeliveryError(`POST ${this.url.href} failed: ${why}`, { cause: error });
+    }
+  }
+
+  #post(body: string, signal: AbortSignal | undefined): Promise<void> {
+    return retry(async (trySignal) => {
       if (signal?.aborted) throw signal.reason;
       const response = await fetch(this.url, {
         method: 'POST',
@@ -79,7 +96,7 @@ export class HttpReporter implements Reporter {
       const error = new ReportDeliveryError(`POST ${this.url.href} answered ${response.status}`);
       if (!isRetryable(response.status)) throw Object.assign(error, { retryable: false });
       throw error;
-    }, this.#policy, undefined, (error) => signal?.aborted !== true && isRetryableError(error));
+    }, this.#policy, undefined, (error) => signal?.aborted !== true && isRetryableError(error), signal);
   }
 }
 
@@ -91,16 +108,19 @@ function isRetryableError(error: unknown): boolean {
   return (error as { retryable?: boolean }).retryable !== false;
 }
 
+// Timer delays above this are clamped by Node to 1 ms: refuse them instead.
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 function positive(name: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`HttpReporter: options.${name} must be a positive finite number, got ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
+    throw new RangeError(`HttpReporter: options.${name} must be a positive number of ms up to ${MAX_TIMER_MS}, got ${String(value)}`);
   }
   return value;
 }
 
-function wholeNumber(name: string, value: number): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new RangeError(`HttpReporter: options.${name} must be a whole number >= 0, got ${String(value)}`);
+function wholeNumber(name: string, value: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < 0 || value > max) {
+    throw new RangeError(`HttpReporter: options.${name} must be a whole number from 0 to ${max}, got ${String(value)}`);
   }
   return value;
 }
