@@ -55,6 +55,8 @@ export interface AttemptReply {
   readonly interrupted: boolean;
   /** Workflow context the processor appended during this attempt; undefined when none. */
   readonly appended: Record<string, unknown> | undefined;
+  /** Log lines posted during this attempt: the tracker holds the reply until they have all arrived. */
+  readonly logLines: number;
 }
 
 /** Log levels a processor may write with. */

@@ -74,6 +74,10 @@ export class Tracker {
   #forceStopping = false;
   #closing = false;
   #lastReportTime = 0;
+  // Processor log lines arrive on another channel than replies: a reply waits until its lines are in.
+  #logLinesSeen = 0;
+  #logLinesAnnounced = 0;
+  #heldReply: AttemptReply | undefined;
   #attemptAbort: AbortController | undefined;
   #reportTimer: NodeJS.Timeout | undefined;
   #timeoutTimer: NodeJS.Timeout | undefined;
@@ -181,8 +185,23 @@ export class Tracker {
     );
   }
 
-  #onReply(reply: AttemptReply): void {
+  /** Runtime: one of this instance's processor log lines has been written to the logger. */
+  noteLogLine(): void {
+    this.#logLinesSeen++;
+    const held = this.#heldReply;
+    if (held !== undefined && this.#logLinesSeen >= this.#logLinesAnnounced) {
+      this.#heldReply = undefined;
+      this.#onReply(held, true);
+    }
+  }
+
+  #onReply(reply: AttemptReply, counted = false): void {
     if (this.#phase !== Phase.RUNNING) return;
+    if (!counted) this.#logLinesAnnounced += reply.logLines;
+    if (this.#logLinesSeen < this.#logLinesAnnounced) {
+      this.#heldReply = reply;
+      return;
+    }
     if (reply.appended !== undefined) this.#appended = Object.assign(this.#appended ?? Object.create(null), reply.appended);
     this.#onAttemptResult(this.#judge(reply));
   }

@@ -11,6 +11,7 @@ export class AttemptContext implements ProcessorContext {
   #controller: AbortController | undefined;
   #released = false;
   #log: ProcessorLogger | undefined;
+  readonly #logCount = { lines: 0 };
   #workflow: AttemptWorkflow | undefined;
 
   constructor(payload: AttemptPayload, flags: Int32Array) {
@@ -62,7 +63,12 @@ export class AttemptContext implements ProcessorContext {
   }
 
   get log(): ProcessorLogger {
-    return (this.#log ??= createLogger(this.#payload.instanceId));
+    return (this.#log ??= createLogger(this.#payload.instanceId, this.#logCount));
+  }
+
+  /** Log lines posted so far. */
+  get logLines(): number {
+    return this.#logCount.lines;
   }
 
   get workflow(): AttemptWorkflow {
@@ -124,7 +130,7 @@ class AttemptWorkflow implements WorkflowContext {
   }
 }
 
-function createLogger(instanceId: string): ProcessorLogger {
+function createLogger(instanceId: string, count: { lines: number }): ProcessorLogger {
   const write = (level: ProcessorLogLevel) => (first: unknown, second?: unknown): void => {
     let fields: Record<string, unknown> | undefined;
     let msg: string;
@@ -141,6 +147,7 @@ function createLogger(instanceId: string): ProcessorLogger {
       // Fields that cannot be cloned: keep the line, describe the fields as text.
       parentPort?.postMessage({ ...message, fields: { fields: String(fields) } });
     }
+    count.lines++;
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') } as ProcessorLogger;
 }

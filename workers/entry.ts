@@ -13,18 +13,18 @@ export default async function runAttempt(payload: AttemptPayload): Promise<Attem
     try {
       process = await load(payload.processorUrl);
     } catch (error) {
-      return reply(AttemptEnd.LOAD_FAILED, false, safeString(error), false, undefined);
+      return reply(AttemptEnd.LOAD_FAILED, false, safeString(error), false, undefined, 0);
     }
   }
   const ctx = new AttemptContext(payload, flags);
   try {
     const result: ProcessResult | null | undefined = await process(ctx);
     if (result === null || result === undefined) {
-      return reply(AttemptEnd.RETURNED_NULL, false, 'Processor return null', ctx.interrupted, ctx.appended);
+      return reply(AttemptEnd.RETURNED_NULL, false, 'Processor return null', ctx.interrupted, ctx.appended, ctx.logLines);
     }
-    return reply(AttemptEnd.RETURNED, result.success === true, messageOf(result.msg), ctx.interrupted, ctx.appended);
+    return reply(AttemptEnd.RETURNED, result.success === true, messageOf(result.msg), ctx.interrupted, ctx.appended, ctx.logLines);
   } catch (error) {
-    return reply(AttemptEnd.THREW, false, safeString(error), ctx.interrupted, ctx.appended);
+    return reply(AttemptEnd.THREW, false, safeString(error), ctx.interrupted, ctx.appended, ctx.logLines);
   } finally {
     ctx.release();
   }
@@ -39,8 +39,15 @@ async function load(url: string): Promise<ProcessorFunction> {
   return module.default.process;
 }
 
-function reply(end: AttemptEnd, success: boolean, msg: string, interrupted: boolean, appended: Record<string, unknown> | undefined): AttemptReply {
-  return { end, success, msg, interrupted, appended };
+function reply(
+  end: AttemptEnd,
+  success: boolean,
+  msg: string,
+  interrupted: boolean,
+  appended: Record<string, unknown> | undefined,
+  logLines: number,
+): AttemptReply {
+  return { end, success, msg, interrupted, appended, logLines };
 }
 
 function messageOf(msg: unknown): string {

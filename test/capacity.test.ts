@@ -1,0 +1,82 @@
+// Admission, duplicate ids, one instance per worker, and capacity back after a terminate.
+import { describe, expect, it } from 'vitest';
+import { AdmissionLimitError, DuplicateInstanceError, TaskStatus } from 'light-task-tracker';
+import { makeRuntime } from './helpers.js';
+
+describe('capacity', () => {
+  it('refuses a duplicate live instanceId, and accepts it again once the first is gone', async () => {
+    const { runtime } = makeRuntime();
+    const first = runtime.submit({ processor: 'sleep', instanceId: 'dup' });
+    expect(() => runtime.submit({ processor: 'succeed', instanceId: 'dup' })).toThrow(DuplicateInstanceError);
+    try {
+      runtime.submit({ processor: 'succeed', instanceId: 'dup' });
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'ERR_DUPLICATE_INSTANCE', instanceId: 'dup' });
+    }
+    expect(runtime.get('dup')).toBe(first);
+    first.stop();
+    await first.done;
+    expect((await runtime.submit({ processor: 'succeed', instanceId: 'dup' }).done).status).toBe('SUCCEED');
+  });
+
+  it('refuses past maxInstances live instances, and admits again when one ends', async () => {
+    const { runtime } = makeRuntime({ maxThreads: 1, maxInstances: 3 });
+    const live = [1, 2, 3].map(() => runtime.submit({ processor: 'sleep' }));
+    expect(runtime.size).toBe(3);
+    let caught: unknown;
+    try {
+      runtime.submit({ processor: 'succeed' });
+    } catch (error) {
+      caught = error;
+    }
+    expect(caught).toBeInstanceOf(AdmissionLimitError);
+    expect(caught).toMatchObject({ code: 'ERR_ADMISSION_LIMIT', limit: 3 });
+    expect(runtime.size).toBe(3);
+    live[2]?.stop();
+    await live[2]?.done;
+    expect(runtime.size).toBe(2);
+    const admitted = runtime.submit({ processor: 'succeed' });
+    expect(admitted.state).toBe(TaskStatus.WORKER_RECEIVED);
+    for (const tracker of live) tracker.stop();
+    expect((await admitted.done).status).toBe('SUCCEED');
+  });
+
+  it('runs at most maxThreads instances at once, the rest queued in submit order', async () => {
+    const { runtime, logs } = makeRuntime({ maxThreads: 2 });
+    const trackers = [0, 1, 2, 3].map((i) => runtime.submit({ processor: 'sleep', instanceId: `q${i}` }));
+    await logs.waitForProcessor('q0', 'started');
+    await logs.waitForProcessor('q1', 'started');
+    expect(trackers.map((t) => t.state)).toEqual(['WORKER_PROCESSING', 'WORKER_PROCESSING', 'WORKER_RECEIVED', 'WORKER_RECEIVED']);
+    trackers[0]?.stop();
+    await logs.waitForProcessor('q2', 'started');
+    expect(trackers[3]?.state).toBe('WORKER_RECEIVED');
+    for (const t of trackers) t.stop();
+    await Promise.all(trackers.map((t) => t.done));
+  });
+
+  it('gives the capacity of a terminated worker back: the next queued instance runs', async () => {
+    const { runtime, logs } = makeRuntime({ maxThreads: 1, forceStopGraceMs: 0 });
+    const runaway = runtime.submit({ processor: 'spinRunaway' });
+    const queued = [1, 2, 3].map((i) => runtime.submit({ processor: 'succeed', jobParams: i }));
+    await logs.waitForProcessor(runaway.instanceId, 'started');
+    runaway.stop();
+    expect((await runaway.done).reason).toBe('STOP_FORCE_STOPPED');
+    const outcomes = await Promise.all(queued.map((t) => t.done));
+    expect(outcomes.map((o) => o.result)).toEqual(['hello 1', 'hello 2', 'hello 3']);
+    expect(runtime.threads).toBe(1);
+  });
+
+  it('terminates only the worker of the instance it is meant for', async () => {
+    const { runtime, logs } = makeRuntime({ maxThreads: 2, forceStopGraceMs: 0 });
+    const runaway = runtime.submit({ processor: 'spinRunaway' });
+    const neighbour = runtime.submit({ processor: 'logMany', jobParams: { count: 1, holdAfterFirst: true } });
+    await logs.waitForProcessor(runaway.instanceId, 'started');
+    await logs.waitForProcessor(neighbour.instanceId, 'holding');
+    runaway.stop();
+    await runaway.done;
+    expect(neighbour.state).toBe('WORKER_PROCESSING');
+    neighbour.stop();
+    // The neighbour was still alive to hear its interrupt and finish on its own.
+    expect(await neighbour.done).toMatchObject({ status: 'STOPPED', reason: 'STOPPED', result: 'logged 1' });
+  });
+});

@@ -1,0 +1,42 @@
+// Log lines written in the worker reach the main thread's pino logger as they happen, in order, tagged.
+import { describe, expect, it } from 'vitest';
+import { makeRuntime } from './helpers.js';
+
+describe('processor logging', () => {
+  it('delivers each line as it happens, in order, tagged with the instanceId', async () => {
+    const { runtime, logs } = makeRuntime();
+    const tracker = runtime.submit({ processor: 'logMany', instanceId: 'logger-1', jobParams: { count: 200, holdAfterFirst: true } });
+    // While the processor is still running, its lines are already here.
+    await logs.waitForProcessor('logger-1', 'holding');
+    expect(tracker.state).toBe('WORKER_PROCESSING');
+    const lines = logs.lines.filter((l) => l.instanceId === 'logger-1' && l.msg === 'line');
+    expect(lines.map((l) => l.i)).toEqual(Array.from({ length: 200 }, (_, i) => i));
+    expect(lines.every((l) => l.source === 'processor' && l.level === 30)).toBe(true);
+    tracker.stop();
+    await tracker.done;
+  });
+
+  it('keeps the lines of concurrent instances apart', async () => {
+    const { runtime, logs } = makeRuntime({ maxThreads: 2 });
+    const a = runtime.submit({ processor: 'logMany', instanceId: 'a', jobParams: { count: 50 } });
+    const b = runtime.submit({ processor: 'logMany', instanceId: 'b', jobParams: { count: 50 } });
+    await Promise.all([a.done, b.done]);
+    for (const id of ['a', 'b']) {
+      const done = await logs.waitFor((l) => l.instanceId === id && l.msg === 'line' && l.i === 49);
+      expect(done).toBeDefined();
+      expect(logs.lines.filter((l) => l.instanceId === id && l.msg === 'line').map((l) => l.i)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    }
+  });
+
+  it('logs the tracker\'s own decisions with the instanceId', async () => {
+    const { runtime, logs } = makeRuntime({ forceStopGraceMs: 10 });
+    const tracker = runtime.submit({ processor: 'spinRunaway', timeoutMs: 20 });
+    await tracker.done;
+    const mine = logs.lines.filter((l) => l.instanceId === tracker.instanceId).map((l) => l.msg);
+    expect(mine).toEqual(expect.arrayContaining([
+      'timeout: interrupting the instance',
+      'the instance did not finish after its interrupt: terminating its worker',
+      'instance finished',
+    ]));
+  });
+});
