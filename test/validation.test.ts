@@ -14,7 +14,7 @@ import {
 import { fixture, makeRuntime } from './helpers.js';
 
 describe('request validation', () => {
-  const refused: Array<[string, Partial<SubmitRequest> & Record<string, unknown>, new (...args: never[]) => TaskTrackerError, string]> = [
+  const refused: Array<[string, Record<string, unknown>, new (...args: never[]) => TaskTrackerError, string]> = [
     ['an unknown processor name', { processor: 'nope' }, UnknownProcessorError, 'ERR_UNKNOWN_PROCESSOR'],
     ['a processor given as a path', { processor: fixture('succeed') }, UnknownProcessorError, 'ERR_UNKNOWN_PROCESSOR'],
     ['a processor given as a file URL', { processor: new URL('./fixtures/succeed.js', import.meta.url).href }, UnknownProcessorError, 'ERR_UNKNOWN_PROCESSOR'],
@@ -40,7 +40,7 @@ describe('request validation', () => {
       const { runtime } = makeRuntime();
       let caught: unknown;
       try {
-        runtime.submit(request as SubmitRequest);
+        runtime.submit(request as unknown as SubmitRequest);
       } catch (error) {
         caught = error;
       }

@@ -1,0 +1,8 @@
+// A runaway loop that ignores every interrupt: only terminating its worker ends it.
+import { defineProcessor } from 'light-task-tracker/processor';
+
+export default defineProcessor((ctx) => {
+  ctx.log.info({ at: performance.timeOrigin + performance.now() }, 'started');
+  let spins = 0;
+  for (;;) spins++;
+});

@@ -1,0 +1,66 @@
+// close(): refuses new work, stops every live instance, flushes final reports, destroys the pool; afterwards no
+// timer, worker or handle keeps the process alive.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import { OutcomeReason, RuntimeClosedError } from 'light-task-tracker';
+import { fixture, makeRuntime } from './helpers.js';
+
+describe('close', () => {
+  it('stops queued and running instances, flushes pending final reports, and refuses new work', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    const delivered: string[] = [];
+    const { runtime, logs } = makeRuntime({
+      maxThreads: 2,
+      allowForceStop: false,
+      forceStopGraceMs: 20,
+      reporter: {
+        report: async (report) => {
+          if (report.status === 'RUNNING') return;
+          await held;
+          delivered.push(report.instanceId);
+        },
+      },
+    });
+    const finished = runtime.submit({ processor: 'succeed', instanceId: 'finished' });
+    await finished.done;
+    const cooperative = runtime.submit({ processor: 'sleep', instanceId: 'cooperative' });
+    const runaway = runtime.submit({ processor: 'spinRunaway', instanceId: 'runaway' });
+    const queued = runtime.submit({ processor: 'succeed', instanceId: 'queued' });
+    await logs.waitForProcessor('cooperative', 'started');
+    await logs.waitForProcessor('runaway', 'started');
+
+    const closing = runtime.close();
+    expect(runtime.close()).toBe(closing);
+    expect(() => runtime.submit({ processor: 'succeed' })).toThrow(RuntimeClosedError);
+    expect(await queued.done).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOPPED_BEFORE_START });
+    expect(await cooperative.done).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOP_INTERRUPTED });
+    // Force-stop is off, but close terminates an instance that ignores its interrupt all the same.
+    expect(await runaway.done).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOP_FORCE_STOPPED });
+    // The final report of the finished instance is still pending: close waits for it.
+    let closed = false;
+    void closing.then(() => { closed = true; });
+    await logs.waitFor((l) => l.msg === 'tracker destroyed' && l.instanceId === 'runaway');
+    expect(closed).toBe(false);
+    release();
+    await closing;
+    expect(delivered).toEqual(['finished']);
+    expect(runtime.size).toBe(0);
+    expect(runtime.threads).toBe(0);
+  });
+
+  it('leaves nothing that keeps the process alive', async () => {
+    const child = spawn(process.execPath, [fixture('exit-after-close')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let output = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => { output += chunk; });
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(0);
+    expect(output).toContain('closed');
+    expect(JSON.parse(output.split('\n').find((line) => line.startsWith('{')) ?? '{}')).toEqual({
+      SUCCEED: 1,
+      FAILED: 1,
+      STOPPED: 3,
+    });
+  }, 30_000);
+});
