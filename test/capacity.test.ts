@@ -67,7 +67,8 @@ describe('capacity', () => {
   });
 
   it('terminates only the worker of the instance it is meant for', async () => {
-    const { runtime, logs } = makeRuntime({ maxThreads: 2, forceStopGraceMs: 0 });
+    // A grace long enough for the neighbour to answer its own interrupt below.
+    const { runtime, logs } = makeRuntime({ maxThreads: 2, forceStopGraceMs: 500 });
     const runaway = runtime.submit({ processor: 'spinRunaway' });
     const neighbour = runtime.submit({ processor: 'logMany', jobParams: { count: 1, holdAfterFirst: true } });
     await logs.waitForProcessor(runaway.instanceId, 'started');
