@@ -340,6 +340,7 @@ describe('HttpReporter: constructor validation', () => {
     ['a relative path', '/reports'],
     ['ftp:', 'ftp://127.0.0.1/reports'],
     ['file:', 'file:///tmp/reports'],
+    ['with credentials', 'http://user:secret@127.0.0.1/reports'],
     ['undefined', undefined],
   ])('url %s → TypeError naming options.url', (_, bad) => {
     expect(() => new HttpReporter({ url: bad as unknown as string })).toThrow(TypeError);

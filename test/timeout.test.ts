@@ -56,10 +56,12 @@ describe('timeout', () => {
   });
 
   it('covers all attempts together, from the first start, and retries none after it', async () => {
-    const { runtime, logs } = makeRuntime({ forceStopGraceMs: 60_000 });
-    // Each attempt fails after 60 ms, well within the 200 ms timeout: a timeout restarted with each attempt would
+    const { runtime, logs } = makeRuntime({ forceStopGraceMs: 60_000, maxThreads: 1 });
+    // Warm the worker and the module first, so that no start-up cost eats into the first attempt.
+    await runtime.submit({ processor: 'slowFail', jobParams: { ms: 1 } }).done;
+    // Each attempt fails after 60 ms, well within the 400 ms timeout: a timeout restarted with each attempt would
     // never fire, and all 11 attempts would run.
-    const tracker = runtime.submit({ processor: 'slowFail', jobParams: { ms: 60 }, timeoutMs: 200, maxRetries: 10 });
+    const tracker = runtime.submit({ processor: 'slowFail', jobParams: { ms: 60 }, timeoutMs: 400, maxRetries: 10 });
     const outcome = await tracker.done;
     expect(outcome).toMatchObject({ status: 'FAILED', reason: OutcomeReason.TIMEOUT_INTERRUPTED, result: SystemResult.TIMEOUT_INTERRUPTED });
     expect(outcome.attempts).toBeGreaterThanOrEqual(2);

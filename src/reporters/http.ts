@@ -37,6 +37,8 @@ const defaults = { timeoutMs: 5000, retries: 2, backoffMs: 100, backoffMaxMs: 20
 
 export class HttpReporter implements Reporter {
   readonly url: URL;
+  // The URL as error messages show it: without its query, which may hold a token.
+  readonly #where: string;
   readonly #policy: RetryPolicy;
   readonly #headers: Headers;
 
@@ -51,7 +53,12 @@ export class HttpReporter implements Reporter {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw new TypeError(`HttpReporter: options.url must use http: or https:, got ${url.protocol}`);
     }
+    if (url.username !== '' || url.password !== '') {
+      // fetch() refuses such URLs, and error messages would carry the secret: credentials belong in `headers`.
+      throw new TypeError('HttpReporter: options.url must not hold credentials; send them in options.headers');
+    }
     this.url = url;
+    this.#where = `${url.origin}${url.pathname}`;
     this.#policy = {
       timeoutMs: positive('timeoutMs', options.timeoutMs ?? defaults.timeoutMs),
       retries: wholeNumber('retries', options.retries ?? defaults.retries, Number.MAX_SAFE_INTEGER),
@@ -75,7 +82,7 @@ export class HttpReporter implements Reporter {
       // Every failure, a timed-out try or the caller's abort included, reaches the caller as a ReportDeliveryError.
       if (error instanceof ReportDeliveryError) throw error;
       const why = error instanceof TimeoutError ? error.message : signal?.aborted === true ? 'aborted by the caller' : String(error);
-      throw new ReportDeliveryError(`POST ${this.url.href} failed: ${why}`, { cause: error });
+      throw new ReportDeliveryError(`POST ${this.#where} failed: ${why}`, { cause: error });
     }
   }
 
@@ -88,12 +95,12 @@ export class HttpReporter implements Reporter {
         body,
         signal: signal === undefined ? trySignal : AbortSignal.any([signal, trySignal]),
       }).catch((cause: unknown) => {
-        throw new ReportDeliveryError(`POST ${this.url.href} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+        throw new ReportDeliveryError(`POST ${this.#where} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
       });
       // Drain the body so the connection can be reused.
       await response.arrayBuffer().catch(() => undefined);
       if (response.ok) return;
-      const error = new ReportDeliveryError(`POST ${this.url.href} answered ${response.status}`);
+      const error = new ReportDeliveryError(`POST ${this.#where} answered ${response.status}`);
       if (!isRetryable(response.status)) throw Object.assign(error, { retryable: false });
       throw error;
     }, this.#policy, undefined, (error) => signal?.aborted !== true && isRetryableError(error), signal);
