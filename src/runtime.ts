@@ -9,7 +9,7 @@ import { resolveRegistry, type ProcessorRegistry } from './registry.js';
 import type { Reporter, StatusReport } from './report.js';
 import { acceptRequest, type SubmitRequest } from './request.js';
 import { retry, type RetryPolicy } from './retry.js';
-import { Tracker, type TrackerHost } from './tracker.js';
+import { kLogLine, kStart, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
 
 /** Counters since the runtime was made. */
 export interface RuntimeStats {
@@ -144,7 +144,7 @@ export class TaskRuntime {
     const empty = new Promise<void>((resolve) => {
       this.#onEmpty = resolve;
     });
-    for (const tracker of [...this.#live.values()]) tracker.stopForClose();
+    for (const tracker of [...this.#live.values()]) tracker[kStopForClose]();
     if (this.#live.size > 0) await empty;
     this.#queue = [];
     this.#queueHead = 0;
@@ -158,7 +158,7 @@ export class TaskRuntime {
       this.#queue[this.#queueHead++] = undefined as unknown as Tracker;
       // A tracker stopped while queued declines; its slot goes to the next one.
       const slot = this.#pool.takeSlot();
-      if (!tracker.start(slot)) this.#pool.releaseSlot(slot);
+      if (!tracker[kStart](slot)) this.#pool.releaseSlot(slot);
     }
     if (this.#queueHead === this.#queue.length) {
       this.#queue.length = 0;
@@ -205,6 +205,6 @@ export class TaskRuntime {
     if (!isWorkerLogMessage(message) || !LOG_LEVELS.has(message.level)) return;
     const fields = typeof message.fields === 'object' && message.fields !== null ? message.fields : undefined;
     this.#logger[message.level]({ ...fields, instanceId: message.instanceId, source: 'processor' }, message.msg);
-    this.#live.get(message.instanceId)?.noteLogLine();
+    this.#live.get(message.instanceId)?.[kLogLine]();
   }
 }

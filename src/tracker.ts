@@ -40,6 +40,11 @@ export interface TrackerHost {
   forget(tracker: Tracker): void;
 }
 
+/** The runtime's handles on a tracker: symbols the package does not export, so they stay off the public API. */
+export const kStart = Symbol('start');
+export const kStopForClose = Symbol('stopForClose');
+export const kLogLine = Symbol('logLine');
+
 const Phase = { QUEUED: 0, RUNNING: 1, FINISHED: 2, DESTROYED: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
@@ -143,7 +148,7 @@ export class Tracker {
   }
 
   /** Runtime: starts the first attempt in `slot`. Returns false when the instance no longer wants to run. */
-  start(slot: number): boolean {
+  [kStart](slot: number): boolean {
     if (this.#phase !== Phase.QUEUED) return false;
     this.#phase = Phase.RUNNING;
     this.#status = TaskStatus.WORKER_PROCESSING;
@@ -156,7 +161,7 @@ export class Tracker {
   }
 
   /** Runtime: `close()` stops this instance, and terminates it after the grace even when force-stop is off. */
-  stopForClose(): void {
+  [kStopForClose](): void {
     this.#closing = true;
     if (this.#phase >= Phase.FINISHED) return;
     if (!this.#stopRequested) this.stop();
@@ -186,7 +191,7 @@ export class Tracker {
   }
 
   /** Runtime: one of this instance's processor log lines has been written to the logger. */
-  noteLogLine(): void {
+  [kLogLine](): void {
     this.#logLinesSeen++;
     const held = this.#heldReply;
     if (held !== undefined && this.#logLinesSeen >= this.#logLinesAnnounced) {
