@@ -22,6 +22,13 @@ export interface TaskRuntimeOptions {
    */
   readonly maxThreads?: number;
   /**
+   * Idle workers the pool keeps warm beyond `maxThreads` (0 to 64). At most `maxThreads` instances run at once;
+   * when one is force-stopped, the next queued instance starts on a spare at once while the terminated worker's
+   * replacement spawns off the critical path. Each spare is a live thread (memory, no CPU while idle).
+   * @default 1
+   */
+  readonly spareThreads?: number;
+  /**
    * Limits for each worker thread (heap caps in MB, stack size), as `new Worker(…, { resourceLimits })`.
    * A worker that exceeds its heap cap dies, and its instance fails with the cause.
    * @default undefined (Node's own limits)
@@ -95,6 +102,7 @@ export interface TaskRuntimeOptions {
 }
 
 export const defaultOptions = Object.freeze({
+  spareThreads: 1,
   maxInstances: 1024,
   statusReportIntervalMs: 15_000,
   allowForceStop: true,
@@ -109,6 +117,7 @@ export const defaultOptions = Object.freeze({
 export interface ResolvedOptions {
   readonly minThreads: number;
   readonly maxThreads: number;
+  readonly spareThreads: number;
   readonly resourceLimits: ResourceLimits | undefined;
   readonly maxInstances: number;
   readonly statusReportIntervalMs: number;
@@ -148,6 +157,7 @@ export function resolveOptions(options: TaskRuntimeOptions): ResolvedOptions {
   return {
     minThreads,
     maxThreads,
+    spareThreads: integer('spareThreads', options.spareThreads ?? defaultOptions.spareThreads, 0, 64),
     resourceLimits: options.resourceLimits,
     maxInstances: integer('maxInstances', options.maxInstances ?? defaultOptions.maxInstances, 1, 2 ** 31 - 1),
     statusReportIntervalMs: number('statusReportIntervalMs', options.statusReportIntervalMs ?? defaultOptions.statusReportIntervalMs, 10),

@@ -8,6 +8,8 @@ const entry = new URL('../workers/entry.js', import.meta.url).href;
 export interface PoolOptions {
   readonly minThreads: number;
   readonly maxThreads: number;
+  /** Idle workers kept beyond `maxThreads`, so that an attempt never waits for a replacement to spawn. */
+  readonly spareThreads: number;
   readonly resourceLimits: ResourceLimits | undefined;
   /** Messages a worker posts on its own (processor log lines). */
   readonly onMessage: (message: unknown) => void;
@@ -31,8 +33,8 @@ export class WorkerPool {
     const workerData: WorkerBootData = { flags };
     this.#piscina = new Piscina<AttemptPayload, AttemptReply>({
       filename: entry,
-      minThreads: options.minThreads,
-      maxThreads: options.maxThreads,
+      minThreads: options.minThreads + options.spareThreads,
+      maxThreads: options.maxThreads + options.spareThreads,
       // Workers above minThreads stay a while, so that a burst does not pay a spawn per instance.
       idleTimeout: 30_000,
       concurrentTasksPerWorker: 1,
@@ -71,9 +73,12 @@ export class WorkerPool {
     Atomics.notify(this.#flags, slot);
   }
 
-  /** Runs one attempt. Aborting `signal` while it runs terminates its worker (piscina then starts a new one). */
-  run(payload: AttemptPayload, signal: AbortSignal): Promise<AttemptReply> {
-    return this.#piscina.run(payload, { signal });
+  /**
+   * Runs one attempt. Aborting `handle` while it runs terminates its worker; piscina then spawns a replacement
+   * synchronously, inside `handle.abort()`.
+   */
+  run(payload: AttemptPayload, handle: ForceStopHandle): Promise<AttemptReply> {
+    return this.#piscina.run(payload, { signal: handle });
   }
 
   /** The live worker threads. */
@@ -83,5 +88,32 @@ export class WorkerPool {
 
   destroy(): Promise<void> {
     return this.#piscina.destroy();
+  }
+}
+
+/**
+ * The lightest object piscina takes as a task's abort signal (one listener, no EventTarget): aborting it while the
+ * task runs terminates the task's worker.
+ */
+export class ForceStopHandle {
+  aborted = false;
+  reason: unknown = undefined;
+  #listener: (() => void) | undefined;
+
+  addEventListener(_type: 'abort', listener: () => void): void {
+    this.#listener = listener;
+  }
+
+  removeEventListener(): void {
+    this.#listener = undefined;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    const listener = this.#listener;
+    this.#listener = undefined;
+    listener?.();
   }
 }

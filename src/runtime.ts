@@ -59,6 +59,7 @@ export class TaskRuntime {
     this.#pool = new WorkerPool({
       minThreads: this.#options.minThreads,
       maxThreads: this.#options.maxThreads,
+      spareThreads: this.#options.spareThreads,
       resourceLimits: this.#options.resourceLimits,
       onMessage: (message) => this.#onWorkerMessage(message),
       onError: (error) => logger.error({ err: error }, 'a worker failed outside any attempt'),

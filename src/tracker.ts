@@ -2,7 +2,7 @@
 // and its reports. Every change of its state goes through the few methods below, each guarded by the phase, so a
 // late event (a reply after a force-stop, a timer after the finish) can never move a finished instance back.
 import type { Logger } from 'pino';
-import type { WorkerPool } from './pool.js';
+import { ForceStopHandle, type WorkerPool } from './pool.js';
 import { AttemptEnd, type AttemptPayload, type AttemptReply } from './protocol.js';
 import { cutResult, type RunningStatus, type StatusReport } from './report.js';
 import type { AcceptedRequest } from './request.js';
@@ -83,7 +83,7 @@ export class Tracker {
   #logLinesSeen = 0;
   #logLinesAnnounced = 0;
   #heldReply: AttemptReply | undefined;
-  #attemptAbort: AbortController | undefined;
+  #attemptAbort: ForceStopHandle | undefined;
   #reportTimer: NodeJS.Timeout | undefined;
   #timeoutTimer: NodeJS.Timeout | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
@@ -183,8 +183,8 @@ export class Tracker {
       maxRetryTimes: request.maxRetries,
     };
     this.#attempts++;
-    const abort = (this.#attemptAbort = new AbortController());
-    this.#host.pool.run(payload, abort.signal).then(
+    const handle = (this.#attemptAbort = new ForceStopHandle());
+    this.#host.pool.run(payload, handle).then(
       (reply) => this.#onReply(reply),
       (error: unknown) => this.#onAttemptError(error),
     );
@@ -213,12 +213,6 @@ export class Tracker {
 
   #onAttemptError(error: unknown): void {
     if (this.#phase !== Phase.RUNNING) return;
-    if (this.#forceStopping) {
-      this.#onAttemptResult(this.#timedOut && !this.#stopRequested
-        ? { success: false, reason: OutcomeReason.TIMEOUT_FORCE_STOPPED, msg: SystemResult.TIMEOUT_FORCE_STOPPED, retryable: false }
-        : { success: false, reason: OutcomeReason.STOP_FORCE_STOPPED, msg: SystemResult.STOP_FORCE_STOPPED, retryable: false });
-      return;
-    }
     this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'the worker died under the attempt');
     this.#onAttemptResult({ success: false, reason: OutcomeReason.WORKER_DIED, msg: describe(error), retryable: true });
   }
@@ -293,10 +287,17 @@ export class Tracker {
   }
 
   #forceStop(): void {
-    if (this.#forceStopping || this.#attemptAbort === undefined) return;
+    const handle = this.#attemptAbort;
+    if (this.#forceStopping || handle === undefined) return;
     this.#forceStopping = true;
     this.#host.logger.warn({ instanceId: this.instanceId }, 'the instance did not finish after its interrupt: terminating its worker');
-    this.#attemptAbort.abort();
+    // Settle and hand the slot on first: piscina spawns the replacement worker synchronously inside abort(), and
+    // neither this instance's caller nor the next queued instance (which a spare worker takes at once) should wait
+    // for that. The attempt's rejection that follows finds the tracker finished and is ignored.
+    this.#onAttemptResult(this.#timedOut && !this.#stopRequested
+      ? { success: false, reason: OutcomeReason.TIMEOUT_FORCE_STOPPED, msg: SystemResult.TIMEOUT_FORCE_STOPPED, retryable: false }
+      : { success: false, reason: OutcomeReason.STOP_FORCE_STOPPED, msg: SystemResult.STOP_FORCE_STOPPED, retryable: false });
+    handle.abort(this.#timedOut ? 'timeout' : 'stop');
   }
 
   #finish(result: AttemptResult): void {

@@ -63,7 +63,7 @@ describe('capacity', () => {
     expect((await runaway.done).reason).toBe('STOP_FORCE_STOPPED');
     const outcomes = await Promise.all(queued.map((t) => t.done));
     expect(outcomes.map((o) => o.result)).toEqual(['hello 1', 'hello 2', 'hello 3']);
-    expect(runtime.threads).toBe(1);
+    expect(runtime.threads).toBe(2); // maxThreads + the default spare
   });
 
   it('terminates only the worker of the instance it is meant for', async () => {
@@ -79,5 +79,40 @@ describe('capacity', () => {
     neighbour.stop();
     // The neighbour was still alive to hear its interrupt and finish on its own.
     expect(await neighbour.done).toMatchObject({ status: 'STOPPED', reason: 'STOPPED', result: 'logged 1' });
+  });
+
+  it('keeps spareThreads idle workers beyond maxThreads, and still runs at most maxThreads instances', async () => {
+    const { runtime, logs } = makeRuntime({ maxThreads: 1, spareThreads: 2 });
+    expect(runtime.threads).toBe(3);
+    const trackers = [0, 1].map((i) => runtime.submit({ processor: 'sleep', instanceId: `s${i}` }));
+    await logs.waitForProcessor('s0', 'started');
+    expect(trackers[1]?.state).toBe('WORKER_RECEIVED');
+    for (const t of trackers) t.stop();
+    await Promise.all(trackers.map((t) => t.done));
+  });
+
+  it('starts the next queued instance on a spare while the force-stopped worker is replaced', async () => {
+    const { runtime, logs } = makeRuntime({ maxThreads: 1, spareThreads: 1, forceStopGraceMs: 0 });
+    const runaway = runtime.submit({ processor: 'spinRunaway' });
+    const next = runtime.submit({ processor: 'sleep', instanceId: 'next' });
+    await logs.waitForProcessor(runaway.instanceId, 'started');
+    runaway.stop();
+    expect((await runaway.done).reason).toBe('STOP_FORCE_STOPPED');
+    await logs.waitForProcessor('next', 'started');
+    expect(runtime.threads).toBe(2);
+    next.stop();
+    // With a grace of 0 it may be interrupted or terminated: either way it ran, on the spare.
+    expect((await next.done).status).toBe('STOPPED');
+  });
+
+  it('works without spares', async () => {
+    const { runtime, logs } = makeRuntime({ maxThreads: 1, spareThreads: 0, forceStopGraceMs: 0 });
+    expect(runtime.threads).toBe(1);
+    const runaway = runtime.submit({ processor: 'spinRunaway' });
+    const next = runtime.submit({ processor: 'succeed', jobParams: 'after' });
+    await logs.waitForProcessor(runaway.instanceId, 'started');
+    runaway.stop();
+    expect(await next.done).toMatchObject({ status: 'SUCCEED', result: 'hello after' });
+    expect(runtime.threads).toBe(1);
   });
 });

@@ -49,7 +49,7 @@ describe('stop', () => {
     expect(await runaway.done).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOP_FORCE_STOPPED, result: SystemResult.STOP_FORCE_STOPPED });
     expect(await next.done).toMatchObject({ status: 'SUCCEED', result: 'hello next' });
     expect(reporter.reportsOf(runaway.instanceId)).toHaveLength(0);
-    expect(runtime.threads).toBe(1);
+    expect(runtime.threads).toBe(2); // maxThreads + the default spare
   });
 
   it('after the finish: ignored with a warning', async () => {

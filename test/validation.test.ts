@@ -106,6 +106,7 @@ describe('options validation', () => {
     ['maxThreads 0', { processors, maxThreads: 0 }, RangeError, /options.maxThreads .* got 0/],
     ['fractional maxThreads', { processors, maxThreads: 1.5 }, TypeError, /options.maxThreads/],
     ['minThreads above maxThreads', { processors, maxThreads: 2, minThreads: 3 }, RangeError, /options.minThreads/],
+    ['negative spareThreads', { processors, spareThreads: -1 }, RangeError, /options.spareThreads/],
     ['maxInstances 0', { processors, maxInstances: 0 }, RangeError, /options.maxInstances/],
     ['a NaN report interval', { processors, statusReportIntervalMs: Number.NaN }, TypeError, /options.statusReportIntervalMs/],
     ['a negative grace', { processors, forceStopGraceMs: -1 }, RangeError, /options.forceStopGraceMs/],

@@ -22,7 +22,7 @@ describe('a worker dying under its attempt', () => {
       expect(report.status).toBe('FAILED');
       expect(report.result).toMatch(cause);
       expect(await next.done).toMatchObject({ status: 'SUCCEED', result: 'hello after' });
-      expect(runtime.threads).toBe(1);
+      expect(runtime.threads).toBe(2); // maxThreads + the default spare
     });
   }
 
