@@ -8,7 +8,8 @@ export interface TaskRuntimeOptions {
   /**
    * The processor registry: registry name → module path (absolute, or relative to the current directory) or
    * `file:` URL. Only these modules are ever loaded; a request names a processor by its registry name.
-   * Each module must exist when the runtime is made.
+   * Each module must exist when the runtime is made. Every worker imports every registered module while it boots,
+   * so a module's top-level code must not exit the process (one that throws only fails the instances that use it).
    */
   readonly processors: Readonly<Record<string, string | URL>>;
   /**
@@ -43,6 +44,8 @@ export interface TaskRuntimeOptions {
   /**
    * Period of the RUNNING report of each unfinished instance (ms). The first one comes after a random delay
    * between 1/3 and 2/3 of the period, so that instances submitted together do not all report at once. ≥ 10.
+   * One runtime-wide ticker (every period/20, within 5–1000 ms) sends the reports that are due, so a report may
+   * come up to one tick after its time.
    * @default 15000
    */
   readonly statusReportIntervalMs?: number;

@@ -15,6 +15,8 @@ export interface PoolOptions {
   readonly onMessage: (message: unknown) => void;
   /** Errors of a worker that had no task to fail. */
   readonly onError: (error: unknown) => void;
+  /** Processor module URLs every worker imports while it boots. */
+  readonly preload: readonly string[];
 }
 
 /**
@@ -30,7 +32,7 @@ export class WorkerPool {
     const flags = new SharedArrayBuffer(options.maxThreads * Int32Array.BYTES_PER_ELEMENT);
     this.#flags = new Int32Array(flags);
     this.#freeSlots = Array.from({ length: options.maxThreads }, (_, slot) => options.maxThreads - 1 - slot);
-    const workerData: WorkerBootData = { flags };
+    const workerData: WorkerBootData = { flags, preload: options.preload };
     this.#piscina = new Piscina<AttemptPayload, AttemptReply>({
       filename: entry,
       minThreads: options.minThreads + options.spareThreads,

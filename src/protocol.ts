@@ -15,6 +15,8 @@ export const FLAG_INTERRUPTED = 1;
 export interface WorkerBootData {
   /** One Int32 interrupt flag per dispatch slot. */
   readonly flags: SharedArrayBuffer;
+  /** The registry's module URLs, imported while the worker boots so that its first attempt starts warm. */
+  readonly preload: readonly string[];
 }
 
 /** One attempt of one instance, as posted to a worker. */

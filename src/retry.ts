@@ -17,25 +17,53 @@ export class TimeoutError extends Error {
 }
 
 /**
- * Runs `attempt` until it resolves, or until `policy.retries` retries have failed; then rejects with the last error.
+ * Runs `attempt` until it succeeds, or until `policy.retries` retries have failed; then rejects with the last error.
  * Each try gets a signal that aborts when it times out; `onRetry` hears of every failure that will be retried;
  * `shouldRetry` may declare an error final; aborting `signal` ends a pause between tries at once, rejecting with its reason.
+ * A first try that answers synchronously is returned as it is: no timer, no promise.
  */
-export async function retry<T>(
-  attempt: (signal: AbortSignal, tryNumber: number) => T | Promise<T>,
+export function retry<T>(
+  attempt: (signal: AbortSignal, tryNumber: number) => T | PromiseLike<T>,
   policy: RetryPolicy,
   onRetry?: (error: unknown, tryNumber: number, delayMs: number) => void,
   shouldRetry?: (error: unknown) => boolean,
   signal?: AbortSignal,
+): T | Promise<T> {
+  const controller = new AbortController();
+  let first: T | PromiseLike<T>;
+  try {
+    first = attempt(controller.signal, 0);
+  } catch (error) {
+    return retryAfter(error, attempt, policy, onRetry, shouldRetry, signal);
+  }
+  if (!isPromiseLike(first)) return first;
+  return settleWithin(first, policy.timeoutMs, controller).catch((error: unknown) =>
+    retryAfter(error, attempt, policy, onRetry, shouldRetry, signal),
+  );
+}
+
+export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
+async function retryAfter<T>(
+  error: unknown,
+  attempt: (signal: AbortSignal, tryNumber: number) => T | PromiseLike<T>,
+  policy: RetryPolicy,
+  onRetry: ((error: unknown, tryNumber: number, delayMs: number) => void) | undefined,
+  shouldRetry: ((error: unknown) => boolean) | undefined,
+  signal: AbortSignal | undefined,
 ): Promise<T> {
   for (let tryNumber = 0; ; tryNumber++) {
+    if (tryNumber >= policy.retries || shouldRetry?.(error) === false) throw error;
+    const delayMs = backoff(tryNumber, policy);
+    onRetry?.(error, tryNumber, delayMs);
+    await pause(delayMs, signal);
+    const controller = new AbortController();
     try {
-      return await withTimeout(attempt, tryNumber, policy.timeoutMs);
-    } catch (error) {
-      if (tryNumber >= policy.retries || shouldRetry?.(error) === false) throw error;
-      const delayMs = backoff(tryNumber, policy);
-      onRetry?.(error, tryNumber, delayMs);
-      await pause(delayMs, signal);
+      return await settleWithin(Promise.resolve().then(() => attempt(controller.signal, tryNumber + 1)), policy.timeoutMs, controller);
+    } catch (next) {
+      error = next;
     }
   }
 }
@@ -55,8 +83,8 @@ function pause(delayMs: number, signal: AbortSignal | undefined): Promise<void> 
   });
 }
 
-async function withTimeout<T>(attempt: (signal: AbortSignal, tryNumber: number) => T | Promise<T>, tryNumber: number, timeoutMs: number): Promise<T> {
-  const controller = new AbortController();
+/** Settles as `pending` does, or rejects with a TimeoutError (aborting `controller`) after `timeoutMs`. */
+async function settleWithin<T>(pending: PromiseLike<T>, timeoutMs: number, controller: AbortController): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
@@ -66,8 +94,7 @@ async function withTimeout<T>(attempt: (signal: AbortSignal, tryNumber: number) 
     }, timeoutMs);
   });
   try {
-    // A synchronous throw from `attempt` becomes a rejection here.
-    return await Promise.race([Promise.resolve().then(() => attempt(controller.signal, tryNumber)), timedOut]);
+    return await Promise.race([pending, timedOut]);
   } finally {
     clearTimeout(timer);
   }

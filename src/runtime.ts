@@ -8,8 +8,8 @@ import { isWorkerLogMessage } from './protocol.js';
 import { resolveRegistry, type ProcessorRegistry } from './registry.js';
 import type { Reporter, StatusReport } from './report.js';
 import { acceptRequest, type SubmitRequest } from './request.js';
-import { retry, type RetryPolicy } from './retry.js';
-import { kLogLine, kStart, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
+import { isPromiseLike, retry, type RetryPolicy } from './retry.js';
+import { kLogLine, kReportTick, kStart, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
 
 /** Counters since the runtime was made. */
 export interface RuntimeStats {
@@ -41,6 +41,8 @@ export class TaskRuntime {
   #queue: Tracker[] = [];
   #queueHead = 0;
   #closing: Promise<void> | undefined;
+  // One timer for every instance's RUNNING reports (a timer per instance would cost on every dispatch).
+  readonly #reportTicker: NodeJS.Timeout;
   #onEmpty: (() => void) | undefined;
   readonly #stats: RuntimeStats = { submitted: 0, reportsDelivered: 0, reportsRetried: 0, reportsLost: 0, runningReportsFailed: 0 };
 
@@ -63,7 +65,11 @@ export class TaskRuntime {
       resourceLimits: this.#options.resourceLimits,
       onMessage: (message) => this.#onWorkerMessage(message),
       onError: (error) => logger.error({ err: error }, 'a worker failed outside any attempt'),
+      preload: [...this.#registry.values()],
     });
+    const period = this.#options.statusReportIntervalMs;
+    // Unref'd: the ticker alone is no reason to keep the process alive. Reports come at most one tick late.
+    this.#reportTicker = setInterval(() => this.#reportTick(), Math.min(1000, Math.max(5, period / 20))).unref();
     this.#host = {
       options: this.#options,
       logger,
@@ -141,12 +147,19 @@ export class TaskRuntime {
     return this.#closing;
   }
 
+  #reportTick(): void {
+    if (this.#live.size === 0) return;
+    const now = Date.now();
+    for (const tracker of this.#live.values()) tracker[kReportTick](now);
+  }
+
   async #close(): Promise<void> {
     const empty = new Promise<void>((resolve) => {
       this.#onEmpty = resolve;
     });
     for (const tracker of [...this.#live.values()]) tracker[kStopForClose]();
     if (this.#live.size > 0) await empty;
+    clearInterval(this.#reportTicker);
     this.#queue = [];
     this.#queueHead = 0;
     await this.#pool.destroy();
@@ -183,23 +196,31 @@ export class TaskRuntime {
     }
   }
 
-  async #reportFinal(report: StatusReport): Promise<void> {
-    try {
-      await retry((signal) => this.#reporter.report(report, signal), this.#reportPolicy, (error, tryNumber, delayMs) => {
-        this.#stats.reportsRetried++;
-        this.#logger.warn(
-          { instanceId: report.instanceId, status: report.status, err: error, try: tryNumber + 1, retryInMs: delayMs },
-          'final report failed: retrying',
-        );
-      });
-      this.#stats.reportsDelivered++;
-    } catch (error) {
-      this.#stats.reportsLost++;
-      this.#logger.error(
-        { instanceId: report.instanceId, err: error, report, tries: this.#reportPolicy.retries + 1 },
-        'final report lost: every try failed',
+  // Returns undefined when the reporter took the report synchronously: the tracker is then destroyed at once.
+  #reportFinal(report: StatusReport): Promise<void> | undefined {
+    const answer = retry((signal) => this.#reporter.report(report, signal), this.#reportPolicy, (error, tryNumber, delayMs) => {
+      this.#stats.reportsRetried++;
+      this.#logger.warn(
+        { instanceId: report.instanceId, status: report.status, err: error, try: tryNumber + 1, retryInMs: delayMs },
+        'final report failed: retrying',
       );
+    });
+    if (!isPromiseLike(answer)) {
+      this.#stats.reportsDelivered++;
+      return undefined;
     }
+    return Promise.resolve(answer).then(
+      () => {
+        this.#stats.reportsDelivered++;
+      },
+      (error: unknown) => {
+        this.#stats.reportsLost++;
+        this.#logger.error(
+          { instanceId: report.instanceId, err: error, report, tries: this.#reportPolicy.retries + 1 },
+          'final report lost: every try failed',
+        );
+      },
+    );
   }
 
   #onWorkerMessage(message: unknown): void {

@@ -32,8 +32,8 @@ export interface TrackerHost {
   processorName(url: string): string;
   /** Sends a RUNNING report; failures are logged, not retried (the next period sends a fresher one). */
   reportRunning(report: StatusReport): void;
-  /** Delivers a final report with retries; never rejects. */
-  reportFinal(report: StatusReport): Promise<void>;
+  /** Delivers a final report with retries; never rejects; undefined when delivered synchronously. */
+  reportFinal(report: StatusReport): Promise<void> | undefined;
   /** The tracker is done with its dispatch slot. */
   releaseSlot(slot: number): void;
   /** The tracker is destroyed: forget it. */
@@ -44,6 +44,7 @@ export interface TrackerHost {
 export const kStart = Symbol('start');
 export const kStopForClose = Symbol('stopForClose');
 export const kLogLine = Symbol('logLine');
+export const kReportTick = Symbol('reportTick');
 
 const Phase = { QUEUED: 0, RUNNING: 1, FINISHED: 2, DESTROYED: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
@@ -84,7 +85,8 @@ export class Tracker {
   #logLinesAnnounced = 0;
   #heldReply: AttemptReply | undefined;
   #attemptAbort: ForceStopHandle | undefined;
-  #reportTimer: NodeJS.Timeout | undefined;
+  // When the next RUNNING report is due (epoch ms); the runtime's one report ticker asks every tracker.
+  #nextReportAt: number;
   #timeoutTimer: NodeJS.Timeout | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
   #onCallerAbort: (() => void) | undefined;
@@ -97,7 +99,7 @@ export class Tracker {
       this.#resolveDone = resolve;
     });
     const period = host.options.statusReportIntervalMs;
-    this.#armRunningReport(period / 3 + Math.random() * (period / 3));
+    this.#nextReportAt = this.#createTime + period / 3 + Math.random() * (period / 3);
     if (request.signal !== undefined) {
       this.#onCallerAbort = () => this.stop();
       request.signal.addEventListener('abort', this.#onCallerAbort, { once: true });
@@ -269,7 +271,8 @@ export class Tracker {
     this.#interrupted = true;
     this.#host.pool.interrupt(this.#slot);
     const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(this.#request.timeoutMs);
-    this.#graceTimer = setTimeout(() => this.#onGraceExpired(), grace);
+    if (grace === 0) this.#onGraceExpired(); // no grace: terminate now, not a timer tick later
+    else this.#graceTimer = setTimeout(() => this.#onGraceExpired(), grace);
   }
 
   #onGraceExpired(): void {
@@ -328,7 +331,9 @@ export class Tracker {
       return;
     }
     this.#settle(result.success ? OutcomeStatus.SUCCEED : OutcomeStatus.FAILED, result.reason, result.msg);
-    void this.#host.reportFinal(this.#report(true)).then(() => this.#destroy());
+    const delivering = this.#host.reportFinal(this.#report(true));
+    if (delivering === undefined) this.#destroy();
+    else void delivering.then(() => this.#destroy());
   }
 
   #settle(status: OutcomeStatus, reason: OutcomeReason, result: string): void {
@@ -367,23 +372,18 @@ export class Tracker {
   }
 
   #clearTimers(): void {
-    clearTimeout(this.#reportTimer);
     clearTimeout(this.#timeoutTimer);
     clearTimeout(this.#graceTimer);
-    this.#reportTimer = this.#timeoutTimer = this.#graceTimer = undefined;
+    this.#timeoutTimer = this.#graceTimer = undefined;
   }
 
-  #armRunningReport(delayMs: number): void {
-    // Unref'd: a report timer alone is no reason to keep the process alive.
-    this.#reportTimer = setTimeout(() => this.#reportRunningNow(), delayMs).unref();
-  }
-
-  #reportRunningNow(): void {
-    if (this.#phase >= Phase.FINISHED) return;
+  /** Runtime's report ticker: sends the RUNNING report if one is due. */
+  [kReportTick](now: number): void {
+    if (this.#phase >= Phase.FINISHED || now < this.#nextReportAt) return;
     const report = this.#report(false);
     this.#lastReportTime = report.reportTime;
+    this.#nextReportAt = Math.max(this.#nextReportAt + this.#host.options.statusReportIntervalMs, now);
     this.#host.reportRunning(report);
-    this.#armRunningReport(this.#host.options.statusReportIntervalMs);
   }
 
   #report(final: boolean): StatusReport {

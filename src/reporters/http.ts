@@ -86,8 +86,8 @@ export class HttpReporter implements Reporter {
     }
   }
 
-  #post(body: string, signal: AbortSignal | undefined): Promise<void> {
-    return retry(async (trySignal) => {
+  async #post(body: string, signal: AbortSignal | undefined): Promise<void> {
+    await retry(async (trySignal) => {
       if (signal?.aborted) throw signal.reason;
       const response = await fetch(this.url, {
         method: 'POST',

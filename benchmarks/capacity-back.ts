@@ -1,0 +1,63 @@
+// Benchmark 5 — capacity back after a terminate.
+// A runtime at full capacity (maxThreads 1, held by a runaway that ignores interrupts) with a probe instance
+// queued behind it. stop() on the runaway (forceStopGraceMs 0: terminate at once) → the probe starts running in a
+// worker. (One slot, not two: two spinning threads on a 2-core machine would starve the main thread itself.) Sample = probe's own start time − the stop() call,
+// both as performance.timeOrigin + performance.now(). Run with spareThreads 0 (the probe waits for piscina to
+// spawn a replacement worker) and spareThreads 1 (it starts on a warm spare while the replacement spawns).
+// Between samples the run pauses 40 ms so the replacement is up and warm again (steady state, not a burst).
+import { pino } from 'pino';
+import { TaskRuntime } from 'light-task-tracker';
+import { envInt, now, printLatencyTable, printTable, summarize, writeResults, type Summary } from './lib/stats.js';
+
+const samples = envInt('BENCH_SAMPLES', 1000);
+const processors = {
+  runaway: new URL('./processors/cap-runaway.js', import.meta.url),
+  probe: new URL('./processors/cap-probe.js', import.meta.url),
+};
+
+async function waitForMark(marks: Int32Array, index: number): Promise<void> {
+  const waiting = Atomics.waitAsync(marks, index, 0);
+  if (waiting.async) await waiting.value;
+}
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function measure(spareThreads: number): Promise<number[]> {
+  const runtime = new TaskRuntime({
+    processors,
+    maxThreads: 1,
+    spareThreads,
+    forceStopGraceMs: 0,
+    logger: pino({ level: 'silent' }),
+    reporter: { report() {} },
+  });
+  const result: number[] = [];
+  const warmup = 20;
+  for (let i = 0; i < samples + warmup; i++) {
+    const buffer = new SharedArrayBuffer(16);
+    const marks = new Int32Array(buffer);
+    const runaway = runtime.submit({ processor: 'runaway', jobParams: { buffer, index: 0 } });
+    const probe = runtime.submit({ processor: 'probe', jobParams: { buffer } });
+    await waitForMark(marks, 0);
+    const stoppedAt = now();
+    runaway.stop();
+    await probe.done;
+    if (i >= warmup) result.push(new Float64Array(buffer, 8, 1)[0]! - stoppedAt);
+    await pause(40);
+  }
+  await runtime.close();
+  return result;
+}
+
+const started = Date.now();
+const withoutSpare = await measure(0);
+const withSpare = await measure(1);
+const rows: Summary[] = [
+  summarize('terminate → next starts, spareThreads 0', withoutSpare),
+  summarize('terminate → next starts, spareThreads 1', withSpare),
+];
+printLatencyTable(`Capacity back after a terminate (${samples} samples each, ms)`, rows);
+const ratio = (rows[0]!.p50 / rows[1]!.p50).toFixed(1);
+printTable('Ratio (same run)', ['what', 'value'], [['p50 spares 0 / spares 1', `${ratio}×`]]);
+const file = writeResults('capacity-back', { summaries: rows, samples: { spare0: withoutSpare, spare1: withSpare } });
+console.log(`\nraw samples: ${file} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
