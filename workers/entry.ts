@@ -4,8 +4,13 @@ import { AttemptEnd, type AttemptPayload, type AttemptReply, type WorkerBootData
 import { AttemptContext } from './context.js';
 import { isProcessor, type ProcessorFunction, type ProcessResult } from './processor.js';
 
-const flags = new Int32Array((workerData as WorkerBootData).flags);
+const boot = workerData as WorkerBootData;
+const flags = new Int32Array(boot.flags);
 const loaded = new Map<string, ProcessorFunction>();
+
+// piscina reports a worker ready only once this module has loaded, top-level await included: a spare worker
+// is therefore warm, its processors imported. A module that fails here fails again, with its cause, when used.
+await Promise.all(boot.preload.map((url) => load(url).catch(() => undefined)));
 
 export default async function runAttempt(payload: AttemptPayload): Promise<AttemptReply> {
   let process = loaded.get(payload.processorUrl);
