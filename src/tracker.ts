@@ -145,8 +145,7 @@ export class Tracker {
       this.#destroy();
       return;
     }
-    this.#host.logger.info({ instanceId: this.instanceId }, 'stop requested: interrupting the instance');
-    this.#interrupt();
+    this.#interrupt('stop');
   }
 
   /** Runtime: starts the first attempt in `slot`. Returns false when the instance no longer wants to run. */
@@ -259,17 +258,25 @@ export class Tracker {
     this.#timeoutTimer = undefined;
     if (this.#phase !== Phase.RUNNING) return;
     this.#timedOut = true;
-    this.#host.logger.warn(
-      { instanceId: this.instanceId, startTime: this.#startTime, timeoutMs: this.#request.timeoutMs },
-      'timeout: interrupting the instance',
-    );
-    this.#interrupt();
+    this.#interrupt('timeout');
   }
 
-  #interrupt(): void {
-    if (this.#interrupted) return;
+  #interrupt(cause: 'stop' | 'timeout'): void {
+    if (this.#interrupted) {
+      this.#host.logger.info({ instanceId: this.instanceId, cause }, 'already interrupted');
+      return;
+    }
     this.#interrupted = true;
+    // The flag first, the log line after: the worker should not wait for our logging.
     this.#host.pool.interrupt(this.#slot);
+    if (cause === 'timeout') {
+      this.#host.logger.warn(
+        { instanceId: this.instanceId, startTime: this.#startTime, timeoutMs: this.#request.timeoutMs },
+        'timeout: instance interrupted',
+      );
+    } else {
+      this.#host.logger.info({ instanceId: this.instanceId }, 'stop requested: instance interrupted');
+    }
     const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(this.#request.timeoutMs);
     if (grace === 0) this.#onGraceExpired(); // no grace: terminate now, not a timer tick later
     else this.#graceTimer = setTimeout(() => this.#onGraceExpired(), grace);

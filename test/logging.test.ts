@@ -34,7 +34,7 @@ describe('processor logging', () => {
     await tracker.done;
     const mine = logs.lines.filter((l) => l.instanceId === tracker.instanceId).map((l) => l.msg);
     expect(mine).toEqual(expect.arrayContaining([
-      'timeout: interrupting the instance',
+      'timeout: instance interrupted',
       'the instance did not finish after its interrupt: terminating its worker',
       'instance finished',
     ]));

@@ -10,7 +10,7 @@ describe('timeout', () => {
     const outcome = await tracker.done;
     expect(outcome).toMatchObject({ status: OutcomeStatus.FAILED, reason: OutcomeReason.TIMEOUT_INTERRUPTED, result: SystemResult.TIMEOUT_INTERRUPTED });
     expect(outcome.endTime - (outcome.startTime as number)).toBeGreaterThanOrEqual(99);
-    const timeoutLine = await logs.waitFor((l) => l.msg === 'timeout: interrupting the instance' && l.instanceId === tracker.instanceId);
+    const timeoutLine = await logs.waitFor((l) => l.msg === 'timeout: instance interrupted' && l.instanceId === tracker.instanceId);
     // A timer, not a poll: the interrupt is logged at the deadline, not a check period later.
     expect(timeoutLine.time as number).toBeGreaterThanOrEqual((outcome.startTime as number) + 99);
     expect(await reporter.waitFor((r) => r.instanceId === tracker.instanceId)).toMatchObject({
@@ -34,7 +34,7 @@ describe('timeout', () => {
     const tracker = runtime.submit({ processor: 'spinRunaway', timeoutMs: 200 });
     const outcome = await tracker.done;
     expect(outcome.reason).toBe(OutcomeReason.TIMEOUT_FORCE_STOPPED);
-    const interrupted = await logs.waitFor((l) => l.msg === 'timeout: interrupting the instance' && l.instanceId === tracker.instanceId);
+    const interrupted = await logs.waitFor((l) => l.msg === 'timeout: instance interrupted' && l.instanceId === tracker.instanceId);
     const terminated = await logs.waitFor((l) => l.msg.startsWith('the instance did not finish') && l.instanceId === tracker.instanceId);
     expect((terminated.time as number) - (interrupted.time as number)).toBeGreaterThanOrEqual(19);
   });
