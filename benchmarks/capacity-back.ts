@@ -59,5 +59,5 @@ const rows: Summary[] = [
 printLatencyTable(`Capacity back after a terminate (${samples} samples each, ms)`, rows);
 const ratio = (rows[0]!.p50 / rows[1]!.p50).toFixed(1);
 printTable('Ratio (same run)', ['what', 'value'], [['p50 spares 0 / spares 1', `${ratio}×`]]);
-const file = writeResults('capacity-back', { summaries: rows, samples: { spare0: withoutSpare, spare1: withSpare } });
+const file = writeResults('capacity-back', { summaries: rows, samples: { [rows[0]!.name]: withoutSpare, [rows[1]!.name]: withSpare } });
 console.log(`\nraw samples: ${file} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
