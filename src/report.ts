@@ -32,7 +32,9 @@ export interface StatusReport {
 export interface Reporter {
   /**
    * Delivers one report. Throwing or rejecting means "not delivered".
-   * `signal` aborts when the runtime gives up on this call (`reportTimeoutMs`): stop the work it started.
+   * `signal` aborts when the runtime gives up on this call (`reportTimeoutMs`): stop the work it started. It is
+   * passed only to a `report` that declares a second parameter (`report.length >= 2`), so that a reporter that
+   * needs none costs no AbortController per report.
    */
   report(report: StatusReport, signal?: AbortSignal): void | Promise<void>;
 }

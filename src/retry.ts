@@ -9,6 +9,8 @@ export interface RetryPolicy {
   readonly backoffMs: number;
   /** The longest pause between two tries (ms). */
   readonly backoffMaxMs: number;
+  /** Whether each try gets an AbortSignal. False spares an AbortController per try for a callee that takes none. */
+  readonly trySignals?: boolean;
 }
 
 export class TimeoutError extends Error {
@@ -23,16 +25,16 @@ export class TimeoutError extends Error {
  * A first try that answers synchronously is returned as it is: no timer, no promise.
  */
 export function retry<T>(
-  attempt: (signal: AbortSignal, tryNumber: number) => T | PromiseLike<T>,
+  attempt: (signal: AbortSignal | undefined, tryNumber: number) => T | PromiseLike<T>,
   policy: RetryPolicy,
   onRetry?: (error: unknown, tryNumber: number, delayMs: number) => void,
   shouldRetry?: (error: unknown) => boolean,
   signal?: AbortSignal,
 ): T | Promise<T> {
-  const controller = new AbortController();
+  const controller = policy.trySignals === false ? undefined : new AbortController();
   let first: T | PromiseLike<T>;
   try {
-    first = attempt(controller.signal, 0);
+    first = attempt(controller?.signal, 0);
   } catch (error) {
     return retryAfter(error, attempt, policy, onRetry, shouldRetry, signal);
   }
@@ -48,7 +50,7 @@ export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLik
 
 async function retryAfter<T>(
   error: unknown,
-  attempt: (signal: AbortSignal, tryNumber: number) => T | PromiseLike<T>,
+  attempt: (signal: AbortSignal | undefined, tryNumber: number) => T | PromiseLike<T>,
   policy: RetryPolicy,
   onRetry: ((error: unknown, tryNumber: number, delayMs: number) => void) | undefined,
   shouldRetry: ((error: unknown) => boolean) | undefined,
@@ -59,9 +61,9 @@ async function retryAfter<T>(
     const delayMs = backoff(tryNumber, policy);
     onRetry?.(error, tryNumber, delayMs);
     await pause(delayMs, signal);
-    const controller = new AbortController();
+    const controller = policy.trySignals === false ? undefined : new AbortController();
     try {
-      return await settleWithin(Promise.resolve().then(() => attempt(controller.signal, tryNumber + 1)), policy.timeoutMs, controller);
+      return await settleWithin(Promise.resolve().then(() => attempt(controller?.signal, tryNumber + 1)), policy.timeoutMs, controller);
     } catch (next) {
       error = next;
     }
@@ -84,12 +86,12 @@ function pause(delayMs: number, signal: AbortSignal | undefined): Promise<void> 
 }
 
 /** Settles as `pending` does, or rejects with a TimeoutError (aborting `controller`) after `timeoutMs`. */
-async function settleWithin<T>(pending: PromiseLike<T>, timeoutMs: number, controller: AbortController): Promise<T> {
+async function settleWithin<T>(pending: PromiseLike<T>, timeoutMs: number, controller: AbortController | undefined): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
       const error = new TimeoutError(`no answer within ${timeoutMs} ms`);
-      controller.abort(error);
+      controller?.abort(error);
       reject(error);
     }, timeoutMs);
   });

@@ -57,6 +57,8 @@ export class TaskRuntime {
       timeoutMs: this.#options.reportTimeoutMs,
       backoffMs: this.#options.reportBackoffMs,
       backoffMaxMs: this.#options.reportBackoffMaxMs,
+      // A reporter whose report() declares no second parameter takes no signal: spare it an AbortController.
+      trySignals: this.#reporter.report.length >= 2,
     };
     this.#pool = new WorkerPool({
       minThreads: this.#options.minThreads,

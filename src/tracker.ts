@@ -318,7 +318,8 @@ export class Tracker {
     this.#clearTimers();
     this.#host.releaseSlot(this.#slot);
     const startTime = this.#startTime as number;
-    this.#host.logger.info(
+    // Guarded: these two lines come once per instance, and their fields are built even when the level is off.
+    if (this.#host.logger.isLevelEnabled('info')) this.#host.logger.info(
       {
         instanceId: this.instanceId,
         status: this.#status,
@@ -364,7 +365,7 @@ export class Tracker {
     this.#phase = Phase.DESTROYED;
     this.#host.forget(this);
     const now = Date.now();
-    this.#host.logger.info(
+    if (this.#host.logger.isLevelEnabled('info')) this.#host.logger.info(
       {
         instanceId: this.instanceId,
         status: this.#status,

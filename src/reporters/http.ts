@@ -93,7 +93,7 @@ export class HttpReporter implements Reporter {
         method: 'POST',
         headers: this.#headers,
         body,
-        signal: signal === undefined ? trySignal : AbortSignal.any([signal, trySignal]),
+        signal: signal === undefined || trySignal === undefined ? (trySignal ?? signal) : AbortSignal.any([signal, trySignal]),
       }).catch((cause: unknown) => {
         throw new ReportDeliveryError(`POST ${this.#where} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
       });
