@@ -19,47 +19,50 @@ export interface WorkerBootData {
   readonly preload: readonly string[];
 }
 
-/** One attempt of one instance, as posted to a worker. */
-export interface AttemptPayload {
+/**
+ * One attempt of one instance, as posted to a worker. A tuple, not an object: the structured clone of every
+ * message would otherwise carry each key's text, on the dispatch path of every instance.
+ */
+export type AttemptPayload = readonly [
   /** Index of this attempt's interrupt flag in `WorkerBootData.flags`. */
-  readonly slot: number;
-  /** File URL of the processor module (resolved from the registry in the main thread). */
-  readonly processorUrl: string;
-  readonly instanceId: string;
-  readonly jobId: string | number | undefined;
-  readonly jobParams: unknown;
-  readonly instanceParams: unknown;
-  readonly wfInstanceId: string | number | undefined;
-  readonly currentRetryTimes: number;
-  readonly maxRetryTimes: number;
-}
+  slot: number,
+  /** Index of the processor module in `WorkerBootData.preload` (the registry, in its order). */
+  processor: number,
+  instanceId: string,
+  jobId: string | number | undefined,
+  jobParams: unknown,
+  instanceParams: unknown,
+  wfInstanceId: string | number | undefined,
+  currentRetryTimes: number,
+  maxRetryTimes: number,
+];
 
 /** How an attempt ended, seen from inside the worker. */
 export const AttemptEnd = Object.freeze({
   /** The processor returned a result object. */
-  RETURNED: 'RETURNED',
+  RETURNED: 0,
   /** The processor returned null or undefined. */
-  RETURNED_NULL: 'RETURNED_NULL',
+  RETURNED_NULL: 1,
   /** The processor threw (or its promise rejected). */
-  THREW: 'THREW',
+  THREW: 2,
   /** The processor module could not be imported, or exports no processor. */
-  LOAD_FAILED: 'LOAD_FAILED',
+  LOAD_FAILED: 3,
 } as const);
 export type AttemptEnd = (typeof AttemptEnd)[keyof typeof AttemptEnd];
 
-/** The worker's answer for one attempt. Always structured-cloneable: the worker normalises it. */
-export interface AttemptReply {
-  readonly end: AttemptEnd;
-  readonly success: boolean;
+/** The worker's answer for one attempt, a tuple for the same reason as the payload. Always cloneable. */
+export type AttemptReply = readonly [
+  end: AttemptEnd,
+  success: boolean,
   /** The processor's message, or the thrown error's text, or the load failure's text. */
-  readonly msg: string;
+  msg: string,
   /** Whether the interrupt flag was set when the attempt ended. */
-  readonly interrupted: boolean;
+  interrupted: boolean,
   /** Workflow context the processor appended during this attempt; undefined when none. */
-  readonly appended: Record<string, unknown> | undefined;
+  appended: Record<string, unknown> | undefined,
   /** Log lines posted during this attempt: the tracker holds the reply until they have all arrived. */
-  readonly logLines: number;
-}
+  logLines: number,
+];
 
 /** Log levels a processor may write with. */
 export type ProcessorLogLevel = 'debug' | 'info' | 'warn' | 'error';

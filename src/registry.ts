@@ -3,20 +3,29 @@ import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** Registry name → file URL of the module. A Map: no name can reach an inherited property. */
-export type ProcessorRegistry = ReadonlyMap<string, string>;
+/** The registry, resolved: each name's index, and each index's file URL and name. */
+export interface ProcessorRegistry {
+  /** Registry name → index. A Map: no name can reach an inherited property. */
+  readonly indexOf: ReadonlyMap<string, number>;
+  readonly urls: readonly string[];
+  readonly names: readonly string[];
+}
 
 export function resolveRegistry(processors: unknown): ProcessorRegistry {
   if (typeof processors !== 'object' || processors === null || Array.isArray(processors)) {
     throw new TypeError('TaskRuntime: options.processors must be an object of registry name → module path or file URL');
   }
-  const registry = new Map<string, string>();
+  const indexOf = new Map<string, number>();
+  const urls: string[] = [];
+  const names: string[] = [];
   for (const [name, location] of Object.entries(processors)) {
     if (name === '') throw new TypeError('TaskRuntime: options.processors has an empty name');
-    registry.set(name, toFileUrl(name, location));
+    indexOf.set(name, urls.length);
+    urls.push(toFileUrl(name, location));
+    names.push(name);
   }
-  if (registry.size === 0) throw new TypeError('TaskRuntime: options.processors names no processor');
-  return registry;
+  if (urls.length === 0) throw new TypeError('TaskRuntime: options.processors names no processor');
+  return { indexOf, urls, names };
 }
 
 function toFileUrl(name: string, location: unknown): string {

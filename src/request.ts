@@ -42,7 +42,8 @@ export interface SubmitRequest {
 
 /** A request that passed every check, with its params snapshotted. */
 export interface AcceptedRequest {
-  readonly processorUrl: string;
+  /** The processor's index in the registry. */
+  readonly processor: number;
   readonly instanceId: string;
   readonly jobId: string | number | undefined;
   readonly jobParams: unknown;
@@ -59,8 +60,8 @@ export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistr
   if (typeof request !== 'object' || request === null) {
     throw new InvalidRequestError('request', `must be an object, got ${request === null ? 'null' : typeof request}`);
   }
-  const processorUrl = typeof request.processor === 'string' ? registry.get(request.processor) : undefined;
-  if (processorUrl === undefined) throw new UnknownProcessorError(request.processor);
+  const processor = typeof request.processor === 'string' ? registry.indexOf.get(request.processor) : undefined;
+  if (processor === undefined) throw new UnknownProcessorError(request.processor);
 
   const { instanceId, jobId, wfInstanceId, timeoutMs, maxRetries, signal } = request;
   if (instanceId !== undefined && (typeof instanceId !== 'string' || instanceId === '')) {
@@ -80,7 +81,7 @@ export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistr
     throw new InvalidRequestError('signal', 'must be an AbortSignal');
   }
   return {
-    processorUrl,
+    processor,
     instanceId: instanceId ?? nanoid(),
     jobId,
     jobParams: snapshot('jobParams', request.jobParams),

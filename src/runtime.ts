@@ -30,7 +30,6 @@ const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
 export class TaskRuntime {
   readonly #options: ResolvedOptions;
   readonly #registry: ProcessorRegistry;
-  readonly #processorNames: Map<string, string>;
   readonly #logger: Logger;
   readonly #reporter: Reporter;
   readonly #reportPolicy: RetryPolicy;
@@ -49,7 +48,6 @@ export class TaskRuntime {
   constructor(options: TaskRuntimeOptions) {
     this.#options = resolveOptions(options);
     this.#registry = resolveRegistry(options.processors);
-    this.#processorNames = new Map([...this.#registry].map(([name, url]) => [url, name]));
     const logger = (this.#logger = this.#options.logger ?? pino({ name: 'light-task-tracker' }));
     this.#reporter = this.#options.reporter ?? { report: (report) => logger.debug({ report }, 'status report') };
     this.#reportPolicy = {
@@ -67,7 +65,7 @@ export class TaskRuntime {
       resourceLimits: this.#options.resourceLimits,
       onMessage: (message) => this.#onWorkerMessage(message),
       onError: (error) => logger.error({ err: error }, 'a worker failed outside any attempt'),
-      preload: [...this.#registry.values()],
+      preload: this.#registry.urls,
     });
     const period = this.#options.statusReportIntervalMs;
     // Unref'd: the ticker alone is no reason to keep the process alive. Reports come at most one tick late.
@@ -76,7 +74,7 @@ export class TaskRuntime {
       options: this.#options,
       logger,
       pool: this.#pool,
-      processorName: (url) => this.#processorNames.get(url) ?? url,
+      processorName: (index) => this.#registry.names[index] ?? String(index),
       reportRunning: (report) => this.#reportRunning(report),
       reportFinal: (report) => this.#reportFinal(report),
       releaseSlot: (slot) => {

@@ -28,8 +28,8 @@ export interface TrackerHost {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
   readonly pool: WorkerPool;
-  /** The registry name of each processor URL, for messages. */
-  processorName(url: string): string;
+  /** The registry name of a processor index, for messages. */
+  processorName(index: number): string;
   /** Sends a RUNNING report; failures are logged, not retried (the next period sends a fresher one). */
   reportRunning(report: StatusReport): void;
   /** Delivers a final report with retries; never rejects; undefined when delivered synchronously. */
@@ -172,17 +172,17 @@ export class Tracker {
 
   #runAttempt(): void {
     const request = this.#request;
-    const payload: AttemptPayload = {
-      slot: this.#slot,
-      processorUrl: request.processorUrl,
-      instanceId: request.instanceId,
-      jobId: request.jobId,
-      jobParams: request.jobParams,
-      instanceParams: request.instanceParams,
-      wfInstanceId: request.wfInstanceId,
-      currentRetryTimes: this.#attempts,
-      maxRetryTimes: request.maxRetries,
-    };
+    const payload: AttemptPayload = [
+      this.#slot,
+      request.processor,
+      request.instanceId,
+      request.jobId,
+      request.jobParams,
+      request.instanceParams,
+      request.wfInstanceId,
+      this.#attempts,
+      request.maxRetries,
+    ];
     this.#attempts++;
     const handle = (this.#attemptAbort = new ForceStopHandle());
     this.#host.pool.run(payload, handle).then(
@@ -203,12 +203,13 @@ export class Tracker {
 
   #onReply(reply: AttemptReply, counted = false): void {
     if (this.#phase !== Phase.RUNNING) return;
-    if (!counted) this.#logLinesAnnounced += reply.logLines;
+    if (!counted) this.#logLinesAnnounced += reply[5];
     if (this.#logLinesSeen < this.#logLinesAnnounced) {
       this.#heldReply = reply;
       return;
     }
-    if (reply.appended !== undefined) this.#appended = Object.assign(this.#appended ?? Object.create(null), reply.appended);
+    const appended = reply[4];
+    if (appended !== undefined) this.#appended = Object.assign(this.#appended ?? Object.create(null), appended);
     this.#onAttemptResult(this.#judge(reply));
   }
 
@@ -220,23 +221,24 @@ export class Tracker {
 
   // What an attempt's reply means, in the reference's terms.
   #judge(reply: AttemptReply): AttemptResult {
-    if (reply.end === AttemptEnd.LOAD_FAILED) {
-      const name = this.#host.processorName(this.#request.processorUrl);
-      return { success: false, reason: OutcomeReason.PROCESSOR_LOAD_FAILED, msg: `processor "${name}" failed to load: ${reply.msg}`, retryable: false };
+    const [end, success, msg] = reply;
+    if (end === AttemptEnd.LOAD_FAILED) {
+      const name = this.#host.processorName(this.#request.processor);
+      return { success: false, reason: OutcomeReason.PROCESSOR_LOAD_FAILED, msg: `processor "${name}" failed to load: ${msg}`, retryable: false };
     }
-    if (reply.success) return { success: true, reason: OutcomeReason.SUCCEEDED, msg: reply.msg, retryable: false };
+    if (success) return { success: true, reason: OutcomeReason.SUCCEEDED, msg, retryable: false };
     if (this.#interrupted) {
       // An interrupted processor that gave up by throwing gets the tracker's own text; one that returned keeps its own.
-      const threw = reply.end === AttemptEnd.THREW;
+      const threw = end === AttemptEnd.THREW;
       return this.#timedOut && !this.#stopRequested
-        ? { success: false, reason: OutcomeReason.TIMEOUT_INTERRUPTED, msg: threw ? SystemResult.TIMEOUT_INTERRUPTED : reply.msg, retryable: false }
-        : { success: false, reason: OutcomeReason.STOP_INTERRUPTED, msg: threw ? SystemResult.STOP_INTERRUPTED : reply.msg, retryable: false };
+        ? { success: false, reason: OutcomeReason.TIMEOUT_INTERRUPTED, msg: threw ? SystemResult.TIMEOUT_INTERRUPTED : msg, retryable: false }
+        : { success: false, reason: OutcomeReason.STOP_INTERRUPTED, msg: threw ? SystemResult.STOP_INTERRUPTED : msg, retryable: false };
     }
-    if (reply.end === AttemptEnd.THREW) return { success: false, reason: OutcomeReason.PROCESSOR_THREW, msg: reply.msg, retryable: true };
-    if (reply.end === AttemptEnd.RETURNED_NULL) {
+    if (end === AttemptEnd.THREW) return { success: false, reason: OutcomeReason.PROCESSOR_THREW, msg, retryable: true };
+    if (end === AttemptEnd.RETURNED_NULL) {
       return { success: false, reason: OutcomeReason.PROCESSOR_RETURNED_NULL, msg: SystemResult.PROCESSOR_RETURNED_NULL, retryable: true };
     }
-    return { success: false, reason: OutcomeReason.PROCESSOR_FAILED, msg: reply.msg, retryable: true };
+    return { success: false, reason: OutcomeReason.PROCESSOR_FAILED, msg, retryable: true };
   }
 
   #onAttemptResult(result: AttemptResult): void {

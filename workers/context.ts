@@ -17,15 +17,15 @@ export class AttemptContext implements ProcessorContext {
   constructor(payload: AttemptPayload, flags: Int32Array) {
     this.#payload = payload;
     this.#flags = flags;
-    this.#slot = payload.slot;
+    this.#slot = payload[0];
   }
 
-  get instanceId(): string { return this.#payload.instanceId; }
-  get jobId(): string | number | undefined { return this.#payload.jobId; }
-  get jobParams(): unknown { return this.#payload.jobParams; }
-  get instanceParams(): unknown { return this.#payload.instanceParams; }
-  get currentRetryTimes(): number { return this.#payload.currentRetryTimes; }
-  get maxRetryTimes(): number { return this.#payload.maxRetryTimes; }
+  get instanceId(): string { return this.#payload[2]; }
+  get jobId(): string | number | undefined { return this.#payload[3]; }
+  get jobParams(): unknown { return this.#payload[4]; }
+  get instanceParams(): unknown { return this.#payload[5]; }
+  get currentRetryTimes(): number { return this.#payload[7]; }
+  get maxRetryTimes(): number { return this.#payload[8]; }
 
   get interrupted(): boolean {
     return Atomics.load(this.#flags, this.#slot) !== FLAG_RUNNING;
@@ -63,7 +63,7 @@ export class AttemptContext implements ProcessorContext {
   }
 
   get log(): ProcessorLogger {
-    return (this.#log ??= createLogger(this.#payload.instanceId, this.#logCount));
+    return (this.#log ??= createLogger(this.#payload[2], this.#logCount));
   }
 
   /** Log lines posted so far. */
@@ -72,7 +72,7 @@ export class AttemptContext implements ProcessorContext {
   }
 
   get workflow(): AttemptWorkflow {
-    return (this.#workflow ??= new AttemptWorkflow(this.#payload.wfInstanceId));
+    return (this.#workflow ??= new AttemptWorkflow(this.#payload[6]));
   }
 
   /** What the processor appended to the workflow context, if anything. */

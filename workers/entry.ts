@@ -13,10 +13,11 @@ const loaded = new Map<string, ProcessorFunction>();
 await Promise.all(boot.preload.map((url) => load(url).catch(() => undefined)));
 
 export default async function runAttempt(payload: AttemptPayload): Promise<AttemptReply> {
-  let process = loaded.get(payload.processorUrl);
+  const url = boot.preload[payload[1]] as string;
+  let process = loaded.get(url);
   if (process === undefined) {
     try {
-      process = await load(payload.processorUrl);
+      process = await load(url);
     } catch (error) {
       return reply(AttemptEnd.LOAD_FAILED, false, safeString(error), false, undefined, 0);
     }
@@ -52,7 +53,7 @@ function reply(
   appended: Record<string, unknown> | undefined,
   logLines: number,
 ): AttemptReply {
-  return { end, success, msg, interrupted, appended, logLines };
+  return [end, success, msg, interrupted, appended, logLines];
 }
 
 function messageOf(msg: unknown): string {
