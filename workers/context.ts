@@ -11,7 +11,8 @@ export class AttemptContext implements ProcessorContext {
   #controller: AbortController | undefined;
   #released = false;
   #log: ProcessorLogger | undefined;
-  readonly #logCount = { lines: 0 };
+  // Made with the logger, on first use: a processor that never logs pays for neither.
+  #logCount: { lines: number } | undefined;
   #workflow: AttemptWorkflow | undefined;
 
   constructor(payload: AttemptPayload, flags: Int32Array) {
@@ -63,12 +64,16 @@ export class AttemptContext implements ProcessorContext {
   }
 
   get log(): ProcessorLogger {
-    return (this.#log ??= createLogger(this.#payload[2], this.#logCount));
+    if (this.#log === undefined) {
+      this.#logCount = { lines: 0 };
+      this.#log = createLogger(this.#payload[2], this.#logCount);
+    }
+    return this.#log;
   }
 
   /** Log lines posted so far. */
   get logLines(): number {
-    return this.#logCount.lines;
+    return this.#logCount?.lines ?? 0;
   }
 
   get workflow(): AttemptWorkflow {

@@ -2,7 +2,7 @@
 import { workerData } from 'node:worker_threads';
 import { AttemptEnd, type AttemptPayload, type AttemptReply, type WorkerBootData } from '../src/protocol.js';
 import { AttemptContext } from './context.js';
-import { isProcessor, type ProcessorFunction, type ProcessResult } from './processor.js';
+import { isProcessor, type ProcessorFunction } from './processor.js';
 
 const boot = workerData as WorkerBootData;
 const flags = new Int32Array(boot.flags);
@@ -24,7 +24,9 @@ export default async function runAttempt(payload: AttemptPayload): Promise<Attem
   }
   const ctx = new AttemptContext(payload, flags);
   try {
-    const result: ProcessResult | null | undefined = await process(ctx);
+    // A synchronous processor's result is used as it is: an await would cost a turn on every instance's round trip.
+    let result = process(ctx);
+    if (isPromise(result)) result = await result;
     if (result === null || result === undefined) {
       return reply(AttemptEnd.RETURNED_NULL, false, 'Processor return null', ctx.interrupted, ctx.appended, ctx.logLines);
     }
@@ -43,6 +45,10 @@ async function load(url: string): Promise<ProcessorFunction> {
   }
   loaded.set(url, module.default.process);
   return module.default.process;
+}
+
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
 function reply(
