@@ -156,7 +156,8 @@ export class Tracker {
     this.#slot = slot;
     this.#startTime = Date.now();
     const { timeoutMs } = this.#request;
-    if (timeoutMs !== undefined) this.#timeoutTimer = setTimeout(() => this.#onTimeout(), timeoutMs);
+    // Whole milliseconds: Node keeps a timer list per distinct delay, and a fractional one makes a new list each time.
+    if (timeoutMs !== undefined) this.#timeoutTimer = setTimeout(() => this.#onTimeout(), Math.ceil(timeoutMs));
     this.#runAttempt();
     return true;
   }
@@ -281,7 +282,7 @@ export class Tracker {
     }
     const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(this.#request.timeoutMs);
     if (grace === 0) this.#onGraceExpired(); // no grace: terminate now, not a timer tick later
-    else this.#graceTimer = setTimeout(() => this.#onGraceExpired(), grace);
+    else this.#graceTimer = setTimeout(() => this.#onGraceExpired(), Math.ceil(grace));
   }
 
   #onGraceExpired(): void {
