@@ -88,6 +88,9 @@ export class Tracker {
   // When the next RUNNING report is due (epoch ms); the runtime's one report ticker asks every tracker.
   #nextReportAt: number;
   #timeoutTimer: NodeJS.Timeout | undefined;
+  #timeoutImmediate: NodeJS.Immediate | undefined;
+  /** The timeout's deadline on the monotonic clock (performance.now()); set at the first start. */
+  #deadline = 0;
   #graceTimer: NodeJS.Timeout | undefined;
   #onCallerAbort: (() => void) | undefined;
 
@@ -156,8 +159,14 @@ export class Tracker {
     this.#slot = slot;
     this.#startTime = Date.now();
     const { timeoutMs } = this.#request;
-    // Whole milliseconds: Node keeps a timer list per distinct delay, and a fractional one makes a new list each time.
-    if (timeoutMs !== undefined) this.#timeoutTimer = setTimeout(() => this.#onTimeout(), Math.ceil(timeoutMs));
+    if (timeoutMs !== undefined) {
+      this.#deadline = performance.now() + timeoutMs;
+      // Node's timers may fire up to 1 ms early (libuv's cached, whole-ms loop time) and often a ms or more late:
+      // wake a little before the deadline, then meet it exactly on event-loop turns (#approachDeadline). Whole
+      // milliseconds: Node keeps a timer list per distinct delay, and a fractional one makes a new list each time.
+      const early = Math.min(DEADLINE_EARLY_MS, timeoutMs / 4);
+      this.#timeoutTimer = setTimeout(() => this.#approachDeadline(), Math.max(0, Math.floor(timeoutMs - early)));
+    }
     this.#runAttempt();
     return true;
   }
@@ -257,9 +266,19 @@ export class Tracker {
     this.#finish(result);
   }
 
-  #onTimeout(): void {
-    this.#timeoutTimer = undefined;
+  // Checks the monotonic clock on each event-loop turn until the deadline: never early, late by about one turn.
+  // Runs only for an instance that is actually timing out, and for at most DEADLINE_EARLY_MS plus the timer's error.
+  #approachDeadline(): void {
+    this.#timeoutTimer = this.#timeoutImmediate = undefined;
     if (this.#phase !== Phase.RUNNING) return;
+    if (performance.now() < this.#deadline) {
+      this.#timeoutImmediate = setImmediate(() => this.#approachDeadline());
+      return;
+    }
+    this.#onTimeout();
+  }
+
+  #onTimeout(): void {
     this.#timedOut = true;
     this.#interrupt('timeout');
   }
@@ -384,6 +403,8 @@ export class Tracker {
 
   #clearTimers(): void {
     clearTimeout(this.#timeoutTimer);
+    clearImmediate(this.#timeoutImmediate);
+    this.#timeoutImmediate = undefined;
     clearTimeout(this.#graceTimer);
     this.#timeoutTimer = this.#graceTimer = undefined;
   }
@@ -421,6 +442,9 @@ export class Tracker {
     };
   }
 }
+
+/** How long before a timeout's deadline its timer wakes, to meet the deadline exactly (ms). */
+const DEADLINE_EARLY_MS = 2;
 
 /** The reference's check period: timeout/10 for timeouts under 1 s, else 1 s. */
 function defaultGrace(timeoutMs: number | undefined): number {

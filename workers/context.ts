@@ -95,14 +95,26 @@ export class AttemptContext implements ProcessorContext {
   #watchFlag(controller: AbortController): void {
     const waiting = Atomics.waitAsync(this.#flags, this.#slot, FLAG_RUNNING);
     if (!waiting.async) {
-      controller.abort(new InterruptedError());
+      controller.abort(interruptReason());
       return;
     }
     void waiting.value.then(() => {
       if (this.#released) return;
-      if (Atomics.load(this.#flags, this.#slot) !== FLAG_RUNNING) controller.abort(new InterruptedError());
+      if (Atomics.load(this.#flags, this.#slot) !== FLAG_RUNNING) controller.abort(interruptReason());
       else this.#watchFlag(controller); // woken without an interrupt: keep watching
     });
+  }
+}
+
+// The signal's reason is made by the flag watcher, whose frames say nothing useful: skip capturing a stack, which
+// would cost more than the rest of the wake-up.
+function interruptReason(): InterruptedError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new InterruptedError();
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 

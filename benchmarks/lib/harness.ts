@@ -1,0 +1,32 @@
+// Shared set-up of the latency benchmarks: the 2-thread runtime with a silent logger and a reporter that does
+// nothing, and a check that each run ended the way the benchmark expects.
+import { loadavg } from 'node:os';
+import { pino } from 'pino';
+import { TaskRuntime, type Outcome, type TaskRuntimeOptions } from 'light-task-tracker';
+
+/** A runtime for benchmarks: maxThreads 2, silent pino logger, a reporter that does nothing; `options` override. */
+export function benchRuntime(processors: TaskRuntimeOptions['processors'], options: Partial<TaskRuntimeOptions> = {}): TaskRuntime {
+  return new TaskRuntime({
+    processors,
+    maxThreads: 2,
+    logger: pino({ level: 'silent' }),
+    reporter: { report() {} },
+    ...options,
+  });
+}
+
+/** Throws unless the outcome has the expected reason: a benchmark must not time the wrong path. */
+export function expectReason(outcome: Outcome, reason: Outcome['reason'], what: string): void {
+  if (outcome.reason !== reason) {
+    throw new Error(`${what}: expected ${reason}, got ${outcome.status} ${outcome.reason} (${outcome.result})`);
+  }
+}
+
+/** Milliseconds → microseconds, for the sub-millisecond tables. */
+export const toMicros = (ms: number): number => ms * 1000;
+
+/** Resolves after `ms` ms (between runs only, never to wait for an event). */
+export const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The host's 1/5/15-minute load averages, saved with the results: other work on the machine skews latencies. */
+export const hostLoad = (): number[] => loadavg();

@@ -1,0 +1,211 @@
+// Throughput: no-op instances per second through TaskRuntime, against a bare piscina and against workerpool, all
+// with 2 worker threads and all in the same process and run. Each pool runs a warm-up, then BENCH_ROUNDS rounds
+// (default 5) of BENCH_INSTANCES no-ops (default 20,000); the pools alternate within each round (the order rotates
+// from round to round), and every pool is driven the same way: a window of at most BENCH_WINDOW (default 512) tasks
+// in flight, a new one submitted as each settles.
+//   ours       TaskRuntime { maxThreads: 2, silent pino logger, a reporter whose report() does nothing (RUNNING
+//              reports on, default period) }; runtime.submit({ processor: 'tp-noop' }).done
+//   piscina    new Piscina({ filename: tp-piscina-noop, minThreads: 2, maxThreads: 2 }) (its defaults otherwise);
+//              piscina.run(0)
+//   workerpool workerpool.pool(tp-workerpool-noop, { minWorkers: 2, maxWorkers: 2 }) (worker threads);
+//              pool.exec('noop', [])
+// ops/s = instances / wall time of the round (now() before the first submit, after the last settles).
+// Main-thread CPU per instance is the main thread's own on-CPU time (Linux /proc/self/task/<pid>/schedstat, field 1,
+// in ns: the JS thread only — V8's GC helper threads, libuv's thread pool and the workers are not in it), divided
+// by the instances of the round. Shown next to it: the event loop's active time (performance.eventLoopUtilization;
+// wall time, so it also counts time the thread was runnable but preempted) and process.cpuUsage() (every thread of
+// the process, workers included), both per instance.
+// Run with `npm run bench:throughput` (BENCH_INSTANCES, BENCH_ROUNDS, BENCH_WINDOW change the sizes; BENCH_POOLS=ours,piscina a subset).
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
+import { pino } from 'pino';
+import { Piscina } from 'piscina';
+import workerpool from 'workerpool';
+import { TaskRuntime } from 'light-task-tracker';
+import { envInt, now, printLatencyTable, printTable, summarize, writeResults } from './lib/stats.js';
+
+const INSTANCES = envInt('BENCH_INSTANCES', 20_000);
+const ROUNDS = envInt('BENCH_ROUNDS', 5);
+const WINDOW = envInt('BENCH_WINDOW', 512);
+const WARMUP = Math.min(INSTANCES, 2_000);
+const THREADS = 2;
+
+const processor = (name: string): URL => new URL(`./processors/${name}.js`, import.meta.url);
+
+// --- Clocks ---------------------------------------------------------------------------------------------------
+const MAIN_SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
+/** The main thread's own CPU time in ms (Linux), or NaN where /proc does not have it. */
+function mainThreadCpuMs(): number {
+  try {
+    return Number(readFileSync(MAIN_SCHEDSTAT, 'utf8').split(' ')[0]) / 1e6;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+// --- The three pools ------------------------------------------------------------------------------------------
+type PoolName = 'ours' | 'piscina' | 'workerpool';
+// BENCH_POOLS=ours (comma-separated) runs a subset, e.g. to profile one pool alone; the ratios need all three.
+const POOLS = (process.env.BENCH_POOLS?.split(',') ?? ['ours', 'piscina', 'workerpool']).filter((p): p is PoolName => p === 'ours' || p === 'piscina' || p === 'workerpool');
+
+const runtime = new TaskRuntime({
+  processors: { 'tp-noop': processor('tp-noop') },
+  maxThreads: THREADS,
+  logger: pino({ level: 'silent' }),
+  reporter: { report: () => {} },
+});
+const piscina = new Piscina({ filename: processor('tp-piscina-noop').href, minThreads: THREADS, maxThreads: THREADS });
+const wpool = workerpool.pool(fileURLToPath(processor('tp-workerpool-noop')), { minWorkers: THREADS, maxWorkers: THREADS });
+
+/** Starts one no-op on `pool`; resolves true when it succeeded. */
+const start: Record<PoolName, () => Promise<boolean>> = {
+  ours: () => runtime.submit({ processor: 'tp-noop' }).done.then((outcome) => outcome.status === 'SUCCEED'),
+  piscina: () => piscina.run(0).then(() => true),
+  workerpool: () => new Promise<boolean>((resolve, reject) => {
+    wpool.exec('noop', []).then(() => resolve(true), reject);
+  }),
+};
+
+/** Runs `total` tasks with at most `window` in flight; resolves with the number that did not succeed. */
+function drive(total: number, window: number, startOne: () => Promise<boolean>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let submitted = 0;
+    let settled = 0;
+    let failures = 0;
+    const launch = (): void => {
+      submitted++;
+      try {
+        startOne().then(onSettled, reject);
+      } catch (error) {
+        reject(error);
+      }
+    };
+    const onSettled = (ok: boolean): void => {
+      settled++;
+      if (!ok) failures++;
+      if (submitted < total) launch();
+      else if (settled === total) resolve(failures);
+    };
+    for (let i = 0; i < Math.min(window, total); i++) launch();
+  });
+}
+
+interface Round {
+  readonly pool: PoolName;
+  readonly round: number;
+  readonly instances: number;
+  readonly failures: number;
+  readonly wallMs: number;
+  readonly opsPerSec: number;
+  /** Per instance, in microseconds. */
+  readonly mainCpuUs: number;
+  readonly eluActiveUs: number;
+  readonly processCpuUs: number;
+}
+
+async function measure(pool: PoolName, round: number, instances: number): Promise<Round> {
+  const elu0 = performance.eventLoopUtilization();
+  const cpu0 = process.cpuUsage();
+  const main0 = mainThreadCpuMs();
+  const t0 = now();
+  const failures = await drive(instances, WINDOW, start[pool]);
+  const wallMs = now() - t0;
+  const mainMs = mainThreadCpuMs() - main0;
+  const cpu = process.cpuUsage(cpu0);
+  const elu = performance.eventLoopUtilization(elu0);
+  return {
+    pool,
+    round,
+    instances,
+    failures,
+    wallMs,
+    opsPerSec: instances / (wallMs / 1000),
+    mainCpuUs: (mainMs * 1000) / instances,
+    eluActiveUs: (elu.active * 1000) / instances,
+    processCpuUs: (cpu.user + cpu.system) / instances,
+  };
+}
+
+const wallStart = now();
+const rounds: Round[] = [];
+try {
+  // Warm-up: every thread started, every module loaded, the JITs have seen the paths.
+  for (const pool of POOLS) await measure(pool, 0, WARMUP);
+  for (let round = 1; round <= ROUNDS; round++) {
+    for (let i = 0; i < POOLS.length; i++) {
+      const pool = POOLS[(i + round - 1) % POOLS.length] as PoolName;
+      const result = await measure(pool, round, INSTANCES);
+      rounds.push(result);
+      console.log(`round ${round} ${pool.padEnd(10)} ${result.opsPerSec.toFixed(0).padStart(7)} ops/s${result.failures > 0 ? `  (${result.failures} failed)` : ''}`);
+    }
+  }
+} finally {
+  await runtime.close();
+  await piscina.destroy();
+  await wpool.terminate();
+}
+
+// --- Output ---------------------------------------------------------------------------------------------------
+const of = (pool: PoolName): Round[] => rounds.filter((r) => r.pool === pool);
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : (((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
+};
+const medianOps = (pool: PoolName): number => median(of(pool).map((r) => r.opsPerSec));
+
+printTable(
+  `ops/s per round (${INSTANCES} no-op instances per round, ≤ ${WINDOW} in flight, ${THREADS} threads)`,
+  ['pool', ...Array.from({ length: ROUNDS }, (_, i) => `round ${i + 1}`), 'median'],
+  POOLS.map((pool) => [pool, ...of(pool).map((r) => r.opsPerSec.toFixed(0)), medianOps(pool).toFixed(0)]),
+);
+printLatencyTable('ops/s over the rounds (p50 of an odd number of rounds is the median)', POOLS.map((pool) => summarize(pool, of(pool).map((r) => r.opsPerSec), 'ops/s')));
+
+// Ratios: of the medians, and the median of the per-round ratios (each pair ran back to back).
+const perRoundRatio = (other: PoolName): number[] => of('ours').map((r) => r.opsPerSec / ((of(other).find((o) => o.round === r.round)?.opsPerSec) ?? Number.NaN));
+const ratios = {
+  oursOverPiscina: medianOps('ours') / medianOps('piscina'),
+  oursOverWorkerpool: medianOps('ours') / medianOps('workerpool'),
+  oursOverPiscinaPerRound: perRoundRatio('piscina'),
+  oursOverWorkerpoolPerRound: perRoundRatio('workerpool'),
+};
+printTable('ratio of throughputs (same run)', ['ratio', 'of the medians', 'median of per-round ratios', 'per round'], [
+  ['ours / piscina', ratios.oursOverPiscina.toFixed(3), median(ratios.oursOverPiscinaPerRound).toFixed(3), ratios.oursOverPiscinaPerRound.map((x) => x.toFixed(3)).join(' ')],
+  ['ours / workerpool', ratios.oursOverWorkerpool.toFixed(3), median(ratios.oursOverWorkerpoolPerRound).toFixed(3), ratios.oursOverWorkerpoolPerRound.map((x) => x.toFixed(3)).join(' ')],
+]);
+
+printTable(
+  'CPU per instance, µs (median over the rounds)',
+  ['pool', 'main thread on-CPU', 'main event loop active', 'process, all threads'],
+  POOLS.map((pool) => [
+    pool,
+    median(of(pool).map((r) => r.mainCpuUs)).toFixed(2),
+    median(of(pool).map((r) => r.eluActiveUs)).toFixed(2),
+    median(of(pool).map((r) => r.processCpuUs)).toFixed(2),
+  ]),
+);
+console.log(`main thread on-CPU: /proc/self/task/${process.pid}/schedstat (the JS thread alone); event loop active: wall time, includes preemption;`);
+console.log('process: process.cpuUsage(), every thread (workers, GC helpers, libuv pool) — the no-op work itself is in there.');
+
+const target = ratios.oursOverPiscina >= 0.9 ? 'met' : 'NOT met';
+console.log(`\ntarget ours ≥ 0.9 × piscina: ${target} (${ratios.oursOverPiscina.toFixed(3)})`);
+const failures = rounds.reduce((sum, r) => sum + r.failures, 0);
+if (failures > 0) console.log(`UNEXPECTED: ${failures} tasks did not succeed`);
+const wallS = (now() - wallStart) / 1000;
+console.log(`wall time ${wallS.toFixed(1)} s`);
+
+const file = writeResults('throughput', {
+  config: { instances: INSTANCES, rounds: ROUNDS, window: WINDOW, warmup: WARMUP, threads: THREADS, mainCpuSource: MAIN_SCHEDSTAT },
+  rounds,
+  medians: Object.fromEntries(POOLS.map((pool) => [pool, {
+    opsPerSec: medianOps(pool),
+    mainCpuUs: median(of(pool).map((r) => r.mainCpuUs)),
+    eluActiveUs: median(of(pool).map((r) => r.eluActiveUs)),
+    processCpuUs: median(of(pool).map((r) => r.processCpuUs)),
+  }])),
+  ratios,
+  wallSeconds: wallS,
+});
+console.log(`raw samples: ${file}`);
+if (failures > 0) process.exitCode = 1;
