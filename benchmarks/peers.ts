@@ -13,7 +13,7 @@
 //   next      deadline → the queued no-op starts running in the (new) worker
 // The pools take turns sample by sample. workerpool is slow to recover (it first asks the worker to clean up and
 // waits workerTerminateTimeout, 1 s by default, then asks it to exit and waits another 1 s before terminating it),
-// so it is sampled only as its time budget (BENCH_WP_BUDGET_S, default 80 s) allows, spread over the run; ours and
+// so it is sampled only as its time budget (BENCH_WP_BUDGET_S, default 40 s) allows, spread over the run; ours and
 // piscina get BENCH_SAMPLES (default 200) each.
 // Run with `npm run bench:peers`.
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,7 @@ import { envInt, now, printLatencyTable, printTable, summarize, writeResults } f
 
 const T = 50;
 const SAMPLES = envInt('BENCH_SAMPLES', 200);
-const WP_BUDGET_MS = envInt('BENCH_WP_BUDGET_S', 80) * 1000;
+const WP_BUDGET_MS = envInt('BENCH_WP_BUDGET_S', 40) * 1000;
 const processor = (name: string): URL => new URL(`./processors/${name}.js`, import.meta.url);
 
 type PoolName = 'workerpool' | 'piscina' | 'ours';

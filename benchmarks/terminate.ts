@@ -13,7 +13,7 @@
 // How (floor): new Worker(eval'd code that posts 'spinning' then loops forever); once 'spinning' arrives,
 // t0 = now(), await worker.terminate(), t1 = now().
 // The two alternate, one sample each per round. After each of ours the script pauses (BENCH_PAUSE_MS, default
-// 100 ms, unmeasured) so that the pool's replacement worker has booted before the next measurement: its boot would
+// 40 ms, unmeasured; the floor's own spawn follows) so that the pool's replacement worker has booted before the next measurement: its boot would
 // otherwise compete for the CPU. Times are main-thread now() (performance.timeOrigin + performance.now()), in ms.
 // 50 unmeasured rounds first; BENCH_SAMPLES (default 1000) measured rounds.
 import { Worker } from 'node:worker_threads';
@@ -24,7 +24,7 @@ import { benchRuntime, expectReason, pause, hostLoad } from './lib/harness.js';
 const NAME = 'terminate';
 const SAMPLES = envInt('BENCH_SAMPLES', 1000);
 const WARMUP = 50;
-const PAUSE_MS = envInt('BENCH_PAUSE_MS', 100);
+const PAUSE_MS = envInt('BENCH_PAUSE_MS', 40);
 const OURS = 'ours: stop() → done (runaway, grace 0)';
 const CALL = 'ours: stop() call returns (same runs)';
 const FLOOR = 'floor: worker.terminate() → promise resolves';
