@@ -4,7 +4,7 @@
 // worker. (One slot, not two: two spinning threads on a 2-core machine would starve the main thread itself.) Sample = probe's own start time − the stop() call,
 // both as performance.timeOrigin + performance.now(). Run with spareThreads 0 (the probe waits for piscina to
 // spawn a replacement worker) and spareThreads 1 (it starts on a warm spare while the replacement spawns).
-// Between samples the run pauses 40 ms so the replacement is up and warm again (steady state, not a burst).
+// Between samples the run waits for runtime.ready(): the replacement worker booted and warm again (steady state).
 import { pino } from 'pino';
 import { TaskRuntime } from 'light-task-tracker';
 import { envInt, now, printLatencyTable, printTable, summarize, writeResults, type Summary } from './lib/stats.js';
@@ -20,8 +20,6 @@ async function waitForMark(marks: Int32Array, index: number): Promise<void> {
   if (waiting.async) await waiting.value;
 }
 
-const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
 async function measure(spareThreads: number): Promise<number[]> {
   const runtime = new TaskRuntime({
     processors,
@@ -31,6 +29,7 @@ async function measure(spareThreads: number): Promise<number[]> {
     logger: pino({ level: 'silent' }),
     reporter: { report() {} },
   });
+  await runtime.ready();
   const result: number[] = [];
   const warmup = 20;
   for (let i = 0; i < samples + warmup; i++) {
@@ -43,7 +42,7 @@ async function measure(spareThreads: number): Promise<number[]> {
     runaway.stop();
     await probe.done;
     if (i >= warmup) result.push(new Float64Array(buffer, 8, 1)[0]! - stoppedAt);
-    await pause(40);
+    await runtime.ready();
   }
   await runtime.close();
   return result;

@@ -12,19 +12,18 @@
 // floor below does. A third row gives, on the same runs, t0 → stop() returns.
 // How (floor): new Worker(eval'd code that posts 'spinning' then loops forever); once 'spinning' arrives,
 // t0 = now(), await worker.terminate(), t1 = now().
-// The two alternate, one sample each per round. After each of ours the script pauses (BENCH_PAUSE_MS, default
-// 40 ms, unmeasured; the floor's own spawn follows) so that the pool's replacement worker has booted before the next measurement: its boot would
+// The two alternate, one sample each per round. After each of ours the script waits for runtime.ready()
+// (unmeasured) so that the pool's replacement worker has booted before the next measurement: its boot would
 // otherwise compete for the CPU. Times are main-thread now() (performance.timeOrigin + performance.now()), in ms.
 // 50 unmeasured rounds first; BENCH_SAMPLES (default 1000) measured rounds.
 import { Worker } from 'node:worker_threads';
 import { now, printLatencyTable, printTable, summarize, writeResults, envInt } from './lib/stats.js';
 import { Probe } from './lib/probe.js';
-import { benchRuntime, expectReason, pause, hostLoad } from './lib/harness.js';
+import { benchRuntime, expectReason, hostLoad } from './lib/harness.js';
 
 const NAME = 'terminate';
 const SAMPLES = envInt('BENCH_SAMPLES', 1000);
 const WARMUP = 50;
-const PAUSE_MS = envInt('BENCH_PAUSE_MS', 40);
 const OURS = 'ours: stop() → done (runaway, grace 0)';
 const CALL = 'ours: stop() call returns (same runs)';
 const FLOOR = 'floor: worker.terminate() → promise resolves';
@@ -71,14 +70,14 @@ const floor: number[] = [];
 try {
   for (let i = 0; i < WARMUP; i++) {
     await runOurs();
-    await pause(PAUSE_MS);
+    await runtime.ready();
     await runFloor();
   }
   for (let i = 0; i < SAMPLES; i++) {
     const [settled, call] = await runOurs();
     ours.push(settled);
     calls.push(call);
-    await pause(PAUSE_MS);
+    await runtime.ready();
     floor.push(await runFloor());
   }
 } finally {
@@ -95,6 +94,6 @@ const file = writeResults(NAME, {
   ratioOfP50s: ratio,
   samples: { [OURS]: ours, [FLOOR]: floor, [CALL]: calls },
   loadAverageAtEnd: hostLoad(),
-  config: { samples: SAMPLES, warmup: WARMUP, maxThreads: 2, forceStopGraceMs: 0, pauseMs: PAUSE_MS },
+  config: { samples: SAMPLES, warmup: WARMUP, maxThreads: 2, forceStopGraceMs: 0, betweenSamples: "runtime.ready()" },
 });
 console.log(`\nraw samples: ${file}\nwall time: ${((now() - wallStart) / 1000).toFixed(1)} s`);

@@ -1,7 +1,7 @@
 // The worker pool: piscina, plus one shared interrupt flag per dispatch slot, set up once for the pool's life.
 import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { FLAG_INTERRUPTED, FLAG_RUNNING, type AttemptPayload, type AttemptReply, type WorkerBootData } from './protocol.js';
+import { FLAG_INTERRUPTED, FLAG_RUNNING, isWorkerBootedMessage, type AttemptPayload, type AttemptReply, type WorkerBootData } from './protocol.js';
 
 const entry = new URL('../workers/entry.js', import.meta.url).href;
 
@@ -26,13 +26,16 @@ export interface PoolOptions {
 export class WorkerPool {
   readonly #piscina: Piscina<AttemptPayload, AttemptReply>;
   readonly #flags: Int32Array;
+  readonly #owners: Int32Array;
   readonly #freeSlots: number[];
 
   constructor(options: PoolOptions) {
     const flags = new SharedArrayBuffer(options.maxThreads * Int32Array.BYTES_PER_ELEMENT);
     this.#flags = new Int32Array(flags);
+    const owners = new SharedArrayBuffer(options.maxThreads * Int32Array.BYTES_PER_ELEMENT);
+    this.#owners = new Int32Array(owners);
     this.#freeSlots = Array.from({ length: options.maxThreads }, (_, slot) => options.maxThreads - 1 - slot);
-    const workerData: WorkerBootData = { flags, preload: options.preload };
+    const workerData: WorkerBootData = { flags, owners, preload: options.preload };
     this.#piscina = new Piscina<AttemptPayload, AttemptReply>({
       filename: entry,
       minThreads: options.minThreads + options.spareThreads,
@@ -44,8 +47,37 @@ export class WorkerPool {
       resourceLimits: options.resourceLimits,
       workerData,
     });
-    this.#piscina.on('message', options.onMessage);
+    this.#piscina.on('message', (message: unknown) => {
+      if (isWorkerBootedMessage(message)) this.#onBooted(message.threadId);
+      else options.onMessage(message);
+    });
     this.#piscina.on('error', options.onError);
+    this.#piscina.on('workerDestroy', (worker: { id: number }) => this.#booted.delete(worker.id));
+    this.#size = options.minThreads + options.spareThreads;
+  }
+
+  readonly #booted = new Set<number>();
+  readonly #size: number;
+  #whenReady: Array<() => void> = [];
+  #destroyed = false;
+
+  /** Resolves once the pool holds its full set of workers (minThreads + spares), each booted, its processors imported. */
+  ready(): Promise<void> {
+    if (this.#destroyed || this.#isReady()) return Promise.resolve();
+    return new Promise((resolve) => this.#whenReady.push(resolve));
+  }
+
+  #isReady(): boolean {
+    const threads = this.#piscina.threads;
+    return threads.length >= this.#size && threads.every((thread) => this.#booted.has(thread.threadId));
+  }
+
+  #onBooted(threadId: number): void {
+    this.#booted.add(threadId);
+    if (this.#whenReady.length === 0 || !this.#isReady()) return;
+    const waiting = this.#whenReady;
+    this.#whenReady = [];
+    for (const resolve of waiting) resolve();
   }
 
   /** Whether a slot is free, so that one more attempt may be dispatched now. */
@@ -56,7 +88,7 @@ export class WorkerPool {
   /** Takes a free slot, its flag cleared. Call only when `hasFreeSlot`. */
   takeSlot(): number {
     const slot = this.#freeSlots.pop() as number;
-    Atomics.store(this.#flags, slot, FLAG_RUNNING);
+    this.rearm(slot);
     return slot;
   }
 
@@ -67,6 +99,26 @@ export class WorkerPool {
   /** Clears a slot's flag for the next attempt of the instance that holds it. */
   rearm(slot: number): void {
     Atomics.store(this.#flags, slot, FLAG_RUNNING);
+    Atomics.store(this.#owners, slot, 0);
+  }
+
+  /** The threadId of the worker running the attempt in `slot`, or 0 if the attempt has not started in one yet. */
+  ownerOf(slot: number): number {
+    return Atomics.load(this.#owners, slot);
+  }
+
+  /**
+   * Terminates the worker thread `threadId` (a real `worker.terminate()`). piscina sees it exit, fails the task it
+   * held, and spawns the replacement then, off the caller's path. Returns false when no such worker is alive.
+   */
+  terminate(threadId: number): boolean {
+    if (threadId === 0) return false;
+    const worker = this.#piscina.threads.find((thread) => thread.threadId === threadId);
+    if (worker === undefined) return false;
+    // Not ready again until its replacement has booted (piscina still lists it until it sees the exit).
+    this.#booted.delete(threadId);
+    void worker.terminate();
+    return true;
   }
 
   /** Interrupts the attempt running in `slot`: its hot loop sees the flag now, its signal fires when its loop turns. */
@@ -89,6 +141,9 @@ export class WorkerPool {
   }
 
   destroy(): Promise<void> {
+    // Nobody waits for a pool that will not be ready again.
+    this.#destroyed = true;
+    for (const resolve of this.#whenReady.splice(0)) resolve();
     return this.#piscina.destroy();
   }
 }

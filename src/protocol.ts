@@ -7,6 +7,9 @@ export const PROCESSOR_BRAND = Symbol.for('light-task-tracker.processor');
 /** Tags a log message posted by a worker, so the main thread tells it from anything else. */
 export const LOG_MESSAGE = 'light-task-tracker:log';
 
+/** Tags the message a worker posts once booted, its processors imported. */
+export const BOOTED_MESSAGE = 'light-task-tracker:booted';
+
 /** Interrupt flag values, one Int32 per dispatch slot in the shared buffer. */
 export const FLAG_RUNNING = 0;
 export const FLAG_INTERRUPTED = 1;
@@ -15,6 +18,8 @@ export const FLAG_INTERRUPTED = 1;
 export interface WorkerBootData {
   /** One Int32 interrupt flag per dispatch slot. */
   readonly flags: SharedArrayBuffer;
+  /** One Int32 per dispatch slot: the threadId of the worker running the slot's attempt, 0 until it starts. */
+  readonly owners: SharedArrayBuffer;
   /** The registry's module URLs, imported while the worker boots so that its first attempt starts warm. */
   readonly preload: readonly string[];
 }
@@ -78,4 +83,14 @@ export interface WorkerLogMessage {
 
 export function isWorkerLogMessage(value: unknown): value is WorkerLogMessage {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === LOG_MESSAGE;
+}
+
+/** A worker's word that it has booted: `threadId` is ready for attempts. */
+export interface WorkerBootedMessage {
+  readonly type: typeof BOOTED_MESSAGE;
+  readonly threadId: number;
+}
+
+export function isWorkerBootedMessage(value: unknown): value is WorkerBootedMessage {
+  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === BOOTED_MESSAGE;
 }

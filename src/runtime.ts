@@ -127,6 +127,16 @@ export class TaskRuntime {
     return this.#live.size;
   }
 
+  /**
+   * Resolves once every worker of the pool (minThreads + spareThreads) has booted and imported the registry's
+   * processors: an instance submitted then starts without waiting for a thread to start. Optional: instances
+   * submitted earlier simply wait for their worker. Also useful after a force-stop, while the replacement boots.
+   * Once `close()` has begun it resolves at once.
+   */
+  ready(): Promise<void> {
+    return this.#closing === undefined ? this.#pool.ready() : Promise.resolve();
+  }
+
   /** The worker threads alive now. */
   get threads(): number {
     return this.#pool.threads;

@@ -115,4 +115,24 @@ describe('capacity', () => {
     expect(await next.done).toMatchObject({ status: 'SUCCEED', result: 'hello after' });
     expect(runtime.threads).toBe(1);
   });
+
+  it('ready() resolves once every worker has booted, again after a terminated one is replaced', async () => {
+    const { runtime, logs } = makeRuntime({ maxThreads: 1, spareThreads: 1, forceStopGraceMs: 0 });
+    await runtime.ready();
+    expect(runtime.threads).toBe(2);
+    const runaway = runtime.submit({ processor: 'spinRunaway' });
+    await logs.waitForProcessor(runaway.instanceId, 'started');
+    runaway.stop();
+    await runaway.done;
+    await runtime.ready();
+    expect(runtime.threads).toBe(2);
+    expect((await runtime.submit({ processor: 'succeed', jobParams: 'warm' }).done).result).toBe('hello warm');
+  });
+
+  it('ready() resolves on close rather than hang', async () => {
+    const { runtime } = makeRuntime({ maxThreads: 1 });
+    const closing = runtime.close();
+    await runtime.ready();
+    await closing;
+  });
 });

@@ -1,18 +1,22 @@
 // The piscina worker entry: runs one attempt of one instance and answers with a plain, cloneable reply.
-import { workerData } from 'node:worker_threads';
-import { AttemptEnd, type AttemptPayload, type AttemptReply, type WorkerBootData } from '../src/protocol.js';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
+import { AttemptEnd, BOOTED_MESSAGE, type AttemptPayload, type AttemptReply, type WorkerBootData } from '../src/protocol.js';
 import { AttemptContext } from './context.js';
 import { isProcessor, type ProcessorFunction } from './processor.js';
 
 const boot = workerData as WorkerBootData;
 const flags = new Int32Array(boot.flags);
+const owners = new Int32Array(boot.owners);
 const loaded = new Map<string, ProcessorFunction>();
 
 // piscina reports a worker ready only once this module has loaded, top-level await included: a spare worker
 // is therefore warm, its processors imported. A module that fails here fails again, with its cause, when used.
 await Promise.all(boot.preload.map((url) => load(url).catch(() => undefined)));
+parentPort?.postMessage({ type: BOOTED_MESSAGE, threadId });
 
 export default async function runAttempt(payload: AttemptPayload): Promise<AttemptReply> {
+  // Tells the main thread which thread to terminate, should this attempt need a force-stop.
+  Atomics.store(owners, payload[0], threadId);
   const url = boot.preload[payload[1]] as string;
   let process = loaded.get(url);
   if (process === undefined) {
