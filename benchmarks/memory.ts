@@ -15,6 +15,7 @@ import { setImmediate as tick } from 'node:timers/promises';
 import { pino } from 'pino';
 import { TaskRuntime, TaskStatus, type Tracker } from 'light-task-tracker';
 import { envInt, now, printTable, writeResults } from './lib/stats.js';
+import { drive } from './lib/drive.js';
 
 const QUEUED = envInt('BENCH_QUEUED', 10_000);
 const COMPLETED = envInt('BENCH_COMPLETED', 100_000);
@@ -45,28 +46,8 @@ const runtime = new TaskRuntime({
 });
 
 /** Runs `total` no-ops with at most WINDOW in flight; resolves with how many did not succeed. */
-function drive(total: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let submitted = 0;
-    let settled = 0;
-    let failures = 0;
-    const launch = (): void => {
-      submitted++;
-      try {
-        runtime.submit({ processor: 'tp-noop' }).done.then(onSettled, reject);
-      } catch (error) {
-        reject(error);
-      }
-    };
-    const onSettled = (outcome: { status: string }): void => {
-      settled++;
-      if (outcome.status !== 'SUCCEED') failures++;
-      if (submitted < total) launch();
-      else if (settled === total) resolve(failures);
-    };
-    for (let i = 0; i < Math.min(WINDOW, total); i++) launch();
-  });
-}
+const driveNoops = (total: number): Promise<number> =>
+  drive(total, WINDOW, () => runtime.submit({ processor: 'tp-noop' }).done.then((outcome) => outcome.status === 'SUCCEED'));
 
 /** Waits until every tracker is destroyed (final reports delivered): runtime.size is 0. */
 async function emptied(): Promise<void> {
@@ -78,7 +59,7 @@ const rows: Row[] = [];
 const wallStart = now();
 let failures = 0;
 try {
-  failures += await drive(WARMUP);
+  failures += await driveNoops(WARMUP);
   await emptied();
 
   // --- Queued ---------------------------------------------------------------------------------------------------
@@ -107,7 +88,7 @@ try {
 
   // --- Completed -------------------------------------------------------------------------------------------------
   t0 = now();
-  failures += await drive(COMPLETED);
+  failures += await driveNoops(COMPLETED);
   await emptied();
   const runMs = now() - t0;
   rows.push({ phase: 'completed', instances: COMPLETED, live: runtime.size, memory: await measure(), against: drained, ms: runMs });

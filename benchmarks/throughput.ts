@@ -24,6 +24,7 @@ import { Piscina } from 'piscina';
 import workerpool from 'workerpool';
 import { TaskRuntime } from 'light-task-tracker';
 import { envInt, now, printLatencyTable, printTable, summarize, writeResults } from './lib/stats.js';
+import { drive } from './lib/drive.js';
 
 const INSTANCES = envInt('BENCH_INSTANCES', 20_000);
 const ROUNDS = envInt('BENCH_ROUNDS', 5);
@@ -66,30 +67,6 @@ const start: Record<PoolName, () => Promise<boolean>> = {
     wpool.exec('noop', []).then(() => resolve(true), reject);
   }),
 };
-
-/** Runs `total` tasks with at most `window` in flight; resolves with the number that did not succeed. */
-function drive(total: number, window: number, startOne: () => Promise<boolean>): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let submitted = 0;
-    let settled = 0;
-    let failures = 0;
-    const launch = (): void => {
-      submitted++;
-      try {
-        startOne().then(onSettled, reject);
-      } catch (error) {
-        reject(error);
-      }
-    };
-    const onSettled = (ok: boolean): void => {
-      settled++;
-      if (!ok) failures++;
-      if (submitted < total) launch();
-      else if (settled === total) resolve(failures);
-    };
-    for (let i = 0; i < Math.min(window, total); i++) launch();
-  });
-}
 
 interface Round {
   readonly pool: PoolName;

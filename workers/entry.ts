@@ -23,7 +23,7 @@ export default async function runAttempt(payload: AttemptPayload): Promise<Attem
     try {
       process = await load(url);
     } catch (error) {
-      return reply(AttemptEnd.LOAD_FAILED, false, safeString(error), false, undefined, 0);
+      return [AttemptEnd.LOAD_FAILED, false, safeString(error), false, undefined, 0];
     }
   }
   const ctx = new AttemptContext(payload, flags);
@@ -32,11 +32,11 @@ export default async function runAttempt(payload: AttemptPayload): Promise<Attem
     let result = process(ctx);
     if (isPromise(result)) result = await result;
     if (result === null || result === undefined) {
-      return reply(AttemptEnd.RETURNED_NULL, false, 'Processor return null', ctx.interrupted, ctx.appended, ctx.logLines);
+      return [AttemptEnd.RETURNED_NULL, false, 'Processor return null', ctx.interrupted, ctx.appended, ctx.logLines];
     }
-    return reply(AttemptEnd.RETURNED, result.success === true, messageOf(result.msg), ctx.interrupted, ctx.appended, ctx.logLines);
+    return [AttemptEnd.RETURNED, result.success === true, messageOf(result.msg), ctx.interrupted, ctx.appended, ctx.logLines];
   } catch (error) {
-    return reply(AttemptEnd.THREW, false, safeString(error), ctx.interrupted, ctx.appended, ctx.logLines);
+    return [AttemptEnd.THREW, false, safeString(error), ctx.interrupted, ctx.appended, ctx.logLines];
   } finally {
     ctx.release();
   }
@@ -55,16 +55,6 @@ function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
 }
 
-function reply(
-  end: AttemptEnd,
-  success: boolean,
-  msg: string,
-  interrupted: boolean,
-  appended: Record<string, unknown> | undefined,
-  logLines: number,
-): AttemptReply {
-  return [end, success, msg, interrupted, appended, logLines];
-}
 
 function messageOf(msg: unknown): string {
   if (msg === undefined || msg === null) return '';
