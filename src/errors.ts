@@ -28,11 +28,11 @@ export class AdmissionLimitError extends TaskTrackerError {
   }
 }
 
-/** The request names a processor that is not in the runtime's registry. */
+/** The request names a processor that is not in the runtime's registry (or gives no string name at all). */
 export class UnknownProcessorError extends TaskTrackerError {
   readonly processor: unknown;
   constructor(processor: unknown) {
-    super('ERR_UNKNOWN_PROCESSOR', `no processor named ${JSON.stringify(String(processor))} in the registry; only registered names are accepted, never paths or URLs`);
+    super('ERR_UNKNOWN_PROCESSOR', `no processor named ${describeValue(processor)} in the registry; only registered names are accepted, never paths or URLs`);
     this.processor = processor;
   }
 }
@@ -41,7 +41,7 @@ export class UnknownProcessorError extends TaskTrackerError {
 export class InvalidTimeoutError extends TaskTrackerError {
   readonly value: unknown;
   constructor(value: unknown) {
-    super('ERR_INVALID_TIMEOUT', `timeoutMs must be a positive finite number of milliseconds, got ${String(value)}`);
+    super('ERR_INVALID_TIMEOUT', `timeoutMs must be a positive finite number of milliseconds, got ${describeValue(value)}`);
     this.value = value;
   }
 }
@@ -50,25 +50,45 @@ export class InvalidTimeoutError extends TaskTrackerError {
 export class InvalidRetriesError extends TaskTrackerError {
   readonly value: unknown;
   constructor(value: unknown) {
-    super('ERR_INVALID_RETRIES', `maxRetries must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got ${String(value)}`);
+    super('ERR_INVALID_RETRIES', `maxRetries must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got ${describeValue(value)}`);
     this.value = value;
   }
 }
 
-/** `jobParams` or `instanceParams` cannot be structured-cloned, so it could never reach a worker. */
+/**
+ * `jobParams` or `instanceParams` cannot be cloned (`v8.serialize`: a function, a symbol, a WeakMap, a Proxy, a
+ * SharedArrayBuffer, a Node host object such as a Blob or a MessagePort, a getter that throws…), so it could never
+ * reach a worker. `cause` holds the clone error.
+ */
 export class ParamsNotCloneableError extends TaskTrackerError {
   readonly field: 'jobParams' | 'instanceParams';
   constructor(field: 'jobParams' | 'instanceParams', cause: unknown) {
-    super('ERR_PARAMS_NOT_CLONEABLE', `${field} cannot be structured-cloned: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    super('ERR_PARAMS_NOT_CLONEABLE', `${field} cannot be cloned: ${errorText(cause)}`, { cause });
     this.field = field;
+  }
+}
+
+/**
+ * `jobParams` or `instanceParams` is larger than `maxParamsBytes`. `bytes` is its size as counted: the length of
+ * its `v8.serialize` output, or 2 bytes per UTF-16 code unit for a string; `limit` is `maxParamsBytes`.
+ */
+export class ParamsTooLargeError extends TaskTrackerError {
+  readonly field: 'jobParams' | 'instanceParams';
+  readonly bytes: number;
+  readonly limit: number;
+  constructor(field: 'jobParams' | 'instanceParams', bytes: number, limit: number) {
+    super('ERR_PARAMS_TOO_LARGE', `${field} takes ${bytes} bytes, over the limit of ${limit} (maxParamsBytes)`);
+    this.field = field;
+    this.bytes = bytes;
+    this.limit = limit;
   }
 }
 
 /** The request is not of the expected shape (not an object, an id of the wrong type, a signal that is no AbortSignal…). */
 export class InvalidRequestError extends TaskTrackerError {
   readonly field: string;
-  constructor(field: string, message: string) {
-    super('ERR_INVALID_REQUEST', `${field}: ${message}`);
+  constructor(field: string, message: string, options?: ErrorOptions) {
+    super('ERR_INVALID_REQUEST', `${field}: ${message}`, options);
     this.field = field;
   }
 }
@@ -85,4 +105,44 @@ export class ReportDeliveryError extends TaskTrackerError {
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_REPORT_DELIVERY', message, options);
   }
+}
+
+const MAX_SHOWN = 80;
+const BIGINT_SHOWN = 10n ** 30n;
+
+/**
+ * A short text for any value a caller passed, for an error message. Never runs the caller's code (no `toString`,
+ * no getter, no Proxy trap) and never throws: a hostile value must still get its typed error.
+ */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return value.length <= MAX_SHOWN ? JSON.stringify(value) : `${JSON.stringify(value.slice(0, MAX_SHOWN))}… (${value.length} characters)`;
+    case 'number':
+    case 'boolean':
+    case 'undefined':
+      return String(value);
+    case 'bigint':
+      // A huge bigint's decimal text costs more than quadratic time: print only small ones.
+      return value > -BIGINT_SHOWN && value < BIGINT_SHOWN ? `${value}n` : 'a large bigint';
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    default:
+      return value === null ? 'null' : 'an object';
+  }
+}
+
+// The text of a caught error, for a message; never throws, whatever was thrown.
+function errorText(cause: unknown): string {
+  try {
+    if (cause instanceof Error && typeof cause.message === 'string') {
+      // V8's clone error quotes the value (a function's whole source): keep the message short.
+      return cause.message.length <= 4 * MAX_SHOWN ? cause.message : `${cause.message.slice(0, 4 * MAX_SHOWN)}…`;
+    }
+  } catch {
+    // a Proxy or a getter that throws: fall through
+  }
+  return describeValue(cause);
 }

@@ -15,6 +15,7 @@ export {
   InvalidTimeoutError,
   InvalidRetriesError,
   ParamsNotCloneableError,
+  ParamsTooLargeError,
   InvalidRequestError,
   RuntimeClosedError,
   ReportDeliveryError,

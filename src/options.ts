@@ -2,6 +2,7 @@
 import { availableParallelism, hostname } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import type { Logger } from 'pino';
+import { describeValue } from './errors.js';
 import type { Reporter } from './report.js';
 
 export interface TaskRuntimeOptions {
@@ -31,7 +32,10 @@ export interface TaskRuntimeOptions {
   readonly spareThreads?: number;
   /**
    * Limits for each worker thread (heap caps in MB, stack size), as `new Worker(…, { resourceLimits })`.
-   * A worker that exceeds its heap cap dies, and its instance fails with the cause.
+   * A worker that exceeds its heap cap dies, and its instance fails with the cause. `maxOldGenerationSizeMb`,
+   * `maxYoungGenerationSizeMb` and `codeRangeSizeMb` must be positive finite numbers, `stackSizeMb` a number from
+   * 1 to 1024 (below about 0.5 a worker cannot even boot, and a tiny one brings the whole process down; a huge one
+   * fails to create the thread). The values are copied: changing the object later changes nothing.
    * @default undefined (Node's own limits)
    */
   readonly resourceLimits?: ResourceLimits;
@@ -66,6 +70,21 @@ export interface TaskRuntimeOptions {
    * @default 8096
    */
   readonly maxResultLength?: number;
+  /**
+   * The most bytes each of a request's `jobParams` and `instanceParams` may take, checked on its own at `submit()`;
+   * a larger one is refused with `ParamsTooLargeError`. An object's size is the length of its `v8.serialize` output
+   * (what is copied to the worker); a string is counted, without being copied or scanned, at 2 bytes per UTF-16 code
+   * unit. A whole number of bytes, 1 to 2^31-1.
+   *
+   * The default, 16 MiB, is far above what job parameters normally hold (ids, paths, a small configuration), yet
+   * bounds what one submit costs: the params are copied on the main thread, where no timer fires meanwhile (16 MiB
+   * takes some 50 ms as one string or buffer, but about a second as 700,000 small objects, measured on a 2-core
+   * machine), held as a snapshot for the instance's whole life (queued instances included, up to `maxInstances`),
+   * and copied again into the worker on every attempt. It is a guard against runaway or hostile payloads, not a
+   * budget: pass large data by reference (a path, a key), and lower the limit where submits must stay fast.
+   * @default 16777216 (16 MiB)
+   */
+  readonly maxParamsBytes?: number;
   /**
    * Receives the status reports.
    * @default a reporter that writes each report to the logger at debug level
@@ -110,6 +129,7 @@ export const defaultOptions = Object.freeze({
   statusReportIntervalMs: 15_000,
   allowForceStop: true,
   maxResultLength: 8096,
+  maxParamsBytes: 16 * 1024 * 1024,
   finalReportRetries: 5,
   reportTimeoutMs: 30_000,
   reportBackoffMs: 200,
@@ -127,6 +147,7 @@ export interface ResolvedOptions {
   readonly allowForceStop: boolean;
   readonly forceStopGraceMs: number | undefined;
   readonly maxResultLength: number;
+  readonly maxParamsBytes: number;
   readonly reporter: Reporter | undefined;
   readonly logger: Logger | undefined;
   readonly address: string;
@@ -138,15 +159,12 @@ export interface ResolvedOptions {
 
 export function resolveOptions(options: TaskRuntimeOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`TaskRuntime: options must be an object, got ${options === null ? 'null' : typeof options}`);
+    throw new TypeError(`TaskRuntime: options must be an object, got ${describeValue(options)}`);
   }
   const maxThreads = integer('maxThreads', options.maxThreads ?? availableParallelism(), 1, 1024);
   const minThreads = integer('minThreads', options.minThreads ?? maxThreads, 0, maxThreads);
-  if (options.resourceLimits !== undefined && (typeof options.resourceLimits !== 'object' || options.resourceLimits === null)) {
-    throw new TypeError(`TaskRuntime: options.resourceLimits must be an object, got ${String(options.resourceLimits)}`);
-  }
   if (options.allowForceStop !== undefined && typeof options.allowForceStop !== 'boolean') {
-    throw new TypeError(`TaskRuntime: options.allowForceStop must be a boolean, got ${String(options.allowForceStop)}`);
+    throw new TypeError(`TaskRuntime: options.allowForceStop must be a boolean, got ${describeValue(options.allowForceStop)}`);
   }
   if (options.reporter !== undefined && (typeof options.reporter !== 'object' || options.reporter === null || typeof options.reporter.report !== 'function')) {
     throw new TypeError('TaskRuntime: options.reporter must be an object with a report(report) method');
@@ -155,18 +173,19 @@ export function resolveOptions(options: TaskRuntimeOptions): ResolvedOptions {
     throw new TypeError('TaskRuntime: options.logger must be a pino logger');
   }
   if (options.address !== undefined && typeof options.address !== 'string') {
-    throw new TypeError(`TaskRuntime: options.address must be a string, got ${typeof options.address}`);
+    throw new TypeError(`TaskRuntime: options.address must be a string, got ${describeValue(options.address)}`);
   }
   return {
     minThreads,
     maxThreads,
     spareThreads: integer('spareThreads', options.spareThreads ?? defaultOptions.spareThreads, 0, 64),
-    resourceLimits: options.resourceLimits,
+    resourceLimits: resourceLimits(options.resourceLimits),
     maxInstances: integer('maxInstances', options.maxInstances ?? defaultOptions.maxInstances, 1, 2 ** 31 - 1),
     statusReportIntervalMs: number('statusReportIntervalMs', options.statusReportIntervalMs ?? defaultOptions.statusReportIntervalMs, 10),
     allowForceStop: options.allowForceStop ?? defaultOptions.allowForceStop,
     forceStopGraceMs: options.forceStopGraceMs === undefined ? undefined : number('forceStopGraceMs', options.forceStopGraceMs, 0),
     maxResultLength: integer('maxResultLength', options.maxResultLength ?? defaultOptions.maxResultLength, 0, 2 ** 31 - 1),
+    maxParamsBytes: integer('maxParamsBytes', options.maxParamsBytes ?? defaultOptions.maxParamsBytes, 1, 2 ** 31 - 1),
     reporter: options.reporter,
     logger: options.logger,
     address: options.address ?? `${hostname()}:${process.pid}`,
@@ -177,12 +196,36 @@ export function resolveOptions(options: TaskRuntimeOptions): ResolvedOptions {
   };
 }
 
+// Node checks none of these: a negative heap cap becomes 2 MB (every worker dies at boot), NaN is ignored, and a
+// stack of 0.1 MB kills the process itself.
+function resourceLimits(value: unknown): ResourceLimits | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`TaskRuntime: options.resourceLimits must be an object, got ${describeValue(value)}`);
+  }
+  const given = value as Record<keyof ResourceLimits, unknown>;
+  const limits: ResourceLimits = {};
+  for (const key of ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const) {
+    const limit = given[key];
+    if (limit === undefined) continue;
+    if (typeof limit !== 'number' || Number.isNaN(limit)) {
+      throw new TypeError(`TaskRuntime: options.resourceLimits.${key} must be a number of MB, got ${describeValue(limit)}`);
+    }
+    const [min, max] = key === 'stackSizeMb' ? [1, 1024] : [Number.MIN_VALUE, Number.MAX_VALUE];
+    if (!(limit >= min && limit <= max)) {
+      throw new RangeError(`TaskRuntime: options.resourceLimits.${key} must be ${key === 'stackSizeMb' ? 'from 1 to 1024' : 'a positive finite number'} (MB), got ${limit}`);
+    }
+    limits[key] = limit;
+  }
+  return Object.freeze(limits);
+}
+
 // Timer delays above this are clamped by Node to 1 ms: refuse them instead.
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function integer(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`TaskRuntime: options.${name} must be a whole number, got ${String(value)}`);
+    throw new TypeError(`TaskRuntime: options.${name} must be a whole number, got ${describeValue(value)}`);
   }
   if (value < min || value > max) {
     throw new RangeError(`TaskRuntime: options.${name} must be from ${min} to ${max}, got ${value}`);
@@ -192,7 +235,7 @@ function integer(name: string, value: unknown, min: number, max: number): number
 
 function number(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number' || Number.isNaN(value)) {
-    throw new TypeError(`TaskRuntime: options.${name} must be a number of milliseconds, got ${String(value)}`);
+    throw new TypeError(`TaskRuntime: options.${name} must be a number of milliseconds, got ${describeValue(value)}`);
   }
   if (value < min || value > MAX_TIMER_MS) {
     throw new RangeError(`TaskRuntime: options.${name} must be from ${min} to ${MAX_TIMER_MS} ms, got ${value}`);

@@ -1,10 +1,14 @@
 // What a caller submits, and the checks that refuse a bad request before anything is built.
+import { types } from 'node:util';
+import { DefaultDeserializer, serialize } from 'node:v8';
 import { nanoid } from 'nanoid';
 import {
+  describeValue,
   InvalidRequestError,
   InvalidRetriesError,
   InvalidTimeoutError,
   ParamsNotCloneableError,
+  ParamsTooLargeError,
   UnknownProcessorError,
 } from './errors.js';
 import type { ProcessorRegistry } from './registry.js';
@@ -19,9 +23,14 @@ export interface SubmitRequest {
   readonly instanceId?: string;
   /** The job this instance belongs to; passed to the processor and written into reports. */
   readonly jobId?: string | number;
-  /** The job's parameters. Structured-cloned at submit: later changes by the caller are not seen. */
+  /**
+   * The job's parameters. Cloned at submit (`v8.serialize`, the structured-clone algorithm: plain data, arrays,
+   * Map, Set, Date, RegExp, Error, BigInt, ArrayBuffer, typed arrays and Buffers; a class instance arrives as a plain
+   * object of its own public fields), so later changes by the caller are not seen. At most `maxParamsBytes`
+   * (a string counts 2 bytes per UTF-16 code unit and is not copied, being immutable).
+   */
   readonly jobParams?: unknown;
-  /** This instance's parameters. Structured-cloned at submit, like `jobParams`. */
+  /** This instance's parameters. Cloned and limited at submit, like `jobParams` (each on its own). */
   readonly instanceParams?: unknown;
   /**
    * The longest all attempts together may run, from the first start (ms). A positive finite number,
@@ -56,20 +65,32 @@ export interface AcceptedRequest {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistry): AcceptedRequest {
+/**
+ * Checks a request and snapshots its params. `maxParamsBytes` bounds each of `jobParams` and `instanceParams` on
+ * its own (so an instance holds at most twice that); the error names the field over it.
+ */
+export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistry, maxParamsBytes: number): AcceptedRequest {
   if (typeof request !== 'object' || request === null) {
-    throw new InvalidRequestError('request', `must be an object, got ${request === null ? 'null' : typeof request}`);
+    throw new InvalidRequestError('request', `must be an object, got ${describeValue(request)}`);
   }
-  const processor = typeof request.processor === 'string' ? registry.indexOf.get(request.processor) : undefined;
-  if (processor === undefined) throw new UnknownProcessorError(request.processor);
+  // Each field is read once, here: a getter that throws gets a typed error, and one that answers differently on
+  // each read cannot pass a check with one value and be used with another.
+  const processorName = read(request, 'processor');
+  const processor = typeof processorName === 'string' ? registry.indexOf.get(processorName) : undefined;
+  if (processor === undefined) throw new UnknownProcessorError(processorName);
 
-  const { instanceId, jobId, wfInstanceId, timeoutMs, maxRetries, signal } = request;
+  const instanceId = read(request, 'instanceId');
+  const jobId = read(request, 'jobId');
+  const wfInstanceId = read(request, 'wfInstanceId');
+  const timeoutMs = read(request, 'timeoutMs');
+  const maxRetries = read(request, 'maxRetries');
+  const signal = read(request, 'signal');
   if (instanceId !== undefined && (typeof instanceId !== 'string' || instanceId === '')) {
-    throw new InvalidRequestError('instanceId', `must be a non-empty string, got ${String(instanceId)}`);
+    throw new InvalidRequestError('instanceId', `must be a non-empty string, got ${describeValue(instanceId)}`);
   }
-  if (jobId !== undefined && !isId(jobId)) throw new InvalidRequestError('jobId', `must be a string or a finite number, got ${String(jobId)}`);
+  if (jobId !== undefined && !isId(jobId)) throw new InvalidRequestError('jobId', `must be a string or a finite number, got ${describeValue(jobId)}`);
   if (wfInstanceId !== undefined && !isId(wfInstanceId)) {
-    throw new InvalidRequestError('wfInstanceId', `must be a string or a finite number, got ${String(wfInstanceId)}`);
+    throw new InvalidRequestError('wfInstanceId', `must be a string or a finite number, got ${describeValue(wfInstanceId)}`);
   }
   if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > MAX_TIMER_MS)) {
     throw new InvalidTimeoutError(timeoutMs);
@@ -77,15 +98,15 @@ export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistr
   if (maxRetries !== undefined && (typeof maxRetries !== 'number' || !Number.isSafeInteger(maxRetries) || maxRetries < 0)) {
     throw new InvalidRetriesError(maxRetries);
   }
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    throw new InvalidRequestError('signal', 'must be an AbortSignal');
+  if (signal !== undefined && !isAbortSignal(signal)) {
+    throw new InvalidRequestError('signal', `must be an AbortSignal, got ${describeValue(signal)}`);
   }
   return {
     processor,
     instanceId: instanceId ?? nanoid(),
     jobId,
-    jobParams: snapshot('jobParams', request.jobParams),
-    instanceParams: snapshot('instanceParams', request.instanceParams),
+    jobParams: snapshot('jobParams', read(request, 'jobParams'), maxParamsBytes),
+    instanceParams: snapshot('instanceParams', read(request, 'instanceParams'), maxParamsBytes),
     timeoutMs,
     maxRetries: maxRetries ?? 0,
     wfInstanceId,
@@ -93,18 +114,87 @@ export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistr
   };
 }
 
-function isId(value: unknown): boolean {
+function read<K extends keyof SubmitRequest>(request: SubmitRequest, field: K): SubmitRequest[K] {
+  try {
+    return request[field];
+  } catch (cause) {
+    throw new InvalidRequestError(field, 'reading it threw', { cause });
+  }
+}
+
+function isId(value: unknown): value is string | number {
   return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
 }
 
-// Primitives travel as they are; an object is cloned once here, which both proves it can reach a worker
-// and freezes what the job will see.
-function snapshot(field: 'jobParams' | 'instanceParams', value: unknown): unknown {
-  if (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol') return value;
-  if (value === null) return value;
+const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')?.get;
+
+// A real AbortSignal, not a look-alike: `instanceof` alone passes `Object.create(AbortSignal.prototype)`, which
+// would then throw (untyped) when the tracker listens to it. The `aborted` getter checks the internal brand.
+function isAbortSignal(value: unknown): value is AbortSignal {
+  if (typeof value !== 'object' || value === null || types.isProxy(value)) return false;
   try {
-    return structuredClone(value);
+    abortedGetter?.call(value);
+    return value instanceof AbortSignal;
+  } catch {
+    return false;
+  }
+}
+
+// Primitives travel as they are (they are immutable); a string, which may be huge, is counted without being
+// copied or scanned: 2 bytes per UTF-16 code unit, an upper bound of what it costs to copy (V8 writes a Latin-1
+// string with 1 byte per unit). Anything else is serialized once here (v8.serialize, the structured-clone
+// algorithm), which proves it can reach a worker, gives its size, and, deserialized, freezes what the job will see.
+function snapshot(field: 'jobParams' | 'instanceParams', value: unknown, limit: number): unknown {
+  switch (typeof value) {
+    case 'undefined':
+    case 'number':
+    case 'boolean':
+      return value;
+    case 'string': {
+      const bytes = value.length * 2;
+      if (bytes > limit) throw new ParamsTooLargeError(field, bytes, limit);
+      return value;
+    }
+    case 'object':
+      if (value === null) return value;
+      break;
+    default:
+      // bigint (immutable, but up to 128 MiB), function and symbol (refused by the serializer)
+      break;
+  }
+  let serialized: Buffer;
+  try {
+    serialized = serialize(value);
   } catch (cause) {
     throw new ParamsNotCloneableError(field, cause);
+  }
+  if (serialized.length > limit) throw new ParamsTooLargeError(field, serialized.length, limit);
+  if (typeof value === 'bigint') return value;
+  try {
+    const deserializer = new SnapshotDeserializer(serialized);
+    deserializer.readHeader();
+    return deserializer.readValue() as unknown;
+  } catch (cause) {
+    // Too deep to read back here (a stack overflow).
+    throw new ParamsNotCloneableError(field, cause);
+  }
+}
+
+const readHostObject = (DefaultDeserializer.prototype as unknown as { _readHostObject(this: DefaultDeserializer): ArrayBufferView })._readHostObject;
+
+/**
+ * `v8.deserialize`, except that each typed array, Buffer or DataView gets a buffer of its own, of its exact size.
+ * Node's deserializer makes them views into the serialized bytes (or into the shared pool of small Buffers):
+ * posted to a worker, such a view would carry its whole underlying buffer along, the rest of the serialized
+ * params or other data of the main thread included.
+ */
+class SnapshotDeserializer extends DefaultDeserializer {
+  _readHostObject(): ArrayBufferView {
+    const view = readHostObject.call(this);
+    const buffer = new ArrayBuffer(view.byteLength);
+    new Uint8Array(buffer).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+    if (Buffer.isBuffer(view)) return Buffer.from(buffer);
+    if (view instanceof DataView) return new DataView(buffer);
+    return new (view.constructor as new (buffer: ArrayBuffer) => ArrayBufferView)(buffer);
   }
 }

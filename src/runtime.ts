@@ -94,7 +94,7 @@ export class TaskRuntime {
    */
   submit(request: SubmitRequest): Tracker {
     if (this.#closing !== undefined) throw new RuntimeClosedError();
-    const accepted = acceptRequest(request, this.#registry);
+    const accepted = acceptRequest(request, this.#registry, this.#options.maxParamsBytes);
     if (this.#live.has(accepted.instanceId)) throw new DuplicateInstanceError(accepted.instanceId);
     if (this.#live.size >= this.#options.maxInstances) throw new AdmissionLimitError(this.#options.maxInstances);
     const tracker = new Tracker(this.#host, accepted);

@@ -39,11 +39,11 @@ describe('package exports', () => {
     expect(Object.keys(api).sort()).toEqual([
       'AdmissionLimitError', 'DuplicateInstanceError', 'HttpReporter', 'InstanceStatus', 'InvalidRequestError',
       'InvalidRetriesError', 'InvalidTimeoutError', 'MemoryReporter', 'OutcomeReason', 'OutcomeStatus',
-      'ParamsNotCloneableError', 'ReportDeliveryError', 'RuntimeClosedError', 'SystemResult', 'TaskRuntime',
+      'ParamsNotCloneableError', 'ParamsTooLargeError', 'ReportDeliveryError', 'RuntimeClosedError', 'SystemResult', 'TaskRuntime',
       'TaskStatus', 'TaskTrackerError', 'Tracker', 'UnknownProcessorError', 'defaultOptions',
     ]);
     expect(Object.isFrozen(api.TaskStatus)).toBe(true);
-    expect(api.defaultOptions).toMatchObject({ maxInstances: 1024, statusReportIntervalMs: 15_000, allowForceStop: true, maxResultLength: 8096 });
+    expect(api.defaultOptions).toMatchObject({ maxInstances: 1024, statusReportIntervalMs: 15_000, allowForceStop: true, maxResultLength: 8096, maxParamsBytes: 16 * 1024 * 1024 });
   });
 
   it('has the public types a user writes against', () => {
