@@ -218,6 +218,10 @@ export class Tracker {
       this.#heldReply = reply;
       return;
     }
+    this.#acceptReply(reply);
+  }
+
+  #acceptReply(reply: AttemptReply): void {
     const appended = reply[4];
     if (appended !== undefined) this.#appended = Object.assign(this.#appended ?? Object.create(null), appended);
     this.#onAttemptResult(this.#judge(reply));
@@ -225,6 +229,9 @@ export class Tracker {
 
   #onAttemptError(error: unknown): void {
     if (this.#phase !== Phase.RUNNING) return;
+    // A dead attempt announces no log lines, yet those it wrote have arrived (a worker's messages are drained
+    // before its death is reported): settle the count, or they would stand in for the next attempt's own lines.
+    this.#logLinesAnnounced = this.#logLinesSeen;
     this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'the worker died under the attempt');
     this.#onAttemptResult({ success: false, reason: OutcomeReason.WORKER_DIED, msg: describe(error), retryable: true });
   }
@@ -321,6 +328,15 @@ export class Tracker {
   #forceStop(): void {
     const handle = this.#attemptAbort;
     if (this.#forceStopping || handle === undefined) return;
+    const held = this.#heldReply;
+    if (held !== undefined) {
+      // The attempt has already ended: its reply is here, held only until its last log lines arrive. There is
+      // nothing to terminate (its worker is free, and may be running another instance's attempt by now): take
+      // the reply as it is, without waiting for those lines.
+      this.#heldReply = undefined;
+      this.#acceptReply(held);
+      return;
+    }
     this.#forceStopping = true;
     this.#host.logger.warn({ instanceId: this.instanceId }, 'the instance did not finish after its interrupt: terminating its worker');
     // Read before the slot is handed on (the next holder clears it). Safe to act on: piscina gives that worker no
@@ -366,9 +382,22 @@ export class Tracker {
       return;
     }
     this.#settle(result.success ? OutcomeStatus.SUCCEED : OutcomeStatus.FAILED, result.reason, result.msg);
-    const delivering = this.#host.reportFinal(this.#report(true));
+    let delivering: Promise<void> | undefined;
+    try {
+      delivering = this.#host.reportFinal(this.#report(true));
+    } catch (error) {
+      this.#onReportFinalBroken(error);
+    }
+    // The host's delivery never rejects; should it all the same, the tracker must still go (not leak).
     if (delivering === undefined) this.#destroy();
-    else void delivering.then(() => this.#destroy());
+    else void delivering.then(() => this.#destroy(), (error: unknown) => {
+      this.#onReportFinalBroken(error);
+      this.#destroy();
+    });
+  }
+
+  #onReportFinalBroken(error: unknown): void {
+    this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'final report delivery failed outside its retries');
   }
 
   #settle(status: OutcomeStatus, reason: OutcomeReason, result: string): void {
