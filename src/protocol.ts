@@ -76,6 +76,8 @@ export type ProcessorLogLevel = 'debug' | 'info' | 'warn' | 'error';
 export interface WorkerLogMessage {
   readonly type: typeof LOG_MESSAGE;
   readonly instanceId: string;
+  /** The attempt that wrote it (its currentRetryTimes). */
+  readonly attempt: number;
   readonly level: ProcessorLogLevel;
   readonly msg: string;
   readonly fields: Record<string, unknown> | undefined;

@@ -237,6 +237,6 @@ export class TaskRuntime {
     if (!isWorkerLogMessage(message) || !LOG_LEVELS.has(message.level)) return;
     const fields = typeof message.fields === 'object' && message.fields !== null ? message.fields : undefined;
     this.#logger[message.level]({ ...fields, instanceId: message.instanceId, source: 'processor' }, message.msg);
-    this.#live.get(message.instanceId)?.[kLogLine]();
+    this.#live.get(message.instanceId)?.[kLogLine](typeof message.attempt === 'number' ? message.attempt : -1);
   }
 }

@@ -194,6 +194,7 @@ export class Tracker {
       request.maxRetries,
     ];
     this.#attempts++;
+    this.#logLinesSeen = this.#logLinesAnnounced = 0;
     const handle = (this.#attemptAbort = new ForceStopHandle());
     this.#host.pool.run(payload, handle).then(
       (reply) => this.#onReply(reply),
@@ -201,8 +202,13 @@ export class Tracker {
     );
   }
 
-  /** Runtime: one of this instance's processor log lines has been written to the logger. */
-  [kLogLine](): void {
+  /**
+   * Runtime: one of this instance's processor log lines, written by attempt `attempt` (its currentRetryTimes), has
+   * been written to the logger. Only the current attempt's lines count: an earlier attempt's (a worker that died
+   * with lines still on their way) must not stand in for them.
+   */
+  [kLogLine](attempt: number): void {
+    if (attempt !== this.#attempts - 1) return;
     this.#logLinesSeen++;
     const held = this.#heldReply;
     if (held !== undefined && this.#logLinesSeen >= this.#logLinesAnnounced) {
@@ -213,7 +219,7 @@ export class Tracker {
 
   #onReply(reply: AttemptReply, counted = false): void {
     if (this.#phase !== Phase.RUNNING) return;
-    if (!counted) this.#logLinesAnnounced += reply[5];
+    if (!counted) this.#logLinesAnnounced = reply[5];
     if (this.#logLinesSeen < this.#logLinesAnnounced) {
       this.#heldReply = reply;
       return;
@@ -229,9 +235,6 @@ export class Tracker {
 
   #onAttemptError(error: unknown): void {
     if (this.#phase !== Phase.RUNNING) return;
-    // A dead attempt announces no log lines, yet those it wrote have arrived (a worker's messages are drained
-    // before its death is reported): settle the count, or they would stand in for the next attempt's own lines.
-    this.#logLinesAnnounced = this.#logLinesSeen;
     this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'the worker died under the attempt');
     this.#onAttemptResult({ success: false, reason: OutcomeReason.WORKER_DIED, msg: describe(error), retryable: true });
   }

