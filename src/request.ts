@@ -1,6 +1,6 @@
 // What a caller submits, and the checks that refuse a bad request before anything is built.
 import { types } from 'node:util';
-import { DefaultDeserializer, serialize } from 'node:v8';
+import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
 import { nanoid } from 'nanoid';
 import {
   describeValue,
@@ -25,7 +25,8 @@ export interface SubmitRequest {
   readonly jobId?: string | number;
   /**
    * The job's parameters. Cloned at submit (`v8.serialize`, the structured-clone algorithm: plain data, arrays,
-   * Map, Set, Date, RegExp, Error, BigInt, ArrayBuffer, typed arrays and Buffers; a class instance arrives as a plain
+   * Map, Set, Date, RegExp, Error, BigInt, ArrayBuffer, typed arrays and Buffers; a SharedArrayBuffer is shared, not
+   * copied, as postMessage shares it; a class instance arrives as a plain
    * object of its own public fields), so later changes by the caller are not seen. At most `maxParamsBytes`
    * (a string counts 2 bytes per UTF-16 code unit and is not copied, being immutable).
    */
@@ -163,14 +164,19 @@ function snapshot(field: 'jobParams' | 'instanceParams', value: unknown, limit: 
       break;
   }
   let serialized: Buffer;
+  const serializer = new SnapshotSerializer();
   try {
-    serialized = serialize(value);
+    serializer.writeHeader();
+    serializer.writeValue(value);
+    serialized = serializer.releaseBuffer();
   } catch (cause) {
     throw new ParamsNotCloneableError(field, cause);
   }
   if (serialized.length > limit) throw new ParamsTooLargeError(field, serialized.length, limit);
   if (typeof value === 'bigint') return value;
   try {
+    // Node's deserializer cannot rebuild a SharedArrayBuffer; structuredClone shares it, as postMessage does.
+    if (serializer.shared.length > 0) return structuredClone(value);
     const deserializer = new SnapshotDeserializer(serialized);
     deserializer.readHeader();
     return deserializer.readValue() as unknown;
@@ -181,6 +187,20 @@ function snapshot(field: 'jobParams' | 'instanceParams', value: unknown, limit: 
 }
 
 const readHostObject = (DefaultDeserializer.prototype as unknown as { _readHostObject(this: DefaultDeserializer): ArrayBufferView })._readHostObject;
+
+/**
+ * `v8.serialize`, except that a SharedArrayBuffer is passed by reference, as postMessage passes it: shared memory
+ * between the caller and the job is what it is for (progress counters, flags). Its contents are not counted
+ * against `maxParamsBytes`. Only the SharedArrayBuffer itself is shared; a typed-array view on one is copied.
+ */
+class SnapshotSerializer extends DefaultSerializer {
+  readonly shared: SharedArrayBuffer[] = [];
+
+  _getSharedArrayBufferId(buffer: SharedArrayBuffer): number {
+    const known = this.shared.indexOf(buffer);
+    return known === -1 ? this.shared.push(buffer) - 1 : known;
+  }
+}
 
 /**
  * `v8.deserialize`, except that each typed array, Buffer or DataView gets a buffer of its own, of its exact size.

@@ -84,6 +84,7 @@ export const processors = {
   badExport: fixture('bad-export'),
   loadThrows: fixture('load-throws'),
   slowFail: fixture('slow-fail'),
+  sharedWrite: fixture('shared-write'),
 } as const;
 
 export interface TestRuntime {

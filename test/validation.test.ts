@@ -79,6 +79,13 @@ describe('request validation', () => {
     expect((await tracker.done).result).toBe('xxx');
   });
 
+  it('shares a SharedArrayBuffer in params with the job, as postMessage does (not a snapshot)', async () => {
+    const { runtime } = makeRuntime();
+    const buffer = new SharedArrayBuffer(4);
+    expect((await runtime.submit({ processor: 'sharedWrite', jobParams: { buffer } }).done).status).toBe('SUCCEED');
+    expect(Atomics.load(new Int32Array(buffer), 0)).toBe(42);
+  });
+
   it('fails an instance whose processor module cannot load, naming the cause, and reports it FAILED', async () => {
     const { runtime, reporter, logs } = makeRuntime();
     for (const processor of ['loadThrows', 'badExport'] as const) {
