@@ -26,16 +26,13 @@ export interface PoolOptions {
 export class WorkerPool {
   readonly #piscina: Piscina<AttemptPayload, AttemptReply>;
   readonly #flags: Int32Array;
-  readonly #owners: Int32Array;
   readonly #freeSlots: number[];
 
   constructor(options: PoolOptions) {
     const flags = new SharedArrayBuffer(options.maxThreads * Int32Array.BYTES_PER_ELEMENT);
     this.#flags = new Int32Array(flags);
-    const owners = new SharedArrayBuffer(options.maxThreads * Int32Array.BYTES_PER_ELEMENT);
-    this.#owners = new Int32Array(owners);
     this.#freeSlots = Array.from({ length: options.maxThreads }, (_, slot) => options.maxThreads - 1 - slot);
-    const workerData: WorkerBootData = { flags, owners, preload: options.preload };
+    const workerData: WorkerBootData = { flags, preload: options.preload };
     this.#piscina = new Piscina<AttemptPayload, AttemptReply>({
       filename: entry,
       minThreads: options.minThreads + options.spareThreads,
@@ -60,6 +57,8 @@ export class WorkerPool {
   readonly #size: number;
   #whenReady: Array<() => void> = [];
   #destroyed = false;
+  // Force-stops not yet passed to piscina: until they are, its thread count still holds the worker to be replaced.
+  #abortsDue = 0;
 
   /** Resolves once the pool holds its full set of workers (minThreads + spares), each booted, its processors imported. */
   ready(): Promise<void> {
@@ -68,12 +67,13 @@ export class WorkerPool {
   }
 
   #isReady(): boolean {
+    if (this.#abortsDue > 0) return false;
     const threads = this.#piscina.threads;
     return threads.length >= this.#size && threads.every((thread) => this.#booted.has(thread.threadId));
   }
 
   #onBooted(threadId: number): void {
-    this.#booted.add(threadId);
+    if (threadId !== 0) this.#booted.add(threadId);
     if (this.#whenReady.length === 0 || !this.#isReady()) return;
     const waiting = this.#whenReady;
     this.#whenReady = [];
@@ -99,26 +99,22 @@ export class WorkerPool {
   /** Clears a slot's flag for the next attempt of the instance that holds it. */
   rearm(slot: number): void {
     Atomics.store(this.#flags, slot, FLAG_RUNNING);
-    Atomics.store(this.#owners, slot, 0);
-  }
-
-  /** The threadId of the worker running the attempt in `slot`, or 0 if the attempt has not started in one yet. */
-  ownerOf(slot: number): number {
-    return Atomics.load(this.#owners, slot);
   }
 
   /**
-   * Terminates the worker thread `threadId` (a real `worker.terminate()`). piscina sees it exit, fails the task it
-   * held, and spawns the replacement then, off the caller's path. Returns false when no such worker is alive.
+   * Force-stops the attempt of `handle`, one event-loop turn from now, through piscina's abort: piscina then
+   * terminates the worker running it (a real `worker.terminate()`) and spawns a replacement, or withdraws it if it
+   * is still queued. Not at once: should the attempt's reply already be on its way, piscina reads it first, the
+   * worker is free and correct, and the abort does nothing — terminating it behind piscina's back would kill the
+   * next instance piscina gives it.
    */
-  terminate(threadId: number): boolean {
-    if (threadId === 0) return false;
-    const worker = this.#piscina.threads.find((thread) => thread.threadId === threadId);
-    if (worker === undefined) return false;
-    // Not ready again until its replacement has booted (piscina still lists it until it sees the exit).
-    this.#booted.delete(threadId);
-    void worker.terminate();
-    return true;
+  abortSoon(handle: ForceStopHandle, reason: unknown): void {
+    this.#abortsDue++;
+    setImmediate(() => {
+      handle.abort(reason);
+      this.#abortsDue--;
+      this.#onBooted(0);
+    });
   }
 
   /** Interrupts the attempt running in `slot`: its hot loop sees the flag now, its signal fires when its loop turns. */

@@ -18,8 +18,6 @@ export const FLAG_INTERRUPTED = 1;
 export interface WorkerBootData {
   /** One Int32 interrupt flag per dispatch slot. */
   readonly flags: SharedArrayBuffer;
-  /** One Int32 per dispatch slot: the threadId of the worker running the slot's attempt, 0 until it starts. */
-  readonly owners: SharedArrayBuffer;
   /** The registry's module URLs, imported while the worker boots so that its first attempt starts warm. */
   readonly preload: readonly string[];
 }

@@ -342,18 +342,12 @@ export class Tracker {
     }
     this.#forceStopping = true;
     this.#host.logger.warn({ instanceId: this.instanceId }, 'the instance did not finish after its interrupt: terminating its worker');
-    // Read before the slot is handed on (the next holder clears it). Safe to act on: piscina gives that worker no
-    // other task until this thread has taken its reply, and this thread is busy here.
-    const owner = this.#host.pool.ownerOf(this.#slot);
     // Settle and hand the slot on first, so that neither this instance's caller nor the next queued instance (which
     // a spare worker takes at once) waits for the terminate. The attempt's rejection that follows is ignored.
     this.#onAttemptResult(this.#timedOut && !this.#stopRequested
       ? { success: false, reason: OutcomeReason.TIMEOUT_FORCE_STOPPED, msg: SystemResult.TIMEOUT_FORCE_STOPPED, retryable: false }
       : { success: false, reason: OutcomeReason.STOP_FORCE_STOPPED, msg: SystemResult.STOP_FORCE_STOPPED, retryable: false });
-    // Terminate the thread itself: piscina replaces it when it sees the exit, later. Through piscina's abort the
-    // replacement would be spawned synchronously, here, competing for the CPU with the instance just dispatched.
-    // An attempt not yet started in a worker is withdrawn through the abort instead.
-    if (!this.#host.pool.terminate(owner)) handle.abort(this.#timedOut ? 'timeout' : 'stop');
+    this.#host.pool.abortSoon(handle, this.#timedOut ? 'timeout' : 'stop');
   }
 
   #finish(result: AttemptResult): void {

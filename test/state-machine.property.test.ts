@@ -251,6 +251,12 @@ class World {
         if (slot !== SLOT) world.violate(`ownerOf slot ${slot}, not ours`);
         return world.ownerCell;
       },
+      // As the pool does: piscina's abort of the attempt's task, a little later (the pool waits an event-loop turn;
+      // a microtask here, so that the tracker's own timers stay the only ones the invariants count).
+      abortSoon: (handle: ForceStopHandle, reason: unknown): void => {
+        world.tick('pool.abortSoon');
+        queueMicrotask(() => handle.abort(reason));
+      },
       terminate: (threadId: number): boolean => {
         world.tick(`pool.terminate(${threadId})`);
         if (threadId === 0) return false;
@@ -409,6 +415,7 @@ class World {
         if (attempt.owner === 0) this.pickUp(attempt);
         this.post(attempt, event.extraLines);
         attempt.settled = true;
+        attempt.handle.removeEventListener(); // as piscina does once a task is done: a later abort is a no-op
         const msg = event.end === 2 ? `RangeError: boom ${attempt.index}` : event.end === 3 ? 'Error: cannot load' : `msg ${attempt.index}`;
         attempt.resolve([event.end, event.success, msg, event.interrupted, event.appended ? { [`k${attempt.index}`]: attempt.index } : undefined, attempt.posted]);
         break;
@@ -487,6 +494,7 @@ class World {
     while (this.inFlight.length > 0) this.deliverOne();
     if (attempt.owner !== 0) this.alive.delete(attempt.owner);
     attempt.settled = true;
+    attempt.handle.removeEventListener();
     const error = attempt.killed && attempt.owner === 0 ? Object.assign(new Error('The task has been aborted'), { name: 'AbortError' }) : new Error('worker exited with code: 3');
     this.tick(`attempt ${attempt.index} rejects: ${error.message}`);
     attempt.reject(error);

@@ -6,7 +6,6 @@ import { isProcessor, type ProcessorFunction } from './processor.js';
 
 const boot = workerData as WorkerBootData;
 const flags = new Int32Array(boot.flags);
-const owners = new Int32Array(boot.owners);
 const loaded = new Map<string, ProcessorFunction>();
 
 // piscina reports a worker ready only once this module has loaded, top-level await included: a spare worker
@@ -15,8 +14,6 @@ await Promise.all(boot.preload.map((url) => load(url).catch(() => undefined)));
 parentPort?.postMessage({ type: BOOTED_MESSAGE, threadId });
 
 export default async function runAttempt(payload: AttemptPayload): Promise<AttemptReply> {
-  // Tells the main thread which thread to terminate, should this attempt need a force-stop.
-  Atomics.store(owners, payload[0], threadId);
   const url = boot.preload[payload[1]] as string;
   let process = loaded.get(url);
   if (process === undefined) {
