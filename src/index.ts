@@ -1,7 +1,7 @@
 // The main-thread API: `import { TaskRuntime } from 'light-task-tracker'`.
 export { TaskRuntime, type RuntimeStats } from './runtime.js';
 export { Tracker, type Outcome } from './tracker.js';
-export { defaultOptions, type TaskRuntimeOptions } from './options.js';
+export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine } from './options.js';
 export type { SubmitRequest } from './request.js';
 export type { Reporter, StatusReport, RunningStatus } from './report.js';
 export { MemoryReporter } from './reporters/memory.js';

@@ -5,6 +5,17 @@ import type { Logger } from 'pino';
 import { describeValue } from './errors.js';
 import type { Reporter } from './report.js';
 
+/** A processor's log line, as `onProcessorLog` receives it. */
+export interface ProcessorLogLine {
+  readonly instanceId: string;
+  /** The attempt that wrote it (0 for the first, then its retry count). */
+  readonly attempt: number;
+  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly msg: string;
+  /** The fields the processor passed with the line, if any. */
+  readonly fields: Readonly<Record<string, unknown>> | undefined;
+}
+
 export interface TaskRuntimeOptions {
   /**
    * The processor registry: registry name → module path (absolute, or relative to the current directory) or
@@ -96,6 +107,12 @@ export interface TaskRuntimeOptions {
    */
   readonly logger?: Logger;
   /**
+   * Called on the main thread with every processor log line as it arrives, after it is written to the logger:
+   * a way to send a job's log somewhere of its own (a queue's job log, a UI). A throw is logged and ignored.
+   * @default undefined
+   */
+  readonly onProcessorLog?: (line: ProcessorLogLine) => void;
+  /**
    * This runtime's address, written into reports and running-status answers.
    * @default `${os.hostname()}:${process.pid}`
    */
@@ -150,6 +167,7 @@ export interface ResolvedOptions {
   readonly maxParamsBytes: number;
   readonly reporter: Reporter | undefined;
   readonly logger: Logger | undefined;
+  readonly onProcessorLog: ((line: ProcessorLogLine) => void) | undefined;
   readonly address: string;
   readonly finalReportRetries: number;
   readonly reportTimeoutMs: number;
@@ -172,6 +190,9 @@ export function resolveOptions(options: TaskRuntimeOptions): ResolvedOptions {
   if (options.logger !== undefined && (typeof options.logger !== 'object' || options.logger === null || typeof options.logger.info !== 'function')) {
     throw new TypeError('TaskRuntime: options.logger must be a pino logger');
   }
+  if (options.onProcessorLog !== undefined && typeof options.onProcessorLog !== 'function') {
+    throw new TypeError(`TaskRuntime: options.onProcessorLog must be a function, got ${describeValue(options.onProcessorLog)}`);
+  }
   if (options.address !== undefined && typeof options.address !== 'string') {
     throw new TypeError(`TaskRuntime: options.address must be a string, got ${describeValue(options.address)}`);
   }
@@ -188,6 +209,7 @@ export function resolveOptions(options: TaskRuntimeOptions): ResolvedOptions {
     maxParamsBytes: integer('maxParamsBytes', options.maxParamsBytes ?? defaultOptions.maxParamsBytes, 1, 2 ** 31 - 1),
     reporter: options.reporter,
     logger: options.logger,
+    onProcessorLog: options.onProcessorLog,
     address: options.address ?? `${hostname()}:${process.pid}`,
     finalReportRetries: integer('finalReportRetries', options.finalReportRetries ?? defaultOptions.finalReportRetries, 0, 100),
     reportTimeoutMs: number('reportTimeoutMs', options.reportTimeoutMs ?? defaultOptions.reportTimeoutMs, 1),

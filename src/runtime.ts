@@ -237,6 +237,15 @@ export class TaskRuntime {
     if (!isWorkerLogMessage(message) || !LOG_LEVELS.has(message.level)) return;
     const fields = typeof message.fields === 'object' && message.fields !== null ? message.fields : undefined;
     this.#logger[message.level]({ ...fields, instanceId: message.instanceId, source: 'processor' }, message.msg);
-    this.#live.get(message.instanceId)?.[kLogLine](typeof message.attempt === 'number' ? message.attempt : -1);
+    const attempt = typeof message.attempt === 'number' ? message.attempt : -1;
+    const onLog = this.#options.onProcessorLog;
+    if (onLog !== undefined) {
+      try {
+        onLog({ instanceId: message.instanceId, attempt, level: message.level, msg: message.msg, fields });
+      } catch (error) {
+        this.#logger.warn({ instanceId: message.instanceId, err: error }, 'onProcessorLog threw');
+      }
+    }
+    this.#live.get(message.instanceId)?.[kLogLine](attempt);
   }
 }

@@ -40,3 +40,26 @@ describe('processor logging', () => {
     ]));
   });
 });
+
+describe('onProcessorLog', () => {
+  it('hands every processor line to the callback, in order, with its attempt, and survives a throwing callback', async () => {
+    const seen: Array<{ instanceId: string; attempt: number; level: string; msg: string; i: unknown }> = [];
+    const { runtime, logs } = makeRuntime({
+      onProcessorLog: (line) => {
+        seen.push({ instanceId: line.instanceId, attempt: line.attempt, level: line.level, msg: line.msg, i: line.fields?.i });
+        if (line.fields?.i === 3) throw new Error('callback failed');
+      },
+    });
+    const tracker = runtime.submit({ processor: 'logMany', instanceId: 'cb-1', jobParams: { count: 10 } });
+    const outcome = await tracker.done;
+    expect(outcome.status).toBe('SUCCEED');
+    const lines = seen.filter((l) => l.msg === 'line');
+    expect(lines.map((l) => l.i)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+    expect(lines.every((l) => l.instanceId === 'cb-1' && l.attempt === 0 && l.level === 'info')).toBe(true);
+    expect(logs.lines.some((l) => l.msg === 'onProcessorLog threw' && l.instanceId === 'cb-1')).toBe(true);
+  });
+
+  it('refuses a callback that is not a function', () => {
+    expect(() => makeRuntime({ onProcessorLog: 'nope' as never })).toThrow(TypeError);
+  });
+});
