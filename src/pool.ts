@@ -33,7 +33,16 @@ export class WorkerPool {
     this.#flags = new Int32Array(flags);
     this.#freeSlots = Array.from({ length: options.maxThreads }, (_, slot) => options.maxThreads - 1 - slot);
     const workerData: WorkerBootData = { flags, preload: options.preload };
+    const started = this.#started;
     this.#piscina = new Piscina<AttemptPayload, AttemptReply>({
+      // An idle worker that has finished starting, or none (the attempt waits for the next one that has). piscina's
+      // own balancer also picks a worker still starting: an attempt there waits for the whole boot, and should it
+      // be force-stopped before the boot ends, terminating that worker makes piscina stop replacing dead workers
+      // for the rest of the pool's life (it takes the death for a worker that cannot boot).
+      loadBalancer: (_task, workers) => {
+        for (const worker of workers) if (worker.currentUsage === 0 && started.has(worker.id)) return worker;
+        return null;
+      },
       filename: entry,
       minThreads: options.minThreads + options.spareThreads,
       maxThreads: options.maxThreads + options.spareThreads,
@@ -49,10 +58,18 @@ export class WorkerPool {
       else options.onMessage(message);
     });
     this.#piscina.on('error', options.onError);
-    this.#piscina.on('workerDestroy', (worker: { id: number }) => this.#booted.delete(worker.id));
+    // piscina emits workerCreate when it marks a worker ready, just before it offers the worker the waiting tasks.
+    this.#piscina.on('workerCreate', (worker: { id: number }) => started.add(worker.id));
+    this.#piscina.on('workerDestroy', (worker: { id: number }) => {
+      started.delete(worker.id);
+      this.#booted.delete(worker.id);
+    });
     this.#size = options.minThreads + options.spareThreads;
   }
 
+  // Workers piscina has marked ready (those it started with are marked at once, before their boot ends).
+  readonly #started = new Set<number>();
+  // Workers that have said they booted: their processors are imported.
   readonly #booted = new Set<number>();
   readonly #size: number;
   #whenReady: Array<() => void> = [];

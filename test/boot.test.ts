@@ -1,0 +1,105 @@
+// Workers that are still booting: piscina must never be handed an attempt for one, because terminating a booting
+// worker (a force-stop of that attempt) makes piscina stop replacing dead workers for the rest of the pool's life.
+import { afterEach, describe, expect, it } from 'vitest';
+import { fixture, makeRuntime, processors } from './helpers.js';
+
+/** The test's side of boot-gate.js: sees each booting worker, and lets it finish now or later. */
+class BootGate {
+  readonly #channel = new BroadcastChannel('light-task-tracker-boot-gate');
+  readonly held: number[] = [];
+  #holding = false;
+  #waiters: Array<{ count: number; resolve: () => void }> = [];
+
+  constructor() {
+    this.#channel.onmessage = ({ data }: { data: { booting: number } }) => {
+      if (!this.#holding) return this.#channel.postMessage(data.booting);
+      this.held.push(data.booting);
+      this.#waiters = this.#waiters.filter((waiter) => {
+        if (this.held.length < waiter.count) return true;
+        waiter.resolve();
+        return false;
+      });
+    };
+  }
+
+  hold(): void {
+    this.#holding = true;
+  }
+
+  /** Resolves once `count` workers are held in their boot. */
+  heldCount(count: number): Promise<void> {
+    if (this.held.length >= count) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ count, resolve }));
+  }
+
+  release(threadId: number): void {
+    this.#channel.postMessage(threadId);
+  }
+
+  open(): void {
+    this.#holding = false;
+    this.held.length = 0;
+    this.#channel.postMessage('open');
+  }
+
+  close(): void {
+    this.#channel.close();
+  }
+}
+
+const gates: BootGate[] = [];
+afterEach(() => {
+  for (const gate of gates.splice(0)) gate.close();
+});
+
+describe('workers still booting', () => {
+  it('are never given an attempt, so force-stopping it costs no worker and the pool keeps replacing dead ones', { timeout: 10_000 }, async () => {
+    const gate = new BootGate();
+    gates.push(gate);
+    const { runtime, logs } = makeRuntime({
+      processors: { ...processors, gate: fixture('boot-gate') },
+      maxThreads: 2,
+      spareThreads: 0,
+      forceStopGraceMs: 0,
+    });
+    await runtime.ready();
+
+    // Both workers spin; two more instances wait for a slot.
+    const a1 = runtime.submit({ processor: 'spinRunaway', instanceId: 'a1' });
+    const a2 = runtime.submit({ processor: 'spinRunaway', instanceId: 'a2' });
+    await Promise.all([logs.waitForProcessor('a1', 'started'), logs.waitForProcessor('a2', 'started')]);
+    const b1 = runtime.submit({ processor: 'spinRunaway', instanceId: 'b1' });
+    const b2 = runtime.submit({ processor: 'spinRunaway', instanceId: 'b2' });
+
+    // Force-stop both: their workers are terminated, b1 and b2 go to the pool, and both replacements stay booting.
+    gate.hold();
+    runtime.stop('a1');
+    runtime.stop('a2');
+    await Promise.all([a1.done, a2.done, gate.heldCount(2)]);
+
+    // One replacement finishes booting and takes one of b1, b2; the other is still booting and must not be given
+    // the second, which waits for it instead.
+    gate.release(gate.held[0] as number);
+    const first = await logs.waitFor((line) => line.source === 'processor' && line.msg === 'started' && (line.instanceId === 'b1' || line.instanceId === 'b2'));
+    const [running, waiting] = first.instanceId === 'b1' ? [b1, b2] : [b2, b1];
+    runtime.stop(waiting.instanceId);
+    expect((await waiting.done).status).toBe('STOPPED');
+    expect(logs.withMessage('started', waiting.instanceId)).toEqual([]);
+    // Opened only after the turn on which a force-stop reaches piscina (one turn after the instance settles): had
+    // the waiting attempt been given to the booting worker, that worker is terminated before it can finish booting.
+    await new Promise((resolve) => setImmediate(resolve));
+    gate.open();
+    runtime.stop(running.instanceId);
+    expect((await running.done).status).toBe('STOPPED');
+    await runtime.ready();
+    expect(runtime.threads).toBe(2);
+
+    // A worker that dies under its attempt is still replaced.
+    const dies = runtime.submit({ processor: 'exit' });
+    expect((await dies.done).reason).toBe('WORKER_DIED');
+    await runtime.ready();
+    expect(runtime.threads).toBe(2);
+    const after = runtime.submit({ processor: 'succeed' });
+    expect((await after.done).status).toBe('SUCCEED');
+  });
+});
