@@ -1,0 +1,83 @@
+// One BullMQ job a consumer is running: its instance, what may stop it, and its writes to Redis (progress, log
+// lines), which all land before the job's completion.
+import type { Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { ProcessorLogLine } from '../options.js';
+import type { StatusReport } from '../report.js';
+
+/** What a RUNNING report becomes: the job's progress. Times are epoch ms. */
+export interface TaskJobProgress {
+  readonly status: 'RUNNING';
+  readonly instanceId: string;
+  /** When the instance's first attempt started; null while queued in the runtime. */
+  readonly startTime: number | null;
+  readonly reportTime: number;
+  /** The runtime's `address` (by default `host:pid`). */
+  readonly address: string;
+}
+
+export class ActiveJob {
+  readonly job: Job;
+  readonly token: string | undefined;
+  readonly instanceId: string;
+  /** Aborted by a stop from anywhere, a lost lock or `close()`'s deadline: stops the instance. */
+  readonly stopper = new AbortController();
+  /** Set by `close()`'s deadline: a stopped instance's job goes back to the queue instead of failing. */
+  requeue = false;
+  readonly #logger: Logger;
+  readonly #writes = new Set<Promise<void>>();
+
+  constructor(job: Job, token: string | undefined, instanceId: string, logger: Logger) {
+    this.job = job;
+    this.token = token;
+    this.instanceId = instanceId;
+    this.#logger = logger;
+  }
+
+  /** Writes a RUNNING report as the job's progress; the returned promise rejects if Redis refuses it. */
+  progress(report: StatusReport): Promise<void> {
+    const progress: TaskJobProgress = {
+      status: 'RUNNING',
+      instanceId: report.instanceId,
+      startTime: report.startTime,
+      reportTime: report.reportTime,
+      address: report.sourceAddress,
+    };
+    const write = this.job.updateProgress(progress);
+    // The runtime logs and counts a failed RUNNING report: only wait for it here.
+    this.#track(write, false);
+    return write;
+  }
+
+  /** Appends a processor log line to the job's log. A failed write is logged, never thrown. */
+  log(line: ProcessorLogLine): void {
+    this.#track(this.job.log(formatLine(line)).then(() => undefined), true);
+  }
+
+  /** Resolves when every write started so far has landed or failed. */
+  async flushed(): Promise<void> {
+    while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
+  }
+
+  #track(write: Promise<void>, logFailure: boolean): void {
+    const tracked = write.then(
+      () => undefined,
+      (error: unknown) => {
+        if (logFailure) this.#logger.warn({ err: error, jobId: this.job.id, instanceId: this.instanceId }, 'a log line could not be written to the BullMQ job');
+      },
+    );
+    this.#writes.add(tracked);
+    void tracked.finally(() => this.#writes.delete(tracked));
+  }
+}
+
+/** `INFO [attempt 0] started {"file":"a.bin"}`: one line of a job's log. */
+export function formatLine(line: ProcessorLogLine): string {
+  const head = `${line.level.toUpperCase()} [attempt ${line.attempt}] ${line.msg}`;
+  if (line.fields === undefined || Object.keys(line.fields).length === 0) return head;
+  try {
+    return `${head} ${JSON.stringify(line.fields, (_key, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value))}`;
+  } catch {
+    return `${head} (fields not printable)`;
+  }
+}

@@ -1,0 +1,235 @@
+// A BullMQ worker whose jobs run through a TaskRuntime: concurrency = the runtime's threads, a job's outcome is its
+// completion, a stop reaches it from any process, and close() hands unfinished jobs back to the queue.
+import { Worker, WaitingError, type ConnectionOptions, type Job } from 'bullmq';
+import { pino, type Logger } from 'pino';
+import { TaskTrackerError } from '../errors.js';
+import type { TaskRuntimeOptions } from '../options.js';
+import type { Reporter, StatusReport } from '../report.js';
+import { TaskRuntime } from '../runtime.js';
+import type { Outcome } from '../tracker.js';
+import { ActiveJob } from './active-job.js';
+import { StopListener } from './control.js';
+import { InvalidJobDataError, JobFailedError, JobStoppedError, unrecoverable } from './errors.js';
+import { DATA_ERROR_CODES, readJobData, type TaskJobData } from './job-data.js';
+import { checkDeadline, resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from './options.js';
+
+/** What `close()` takes. */
+export interface CloseOptions {
+  /**
+   * How long running jobs may go on (ms); then their instances are stopped (interrupt, force-stop after the
+   * runtime's grace) and their jobs go back to the queue, not failed. 0 to 2^31-1.
+   * @default the consumer's `closeDeadlineMs` (30000)
+   */
+  readonly deadlineMs?: number;
+}
+
+// The submit field behind each data refusal of the runtime.
+const FIELD_OF_CODE: Readonly<Record<string, string>> = {
+  ERR_UNKNOWN_PROCESSOR: 'processor',
+  ERR_INVALID_TIMEOUT: 'timeoutMs',
+  ERR_INVALID_RETRIES: 'maxRetries',
+  ERR_PARAMS_NOT_CLONEABLE: 'params',
+  ERR_PARAMS_TOO_LARGE: 'params',
+};
+
+/**
+ * Starts a consumer: a `TaskRuntime` and a BullMQ `Worker` on `options.queue` that runs every job through it.
+ * Resolves once the worker is connected and listening for stops. A job's data is a `TaskJobData`.
+ */
+export async function startConsumer(options: ConsumerOptions): Promise<Consumer> {
+  return Consumer[kStart](options);
+}
+
+const kStart = Symbol('start');
+
+export class Consumer {
+  /** The BullMQ worker: its events (`completed`, `failed`, `active`, …) are the application's to listen to. */
+  readonly worker: Worker<TaskJobData, string>;
+  /** The consumer's own runtime. */
+  readonly runtime: TaskRuntime;
+  /** Jobs run at once: the runtime's `maxThreads` (at most its `maxInstances`). */
+  readonly concurrency: number;
+  readonly #options: ResolvedConsumerOptions;
+  readonly #queue: string;
+  readonly #logger: Logger;
+  readonly #listener: StopListener;
+  readonly #byJob = new Map<string, ActiveJob>();
+  readonly #byInstance = new Map<string, ActiveJob>();
+  #closing = false;
+  #closed: Promise<void> | undefined;
+
+  static async [kStart](options: ConsumerOptions): Promise<Consumer> {
+    const resolved = resolveConsumerOptions(options);
+    const logger = options.runtime.logger ?? pino({ name: 'light-task-tracker' });
+    let consumer: Consumer | undefined;
+    const listener = await StopListener.open(
+      options,
+      (jobId) => {
+        if (consumer !== undefined) consumer.#stopJob(jobId);
+      },
+      (error) => logger.warn({ err: error, queue: options.queue }, 'stop channel connection error'),
+    );
+    try {
+      consumer = new Consumer(options, resolved, logger, listener);
+    } catch (error) {
+      await listener.close();
+      throw error;
+    }
+    try {
+      await consumer.worker.waitUntilReady();
+    } catch (error) {
+      await consumer.close({ deadlineMs: 0 });
+      throw error;
+    }
+    return consumer;
+  }
+
+  private constructor(options: ConsumerOptions, resolved: ResolvedConsumerOptions, logger: Logger, listener: StopListener) {
+    this.#options = resolved;
+    this.#queue = options.queue;
+    this.#logger = logger;
+    this.#listener = listener;
+    this.concurrency = resolved.concurrency;
+    this.runtime = new TaskRuntime({
+      ...options.runtime,
+      logger,
+      reporter: this.#reporter(options.runtime.reporter),
+      onProcessorLog: (line) => {
+        this.#byInstance.get(line.instanceId)?.log(line);
+        options.runtime.onProcessorLog?.(line);
+      },
+    });
+    try {
+      // Three declared parameters: BullMQ passes its AbortSignal only to a processor that takes one.
+      this.worker = new Worker<TaskJobData, string>(options.queue, (job, token, signal) => this.#process(job, token, signal), {
+        name: resolved.address,
+        ...resolved.worker,
+        // ioredis' own options type is wider than BullMQ's copy of it; BullMQ hands them to ioredis unchanged.
+        connection: options.connection as ConnectionOptions,
+        prefix: options.prefix ?? 'bull',
+        concurrency: resolved.concurrency,
+        autorun: true,
+      });
+    } catch (error) {
+      void this.runtime.close();
+      throw error;
+    }
+    this.worker.on('error', (error) => logger.warn({ err: error, queue: this.#queue }, 'BullMQ worker error'));
+    // The lock is gone (another consumer may have the job by now): stop our run of it.
+    this.worker.on('lockRenewalFailed', (jobIds) => {
+      for (const jobId of jobIds) this.#stopJob(jobId);
+    });
+  }
+
+  /** Jobs running now. */
+  get active(): number {
+    return this.#byJob.size;
+  }
+
+  /**
+   * Stops taking jobs, lets the running ones finish until the deadline, then stops them and returns their jobs to
+   * the queue (they are not failed), and closes the worker, the runtime and the connections. Idempotent: a second
+   * call returns the first one's promise. Afterwards nothing of the consumer keeps the process alive.
+   */
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.#closed !== undefined) return this.#closed;
+    const deadlineMs = checkDeadline('close: options.deadlineMs', options.deadlineMs ?? this.#options.closeDeadlineMs);
+    this.#closed = this.#close(deadlineMs);
+    return this.#closed;
+  }
+
+  async #close(deadlineMs: number): Promise<void> {
+    this.#closing = true;
+    const deadline = setTimeout(() => {
+      for (const active of this.#byJob.values()) {
+        active.requeue = true;
+        active.stopper.abort();
+      }
+    }, deadlineMs);
+    try {
+      // BullMQ's close stops fetching and waits for every running processor call.
+      await this.worker.close();
+    } catch (error) {
+      this.#logger.warn({ err: error, queue: this.#queue }, 'closing the BullMQ worker failed');
+    } finally {
+      clearTimeout(deadline);
+    }
+    await Promise.all([this.#listener.close(), this.runtime.close()]);
+  }
+
+  #stopJob(jobId: string): void {
+    this.#byJob.get(jobId)?.stopper.abort();
+  }
+
+  #reporter(user: Reporter | undefined): Reporter {
+    const own = (report: StatusReport): Promise<void> | undefined =>
+      report.status === 'RUNNING' ? this.#byInstance.get(report.instanceId)?.progress(report) : undefined;
+    if (user === undefined) return { report: own };
+    // Keep the user's reporter's arity: the runtime passes a signal only to a report() that declares one.
+    if (user.report.length >= 2) {
+      return { report: async (report, signal) => void (await Promise.all([own(report), user.report(report, signal)])) };
+    }
+    return { report: async (report) => void (await Promise.all([own(report), user.report(report)])) };
+  }
+
+  async #process(job: Job<TaskJobData, string>, token: string | undefined, signal: AbortSignal | undefined): Promise<string> {
+    const jobId = job.id;
+    if (jobId === undefined) throw new Error('BullMQ handed over a job without an id');
+    if (this.#closing) return requeue(job, token);
+    let data: TaskJobData;
+    try {
+      data = readJobData(job.data, job.opts.attempts);
+    } catch (error) {
+      throw error instanceof TaskTrackerError ? unrecoverable(error) : error;
+    }
+    // One instance per start of the job: a BullMQ retry or a stalled job's rerun gets an id of its own.
+    const active = new ActiveJob(job, token, `${this.#queue}:${jobId}:${job.attemptsStarted}`, this.#logger);
+    this.#byJob.set(jobId, active);
+    this.#byInstance.set(active.instanceId, active);
+    try {
+      // Registered first, then the mark read: a stop published in between is seen one way or the other.
+      if (await this.#listener.takeMark(jobId)) active.stopper.abort();
+      const outcome = await this.#run(active, data, signal);
+      await active.flushed();
+      return await this.#settle(active, outcome);
+    } finally {
+      this.#byJob.delete(jobId);
+      this.#byInstance.delete(active.instanceId);
+    }
+  }
+
+  async #run(active: ActiveJob, data: TaskJobData, signal: AbortSignal | undefined): Promise<Outcome> {
+    try {
+      const tracker = this.runtime.submit({
+        instanceId: active.instanceId,
+        jobId: active.job.id,
+        processor: data.processor,
+        jobParams: data.params,
+        timeoutMs: data.timeoutMs,
+        maxRetries: data.maxRetries,
+        signal: signal === undefined ? active.stopper.signal : AbortSignal.any([signal, active.stopper.signal]),
+      });
+      return await tracker.done;
+    } catch (error) {
+      if (error instanceof TaskTrackerError && DATA_ERROR_CODES.has(error.code)) {
+        const field = FIELD_OF_CODE[error.code] ?? (error as { field?: string }).field ?? '(whole)';
+        throw unrecoverable(new InvalidJobDataError(field, error.message, { cause: error }));
+      }
+      if (error instanceof TaskTrackerError && error.code === 'ERR_RUNTIME_CLOSED') return requeue(active.job, active.token);
+      throw error;
+    }
+  }
+
+  async #settle(active: ActiveJob, outcome: Outcome): Promise<string> {
+    if (outcome.status === 'SUCCEED') return outcome.result;
+    if (outcome.status === 'FAILED') throw new JobFailedError(outcome);
+    if (active.requeue) return requeue(active.job, active.token);
+    throw unrecoverable(new JobStoppedError(outcome));
+  }
+}
+
+/** Puts the job back at the end of the wait list, unfailed; BullMQ then leaves it alone (`WaitingError`). */
+async function requeue(job: Job, token: string | undefined): Promise<never> {
+  await job.moveToWait(token);
+  throw new WaitingError();
+}

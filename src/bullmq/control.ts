@@ -1,0 +1,141 @@
+// Stopping a job from any process: a stop mark in Redis (for a job not started yet, or whose start races the stop)
+// and a message on a pub/sub channel every consumer of the queue listens to (for a job running somewhere now).
+import { Redis, type RedisOptions } from 'ioredis';
+import { describeValue } from '../errors.js';
+
+/** Where a queue lives: its name, its Redis, and BullMQ's key prefix. */
+export interface QueueLocation {
+  /** The BullMQ queue's name. */
+  readonly queue: string;
+  /** ioredis options, or a connected ioredis client (used as it is, and left open). */
+  readonly connection: RedisOptions | Redis;
+  /**
+   * BullMQ's key prefix, as given to the queue and the workers.
+   * @default 'bull'
+   */
+  readonly prefix?: string;
+}
+
+export interface StopJobOptions {
+  /**
+   * How long the stop mark stays when no consumer takes the job (ms): a job that is still waiting is failed as
+   * stopped when a consumer takes it within this time. 1 to 2^31-1.
+   * @default 86400000 (one day)
+   */
+  readonly markTtlMs?: number;
+}
+
+/** `stopJob`'s default mark lifetime: a day. */
+export const DEFAULT_STOP_MARK_TTL_MS = 86_400_000;
+
+/** The channel the queue's consumers listen to; each message is one job id. */
+export function stopChannel(prefix: string, queue: string): string {
+  return `${prefix}:${queue}:ltt-stop`;
+}
+
+/** The key that marks one job as stopped; beside BullMQ's own `<prefix>:<queue>:<jobId>` key. */
+export function stopMarkKey(prefix: string, queue: string, jobId: string): string {
+  return `${prefix}:${queue}:${jobId}:ltt-stop`;
+}
+
+/**
+ * Stops a job of the queue wherever it is: running in a consumer of any process (its instance is interrupted, then
+ * force-stopped after the runtime's grace) or not started yet (the consumer that takes it fails it at once). Either
+ * way the job fails as cancelled (`ERR_JOB_STOPPED: …`), without further BullMQ attempts. A job that has already
+ * finished is not changed. Resolves, once the stop is in Redis, with the number of consumers that heard it.
+ */
+export async function stopJob(location: QueueLocation, jobId: string, options: StopJobOptions = {}): Promise<number> {
+  if (typeof jobId !== 'string' || jobId === '') throw new TypeError(`stopJob: jobId must be a non-empty string, got ${describeValue(jobId)}`);
+  const ttl = options.markTtlMs ?? DEFAULT_STOP_MARK_TTL_MS;
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > 2 ** 31 - 1) {
+    throw new RangeError(`stopJob: options.markTtlMs must be a whole number of ms from 1 to ${2 ** 31 - 1}, got ${describeValue(ttl)}`);
+  }
+  const { queue, prefix } = checkLocation('stopJob', location);
+  const [client, owned] = connect(location.connection);
+  try {
+    // The mark first: a consumer that starts the job after the message went out still sees the mark.
+    const replies = await client.multi().set(stopMarkKey(prefix, queue, jobId), '1', 'PX', ttl).publish(stopChannel(prefix, queue), jobId).exec();
+    const failed = replies?.find(([error]) => error !== null);
+    if (replies === null || failed !== undefined) throw failed?.[0] ?? new Error('stopJob: the transaction was aborted');
+    return Number(replies[1]?.[1] ?? 0);
+  } finally {
+    if (owned) await quit(client);
+  }
+}
+
+/** A consumer's ear on the stop channel, and its reader of stop marks. */
+export class StopListener {
+  readonly #subscriber: Redis;
+  readonly #commands: Redis;
+  readonly #prefix: string;
+  readonly #queue: string;
+
+  private constructor(subscriber: Redis, commands: Redis, prefix: string, queue: string) {
+    this.#subscriber = subscriber;
+    this.#commands = commands;
+    this.#prefix = prefix;
+    this.#queue = queue;
+  }
+
+  /** Subscribes; `onStop` gets each job id stopped from anywhere, `onError` each connection error. */
+  static async open(location: QueueLocation, onStop: (jobId: string) => void, onError: (error: Error) => void): Promise<StopListener> {
+    const { queue, prefix } = checkLocation('startConsumer', location);
+    const subscriber = duplicate(location.connection);
+    const commands = duplicate(location.connection);
+    subscriber.on('error', onError);
+    commands.on('error', onError);
+    const channel = stopChannel(prefix, queue);
+    subscriber.on('message', (from: string, jobId: string) => {
+      if (from === channel) onStop(jobId);
+    });
+    try {
+      await subscriber.subscribe(channel);
+    } catch (error) {
+      await Promise.all([quit(subscriber), quit(commands)]);
+      throw error;
+    }
+    return new StopListener(subscriber, commands, prefix, queue);
+  }
+
+  /** Whether the job carries a stop mark; the mark is removed, so a later retry of the job by hand runs. */
+  async takeMark(jobId: string): Promise<boolean> {
+    return (await this.#commands.del(stopMarkKey(this.#prefix, this.#queue, jobId))) > 0;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([quit(this.#subscriber), quit(this.#commands)]);
+  }
+}
+
+function checkLocation(caller: string, location: QueueLocation): { queue: string; prefix: string } {
+  if (typeof location !== 'object' || location === null) throw new TypeError(`${caller}: the queue location must be an object, got ${describeValue(location)}`);
+  if (typeof location.queue !== 'string' || location.queue === '') throw new TypeError(`${caller}: queue must be a non-empty string, got ${describeValue(location.queue)}`);
+  const prefix = location.prefix ?? 'bull';
+  if (typeof prefix !== 'string' || prefix === '') throw new TypeError(`${caller}: prefix must be a non-empty string, got ${describeValue(prefix)}`);
+  if (typeof location.connection !== 'object' || location.connection === null) {
+    throw new TypeError(`${caller}: connection must be ioredis options or an ioredis client, got ${describeValue(location.connection)}`);
+  }
+  return { queue: location.queue, prefix };
+}
+
+function isClient(connection: RedisOptions | Redis): connection is Redis {
+  return typeof (connection as Redis).duplicate === 'function';
+}
+
+/** The caller's client as it is, or a new one from options (then `owned`: ours to quit). */
+function connect(connection: RedisOptions | Redis): [Redis, boolean] {
+  return isClient(connection) ? [connection, false] : [new Redis(connection), true];
+}
+
+/** A connection of our own, with the caller's settings. */
+function duplicate(connection: RedisOptions | Redis): Redis {
+  return isClient(connection) ? connection.duplicate() : new Redis(connection);
+}
+
+async function quit(client: Redis): Promise<void> {
+  try {
+    await client.quit();
+  } catch {
+    client.disconnect();
+  }
+}

@@ -1,0 +1,52 @@
+// What a consumer throws, and what a BullMQ job fails with: one class and one stable `code` per cause.
+import { UnrecoverableError } from 'bullmq';
+import { TaskTrackerError } from '../errors.js';
+import type { Outcome } from '../tracker.js';
+
+/**
+ * A job's data is not `{ processor, params?, timeoutMs?, maxRetries? }` as the runtime takes it (or it asks for
+ * BullMQ `attempts` and `maxRetries` at once). `field` names the culprit; `cause` holds the runtime's own refusal
+ * where there is one (`UnknownProcessorError`, `InvalidTimeoutError`, …). Such a job fails without further attempts.
+ */
+export class InvalidJobDataError extends TaskTrackerError {
+  readonly field: string;
+  constructor(field: string, message: string, options?: ErrorOptions) {
+    super('ERR_INVALID_JOB_DATA', `job data ${field}: ${message}`, options);
+    this.field = field;
+  }
+}
+
+/** The job's instance was stopped (`stopJob`, `worker.cancelJob`): it fails as cancelled, without further attempts. */
+export class JobStoppedError extends TaskTrackerError {
+  readonly outcome: Outcome;
+  constructor(outcome: Outcome) {
+    super('ERR_JOB_STOPPED', outcome.result);
+    this.outcome = outcome;
+  }
+}
+
+/**
+ * The job's instance ended FAILED. Its message is the outcome's `result` text, so that is the job's
+ * `failedReason`; BullMQ's `attempts` and `backoff` apply as configured.
+ */
+export class JobFailedError extends TaskTrackerError {
+  readonly outcome: Outcome;
+  /** The outcome's reason: `PROCESSOR_FAILED`, `TIMEOUT_FORCE_STOPPED`, … */
+  readonly reason: Outcome['reason'];
+  constructor(outcome: Outcome) {
+    super('ERR_JOB_FAILED', outcome.result);
+    this.outcome = outcome;
+    this.reason = outcome.reason;
+  }
+}
+
+/**
+ * The error handed to BullMQ for a job that must not be tried again: an `UnrecoverableError` (the only kind BullMQ
+ * never retries) whose message starts with the typed error's code, e.g. `ERR_JOB_STOPPED: user stop instance,…`,
+ * since a job's `failedReason` keeps only the text. `cause` is the typed error.
+ */
+export function unrecoverable(error: TaskTrackerError): UnrecoverableError {
+  const wrapped = new UnrecoverableError(`${error.code}: ${error.message}`);
+  Object.defineProperty(wrapped, 'cause', { value: error, configurable: true, writable: true });
+  return wrapped;
+}

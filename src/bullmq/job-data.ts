@@ -1,0 +1,55 @@
+// What a BullMQ job carries for the runtime, and the check that turns it into a submit request.
+import { describeValue } from '../errors.js';
+import { InvalidJobDataError } from './errors.js';
+
+/** The data of a job the consumer runs: `queue.add(name, { processor: 'checksum', params: {…}, timeoutMs: 30_000 })`. */
+export interface TaskJobData {
+  /** The processor's registry name in the consumer's runtime. */
+  readonly processor: string;
+  /** Passed to the processor as `ctx.jobParams` (after BullMQ's JSON round trip). */
+  readonly params?: unknown;
+  /** Positive ms for all of this BullMQ attempt's runs together, from its first start. */
+  readonly timeoutMs?: number;
+  /** Retries inside one BullMQ attempt, in the same process. Not with BullMQ `attempts` > 1. */
+  readonly maxRetries?: number;
+}
+
+const KEYS = new Set(['processor', 'params', 'timeoutMs', 'maxRetries']);
+
+/**
+ * Checks a job's data and its BullMQ `attempts` option. Throws an `InvalidJobDataError` naming the field; the values
+ * themselves (the processor's name, the timeout) are checked again by `runtime.submit()`, whose refusal becomes the
+ * error's `cause`.
+ */
+export function readJobData(data: unknown, attempts: number | undefined): TaskJobData {
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    throw new InvalidJobDataError('(whole)', `must be an object { processor, params?, timeoutMs?, maxRetries? }, got ${Array.isArray(data) ? 'an array' : describeValue(data)}`);
+  }
+  for (const key of Object.keys(data)) {
+    if (!KEYS.has(key)) throw new InvalidJobDataError(key, 'is not a field of the job data (processor, params, timeoutMs, maxRetries)');
+  }
+  const fields = data as Record<string, unknown>;
+  if (typeof fields.processor !== 'string') {
+    throw new InvalidJobDataError('processor', `must be a processor's registry name, got ${describeValue(fields.processor)}`);
+  }
+  if (fields.timeoutMs !== undefined && typeof fields.timeoutMs !== 'number') {
+    throw new InvalidJobDataError('timeoutMs', `must be a number of milliseconds, got ${describeValue(fields.timeoutMs)}`);
+  }
+  if (fields.maxRetries !== undefined && typeof fields.maxRetries !== 'number') {
+    throw new InvalidJobDataError('maxRetries', `must be a whole number, got ${describeValue(fields.maxRetries)}`);
+  }
+  if ((fields.maxRetries ?? 0) > 0 && (attempts ?? 1) > 1) {
+    throw new InvalidJobDataError('maxRetries', `is ${fields.maxRetries} while the job's BullMQ attempts is ${attempts}: set one of them, not both (they would multiply)`);
+  }
+  return fields as unknown as TaskJobData;
+}
+
+/** The runtime's refusals that mean the job's data is wrong (and not, say, that the runtime is closing). */
+export const DATA_ERROR_CODES: ReadonlySet<string> = new Set([
+  'ERR_UNKNOWN_PROCESSOR',
+  'ERR_INVALID_TIMEOUT',
+  'ERR_INVALID_RETRIES',
+  'ERR_PARAMS_NOT_CLONEABLE',
+  'ERR_PARAMS_TOO_LARGE',
+  'ERR_INVALID_REQUEST',
+]);

@@ -1,0 +1,241 @@
+// The BullMQ consumer in this process against a real redis-server: outcomes → job completion, data checks, retries
+// on either side (never both), stops from another connection, lock renewal under a spinning thread, close().
+// Every wait is on a BullMQ event, a job's end, or a processor log line: never a sleep.
+import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Queue, QueueEvents, type Job } from 'bullmq';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { startConsumer, stopJob, type Consumer, type ConsumerOptions, type TaskJobProgress } from 'light-task-tracker/bullmq';
+import type { ProcessorLogLine } from 'light-task-tracker';
+import { fixture, processors } from './helpers.js';
+import { redisRequired, redisServerPath, skipRedisTests, startRedis, type RedisServer } from './redis.js';
+
+const allProcessors = { ...processors, spinFor: fixture('bullmq-spin-for') };
+
+describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
+  let redis: RedisServer;
+  let queue: Queue;
+  let events: QueueEvents;
+  let queueName: string;
+  let count = 0;
+  const consumers: Consumer[] = [];
+  const lines: ProcessorLogLine[] = [];
+  let lineWaiters: Array<{ match: (line: ProcessorLogLine) => boolean; resolve: () => void }> = [];
+
+  beforeAll(async () => {
+    if (redisServerPath === undefined && redisRequired) throw new Error('CI=true and no redis-server on this machine');
+    redis = await startRedis();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+  beforeEach(async () => {
+    queueName = `consumer-${++count}`;
+    queue = new Queue(queueName, { connection: redis.connection });
+    events = new QueueEvents(queueName, { connection: redis.connection });
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    lines.length = 0;
+    lineWaiters = [];
+  });
+  afterEach(async () => {
+    await Promise.all(consumers.splice(0).map((consumer) => consumer.close({ deadlineMs: 0 })));
+    await Promise.all([queue.close(), events.close()]);
+  });
+
+  /** Resolves when a processor logs `msg` for the job `jobId` (any attempt). */
+  function processorLogged(jobId: string, msg: string): Promise<void> {
+    const match = (line: ProcessorLogLine): boolean => line.msg === msg && line.instanceId.startsWith(`${queueName}:${jobId}:`);
+    if (lines.some(match)) return Promise.resolve();
+    return new Promise((resolve) => lineWaiters.push({ match, resolve }));
+  }
+
+  async function consumer(options: Partial<ConsumerOptions['runtime']> = {}, worker: ConsumerOptions['worker'] = {}): Promise<Consumer> {
+    const started = await startConsumer({
+      queue: queueName,
+      connection: redis.connection,
+      runtime: {
+        processors: allProcessors,
+        maxThreads: 2,
+        logger: pino({ level: 'silent' }),
+        onProcessorLog: (line) => {
+          lines.push(line);
+          lineWaiters = lineWaiters.filter((waiter) => (waiter.match(line) ? (waiter.resolve(), false) : true));
+        },
+        ...options,
+      },
+      worker,
+    });
+    consumers.push(started);
+    return started;
+  }
+
+  /** The job's end: its return value, or its failedReason as `{ failed }`. */
+  async function ending(job: Job): Promise<{ result?: unknown; failed?: string }> {
+    try {
+      return { result: await job.waitUntilFinished(events) };
+    } catch (error) {
+      return { failed: (error as Error).message };
+    }
+  }
+
+  test('SUCCEED completes the job with the result; RUNNING reports are its progress, processor lines its log', { timeout: 15_000 }, async () => {
+    await consumer({ statusReportIntervalMs: 20 });
+    const progress = new Promise<{ jobId: string; data: unknown }>((resolve) => events.once('progress', resolve));
+    const slow = await queue.add('slow', { processor: 'sleep', params: { ms: 400 } });
+    const quick = await queue.add('quick', { processor: 'succeed', params: 'world' });
+    expect(await ending(quick)).toEqual({ result: 'hello world' });
+    const seen = await progress;
+    expect(seen.jobId).toBe(slow.id);
+    expect(seen.data).toMatchObject({ status: 'RUNNING', instanceId: `${queueName}:${slow.id}:1`, address: expect.any(String) } satisfies Partial<TaskJobProgress>);
+    expect(await ending(slow)).toEqual({ result: 'slept' });
+    const { logs } = await queue.getJobLogs(quick.id!);
+    expect(logs).toEqual(['INFO [attempt 0] started {"attempt":0}']);
+    expect((await queue.getJob(slow.id!))?.progress).toMatchObject({ status: 'RUNNING' });
+  });
+
+  test('FAILED fails the job with the result as its reason, and BullMQ attempts retry it', { timeout: 15_000 }, async () => {
+    await consumer();
+    const job = await queue.add('no', { processor: 'fail' }, { attempts: 2 });
+    expect(await ending(job)).toEqual({ failed: 'the job said no' });
+    const after = await queue.getJob(job.id!);
+    expect(after?.attemptsMade).toBe(2);
+    expect(await after?.getState()).toBe('failed');
+  });
+
+  test('a runaway job is force-stopped at its timeout and the consumer goes on', { timeout: 15_000 }, async () => {
+    await consumer({ maxThreads: 1 });
+    const runaway = await queue.add('runaway', { processor: 'spinRunaway', timeoutMs: 200 });
+    const next = await queue.add('next', { processor: 'succeed', params: 'after' });
+    expect(await ending(runaway)).toEqual({ failed: 'instance execute timeout,force stop success' });
+    expect(await ending(next)).toEqual({ result: 'hello after' });
+  });
+
+  test('bad job data fails the job at once, unrecoverably, with ERR_INVALID_JOB_DATA; the consumer goes on', { timeout: 15_000 }, async () => {
+    await consumer();
+    const bad = [
+      ['not an object', 'ERR_INVALID_JOB_DATA: job data (whole): must be an object'],
+      [{ processor: 'nope' }, 'ERR_INVALID_JOB_DATA: job data processor: no processor named "nope"'],
+      [{ processor: '/etc/passwd' }, 'ERR_INVALID_JOB_DATA: job data processor: no processor named "/etc/passwd"'],
+      [{ processor: 'succeed', timeoutMs: -5 }, 'ERR_INVALID_JOB_DATA: job data timeoutMs: timeoutMs must be a positive'],
+      [{ processor: 'succeed', timeoutMs: '10' }, 'ERR_INVALID_JOB_DATA: job data timeoutMs: must be a number'],
+      [{ processor: 'succeed', maxRetries: -1 }, 'ERR_INVALID_JOB_DATA: job data maxRetries: maxRetries must be a whole number'],
+      [{ processor: 'succeed', script: 'x' }, 'ERR_INVALID_JOB_DATA: job data script: is not a field'],
+      [{ processor: 'succeed', maxRetries: 2 }, "ERR_INVALID_JOB_DATA: job data maxRetries: is 2 while the job's BullMQ attempts is 3"],
+    ] as const;
+    const jobs = await Promise.all(bad.map(([data]) => queue.add('bad', data, { attempts: 3 })));
+    const endings = await Promise.all(jobs.map(ending));
+    endings.forEach((end, i) => expect(end.failed).toMatch(new RegExp(`^${escape(bad[i]![1])}`)));
+    for (const job of jobs) expect((await queue.getJob(job.id!))?.attemptsMade).toBe(1);
+    expect(await ending(await queue.add('good', { processor: 'succeed', params: 'still here' }))).toEqual({ result: 'hello still here' });
+  });
+
+  test('maxRetries retries inside one BullMQ attempt, with the same timeout', { timeout: 15_000 }, async () => {
+    await consumer();
+    const job = await queue.add('flaky', { processor: 'flaky', params: { succeedOn: 2 }, maxRetries: 2, timeoutMs: 10_000 });
+    expect(await ending(job)).toEqual({ result: 'succeeded on retry 2' });
+    const { logs } = await queue.getJobLogs(job.id!);
+    expect(logs.map((line) => line.split(' ').slice(0, 4).join(' '))).toEqual(['INFO [attempt 0] started', 'INFO [attempt 1] started', 'INFO [attempt 2] started']);
+    expect((await queue.getJob(job.id!))?.attemptsStarted).toBe(1);
+  });
+
+  test('stopJob from another connection ends a running job as cancelled, never retried', { timeout: 15_000 }, async () => {
+    await consumer();
+    const job = await queue.add('long', { processor: 'sleep', params: { ms: 60_000 } }, { attempts: 3 });
+    await processorLogged(job.id!, 'started');
+    expect(await stopJob({ queue: queueName, connection: redis.connection }, job.id!)).toBe(1);
+    expect(await ending(job)).toEqual({ failed: 'ERR_JOB_STOPPED: user stop instance,interrupted success' });
+    const after = await queue.getJob(job.id!);
+    expect(after?.attemptsMade).toBe(1);
+    expect(await after?.getState()).toBe('failed');
+  });
+
+  test('a runaway job ignoring the stop is force-stopped; a stop before the start fails the job when it is taken', { timeout: 15_000 }, async () => {
+    await consumer({ forceStopGraceMs: 50 });
+    const runaway = await queue.add('runaway', { processor: 'spinRunaway' });
+    await processorLogged(runaway.id!, 'started');
+    await stopJob({ queue: queueName, connection: redis.connection }, runaway.id!);
+    expect(await ending(runaway)).toEqual({ failed: 'ERR_JOB_STOPPED: user stop instance,force stop success' });
+
+    await stopJob({ queue: queueName, connection: redis.connection }, 'later');
+    const later = await queue.add('later', { processor: 'succeed' }, { jobId: 'later' });
+    expect(await ending(later)).toEqual({ failed: 'ERR_JOB_STOPPED: user stop instance,never started' });
+    expect(lines.filter((line) => line.instanceId.includes(':later:'))).toEqual([]);
+  });
+
+  test("BullMQ's own worker.cancelJob stops the instance too", { timeout: 15_000 }, async () => {
+    const started = await consumer();
+    const job = await queue.add('long', { processor: 'spinCooperative' });
+    await processorLogged(job.id!, 'started');
+    expect(started.worker.cancelJob(job.id!)).toBe(true);
+    expect(await ending(job)).toEqual({ failed: 'ERR_JOB_STOPPED: user stop instance,interrupted success' });
+  });
+
+  test('a CPU-bound job three times longer than lockDuration keeps its lock: no stall, one start', { timeout: 15_000 }, async () => {
+    const started = await consumer({ maxThreads: 2 }, { lockDuration: 400, stalledInterval: 200 });
+    const stalled: string[] = [];
+    events.on('stalled', ({ jobId }) => stalled.push(jobId));
+    started.worker.on('stalled', (jobId) => stalled.push(jobId));
+    const renewed = once(started.worker, 'locksRenewed');
+    const jobs = await Promise.all([1, 2].map((n) => queue.add(`spin${n}`, { processor: 'spinFor', params: { ms: 1200 } })));
+    await renewed;
+    for (const job of jobs) expect(await ending(job)).toEqual({ result: 'spun 1200 ms' });
+    for (const job of jobs) expect((await queue.getJob(job.id!))?.attemptsStarted).toBe(1);
+    expect(stalled).toEqual([]);
+  });
+
+  test('close() lets a job finish, stops one past the deadline and returns it to the queue unfailed', { timeout: 15_000 }, async () => {
+    const started = await consumer({ forceStopGraceMs: 50 });
+    const finishing = await queue.add('finishing', { processor: 'sleep', params: { ms: 300 } });
+    const runaway = await queue.add('runaway', { processor: 'spinRunaway' });
+    await Promise.all([processorLogged(finishing.id!, 'started'), processorLogged(runaway.id!, 'started')]);
+    const waiting = new Promise<{ jobId: string }>((resolve) => events.once('waiting', resolve));
+    const closed = started.close({ deadlineMs: 500 });
+    expect(started.close()).toBe(closed);
+    await closed;
+    expect(await (await queue.getJob(finishing.id!))?.getState()).toBe('completed');
+    const back = await queue.getJob(runaway.id!);
+    expect(await back?.getState()).toBe('waiting');
+    expect(back?.attemptsMade).toBe(0);
+    expect(back?.failedReason).toBeUndefined();
+    expect((await waiting).jobId).toBe(runaway.id);
+    expect(started.runtime.size).toBe(0);
+  });
+
+  test('a closed consumer leaves the queue to the next one', { timeout: 15_000 }, async () => {
+    const first = await consumer();
+    await first.close();
+    const job = await queue.add('later', { processor: 'succeed', params: 'again' });
+    await consumer();
+    expect(await ending(job)).toEqual({ result: 'hello again' });
+  });
+});
+
+describe('the bullmq entry', () => {
+  test('the main entry never loads bullmq or ioredis; both are optional peers', () => {
+    const seen = new Set<string>();
+    const bare = new Set<string>();
+    const visit = (url: URL): void => {
+      if (seen.has(url.href)) return;
+      seen.add(url.href);
+      const text = readFileSync(fileURLToPath(url), 'utf8');
+      for (const [, spec] of text.matchAll(/(?:from|import)\s*\(?\s*['"]([^'"]+)['"]/g)) {
+        if (spec!.startsWith('.')) visit(new URL(spec!, url));
+        else bare.add(spec!);
+      }
+    };
+    visit(new URL('../dist/src/index.js', import.meta.url));
+    expect(seen.size).toBeGreaterThan(5);
+    expect([...bare].filter((spec) => /bullmq|ioredis/.test(spec))).toEqual([]);
+    const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as Record<string, Record<string, unknown>>;
+    expect(pkg.peerDependenciesMeta).toEqual({ bullmq: { optional: true }, ioredis: { optional: true } });
+    expect(pkg.dependencies).not.toHaveProperty('bullmq');
+    expect(pkg.dependencies).not.toHaveProperty('ioredis');
+    expect(pkg.exports?.['./bullmq']).toEqual({ types: './dist/src/bullmq/index.d.ts', default: './dist/src/bullmq/index.js' });
+  });
+});
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
