@@ -1,0 +1,37 @@
+// The chaos soak, short: 1,000 random instances in a child process (test/fixtures/soak-run.js checks every
+// outcome and report, and the process must exit by itself after close()). `npm run soak` runs 10,000.
+// The seed is fixed so that a run is replayable; SOAK_SEED picks another.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const DEFAULT_SEED = 20261125;
+const driver = fileURLToPath(new URL('./fixtures/soak-run.js', import.meta.url));
+
+interface Run {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly output: string;
+}
+
+function runSoak(instances: number, seed: number): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--expose-gc', driver, String(instances), String(seed)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => resolve({ code, signal, output }));
+  });
+}
+
+describe('chaos soak', () => {
+  it('ends every one of 1,000 random instances once, reports each once, and exits by itself', { timeout: 180_000 }, async () => {
+    const seed = process.env.SOAK_SEED !== undefined ? Number(process.env.SOAK_SEED) >>> 0 : DEFAULT_SEED;
+    const run = await runSoak(1000, seed);
+    if (run.code !== 0) console.error(`soak failed (seed ${seed}):\n${run.output.slice(-8000)}`);
+    expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null });
+    expect(run.output).toContain('soak passed: closed, now exiting by itself');
+    expect(run.output).toMatch(/final reports\s+delivered \d+, retried \d+, lost \d+/);
+  });
+});
