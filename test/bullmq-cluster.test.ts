@@ -5,11 +5,12 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
-import { Queue, QueueEvents, type Job } from 'bullmq';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import type { Job, Queue } from 'bullmq';
+import { beforeEach, describe, expect, test } from 'vitest';
 import { stopJob } from 'light-task-tracker/bullmq';
 import { fixture } from './helpers.js';
-import { redisRequired, redisServerPath, skipRedisTests, startRedis, type RedisServer } from './redis.js';
+import { useQueue } from './bullmq-queue.js';
+import { skipRedisTests } from './redis.js';
 
 interface ChildMessage {
   readonly pid: number;
@@ -65,50 +66,28 @@ class ConsumerProcess {
 }
 
 describe.skipIf(skipRedisTests)('BullMQ consumers in two processes', () => {
-  let redis: RedisServer;
-  let queueName: string;
-  let queue: Queue;
-  let events: QueueEvents;
-  let count = 0;
   const children: ConsumerProcess[] = [];
-
-  beforeAll(async () => {
-    if (redisServerPath === undefined && redisRequired) throw new Error('CI=true and no redis-server on this machine');
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  beforeEach(async () => {
-    queueName = `cluster-${++count}`;
-    queue = new Queue(queueName, { connection: redis.connection });
-    events = new QueueEvents(queueName, { connection: redis.connection });
-    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
-  });
-  afterEach(async () => {
+  const ctx = useQueue('cluster', async () => {
     for (const child of children.splice(0)) {
       if (child.child.exitCode === null && child.child.signalCode === null) child.child.kill('SIGKILL');
       await child.exited;
     }
-    await Promise.all([queue.close(), events.close()]);
+  });
+  let queue: Queue;
+  let queueName: string;
+  const ending = (job: Job): ReturnType<typeof ctx.ending> => ctx.ending(job);
+
+  beforeEach(() => {
+    ({ queue, name: queueName } = ctx);
   });
 
   async function consumers(n: number, worker: Record<string, unknown> = {}): Promise<ConsumerProcess[]> {
     const started = Array.from({ length: n }, () => new ConsumerProcess({
-      queue: queueName, connection: redis.connection, processors, maxThreads: 1, forceStopGraceMs: 50, worker,
+      queue: queueName, connection: ctx.redis.connection, processors, maxThreads: 1, forceStopGraceMs: 50, worker,
     }));
     children.push(...started);
     await Promise.all(started.map((child) => child.waitFor((message) => message.event === 'ready')));
     return started;
-  }
-
-  async function ending(job: Job): Promise<{ result?: unknown; failed?: string; by?: string | undefined }> {
-    try {
-      const result: unknown = await job.waitUntilFinished(events);
-      return { result, by: (await queue.getJob(job.id!))?.processedBy };
-    } catch (error) {
-      return { failed: (error as Error).message, by: (await queue.getJob(job.id!))?.processedBy };
-    }
   }
 
   test('jobs spread over both consumers; a runaway job dies at its timeout and its consumer goes on', { timeout: 30_000 }, async () => {
@@ -147,7 +126,7 @@ describe.skipIf(skipRedisTests)('BullMQ consumers in two processes', () => {
     const [only] = await consumers(1);
     const job = await queue.add('long', { processor: 'sleep', params: { ms: 60_000 } }, { attempts: 3 });
     await only!.started(job.id!, queueName);
-    expect(await stopJob({ queue: queueName, connection: redis.connection }, job.id!)).toBe(1);
+    expect(await stopJob({ queue: queueName, connection: ctx.redis.connection }, job.id!)).toBe(1);
     expect(await ending(job)).toEqual({ failed: 'ERR_JOB_STOPPED: user stop instance,interrupted success', by: only!.name });
     expect((await queue.getJob(job.id!))?.attemptsMade).toBe(1);
     expect(await ending(await queue.add('next', { processor: 'succeed', params: 'next' }))).toEqual({ result: 'hello next', by: only!.name });

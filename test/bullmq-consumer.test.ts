@@ -4,44 +4,32 @@
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Queue, QueueEvents, type Job } from 'bullmq';
+import type { Job, Queue, QueueEvents } from 'bullmq';
 import { pino } from 'pino';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { beforeEach, describe, expect, test } from 'vitest';
 import { startConsumer, stopJob, type Consumer, type ConsumerOptions, type TaskJobProgress } from 'light-task-tracker/bullmq';
 import type { ProcessorLogLine } from 'light-task-tracker';
 import { fixture, processors } from './helpers.js';
-import { redisRequired, redisServerPath, skipRedisTests, startRedis, type RedisServer } from './redis.js';
+import { useQueue } from './bullmq-queue.js';
+import { skipRedisTests } from './redis.js';
 
 const allProcessors = { ...processors, spinFor: fixture('bullmq-spin-for') };
 
 describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
-  let redis: RedisServer;
+  const consumers: Consumer[] = [];
+  const ctx = useQueue('consumer', async () => {
+    await Promise.all(consumers.splice(0).map((consumer) => consumer.close({ deadlineMs: 0 })));
+  });
+  const lines: ProcessorLogLine[] = [];
+  let lineWaiters: Array<{ match: (line: ProcessorLogLine) => boolean; resolve: () => void }> = [];
   let queue: Queue;
   let events: QueueEvents;
   let queueName: string;
-  let count = 0;
-  const consumers: Consumer[] = [];
-  const lines: ProcessorLogLine[] = [];
-  let lineWaiters: Array<{ match: (line: ProcessorLogLine) => boolean; resolve: () => void }> = [];
 
-  beforeAll(async () => {
-    if (redisServerPath === undefined && redisRequired) throw new Error('CI=true and no redis-server on this machine');
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  beforeEach(async () => {
-    queueName = `consumer-${++count}`;
-    queue = new Queue(queueName, { connection: redis.connection });
-    events = new QueueEvents(queueName, { connection: redis.connection });
-    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+  beforeEach(() => {
+    ({ queue, events, name: queueName } = ctx);
     lines.length = 0;
     lineWaiters = [];
-  });
-  afterEach(async () => {
-    await Promise.all(consumers.splice(0).map((consumer) => consumer.close({ deadlineMs: 0 })));
-    await Promise.all([queue.close(), events.close()]);
   });
 
   /** Resolves when a processor logs `msg` for the job `jobId` (any attempt). */
@@ -54,7 +42,7 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
   async function consumer(options: Partial<ConsumerOptions['runtime']> = {}, worker: ConsumerOptions['worker'] = {}): Promise<Consumer> {
     const started = await startConsumer({
       queue: queueName,
-      connection: redis.connection,
+      connection: ctx.redis.connection,
       runtime: {
         processors: allProcessors,
         maxThreads: 2,
@@ -71,13 +59,9 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     return started;
   }
 
-  /** The job's end: its return value, or its failedReason as `{ failed }`. */
   async function ending(job: Job): Promise<{ result?: unknown; failed?: string }> {
-    try {
-      return { result: await job.waitUntilFinished(events) };
-    } catch (error) {
-      return { failed: (error as Error).message };
-    }
+    const { by: _by, ...end } = await ctx.ending(job);
+    return end;
   }
 
   test('SUCCEED completes the job with the result; RUNNING reports are its progress, processor lines its log', { timeout: 15_000 }, async () => {
@@ -144,7 +128,7 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     await consumer();
     const job = await queue.add('long', { processor: 'sleep', params: { ms: 60_000 } }, { attempts: 3 });
     await processorLogged(job.id!, 'started');
-    expect(await stopJob({ queue: queueName, connection: redis.connection }, job.id!)).toBe(1);
+    expect(await stopJob({ queue: queueName, connection: ctx.redis.connection }, job.id!)).toBe(1);
     expect(await ending(job)).toEqual({ failed: 'ERR_JOB_STOPPED: user stop instance,interrupted success' });
     const after = await queue.getJob(job.id!);
     expect(after?.attemptsMade).toBe(1);
@@ -155,10 +139,10 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     await consumer({ forceStopGraceMs: 50 });
     const runaway = await queue.add('runaway', { processor: 'spinRunaway' });
     await processorLogged(runaway.id!, 'started');
-    await stopJob({ queue: queueName, connection: redis.connection }, runaway.id!);
+    await stopJob({ queue: queueName, connection: ctx.redis.connection }, runaway.id!);
     expect(await ending(runaway)).toEqual({ failed: 'ERR_JOB_STOPPED: user stop instance,force stop success' });
 
-    await stopJob({ queue: queueName, connection: redis.connection }, 'later');
+    await stopJob({ queue: queueName, connection: ctx.redis.connection }, 'later');
     const later = await queue.add('later', { processor: 'succeed' }, { jobId: 'later' });
     expect(await ending(later)).toEqual({ failed: 'ERR_JOB_STOPPED: user stop instance,never started' });
     expect(lines.filter((line) => line.instanceId.includes(':later:'))).toEqual([]);
