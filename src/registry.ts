@@ -31,9 +31,15 @@ export function resolveRegistry(processors: unknown): ProcessorRegistry {
 function toFileUrl(name: string, location: unknown): string {
   let path: string;
   if (location instanceof URL || (typeof location === 'string' && location.startsWith('file:'))) {
-    const url = new URL(location);
-    if (url.protocol !== 'file:') throw new TypeError(`TaskRuntime: options.processors.${name} must be a file path or file: URL, got ${url.href}`);
-    path = fileURLToPath(url);
+    let url: URL;
+    try {
+      url = new URL(location);
+      if (url.protocol !== 'file:') throw new TypeError('not a file: URL');
+      path = fileURLToPath(url);
+    } catch (cause) {
+      // A bad URL, a remote host (file://host/x.js) or an encoded slash: name the option, keep Node's text as cause.
+      throw new TypeError(`TaskRuntime: options.processors.${name} must be a module path or a local file: URL, got ${String(location)}`, { cause });
+    }
   } else if (typeof location === 'string' && location !== '') {
     path = isAbsolute(location) ? location : resolve(location);
   } else {

@@ -70,7 +70,14 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
  * Checks a request and snapshots its params. `maxParamsBytes` bounds each of `jobParams` and `instanceParams` on
  * its own (so an instance holds at most twice that); the error names the field over it.
  */
-export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistry, maxParamsBytes: number): AcceptedRequest {
+/** Longest `instanceId`, and longest `jobId` / `wfInstanceId` string, in UTF-16 code units: ids are written into every log line and report. */
+export const MAX_ID_LENGTH = 1024;
+
+/**
+ * Checks and copies a request. `admit` is called with the instance id once every field has passed and before the
+ * params are cloned, so a duplicate or over-the-limit request throws without paying for a (maybe huge) clone.
+ */
+export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistry, maxParamsBytes: number, admit: (instanceId: string) => void): AcceptedRequest {
   if (typeof request !== 'object' || request === null) {
     throw new InvalidRequestError('request', `must be an object, got ${describeValue(request)}`);
   }
@@ -86,12 +93,14 @@ export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistr
   const timeoutMs = read(request, 'timeoutMs');
   const maxRetries = read(request, 'maxRetries');
   const signal = read(request, 'signal');
-  if (instanceId !== undefined && (typeof instanceId !== 'string' || instanceId === '')) {
-    throw new InvalidRequestError('instanceId', `must be a non-empty string, got ${describeValue(instanceId)}`);
+  if (instanceId !== undefined && (typeof instanceId !== 'string' || instanceId === '' || instanceId.length > MAX_ID_LENGTH)) {
+    throw new InvalidRequestError('instanceId', `must be a non-empty string of at most ${MAX_ID_LENGTH} characters, got ${describeValue(instanceId)}`);
   }
-  if (jobId !== undefined && !isId(jobId)) throw new InvalidRequestError('jobId', `must be a string or a finite number, got ${describeValue(jobId)}`);
+  if (jobId !== undefined && !isId(jobId)) {
+    throw new InvalidRequestError('jobId', `must be a string of at most ${MAX_ID_LENGTH} characters or a finite number, got ${describeValue(jobId)}`);
+  }
   if (wfInstanceId !== undefined && !isId(wfInstanceId)) {
-    throw new InvalidRequestError('wfInstanceId', `must be a string or a finite number, got ${describeValue(wfInstanceId)}`);
+    throw new InvalidRequestError('wfInstanceId', `must be a string of at most ${MAX_ID_LENGTH} characters or a finite number, got ${describeValue(wfInstanceId)}`);
   }
   if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !(timeoutMs > 0) || timeoutMs > MAX_TIMER_MS)) {
     throw new InvalidTimeoutError(timeoutMs);
@@ -102,9 +111,11 @@ export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistr
   if (signal !== undefined && !isAbortSignal(signal)) {
     throw new InvalidRequestError('signal', `must be an AbortSignal, got ${describeValue(signal)}`);
   }
+  const id = instanceId ?? nanoid();
+  admit(id);
   return {
     processor,
-    instanceId: instanceId ?? nanoid(),
+    instanceId: id,
     jobId,
     jobParams: snapshot('jobParams', read(request, 'jobParams'), maxParamsBytes),
     instanceParams: snapshot('instanceParams', read(request, 'instanceParams'), maxParamsBytes),
@@ -124,7 +135,7 @@ function read<K extends keyof SubmitRequest>(request: SubmitRequest, field: K): 
 }
 
 function isId(value: unknown): value is string | number {
-  return typeof value === 'string' || (typeof value === 'number' && Number.isFinite(value));
+  return (typeof value === 'string' && value.length <= MAX_ID_LENGTH) || (typeof value === 'number' && Number.isFinite(value));
 }
 
 const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')?.get;

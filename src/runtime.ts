@@ -94,9 +94,7 @@ export class TaskRuntime {
    */
   submit(request: SubmitRequest): Tracker {
     if (this.#closing !== undefined) throw new RuntimeClosedError();
-    const accepted = acceptRequest(request, this.#registry, this.#options.maxParamsBytes);
-    if (this.#live.has(accepted.instanceId)) throw new DuplicateInstanceError(accepted.instanceId);
-    if (this.#live.size >= this.#options.maxInstances) throw new AdmissionLimitError(this.#options.maxInstances);
+    const accepted = acceptRequest(request, this.#registry, this.#options.maxParamsBytes, this.#admit);
     const tracker = new Tracker(this.#host, accepted);
     this.#live.set(tracker.instanceId, tracker);
     this.#stats.submitted++;
@@ -108,6 +106,12 @@ export class TaskRuntime {
     this.#dispatch();
     return tracker;
   }
+
+  // Made once: submit() passes it on every call.
+  readonly #admit = (instanceId: string): void => {
+    if (this.#live.has(instanceId)) throw new DuplicateInstanceError(instanceId);
+    if (this.#live.size >= this.#options.maxInstances) throw new AdmissionLimitError(this.#options.maxInstances);
+  };
 
   /** The live tracker with this id (queued, running, or awaiting its final report). */
   get(instanceId: string): Tracker | undefined {

@@ -19,6 +19,25 @@ describe('capacity', () => {
     expect((await runtime.submit({ processor: 'succeed', instanceId: 'dup' }).done).status).toBe('SUCCEED');
   });
 
+  it('refuses a duplicate or over-the-limit request before it clones its params', async () => {
+    const { runtime } = makeRuntime({ maxThreads: 1, maxInstances: 1 });
+    const first = runtime.submit({ processor: 'sleep', instanceId: 'held' });
+    let reads = 0;
+    const params = {
+      get big(): string {
+        reads++;
+        return 'x';
+      },
+    };
+    expect(() => runtime.submit({ processor: 'succeed', instanceId: 'held', jobParams: params })).toThrow(DuplicateInstanceError);
+    expect(() => runtime.submit({ processor: 'succeed', jobParams: params })).toThrow(AdmissionLimitError);
+    expect(reads).toBe(0);
+    first.stop();
+    await first.done;
+    expect((await runtime.submit({ processor: 'succeed', jobParams: params }).done).status).toBe('SUCCEED');
+    expect(reads).toBe(1);
+  });
+
   it('refuses past maxInstances live instances, and admits again when one ends', async () => {
     const { runtime } = makeRuntime({ maxThreads: 1, maxInstances: 3 });
     const live = [1, 2, 3].map(() => runtime.submit({ processor: 'sleep' }));
