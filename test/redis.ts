@@ -1,93 +1,13 @@
-// A real redis-server for the BullMQ tests: found on PATH (or /usr/bin, /usr/sbin), started on a free loopback port
-// with no persistence, stopped after. Missing: the tests skip with a notice, except under CI=true, where they fail.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
-import { once } from 'node:events';
+// The BullMQ tests' redis-server (the cluster example's launcher): when this machine has none, the tests skip with a
+// notice, except under CI=true, where they fail.
+import { findRedisServer } from '../examples/cluster/redis-server.js';
 
-/** The redis-server binary, or undefined when this machine has none. */
-export function findRedisServer(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/bin', '/usr/sbin', '/usr/local/bin'];
-  for (const dir of dirs) {
-    if (dir === '') continue;
-    const candidate = join(dir, 'redis-server');
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
-}
+export { startRedis, type RedisServer } from '../examples/cluster/redis-server.js';
 
 export const redisServerPath = findRedisServer();
-/** Whether the BullMQ tests run: a server is there, or CI demands one (and its absence fails them). */
+/** CI demands a server: without one the BullMQ tests fail instead of skipping. */
 export const redisRequired = process.env.CI === 'true';
 export const skipRedisTests = redisServerPath === undefined && !redisRequired;
 if (skipRedisTests) {
   console.warn('NOTICE: redis-server not found on this machine: the BullMQ tests are skipped (install it with `apt-get install redis-server`; under CI=true they fail instead).');
-}
-
-export interface RedisServer {
-  readonly port: number;
-  readonly connection: { readonly host: string; readonly port: number; readonly maxRetriesPerRequest: null };
-  stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-/** Starts a redis-server on a free loopback port; resolves once it accepts connections. */
-export async function startRedis(): Promise<RedisServer> {
-  if (redisServerPath === undefined) throw new Error('redis-server not found on PATH, /usr/bin or /usr/sbin: install it (apt-get install redis-server)');
-  for (let tries = 0; ; tries++) {
-    const port = await freePort();
-    const child = spawn(redisServerPath, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const started = await ready(child);
-    if (started === true) {
-      return {
-        port,
-        connection: { host: '127.0.0.1', port, maxRetriesPerRequest: null },
-        stop: async () => {
-          if (child.exitCode !== null || child.signalCode !== null) return;
-          const exited = once(child, 'exit');
-          child.kill('SIGTERM');
-          await exited;
-        },
-      };
-    }
-    // Another process took the port between our probe and the server's bind: try another.
-    if (tries >= 4) throw new Error(`redis-server did not start: ${started}`);
-  }
-}
-
-function ready(child: ChildProcess): Promise<true | string> {
-  return new Promise((resolve) => {
-    let output = '';
-    const onData = (chunk: Buffer): void => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        child.stdout?.off('data', onData);
-        child.stdout?.resume();
-        child.stderr?.resume();
-        resolve(true);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.once('exit', (code) => resolve(`exited with code ${code}: ${output.slice(-500)}`));
-    child.once('error', (error) => resolve(String(error)));
-  });
 }
