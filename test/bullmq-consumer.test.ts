@@ -5,6 +5,7 @@ import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Job, Queue, QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { startConsumer, stopJob, type Consumer, type ConsumerOptions, type TaskJobProgress } from 'light-task-tracker/bullmq';
@@ -32,9 +33,10 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     lineWaiters = [];
   });
 
-  /** Resolves when a processor logs `msg` for the job `jobId` (any attempt). */
-  function processorLogged(jobId: string, msg: string): Promise<void> {
-    const match = (line: ProcessorLogLine): boolean => line.msg === msg && line.instanceId.startsWith(`${queueName}:${jobId}:`);
+  /** Resolves when a processor logs `msg` for the job `jobId` (any start of it, or the given one). */
+  function processorLogged(jobId: string, msg: string, start?: number): Promise<void> {
+    const instance = `${queueName}:${jobId}:${start ?? ''}`;
+    const match = (line: ProcessorLogLine): boolean => line.msg === msg && (start === undefined ? line.instanceId.startsWith(instance) : line.instanceId === instance);
     if (lines.some(match)) return Promise.resolve();
     return new Promise((resolve) => lineWaiters.push({ match, resolve }));
   }
@@ -57,6 +59,16 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     });
     consumers.push(started);
     return started;
+  }
+
+  /** Runs one command on a connection of its own, closed after it. */
+  async function withClient<T>(command: (client: Redis) => Promise<T>): Promise<T> {
+    const client = new Redis(ctx.redis.connection);
+    try {
+      return await command(client);
+    } finally {
+      await client.quit();
+    }
   }
 
   async function ending(job: Job): Promise<{ result?: unknown; failed?: string }> {
@@ -162,6 +174,40 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     expect(lines.filter((line) => line.instanceId.includes(':later:'))).toEqual([]);
   });
 
+  test('a stop whose message was missed is still seen, through its mark, at the next RUNNING report', { timeout: 15_000 }, async () => {
+    await consumer({ statusReportIntervalMs: 50 });
+    const job = await queue.add('long', { processor: 'sleep', params: { ms: 60_000 } }, { attempts: 3 });
+    await processorLogged(job.id!, 'started');
+    // What stopJob writes, without its message: as if the consumer's subscriber had been reconnecting.
+    await withClient((client) => client.set(`bull:${queueName}:${job.id}:ltt-stop`, '1', 'PX', 60_000));
+    expect(await ending(job)).toEqual({ failed: 'ERR_JOB_STOPPED: user stop instance,interrupted success' });
+    expect((await queue.getJob(job.id!))?.attemptsMade).toBe(1);
+  });
+
+  test('a job whose lock is lost stops its run here; BullMQ then hands it on as stalled and it runs again', { timeout: 15_000 }, async () => {
+    const started = await consumer({}, { lockDuration: 400, stalledInterval: 200 });
+    const job = await queue.add('long', { processor: 'awaitSignal' });
+    await processorLogged(job.id!, 'started');
+    const lost = once(started.worker, 'lockRenewalFailed') as Promise<[string[]]>;
+    // The lock taken away, as when another consumer's stalled check has given the job to someone else.
+    await withClient((client) => client.del(`bull:${queueName}:${job.id}:lock`));
+    expect((await lost)[0]).toContain(job.id);
+    await processorLogged(job.id!, 'signal fired');
+    const firstRun = lines.filter((line) => line.instanceId === `${queueName}:${job.id}:1`).map((line) => line.msg);
+    expect(firstRun).toEqual(['started', 'signal fired']);
+    // Not failed by the run that lost its lock: the stalled check puts it back, and it starts again.
+    await processorLogged(job.id!, 'started', 2);
+    expect(await (await queue.getJob(job.id!))?.getState()).toBe('active');
+  });
+
+  test('a processor module that cannot load fails the job once, whatever its BullMQ attempts', { timeout: 15_000 }, async () => {
+    await consumer();
+    const job = await queue.add('broken', { processor: 'loadThrows' }, { attempts: 3 });
+    const end = await ending(job);
+    expect(end.failed).toMatch(/^ERR_JOB_FAILED: /);
+    expect((await queue.getJob(job.id!))?.attemptsMade).toBe(1);
+  });
+
   test("BullMQ's own worker.cancelJob stops the instance too", { timeout: 15_000 }, async () => {
     const started = await consumer();
     const job = await queue.add('long', { processor: 'spinCooperative' });
@@ -185,11 +231,12 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
 
   test('close() lets a job finish, stops one past the deadline and returns it to the queue unfailed', { timeout: 15_000 }, async () => {
     const started = await consumer({ forceStopGraceMs: 50 });
-    const finishing = await queue.add('finishing', { processor: 'sleep', params: { ms: 300 } });
+    const finishing = await queue.add('finishing', { processor: 'sleep', params: { ms: 200 } });
     const runaway = await queue.add('runaway', { processor: 'spinRunaway' });
     await Promise.all([processorLogged(finishing.id!, 'started'), processorLogged(runaway.id!, 'started')]);
     const waiting = new Promise<{ jobId: string }>((resolve) => events.once('waiting', resolve));
-    const closed = started.close({ deadlineMs: 500 });
+    // A deadline far past the 200 ms job (a loaded machine must not push it past), well short of the runaway.
+    const closed = started.close({ deadlineMs: 2000 });
     expect(started.close()).toBe(closed);
     await closed;
     expect(await (await queue.getJob(finishing.id!))?.getState()).toBe('completed');

@@ -161,9 +161,25 @@ export class Consumer {
     this.#byJob.get(jobId)?.stopper.abort();
   }
 
+  #checkMark(active: ActiveJob): void {
+    this.#listener.takeMark(active.job.id as string).then(
+      (marked) => {
+        if (marked) active.stopper.abort();
+      },
+      (error: unknown) => this.#logger.warn({ err: error, jobId: active.job.id }, 'reading the stop mark failed'),
+    );
+  }
+
   #reporter(user: Reporter | undefined): Reporter {
-    const own = (report: StatusReport): Promise<void> | undefined =>
-      report.status === 'RUNNING' ? this.#byInstance.get(report.instanceId)?.progress(report) : undefined;
+    const own = (report: StatusReport): Promise<void> | undefined => {
+      if (report.status !== 'RUNNING') return undefined;
+      const active = this.#byInstance.get(report.instanceId);
+      if (active === undefined) return undefined;
+      // The stop channel is fire-and-forget: a message published while our subscriber was reconnecting is lost.
+      // Its mark is not, so each RUNNING report also looks for one.
+      this.#checkMark(active);
+      return active.progress(report);
+    };
     if (user === undefined) return { report: own };
     // Keep the user's reporter's arity: the runtime passes a signal only to a report() that declares one.
     if (user.report.length >= 2) {
@@ -222,7 +238,11 @@ export class Consumer {
 
   async #settle(active: ActiveJob, outcome: Outcome): Promise<string> {
     if (outcome.status === 'SUCCEED') return outcome.result;
-    if (outcome.status === 'FAILED') throw new JobFailedError(outcome);
+    if (outcome.status === 'FAILED') {
+      // A module that cannot load fails the same way on every attempt: spend none of BullMQ's on it.
+      if (outcome.reason === 'PROCESSOR_LOAD_FAILED') throw unrecoverable(new JobFailedError(outcome));
+      throw new JobFailedError(outcome);
+    }
     if (active.requeue) return requeue(active.job, active.token);
     throw unrecoverable(new JobStoppedError(outcome));
   }
