@@ -3,7 +3,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { FLAG_INTERRUPTED, FLAG_RUNNING, isWorkerBootedMessage, type AttemptPayload, type AttemptReply, type WorkerBootData } from './protocol.js';
 
-const entry = new URL('../workers/entry.js', import.meta.url).href;
+const entry = new URL('../workers/entry.cjs', import.meta.url).href;
 
 export interface PoolOptions {
   readonly minThreads: number;

@@ -1,4 +1,5 @@
-// The piscina worker entry: runs one attempt of one instance and answers with a plain, cloneable reply.
+// A worker's attempt runner (loaded by entry.cts): imports the registry's processors while the worker boots, then
+// runs one attempt of one instance per task and answers with a plain, cloneable reply.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { AttemptEnd, BOOTED_MESSAGE, type AttemptPayload, type AttemptReply, type WorkerBootData } from '../src/protocol.js';
 import { AttemptContext } from './context.js';
@@ -8,8 +9,8 @@ const boot = workerData as WorkerBootData;
 const flags = new Int32Array(boot.flags);
 const loaded = new Map<string, ProcessorFunction>();
 
-// piscina reports a worker ready only once this module has loaded, top-level await included: a spare worker
-// is therefore warm, its processors imported. A module that fails here fails again, with its cause, when used.
+// piscina reports a worker ready only once entry.cts hands it runAttempt, which waits for this module's top-level
+// await: a spare worker is therefore warm, its processors imported. A module that fails here fails again, with its cause, when used.
 await Promise.all(boot.preload.map((url) => load(url).catch(() => undefined)));
 parentPort?.postMessage({ type: BOOTED_MESSAGE, threadId });
 
