@@ -243,7 +243,8 @@ function resourceLimits(value: unknown): ResourceLimits | undefined {
 }
 
 // Timer delays above this are clamped by Node to 1 ms: refuse them instead.
-const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The longest delay a Node timer keeps as given (a longer one fires after 1 ms). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function integer(name: string, value: unknown, min: number, max: number): number {
   if (typeof value !== 'number' || !Number.isInteger(value)) {

@@ -11,6 +11,7 @@ import {
   ParamsTooLargeError,
   UnknownProcessorError,
 } from './errors.js';
+import { MAX_TIMER_MS } from './options.js';
 import type { ProcessorRegistry } from './registry.js';
 
 export interface SubmitRequest {
@@ -64,18 +65,14 @@ export interface AcceptedRequest {
   readonly signal: AbortSignal | undefined;
 }
 
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-/**
- * Checks a request and snapshots its params. `maxParamsBytes` bounds each of `jobParams` and `instanceParams` on
- * its own (so an instance holds at most twice that); the error names the field over it.
- */
 /** Longest `instanceId`, and longest `jobId` / `wfInstanceId` string, in UTF-16 code units: ids are written into every log line and report. */
 export const MAX_ID_LENGTH = 1024;
 
 /**
- * Checks and copies a request. `admit` is called with the instance id once every field has passed and before the
- * params are cloned, so a duplicate or over-the-limit request throws without paying for a (maybe huge) clone.
+ * Checks a request and snapshots its params. `maxParamsBytes` bounds each of `jobParams` and `instanceParams` on
+ * its own (so an instance holds at most twice that); the error names the field over it. `admit` is called with the
+ * instance id once every field has passed and before the params are cloned, so a duplicate or over-the-limit
+ * request throws without paying for a (maybe huge) clone.
  */
 export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistry, maxParamsBytes: number, admit: (instanceId: string) => void): AcceptedRequest {
   if (typeof request !== 'object' || request === null) {

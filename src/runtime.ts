@@ -141,6 +141,16 @@ export class TaskRuntime {
     return this.#closing === undefined ? this.#pool.ready() : Promise.resolve();
   }
 
+  /** Instances that run at once (`maxThreads`, resolved). */
+  get maxThreads(): number {
+    return this.#options.maxThreads;
+  }
+
+  /** This runtime's address, as written into its reports (`address`, resolved). */
+  get address(): string {
+    return this.#options.address;
+  }
+
   /** The worker threads alive now. */
   get threads(): number {
     return this.#pool.threads;

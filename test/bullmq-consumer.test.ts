@@ -208,6 +208,37 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     expect((await queue.getJob(job.id!))?.attemptsMade).toBe(1);
   });
 
+  test('a stop that reached a running job leaves no mark behind: a retry of the job runs', { timeout: 15_000 }, async () => {
+    await consumer();
+    const job = await queue.add('stopped-then-retried', { processor: 'sleep', params: { ms: 300 } });
+    await processorLogged(job.id!, 'started');
+    await stopJob({ queue: queueName, connection: ctx.redis.connection }, job.id!);
+    expect(await ending(job)).toEqual({ failed: 'ERR_JOB_STOPPED: user stop instance,interrupted success' });
+    const failed = await queue.getJob(job.id!);
+    await failed!.retry('failed');
+    expect(await ending(failed!)).toEqual({ result: 'slept' });
+  });
+
+  test('close() past its deadline leaves a job that is already stopping to end as stopped, not back in the queue', { timeout: 15_000 }, async () => {
+    const started = await consumer({ forceStopGraceMs: 300 });
+    const job = await queue.add('cancelled', { processor: 'spinRunaway' });
+    await processorLogged(job.id!, 'started');
+    expect(started.worker.cancelJob(job.id!)).toBe(true);
+    await started.close({ deadlineMs: 0 });
+    const after = await queue.getJob(job.id!);
+    expect(await after?.getState()).toBe('failed');
+    expect(after?.failedReason).toBe('ERR_JOB_STOPPED: user stop instance,force stop success');
+  });
+
+  test('a reporter slow on final reports does not fail the next jobs (BullMQ admits them, not maxInstances)', { timeout: 15_000 }, async () => {
+    await consumer({
+      maxThreads: 1,
+      reporter: { report: (report) => (report.status === 'RUNNING' ? undefined : new Promise((resolve) => setTimeout(resolve, 200))) },
+    });
+    const jobs = await Promise.all([1, 2, 3].map((n) => queue.add(`quick${n}`, { processor: 'succeed', params: String(n) })));
+    for (const [i, job] of jobs.entries()) expect(await ending(job)).toEqual({ result: `hello ${i + 1}` });
+  });
+
   test("BullMQ's own worker.cancelJob stops the instance too", { timeout: 15_000 }, async () => {
     const started = await consumer();
     const job = await queue.add('long', { processor: 'spinCooperative' });
@@ -250,12 +281,26 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
 
   test('bad options are refused with errors naming them, and nothing is left open', { timeout: 15_000 }, async () => {
     const connection = ctx.redis.connection;
+    const clients = (): Promise<number> => withClient(async (client) => String(await client.client('LIST')).trim().split('\n').length);
+    const before = await clients();
     await expect(startConsumer({ queue: '', connection, runtime: { processors: allProcessors } })).rejects.toThrow(/queue must be a non-empty string/);
+    for (const [worker, name] of [
+      [{ stalledInterval: 0 }, 'stalledInterval'],
+      [{ drainDelay: -1 }, 'drainDelay'],
+      [{ maxStalledCount: -1 }, 'maxStalledCount'],
+      [{ maxStartedAttempts: -1 }, 'maxStartedAttempts'],
+      [{ lockDuration: Number.NaN }, 'lockDuration'],
+    ] as const) {
+      await expect(startConsumer({ queue: queueName, connection, runtime: { processors: allProcessors }, worker })).rejects.toThrow(new RegExp(`options.worker.${name}`));
+    }
+    await expect(startConsumer({ queue: queueName, connection, runtime: { processors: allProcessors, maxInstances: 10 } })).rejects.toThrow(/maxInstances does not apply/);
+    // Every refused consumer closed what it had opened (the runtime's refusal comes after the stop listener's connections).
+    expect(await clients()).toBe(before);
     await expect(startConsumer({ queue: queueName, connection, runtime: { processors: allProcessors }, closeDeadlineMs: -1 })).rejects.toThrow(RangeError);
     await expect(startConsumer({ queue: queueName, connection, runtime: { processors: allProcessors, maxThreads: 0 } })).rejects.toThrow(/maxThreads/);
-    await expect(startConsumer({ queue: queueName, connection, runtime: { processors: allProcessors }, worker: { stalledInterval: 0 } })).rejects.toThrow(/stalledInterval/);
     await expect(stopJob({ queue: queueName, connection }, '')).rejects.toThrow(TypeError);
     await expect(stopJob({ queue: queueName, connection }, 'x', { markTtlMs: 0 })).rejects.toThrow(RangeError);
+    expect(await clients()).toBe(before);
     const started = await consumer();
     expect(() => started.close({ deadlineMs: Number.NaN })).toThrow(TypeError);
     expect(started.concurrency).toBe(2);

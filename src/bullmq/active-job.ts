@@ -20,6 +20,8 @@ export class ActiveJob {
   readonly job: Job;
   readonly token: string | undefined;
   readonly instanceId: string;
+  /** BullMQ's signal for this job (`worker.cancelJob`), when it passes one. */
+  readonly #cancelled: AbortSignal | undefined;
   /** Aborted by a stop from anywhere, a lost lock or `close()`'s deadline: stops the instance. */
   readonly stopper = new AbortController();
   /** Set by `close()`'s deadline: a stopped instance's job goes back to the queue instead of failing. */
@@ -27,11 +29,17 @@ export class ActiveJob {
   readonly #logger: Logger;
   readonly #writes = new Set<Promise<void>>();
 
-  constructor(job: Job, token: string | undefined, instanceId: string, logger: Logger) {
+  constructor(job: Job, token: string | undefined, cancelled: AbortSignal | undefined, instanceId: string, logger: Logger) {
     this.job = job;
     this.token = token;
+    this.#cancelled = cancelled;
     this.instanceId = instanceId;
     this.#logger = logger;
+  }
+
+  /** Whether a stop has reached the job's instance (ours from anywhere, or BullMQ's cancel). */
+  get stopping(): boolean {
+    return this.stopper.signal.aborted || this.#cancelled?.aborted === true;
   }
 
   /** Writes a RUNNING report as the job's progress; the returned promise rejects if Redis refuses it. */
@@ -52,6 +60,11 @@ export class ActiveJob {
   /** Appends a processor log line to the job's log. A failed write is logged, never thrown. */
   log(line: ProcessorLogLine): void {
     this.#track(this.job.log(formatLine(line)).then(() => undefined), true);
+  }
+
+  /** Makes the job's completion wait for `work` too (which must not reject). */
+  hold(work: Promise<void>): void {
+    this.#track(work, false);
   }
 
   /** Resolves when every write started so far has landed or failed. */

@@ -10,7 +10,7 @@ import type { Outcome } from '../tracker.js';
 import { ActiveJob } from './active-job.js';
 import { StopListener } from './control.js';
 import { InvalidJobDataError, JobFailedError, JobStoppedError, unrecoverable } from './errors.js';
-import { DATA_ERROR_CODES, readJobData, type TaskJobData } from './job-data.js';
+import { dataFieldOf, readJobData, type TaskJobData } from './job-data.js';
 import { checkDeadline, resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from './options.js';
 
 /** What `close()` takes. */
@@ -23,14 +23,9 @@ export interface CloseOptions {
   readonly deadlineMs?: number;
 }
 
-// The submit field behind each data refusal of the runtime.
-const FIELD_OF_CODE: Readonly<Record<string, string>> = {
-  ERR_UNKNOWN_PROCESSOR: 'processor',
-  ERR_INVALID_TIMEOUT: 'timeoutMs',
-  ERR_INVALID_RETRIES: 'maxRetries',
-  ERR_PARAMS_NOT_CLONEABLE: 'params',
-  ERR_PARAMS_TOO_LARGE: 'params',
-};
+/** The runtime's own ceiling on live instances, for the consumer's runtime, whose admission is BullMQ's. */
+const MAX_LIVE_INSTANCES = 2 ** 31 - 1;
+
 
 /**
  * Starts a consumer: a `TaskRuntime` and a BullMQ `Worker` on `options.queue` that runs every job through it.
@@ -47,7 +42,7 @@ export class Consumer {
   readonly worker: Worker<TaskJobData, string>;
   /** The consumer's own runtime. */
   readonly runtime: TaskRuntime;
-  /** Jobs run at once: the runtime's `maxThreads` (at most its `maxInstances`). */
+  /** Jobs run at once: the runtime's `maxThreads`. */
   readonly concurrency: number;
   readonly #options: ResolvedConsumerOptions;
   readonly #queue: string;
@@ -89,9 +84,10 @@ export class Consumer {
     this.#queue = options.queue;
     this.#logger = logger;
     this.#listener = listener;
-    this.concurrency = resolved.concurrency;
     this.runtime = new TaskRuntime({
       ...options.runtime,
+      // BullMQ's concurrency admits the jobs; instances awaiting their final report must not refuse the next one.
+      maxInstances: MAX_LIVE_INSTANCES,
       logger,
       reporter: this.#reporter(options.runtime.reporter),
       onProcessorLog: (line) => {
@@ -99,15 +95,16 @@ export class Consumer {
         options.runtime.onProcessorLog?.(line);
       },
     });
+    this.concurrency = this.runtime.maxThreads;
     try {
       // Three declared parameters: BullMQ passes its AbortSignal only to a processor that takes one.
       this.worker = new Worker<TaskJobData, string>(options.queue, (job, token, signal) => this.#process(job, token, signal), {
-        name: resolved.address,
+        name: this.runtime.address,
         ...resolved.worker,
         // ioredis' own options type is wider than BullMQ's copy of it; BullMQ hands them to ioredis unchanged.
         connection: options.connection as ConnectionOptions,
-        prefix: options.prefix ?? 'bull',
-        concurrency: resolved.concurrency,
+        prefix: resolved.prefix,
+        concurrency: this.concurrency,
         autorun: true,
       });
     } catch (error) {
@@ -142,6 +139,8 @@ export class Consumer {
     this.#closing = true;
     const deadline = setTimeout(() => {
       for (const active of this.#byJob.values()) {
+        // One already stopping (stopJob, cancelJob, a lost lock) ends as that stop says, not back in the queue.
+        if (active.stopping) continue;
         active.requeue = true;
         active.stopper.abort();
       }
@@ -158,11 +157,17 @@ export class Consumer {
   }
 
   #stopJob(jobId: string): void {
-    this.#byJob.get(jobId)?.stopper.abort();
+    const active = this.#byJob.get(jobId);
+    if (active === undefined) return;
+    active.stopper.abort();
+    // The stop has landed: its mark must not stop a later retry of the job, or a new job with its id. Removed
+    // before the job fails, so that such a retry cannot see it.
+    active.hold(this.#checkMark(active));
   }
 
-  #checkMark(active: ActiveJob): void {
-    this.#listener.takeMark(active.job.id as string).then(
+  /** Takes the job's stop mark, if any, and stops the job if there was one. Never rejects. */
+  #checkMark(active: ActiveJob): Promise<void> {
+    return this.#listener.takeMark(active.job.id as string).then(
       (marked) => {
         if (marked) active.stopper.abort();
       },
@@ -177,7 +182,7 @@ export class Consumer {
       if (active === undefined) return undefined;
       // The stop channel is fire-and-forget: a message published while our subscriber was reconnecting is lost.
       // Its mark is not, so each RUNNING report also looks for one.
-      this.#checkMark(active);
+      void this.#checkMark(active);
       return active.progress(report);
     };
     if (user === undefined) return { report: own };
@@ -199,7 +204,7 @@ export class Consumer {
       throw error instanceof TaskTrackerError ? unrecoverable(error) : error;
     }
     // One instance per start of the job: a BullMQ retry or a stalled job's rerun gets an id of its own.
-    const active = new ActiveJob(job, token, `${this.#queue}:${jobId}:${job.attemptsStarted}`, this.#logger);
+    const active = new ActiveJob(job, token, signal, `${this.#queue}:${jobId}:${job.attemptsStarted}`, this.#logger);
     this.#byJob.set(jobId, active);
     this.#byInstance.set(active.instanceId, active);
     try {
@@ -209,7 +214,8 @@ export class Consumer {
       await active.flushed();
       return await this.#settle(active, outcome);
     } finally {
-      this.#byJob.delete(jobId);
+      // A rerun of the same job (handed back by BullMQ's stalled check while this run was ending) keeps its entry.
+      if (this.#byJob.get(jobId) === active) this.#byJob.delete(jobId);
       this.#byInstance.delete(active.instanceId);
     }
   }
@@ -227,10 +233,8 @@ export class Consumer {
       });
       return await tracker.done;
     } catch (error) {
-      if (error instanceof TaskTrackerError && DATA_ERROR_CODES.has(error.code)) {
-        const field = FIELD_OF_CODE[error.code] ?? (error as { field?: string }).field ?? '(whole)';
-        throw unrecoverable(new InvalidJobDataError(field, error.message, { cause: error }));
-      }
+      const field = error instanceof TaskTrackerError ? dataFieldOf(error) : undefined;
+      if (field !== undefined) throw unrecoverable(new InvalidJobDataError(field, (error as Error).message, { cause: error }));
       if (error instanceof TaskTrackerError && error.code === 'ERR_RUNTIME_CLOSED') return requeue(active.job, active.token);
       throw error;
     }

@@ -2,6 +2,7 @@
 // and a message on a pub/sub channel every consumer of the queue listens to (for a job running somewhere now).
 import { Redis, type RedisOptions } from 'ioredis';
 import { describeValue } from '../errors.js';
+import { MAX_TIMER_MS } from '../options.js';
 
 /** Where a queue lives: its name, its Redis, and BullMQ's key prefix. */
 export interface QueueLocation {
@@ -25,6 +26,9 @@ export interface StopJobOptions {
   readonly markTtlMs?: number;
 }
 
+/** BullMQ's own default key prefix. */
+export const DEFAULT_PREFIX = 'bull';
+
 /** `stopJob`'s default mark lifetime: a day. */
 export const DEFAULT_STOP_MARK_TTL_MS = 86_400_000;
 
@@ -42,13 +46,14 @@ export function stopMarkKey(prefix: string, queue: string, jobId: string): strin
  * Stops a job of the queue wherever it is: running in a consumer of any process (its instance is interrupted, then
  * force-stopped after the runtime's grace) or not started yet (the consumer that takes it fails it at once). Either
  * way the job fails as cancelled (`ERR_JOB_STOPPED: …`), without further BullMQ attempts. A job that has already
- * finished is not changed. Resolves, once the stop is in Redis, with the number of consumers that heard it.
+ * finished is not changed, but its mark stays until `markTtlMs` passes: a retry of that job, or a new job given the
+ * same custom id, within that time is failed as stopped when taken. Resolves, once the stop is in Redis, with the number of consumers that heard it.
  */
 export async function stopJob(location: QueueLocation, jobId: string, options: StopJobOptions = {}): Promise<number> {
   if (typeof jobId !== 'string' || jobId === '') throw new TypeError(`stopJob: jobId must be a non-empty string, got ${describeValue(jobId)}`);
   const ttl = options.markTtlMs ?? DEFAULT_STOP_MARK_TTL_MS;
-  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > 2 ** 31 - 1) {
-    throw new RangeError(`stopJob: options.markTtlMs must be a whole number of ms from 1 to ${2 ** 31 - 1}, got ${describeValue(ttl)}`);
+  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TIMER_MS) {
+    throw new RangeError(`stopJob: options.markTtlMs must be a whole number of ms from 1 to ${MAX_TIMER_MS}, got ${describeValue(ttl)}`);
   }
   const { queue, prefix } = checkLocation('stopJob', location);
   const [client, owned] = connect(location.connection);
@@ -110,7 +115,7 @@ export class StopListener {
 function checkLocation(caller: string, location: QueueLocation): { queue: string; prefix: string } {
   if (typeof location !== 'object' || location === null) throw new TypeError(`${caller}: the queue location must be an object, got ${describeValue(location)}`);
   if (typeof location.queue !== 'string' || location.queue === '') throw new TypeError(`${caller}: queue must be a non-empty string, got ${describeValue(location.queue)}`);
-  const prefix = location.prefix ?? 'bull';
+  const prefix = location.prefix ?? DEFAULT_PREFIX;
   if (typeof prefix !== 'string' || prefix === '') throw new TypeError(`${caller}: prefix must be a non-empty string, got ${describeValue(prefix)}`);
   if (typeof location.connection !== 'object' || location.connection === null) {
     throw new TypeError(`${caller}: connection must be ioredis options or an ioredis client, got ${describeValue(location.connection)}`);

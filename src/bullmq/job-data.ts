@@ -1,5 +1,6 @@
 // What a BullMQ job carries for the runtime, and the check that turns it into a submit request.
 import { describeValue } from '../errors.js';
+import type { TaskTrackerError } from '../errors.js';
 import { InvalidJobDataError } from './errors.js';
 
 /** The data of a job the consumer runs: `queue.add(name, { processor: 'checksum', params: {…}, timeoutMs: 30_000 })`. */
@@ -44,12 +45,23 @@ export function readJobData(data: unknown, attempts: number | undefined): TaskJo
   return fields as unknown as TaskJobData;
 }
 
-/** The runtime's refusals that mean the job's data is wrong (and not, say, that the runtime is closing). */
-export const DATA_ERROR_CODES: ReadonlySet<string> = new Set([
-  'ERR_UNKNOWN_PROCESSOR',
-  'ERR_INVALID_TIMEOUT',
-  'ERR_INVALID_RETRIES',
-  'ERR_PARAMS_NOT_CLONEABLE',
-  'ERR_PARAMS_TOO_LARGE',
-  'ERR_INVALID_REQUEST',
+// The job data field behind each of the runtime's refusals that mean the data is wrong (not, say, that the
+// runtime is closing).
+const FIELD_OF_CODE: ReadonlyMap<string, string> = new Map([
+  ['ERR_UNKNOWN_PROCESSOR', 'processor'],
+  ['ERR_INVALID_TIMEOUT', 'timeoutMs'],
+  ['ERR_INVALID_RETRIES', 'maxRetries'],
+  ['ERR_PARAMS_NOT_CLONEABLE', 'params'],
+  ['ERR_PARAMS_TOO_LARGE', 'params'],
 ]);
+
+/**
+ * The job data field a `runtime.submit()` refusal blames, or undefined when the refusal is not about the data.
+ * The instance id is made from the job id, so an id the runtime refuses (too long) blames `jobId`.
+ */
+export function dataFieldOf(error: TaskTrackerError): string | undefined {
+  const field = FIELD_OF_CODE.get(error.code);
+  if (field !== undefined || error.code !== 'ERR_INVALID_REQUEST') return field;
+  const submitField = (error as { field?: unknown }).field;
+  return submitField === 'instanceId' || submitField === 'jobId' ? 'jobId' : String(submitField ?? '(whole)');
+}

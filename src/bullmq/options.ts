@@ -1,9 +1,8 @@
 // A consumer's options: one type, its defaults, and the check that fills them in.
-import { availableParallelism, hostname } from 'node:os';
 import type { WorkerOptions } from 'bullmq';
 import { describeValue } from '../errors.js';
-import type { TaskRuntimeOptions } from '../options.js';
-import type { QueueLocation } from './control.js';
+import { MAX_TIMER_MS, type TaskRuntimeOptions } from '../options.js';
+import { DEFAULT_PREFIX, type QueueLocation } from './control.js';
 
 /** BullMQ `Worker` options a consumer passes on; the consumer sets the others itself. */
 export type ConsumerWorkerOptions = Omit<WorkerOptions, 'concurrency' | 'autorun' | 'connection' | 'prefix' | 'useWorkerThreads'>;
@@ -11,8 +10,9 @@ export type ConsumerWorkerOptions = Omit<WorkerOptions, 'concurrency' | 'autorun
 export interface ConsumerOptions extends QueueLocation {
   /**
    * The options of the consumer's own `TaskRuntime`, as for `new TaskRuntime()`. Its `maxThreads` is the BullMQ
-   * worker's concurrency. A `reporter` and an `onProcessorLog` given here are called too, after the consumer has
-   * turned the report into `job.updateProgress` and the line into `job.log`.
+   * worker's concurrency. `maxInstances` does not apply (refused): BullMQ admits the jobs, and an instance whose
+   * final report your reporter is still taking must not hold up the next job. A `reporter` and an
+   * `onProcessorLog` given here are called too, beside the consumer's own `job.updateProgress` and `job.log`.
    */
   readonly runtime: TaskRuntimeOptions;
   /**
@@ -33,11 +33,8 @@ export interface ConsumerOptions extends QueueLocation {
 
 export const defaultConsumerOptions = Object.freeze({
   closeDeadlineMs: 30_000,
-  prefix: 'bull',
+  prefix: DEFAULT_PREFIX,
 });
-
-/** The longest timer Node keeps as given (a longer one fires after 1 ms). */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Checks `close()`'s or the options' deadline. */
 export function checkDeadline(name: string, value: unknown): number {
@@ -49,29 +46,43 @@ export function checkDeadline(name: string, value: unknown): number {
 }
 
 export interface ResolvedConsumerOptions {
-  readonly concurrency: number;
-  readonly address: string;
+  readonly prefix: string;
   readonly closeDeadlineMs: number;
   readonly worker: ConsumerWorkerOptions;
 }
 
-/** Fills in what the consumer needs beside what `new TaskRuntime()` and `new Worker()` check themselves. */
+// The Worker options BullMQ checks only after it has opened its Redis connections (a refusal there would leave
+// them open): checked here first. Each: whether a value is allowed, and what is.
+const WORKER_CHECKS: ReadonlyArray<[keyof ConsumerWorkerOptions, (value: number) => boolean, string]> = [
+  ['lockDuration', (value) => value > 0, 'a number of ms above 0'],
+  ['stalledInterval', (value) => value > 0, 'a number of ms above 0'],
+  ['drainDelay', (value) => value > 0, 'a number of seconds above 0'],
+  ['maxStalledCount', (value) => value >= 0, 'a number from 0'],
+  ['maxStartedAttempts', (value) => value >= 0, 'a number from 0'],
+];
+
+/** Checks what the consumer needs beside what `new TaskRuntime()` checks itself. */
 export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsumerOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError(`startConsumer: options must be an object, got ${describeValue(options)}`);
   if (typeof options.runtime !== 'object' || options.runtime === null) {
     throw new TypeError(`startConsumer: options.runtime must be the runtime's options, got ${describeValue(options.runtime)}`);
   }
-  if (options.worker !== undefined && (typeof options.worker !== 'object' || options.worker === null)) {
-    throw new TypeError(`startConsumer: options.worker must be an object of BullMQ Worker options, got ${describeValue(options.worker)}`);
+  if (options.runtime.maxInstances !== undefined) {
+    throw new TypeError('startConsumer: options.runtime.maxInstances does not apply to a consumer: BullMQ admits jobs, at most maxThreads at once');
   }
-  const runtime = options.runtime;
-  // new TaskRuntime() checks these two; here they only size the BullMQ worker.
-  const maxThreads = runtime.maxThreads ?? availableParallelism();
-  const maxInstances = runtime.maxInstances ?? Number.MAX_SAFE_INTEGER;
+  const worker = options.worker ?? {};
+  if (typeof worker !== 'object' || worker === null) {
+    throw new TypeError(`startConsumer: options.worker must be an object of BullMQ Worker options, got ${describeValue(worker)}`);
+  }
+  for (const [name, allowed, what] of WORKER_CHECKS) {
+    const value = worker[name];
+    if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value) || !allowed(value))) {
+      throw new RangeError(`startConsumer: options.worker.${name} must be ${what}, got ${describeValue(value)}`);
+    }
+  }
   return {
-    concurrency: Math.min(maxThreads, maxInstances),
-    address: runtime.address ?? `${hostname()}:${process.pid}`,
+    prefix: options.prefix ?? defaultConsumerOptions.prefix,
     closeDeadlineMs: checkDeadline('startConsumer: options.closeDeadlineMs', options.closeDeadlineMs ?? defaultConsumerOptions.closeDeadlineMs),
-    worker: options.worker ?? {},
+    worker,
   };
 }
