@@ -248,14 +248,15 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
   });
 
   test('a CPU-bound job three times longer than lockDuration keeps its lock: no stall, one start', { timeout: 15_000 }, async () => {
-    const started = await consumer({ maxThreads: 2 }, { lockDuration: 400, stalledInterval: 200 });
+    // Renewed every 400 ms, a lock has 400 ms of slack: more than a loaded machine's scheduling hiccups.
+    const started = await consumer({ maxThreads: 2 }, { lockDuration: 800, stalledInterval: 300 });
     const stalled: string[] = [];
     events.on('stalled', ({ jobId }) => stalled.push(jobId));
     started.worker.on('stalled', (jobId) => stalled.push(jobId));
     const renewed = once(started.worker, 'locksRenewed');
-    const jobs = await Promise.all([1, 2].map((n) => queue.add(`spin${n}`, { processor: 'spinFor', params: { ms: 1200 } })));
+    const jobs = await Promise.all([1, 2].map((n) => queue.add(`spin${n}`, { processor: 'spinFor', params: { ms: 2400 } })));
     await renewed;
-    for (const job of jobs) expect(await ending(job)).toEqual({ result: 'spun 1200 ms' });
+    for (const job of jobs) expect(await ending(job)).toEqual({ result: 'spun 2400 ms' });
     for (const job of jobs) expect((await queue.getJob(job.id!))?.attemptsStarted).toBe(1);
     expect(stalled).toEqual([]);
   });
@@ -265,7 +266,15 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     const finishing = await queue.add('finishing', { processor: 'sleep', params: { ms: 200 } });
     const runaway = await queue.add('runaway', { processor: 'spinRunaway' });
     await Promise.all([processorLogged(finishing.id!, 'started'), processorLogged(runaway.id!, 'started')]);
-    const waiting = new Promise<{ jobId: string }>((resolve) => events.once('waiting', resolve));
+    // The runaway's move back to wait (not the 'waiting' events of the two adds, which may still arrive).
+    const waiting = new Promise<{ jobId: string }>((resolve) => {
+      const onWaiting = (event: { jobId: string; prev?: string }): void => {
+        if (event.jobId !== runaway.id || event.prev !== 'active') return;
+        events.off('waiting', onWaiting);
+        resolve(event);
+      };
+      events.on('waiting', onWaiting);
+    });
     // A deadline far past the 200 ms job (a loaded machine must not push it past), well short of the runaway.
     const closed = started.close({ deadlineMs: 2000 });
     expect(started.close()).toBe(closed);
