@@ -184,6 +184,19 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     expect((await queue.getJob(job.id!))?.attemptsMade).toBe(1);
   });
 
+  test('a stop published while the consumer was reconnecting is seen, through its mark, as soon as it is back', { timeout: 15_000 }, async () => {
+    // No RUNNING report within the test: only the reconnect can find the mark.
+    await consumer({ statusReportIntervalMs: 600_000 });
+    const job = await queue.add('long', { processor: 'sleep', params: { ms: 60_000 } }, { attempts: 3 });
+    await processorLogged(job.id!, 'started');
+    // What stopJob writes, whose message the consumer never got; then its subscriber's connection is cut.
+    await withClient(async (client) => {
+      await client.set(`bull:${queueName}:${job.id}:ltt-stop`, '1', 'PX', 60_000);
+      await client.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    });
+    expect(await ending(job)).toEqual({ failed: 'ERR_JOB_STOPPED: user stop instance,interrupted success' });
+  });
+
   test('a job whose lock is lost stops its run here; BullMQ then hands it on as stalled and it runs again', { timeout: 15_000 }, async () => {
     const started = await consumer({}, { lockDuration: 400, stalledInterval: 200 });
     const job = await queue.add('long', { processor: 'awaitSignal' });

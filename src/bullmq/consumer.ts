@@ -62,6 +62,10 @@ export class Consumer {
       (jobId) => {
         if (consumer !== undefined) consumer.#stopJob(jobId);
       },
+      () => {
+        // Stops published while the subscriber was away: look for their marks now.
+        if (consumer !== undefined) for (const active of consumer.#byJob.values()) void consumer.#checkMark(active);
+      },
       (error) => logger.warn({ err: error, queue: options.queue }, 'stop channel connection error'),
     );
     try {

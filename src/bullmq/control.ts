@@ -82,8 +82,17 @@ export class StopListener {
     this.#queue = queue;
   }
 
-  /** Subscribes; `onStop` gets each job id stopped from anywhere, `onError` each connection error. */
-  static async open(location: QueueLocation, onStop: (jobId: string) => void, onError: (error: Error) => void): Promise<StopListener> {
+  /**
+   * Subscribes; `onStop` gets each job id stopped from anywhere, `onResubscribed` each time the subscriber is back
+   * after a lost connection (the messages published meanwhile are gone: their marks are not), `onError` each
+   * connection error.
+   */
+  static async open(
+    location: QueueLocation,
+    onStop: (jobId: string) => void,
+    onResubscribed: () => void,
+    onError: (error: Error) => void,
+  ): Promise<StopListener> {
     const { queue, prefix } = checkLocation('startConsumer', location);
     const subscriber = duplicate(location.connection);
     const commands = duplicate(location.connection);
@@ -92,6 +101,12 @@ export class StopListener {
     const channel = stopChannel(prefix, queue);
     subscriber.on('message', (from: string, jobId: string) => {
       if (from === channel) onStop(jobId);
+    });
+    // ioredis subscribes again by itself on each reconnect; every 'ready' after the first is one.
+    let connected = false;
+    subscriber.on('ready', () => {
+      if (connected) onResubscribed();
+      connected = true;
     });
     try {
       await subscriber.subscribe(channel);
