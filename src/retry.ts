@@ -21,7 +21,8 @@ export class TimeoutError extends Error {
 /**
  * Runs `attempt` until it succeeds, or until `policy.retries` retries have failed; then rejects with the last error.
  * Each try gets a signal that aborts when it times out; `onRetry` hears of every failure that will be retried;
- * `shouldRetry` may declare an error final; aborting `signal` ends a pause between tries at once, rejecting with its reason.
+ * `shouldRetry` may declare an error final; aborting `signal` gives up at once, in a pause or in a try (whose own
+ * signal then aborts), rejecting with its reason.
  * A first try that answers synchronously is returned as it is: no timer, no promise.
  */
 export function retry<T>(
@@ -39,7 +40,7 @@ export function retry<T>(
     return retryAfter(error, attempt, policy, onRetry, shouldRetry, signal);
   }
   if (!isPromiseLike(first)) return first;
-  return settleWithin(first, policy.timeoutMs, controller).catch((error: unknown) =>
+  return settleWithin(first, policy.timeoutMs, controller, signal).catch((error: unknown) =>
     retryAfter(error, attempt, policy, onRetry, shouldRetry, signal),
   );
 }
@@ -57,13 +58,13 @@ async function retryAfter<T>(
   signal: AbortSignal | undefined,
 ): Promise<T> {
   for (let tryNumber = 0; ; tryNumber++) {
-    if (tryNumber >= policy.retries || shouldRetry?.(error) === false) throw error;
+    if (tryNumber >= policy.retries || shouldRetry?.(error) === false || signal?.aborted === true) throw error;
     const delayMs = backoff(tryNumber, policy);
     onRetry?.(error, tryNumber, delayMs);
     await pause(delayMs, signal);
     const controller = policy.trySignals === false ? undefined : new AbortController();
     try {
-      return await settleWithin(Promise.resolve().then(() => attempt(controller?.signal, tryNumber + 1)), policy.timeoutMs, controller);
+      return await settleWithin(Promise.resolve().then(() => attempt(controller?.signal, tryNumber + 1)), policy.timeoutMs, controller, signal);
     } catch (next) {
       error = next;
     }
@@ -85,20 +86,34 @@ function pause(delayMs: number, signal: AbortSignal | undefined): Promise<void> 
   });
 }
 
-/** Settles as `pending` does, or rejects with a TimeoutError (aborting `controller`) after `timeoutMs`. */
-async function settleWithin<T>(pending: PromiseLike<T>, timeoutMs: number, controller: AbortController | undefined): Promise<T> {
+/**
+ * Settles as `pending` does, or rejects with a TimeoutError after `timeoutMs`, or with `giveUp`'s reason when it
+ * aborts; either way `controller` (the try's own signal) aborts too.
+ */
+async function settleWithin<T>(
+  pending: PromiseLike<T>,
+  timeoutMs: number,
+  controller: AbortController | undefined,
+  giveUp: AbortSignal | undefined,
+): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const error = new TimeoutError(`no answer within ${timeoutMs} ms`);
+  let onGiveUp: (() => void) | undefined;
+  const ended = new Promise<never>((_, reject) => {
+    const end = (error: unknown): void => {
       controller?.abort(error);
       reject(error);
-    }, timeoutMs);
+    };
+    timer = setTimeout(() => end(new TimeoutError(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    if (giveUp === undefined) return;
+    if (giveUp.aborted) return end(giveUp.reason);
+    onGiveUp = () => end(giveUp.reason);
+    giveUp.addEventListener('abort', onGiveUp, { once: true });
   });
   try {
-    return await Promise.race([pending, timedOut]);
+    return await Promise.race([pending, ended]);
   } finally {
     clearTimeout(timer);
+    if (onGiveUp !== undefined) giveUp?.removeEventListener('abort', onGiveUp);
   }
 }
 

@@ -1,8 +1,8 @@
 // The runtime: owns the worker pool, the registry of live trackers, the admission limit, the dispatch queue,
 // the reporter and the logger (PowerJob's LightTaskTrackerManager and WorkerRuntime together).
 import { pino, type Logger } from 'pino';
-import { AdmissionLimitError, DuplicateInstanceError, RuntimeClosedError } from './errors.js';
-import { resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
+import { AdmissionLimitError, DuplicateInstanceError, ReportDeliveryError, RuntimeClosedError, describeValue } from './errors.js';
+import { MAX_TIMER_MS, resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
 import { WorkerPool } from './pool.js';
 import { isWorkerLogMessage } from './protocol.js';
 import { resolveRegistry, type ProcessorRegistry } from './registry.js';
@@ -27,6 +27,25 @@ export interface RuntimeStats {
 
 const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
 
+/** What `close()` takes. */
+export interface CloseOptions {
+  /**
+   * How long `close()` waits for final reports still being delivered (ms, from this call): then every one of them
+   * is given up — its try aborted, logged as lost and counted in `stats.reportsLost`. 0 to 2^31-1.
+   * @default undefined (each report gets its whole retry budget: up to `finalReportRetries + 1` tries)
+   */
+  readonly reportDeadlineMs?: number;
+}
+
+function closeDeadline(options: CloseOptions): number | undefined {
+  if (typeof options !== 'object' || options === null) throw new TypeError(`close: options must be an object, got ${describeValue(options)}`);
+  const value = options.reportDeadlineMs;
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`close: options.reportDeadlineMs must be a number of ms, got ${describeValue(value)}`);
+  if (value < 0 || value > MAX_TIMER_MS) throw new RangeError(`close: options.reportDeadlineMs must be from 0 to ${MAX_TIMER_MS} ms, got ${value}`);
+  return value;
+}
+
 export class TaskRuntime {
   readonly #options: ResolvedOptions;
   readonly #registry: ProcessorRegistry;
@@ -43,6 +62,8 @@ export class TaskRuntime {
   // One timer for every instance's RUNNING reports (a timer per instance would cost on every dispatch).
   readonly #reportTicker: NodeJS.Timeout;
   #onEmpty: (() => void) | undefined;
+  // Aborted when close()'s reportDeadlineMs passes: every final report still being delivered is given up.
+  readonly #giveUpReports = new AbortController();
   readonly #stats: RuntimeStats = { submitted: 0, reportsDelivered: 0, reportsRetried: 0, reportsLost: 0, runningReportsFailed: 0 };
 
   constructor(options: TaskRuntimeOptions) {
@@ -164,10 +185,17 @@ export class TaskRuntime {
   /**
    * Refuses new work, stops every live instance (interrupt, then terminate after the grace, even with
    * `allowForceStop: false`), waits for every final report to be delivered or given up, and destroys the pool.
-   * Idempotent: every call returns the same promise.
+   * Every call returns the same promise; a call with `reportDeadlineMs` may bring the deadline closer.
    */
-  close(): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
+    const deadlineMs = closeDeadline(options);
     this.#closing ??= this.#close();
+    if (deadlineMs !== undefined) {
+      // Unref'd: what keeps the process alive until then is the reports themselves, not this timer.
+      const timer = setTimeout(() => this.#giveUpReports.abort(new ReportDeliveryError(`runtime closed: its reportDeadlineMs (${deadlineMs} ms) has passed`)), deadlineMs).unref();
+      const clear = (): void => clearTimeout(timer);
+      this.#closing.then(clear, clear);
+    }
     return this.#closing;
   }
 
@@ -222,13 +250,14 @@ export class TaskRuntime {
 
   // Returns undefined when the reporter took the report synchronously: the tracker is then destroyed at once.
   #reportFinal(report: StatusReport): Promise<void> | undefined {
-    const answer = retry((signal) => this.#reporter.report(report, signal), this.#reportPolicy, (error, tryNumber, delayMs) => {
+    const onRetry = (error: unknown, tryNumber: number, delayMs: number): void => {
       this.#stats.reportsRetried++;
       this.#logger.warn(
         { instanceId: report.instanceId, status: report.status, err: error, try: tryNumber + 1, retryInMs: delayMs },
         'final report failed: retrying',
       );
-    });
+    };
+    const answer = retry((signal) => this.#reporter.report(report, signal), this.#reportPolicy, onRetry, undefined, this.#giveUpReports.signal);
     if (!isPromiseLike(answer)) {
       this.#stats.reportsDelivered++;
       return undefined;
@@ -239,9 +268,10 @@ export class TaskRuntime {
       },
       (error: unknown) => {
         this.#stats.reportsLost++;
+        const gaveUp = this.#giveUpReports.signal.aborted;
         this.#logger.error(
-          { instanceId: report.instanceId, err: error, report, tries: this.#reportPolicy.retries + 1 },
-          'final report lost: every try failed',
+          { instanceId: report.instanceId, err: error, report, tries: gaveUp ? undefined : this.#reportPolicy.retries + 1 },
+          gaveUp ? "final report lost: close()'s reportDeadlineMs passed" : 'final report lost: every try failed',
         );
       },
     );

@@ -50,6 +50,43 @@ describe('close', () => {
     expect(runtime.threads).toBe(0);
   });
 
+  it('with reportDeadlineMs, gives up the final reports still being delivered at the deadline: aborted, logged, counted', async () => {
+    const aborted: string[] = [];
+    const { runtime, logs } = makeRuntime({
+      // Every try hangs far longer than the test: only the deadline can end the close.
+      reportTimeoutMs: 600_000,
+      finalReportRetries: 5,
+      reporter: {
+        report: (report, signal) => {
+          if (report.status === 'RUNNING') return undefined;
+          return new Promise<void>((_, reject) => signal?.addEventListener('abort', () => {
+            aborted.push(report.instanceId);
+            reject(signal.reason);
+          }));
+        },
+      },
+    });
+    const a = runtime.submit({ processor: 'succeed', instanceId: 'a' });
+    const b = runtime.submit({ processor: 'fail', instanceId: 'b' });
+    await Promise.all([a.done, b.done]);
+    expect(runtime.size).toBe(2);
+    await runtime.close({ reportDeadlineMs: 50 });
+    expect(aborted.sort()).toEqual(['a', 'b']);
+    expect(runtime.stats).toMatchObject({ reportsLost: 2, reportsDelivered: 0, reportsRetried: 0 });
+    const lost = logs.withMessage("final report lost: close()'s reportDeadlineMs passed");
+    expect(lost.map((line) => line.instanceId).sort()).toEqual(['a', 'b']);
+    expect(lost[0]?.err).toMatchObject({ code: 'ERR_REPORT_DELIVERY' });
+    expect(runtime.size).toBe(0);
+  });
+
+  it('refuses a bad reportDeadlineMs without closing', async () => {
+    const { runtime } = makeRuntime();
+    expect(() => runtime.close({ reportDeadlineMs: -1 })).toThrow(RangeError);
+    expect(() => runtime.close({ reportDeadlineMs: Number.NaN })).toThrow(TypeError);
+    expect(() => runtime.close(null as never)).toThrow(TypeError);
+    expect((await runtime.submit({ processor: 'succeed' }).done).status).toBe('SUCCEED');
+  });
+
   it('leaves nothing that keeps the process alive', async () => {
     const child = spawn(process.execPath, [fixture('exit-after-close')], { stdio: ['ignore', 'pipe', 'inherit'] });
     let output = '';

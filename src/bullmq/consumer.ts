@@ -157,7 +157,8 @@ export class Consumer {
     } finally {
       clearTimeout(deadline);
     }
-    await Promise.all([this.#listener.close(), this.runtime.close()]);
+    // Final reports to the user's own reporter, if any, get the same deadline again, from here.
+    await Promise.all([this.#listener.close(), this.runtime.close({ reportDeadlineMs: deadlineMs })]);
   }
 
   #stopJob(jobId: string): void {
