@@ -1,5 +1,6 @@
 // The runtime: owns the worker pool, the registry of live trackers, the admission limit, the dispatch queue,
 // the reporter and the logger (PowerJob's LightTaskTrackerManager and WorkerRuntime together).
+import { setMaxListeners } from 'node:events';
 import { pino, type Logger } from 'pino';
 import { AdmissionLimitError, DuplicateInstanceError, ReportDeliveryError, RuntimeClosedError, describeValue } from './errors.js';
 import { MAX_TIMER_MS, resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
@@ -71,6 +72,9 @@ export class TaskRuntime {
     this.#registry = resolveRegistry(options.processors);
     const logger = (this.#logger = this.#options.logger ?? pino({ name: 'light-task-tracker' }));
     this.#reporter = this.#options.reporter ?? { report: (report) => logger.debug({ report }, 'status report') };
+    // Every final report being delivered listens to it (one listener each, removed when its try or pause ends):
+    // as many as there are live instances, not a leak, so no listener-count warning.
+    setMaxListeners(0, this.#giveUpReports.signal);
     this.#reportPolicy = {
       retries: this.#options.finalReportRetries,
       timeoutMs: this.#options.reportTimeoutMs,

@@ -98,3 +98,40 @@ describe('final report delivery', () => {
     expect(runtime.stats.runningReportsFailed).toBeGreaterThan(0);
   });
 });
+
+describe('many final reports in flight', () => {
+  it('raise no listener-count warning (each listens to the runtime-wide give-up signal)', async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(warning.name);
+    };
+    process.on('warning', onWarning);
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((resolve) => { release = resolve; });
+      let pending = 0;
+      let allPending!: () => void;
+      const reached = new Promise<void>((resolve) => { allPending = resolve; });
+      const { runtime } = makeRuntime({
+        reporter: {
+          report: async (report) => {
+            if (report.status === 'RUNNING') return;
+            if (++pending === 40) allPending();
+            await held;
+          },
+        },
+      });
+      const trackers = Array.from({ length: 40 }, () => runtime.submit({ processor: 'succeed' }));
+      await Promise.all(trackers.map((tracker) => tracker.done));
+      await reached;
+      release();
+      await runtime.close();
+      // A warning is emitted on a later turn than the listener that caused it: let it arrive.
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+      expect(runtime.stats.reportsDelivered).toBe(40);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
