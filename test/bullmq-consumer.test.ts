@@ -41,8 +41,9 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     return new Promise((resolve) => lineWaiters.push({ match, resolve }));
   }
 
-  async function consumer(options: Partial<ConsumerOptions['runtime']> = {}, worker: ConsumerOptions['worker'] = {}): Promise<Consumer> {
+  async function consumer(options: Partial<ConsumerOptions['runtime']> = {}, worker: ConsumerOptions['worker'] = {}, more: Partial<ConsumerOptions> = {}): Promise<Consumer> {
     const started = await startConsumer({
+      ...more,
       queue: queueName,
       connection: ctx.redis.connection,
       runtime: {
@@ -103,6 +104,19 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     const { logs } = await queue.getJobLogs(quick.id!);
     expect(logs).toEqual(['INFO [attempt 0] started {"attempt":0}']);
     expect((await queue.getJob(slow.id!))?.progress).toMatchObject({ status: 'RUNNING' });
+  });
+
+  test('a chatty processor writes at most maxJobLogLines lines to the job log, then says how many it left out', { timeout: 15_000 }, async () => {
+    await consumer({}, {}, { maxJobLogLines: 5 });
+    const job = await queue.add('chatty', { processor: 'logMany', params: { count: 12 } });
+    expect(await ending(job)).toEqual({ result: 'logged 12' });
+    const { logs } = await queue.getJobLogs(job.id!);
+    expect(logs).toEqual([
+      ...[0, 1, 2, 3, 4].map((i) => `INFO [attempt 0] line {"i":${i}}`),
+      '7 more processor log lines not written (maxJobLogLines 5)',
+    ]);
+    // Every line still reached onProcessorLog.
+    expect(lines.filter((line) => line.instanceId.startsWith(`${queueName}:${job.id}:`) && line.msg === 'line')).toHaveLength(12);
   });
 
   test('FAILED fails the job with the result as its reason, and BullMQ attempts retry it', { timeout: 15_000 }, async () => {
@@ -316,6 +330,7 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
       await expect(startConsumer({ queue: queueName, connection, runtime: { processors: allProcessors }, worker })).rejects.toThrow(new RegExp(`options.worker.${name}`));
     }
     await expect(startConsumer({ queue: queueName, connection, runtime: { processors: allProcessors, maxInstances: 10 } })).rejects.toThrow(/maxInstances does not apply/);
+    await expect(startConsumer({ queue: queueName, connection, runtime: { processors: allProcessors }, maxJobLogLines: -1 })).rejects.toThrow(/maxJobLogLines/);
     // Every refused consumer closed what it had opened (the runtime's refusal comes after the stop listener's connections).
     expect(await clients()).toBe(before);
     await expect(startConsumer({ queue: queueName, connection, runtime: { processors: allProcessors }, closeDeadlineMs: -1 })).rejects.toThrow(RangeError);

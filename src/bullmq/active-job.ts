@@ -28,6 +28,8 @@ export class ActiveJob {
   requeue = false;
   readonly #logger: Logger;
   readonly #writes = new Set<Promise<void>>();
+  // Processor log lines seen, written or not.
+  #lines = 0;
 
   constructor(job: Job, token: string | undefined, cancelled: AbortSignal | undefined, instanceId: string, logger: Logger) {
     this.job = job;
@@ -57,9 +59,20 @@ export class ActiveJob {
     return write;
   }
 
-  /** Appends a processor log line to the job's log. A failed write is logged, never thrown. */
-  log(line: ProcessorLogLine): void {
-    this.#track(this.job.log(formatLine(line)).then(() => undefined), true);
+  /** Appends a processor log line to the job's log, up to `maxLines`. A failed write is logged, never thrown. */
+  log(line: ProcessorLogLine, maxLines: number): void {
+    if (this.#lines++ >= maxLines) return;
+    this.#write(formatLine(line));
+  }
+
+  /** Resolves when every write started so far has landed or failed; first notes the lines left out, if any. */
+  async flushed(maxLines: number): Promise<void> {
+    if (this.#lines > maxLines) this.#write(`${this.#lines - maxLines} more processor log lines not written (maxJobLogLines ${maxLines})`);
+    while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
+  }
+
+  #write(text: string): void {
+    this.#track(this.job.log(text).then(() => undefined), true);
   }
 
   /** Makes the job's completion wait for `work` too (which must not reject). */
@@ -67,10 +80,6 @@ export class ActiveJob {
     this.#track(work, false);
   }
 
-  /** Resolves when every write started so far has landed or failed. */
-  async flushed(): Promise<void> {
-    while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
-  }
 
   #track(write: Promise<void>, logFailure: boolean): void {
     const tracked = write.then(

@@ -95,7 +95,7 @@ export class Consumer {
       logger,
       reporter: this.#reporter(options.runtime.reporter),
       onProcessorLog: (line) => {
-        this.#byInstance.get(line.instanceId)?.log(line);
+        this.#byInstance.get(line.instanceId)?.log(line, resolved.maxJobLogLines);
         options.runtime.onProcessorLog?.(line);
       },
     });
@@ -216,7 +216,7 @@ export class Consumer {
       // Registered first, then the mark read: a stop published in between is seen one way or the other.
       if (await this.#listener.takeMark(jobId)) active.stopper.abort();
       const outcome = await this.#run(active, data, signal);
-      await active.flushed();
+      await active.flushed(this.#options.maxJobLogLines);
       return await this.#settle(active, outcome);
     } finally {
       // A rerun of the same job (handed back by BullMQ's stalled check while this run was ending) keeps its entry.

@@ -29,10 +29,18 @@ export interface ConsumerOptions extends QueueLocation {
    * @default 30000
    */
   readonly closeDeadlineMs?: number;
+  /**
+   * Most processor log lines written to one job's log (each is a Redis write the job's completion waits for);
+   * past it, lines still reach the logger and `onProcessorLog`, and the job's log ends with a line saying how
+   * many were left out. 0 to 2^31-1 (0: none).
+   * @default 1000
+   */
+  readonly maxJobLogLines?: number;
 }
 
 export const defaultConsumerOptions = Object.freeze({
   closeDeadlineMs: 30_000,
+  maxJobLogLines: 1000,
   prefix: DEFAULT_PREFIX,
 });
 
@@ -48,6 +56,7 @@ export function checkDeadline(name: string, value: unknown): number {
 export interface ResolvedConsumerOptions {
   readonly prefix: string;
   readonly closeDeadlineMs: number;
+  readonly maxJobLogLines: number;
   readonly worker: ConsumerWorkerOptions;
 }
 
@@ -80,7 +89,12 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
       throw new RangeError(`startConsumer: options.worker.${name} must be ${what}, got ${describeValue(value)}`);
     }
   }
+  const maxJobLogLines = options.maxJobLogLines ?? defaultConsumerOptions.maxJobLogLines;
+  if (typeof maxJobLogLines !== 'number' || !Number.isInteger(maxJobLogLines) || maxJobLogLines < 0 || maxJobLogLines > MAX_TIMER_MS) {
+    throw new RangeError(`startConsumer: options.maxJobLogLines must be a whole number from 0 to ${MAX_TIMER_MS}, got ${describeValue(maxJobLogLines)}`);
+  }
   return {
+    maxJobLogLines,
     prefix: options.prefix ?? defaultConsumerOptions.prefix,
     closeDeadlineMs: checkDeadline('startConsumer: options.closeDeadlineMs', options.closeDeadlineMs ?? defaultConsumerOptions.closeDeadlineMs),
     worker,
