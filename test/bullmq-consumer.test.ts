@@ -237,13 +237,14 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
 
   test('a stop that reached a running job leaves no mark behind: a retry of the job runs', { timeout: 15_000 }, async () => {
     await consumer();
-    const job = await queue.add('stopped-then-retried', { processor: 'sleep', params: { ms: 300 } });
+    const job = await queue.add('stopped-then-retried', { processor: 'sleep', params: { ms: 60_000 } });
     await processorLogged(job.id!, 'started');
     await stopJob({ queue: queueName, connection: ctx.redis.connection }, job.id!);
     expect(await ending(job)).toEqual({ failed: 'ERR_JOB_STOPPED: user stop instance,interrupted success' });
-    const failed = await queue.getJob(job.id!);
-    await failed!.retry('failed');
-    expect(await ending(failed!)).toEqual({ result: 'slept' });
+    await (await queue.getJob(job.id!))!.retry('failed');
+    // Its second start runs the processor (a mark left behind would fail it as stopped before it starts).
+    await processorLogged(job.id!, 'started', 2);
+    expect(lines.filter((line) => line.instanceId === `${queueName}:${job.id}:2`).map((line) => line.msg)).toEqual(['started']);
   });
 
   test('close() past its deadline leaves a job that is already stopping to end as stopped, not back in the queue', { timeout: 15_000 }, async () => {
@@ -257,13 +258,29 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     expect(after?.failedReason).toBe('ERR_JOB_STOPPED: user stop instance,force stop success');
   });
 
-  test('a reporter slow on final reports does not fail the next jobs (BullMQ admits them, not maxInstances)', { timeout: 15_000 }, async () => {
-    await consumer({
-      maxThreads: 1,
-      reporter: { report: (report) => (report.status === 'RUNNING' ? undefined : new Promise((resolve) => setTimeout(resolve, 200))) },
+  test('instances awaiting their final report never refuse the next job: BullMQ admits them, not maxInstances', { timeout: 60_000 }, async () => {
+    // Every final report is held until all jobs have completed: past the runtime's default limit of 1,024 live
+    // instances, a consumer runtime that kept it would fail the next jobs with ERR_ADMISSION_LIMIT.
+    const count = 1100;
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    const started = await consumer({ reporter: { report: (report) => (report.status === 'RUNNING' ? undefined : held) } });
+    const failed: string[] = [];
+    let completed = 0; // or failed
+    let allCompleted!: () => void;
+    const done = new Promise<void>((resolve) => { allCompleted = resolve; });
+    started.worker.on('failed', (job, error) => {
+      failed.push(`${job?.id}: ${error.message}`);
+      if (++completed === count) allCompleted();
     });
-    const jobs = await Promise.all([1, 2, 3].map((n) => queue.add(`quick${n}`, { processor: 'succeed', params: String(n) })));
-    for (const [i, job] of jobs.entries()) expect(await ending(job)).toEqual({ result: `hello ${i + 1}` });
+    started.worker.on('completed', () => {
+      if (++completed === count) allCompleted();
+    });
+    await queue.addBulk(Array.from({ length: count }, (_, n) => ({ name: `quick${n}`, data: { processor: 'succeed', params: String(n) } })));
+    await done;
+    expect(failed).toEqual([]);
+    expect(started.runtime.size).toBe(count);
+    release();
   });
 
   test("BullMQ's own worker.cancelJob stops the instance too", { timeout: 15_000 }, async () => {
@@ -315,6 +332,16 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     expect(started.runtime.size).toBe(0);
   });
 
+  test('close() past its deadline ends a runaway even with allowForceStop false, and returns its job to the queue', { timeout: 15_000 }, async () => {
+    const started = await consumer({ allowForceStop: false, forceStopGraceMs: 50 });
+    const job = await queue.add('runaway', { processor: 'spinRunaway' });
+    await processorLogged(job.id!, 'started');
+    await started.close({ deadlineMs: 100 });
+    const back = await queue.getJob(job.id!);
+    expect(await back?.getState()).toBe('waiting');
+    expect(back?.failedReason).toBeUndefined();
+  });
+
   test('bad options are refused with errors naming them, and nothing is left open', { timeout: 15_000 }, async () => {
     const connection = ctx.redis.connection;
     const clients = (): Promise<number> => withClient(async (client) => String(await client.client('LIST')).trim().split('\n').length);
@@ -326,6 +353,7 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
       [{ maxStalledCount: -1 }, 'maxStalledCount'],
       [{ maxStartedAttempts: -1 }, 'maxStartedAttempts'],
       [{ lockDuration: Number.NaN }, 'lockDuration'],
+      [{ stalledInterval: Number.POSITIVE_INFINITY }, 'stalledInterval'],
     ] as const) {
       await expect(startConsumer({ queue: queueName, connection, runtime: { processors: allProcessors }, worker })).rejects.toThrow(new RegExp(`options.worker.${name}`));
     }
@@ -338,7 +366,8 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     await expect(stopJob({ queue: queueName, connection }, '')).rejects.toThrow(TypeError);
     await expect(stopJob({ queue: queueName, connection }, 'x', { markTtlMs: 0 })).rejects.toThrow(RangeError);
     expect(await clients()).toBe(before);
-    const started = await consumer();
+    // An option set to undefined means BullMQ's default (passed on as undefined, BullMQ would refuse it after connecting).
+    const started = await consumer({}, { stalledInterval: undefined, drainDelay: undefined, maxStalledCount: undefined });
     expect(() => started.close({ deadlineMs: Number.NaN })).toThrow(TypeError);
     expect(started.concurrency).toBe(2);
   });

@@ -117,8 +117,9 @@ export class Consumer {
     }
     this.worker.on('error', (error) => logger.warn({ err: error, queue: this.#queue }, 'BullMQ worker error'));
     // The lock is gone (another consumer may have the job by now): stop our run of it.
+    // Its stop mark, if any, stays: the run BullMQ's stalled check starts next must still see it.
     this.worker.on('lockRenewalFailed', (jobIds) => {
-      for (const jobId of jobIds) this.#stopJob(jobId);
+      for (const jobId of jobIds) this.#byJob.get(jobId)?.stopper.abort();
     });
   }
 
@@ -142,12 +143,11 @@ export class Consumer {
   async #close(deadlineMs: number): Promise<void> {
     this.#closing = true;
     const deadline = setTimeout(() => {
-      for (const active of this.#byJob.values()) {
-        // One already stopping (stopJob, cancelJob, a lost lock) ends as that stop says, not back in the queue.
-        if (active.stopping) continue;
-        active.requeue = true;
-        active.stopper.abort();
-      }
+      // One already stopping (stopJob, cancelJob, a lost lock) ends as that stop says, not back in the queue.
+      for (const active of this.#byJob.values()) if (!active.stopping) active.requeue = true;
+      // The runtime's close stops every instance and terminates the ones that ignore it after the grace, even with
+      // allowForceStop false; a job taken meanwhile meets a closed runtime and goes back to the queue too.
+      void this.runtime.close({ reportDeadlineMs: deadlineMs });
     }, deadlineMs);
     try {
       // BullMQ's close stops fetching and waits for every running processor call.

@@ -102,10 +102,11 @@ export class StopListener {
     subscriber.on('message', (from: string, jobId: string) => {
       if (from === channel) onStop(jobId);
     });
-    // ioredis subscribes again by itself on each reconnect; every 'ready' after the first is one.
+    // Every 'ready' after the first is a reconnect. Subscribing again is harmless if ioredis did already
+    // (autoResubscribe), and its answer comes after the subscription is in force: only then are marks looked for.
     let connected = false;
     subscriber.on('ready', () => {
-      if (connected) onResubscribed();
+      if (connected) subscriber.subscribe(channel).then(onResubscribed, onError);
       connected = true;
     });
     try {

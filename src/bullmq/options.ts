@@ -79,13 +79,16 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
   if (options.runtime.maxInstances !== undefined) {
     throw new TypeError('startConsumer: options.runtime.maxInstances does not apply to a consumer: BullMQ admits jobs, at most maxThreads at once');
   }
-  const worker = options.worker ?? {};
-  if (typeof worker !== 'object' || worker === null) {
-    throw new TypeError(`startConsumer: options.worker must be an object of BullMQ Worker options, got ${describeValue(worker)}`);
+  const given = options.worker ?? {};
+  if (typeof given !== 'object' || given === null) {
+    throw new TypeError(`startConsumer: options.worker must be an object of BullMQ Worker options, got ${describeValue(given)}`);
   }
+  // A key set to undefined would override BullMQ's default with undefined (which it refuses after connecting):
+  // it means "the default", so it is left out.
+  const worker = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as ConsumerWorkerOptions;
   for (const [name, allowed, what] of WORKER_CHECKS) {
     const value = worker[name];
-    if (value !== undefined && (typeof value !== 'number' || Number.isNaN(value) || !allowed(value))) {
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || !allowed(value))) {
       throw new RangeError(`startConsumer: options.worker.${name} must be ${what}, got ${describeValue(value)}`);
     }
   }
