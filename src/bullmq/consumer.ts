@@ -3,7 +3,6 @@
 import { Worker, WaitingError, type ConnectionOptions, type Job } from 'bullmq';
 import { pino, type Logger } from 'pino';
 import { TaskTrackerError } from '../errors.js';
-import type { TaskRuntimeOptions } from '../options.js';
 import type { Reporter, StatusReport } from '../report.js';
 import { TaskRuntime } from '../runtime.js';
 import type { Outcome } from '../tracker.js';
