@@ -63,7 +63,7 @@ function submit(request: SubmitRequest & { instanceId: string }) {
   submittedAt.set(request.instanceId, at);
   const tracker = runtime.submit(request);
   // With a free slot the instance starts inside submit(): its timeout timer was armed at `at` (± µs).
-  if (tracker.state !== TaskStatus.WORKER_PROCESSING) throw new Error(`${request.instanceId} was queued, not started`);
+  if (tracker.taskStatus !== TaskStatus.WORKER_PROCESSING) throw new Error(`${request.instanceId} was queued, not started`);
   const settled = tracker.done.then((outcome) => ({ outcome, doneAt: performance.now() }));
   return { tracker, submittedAt: at, settled };
 }

@@ -64,13 +64,13 @@ try {
 
   // --- Queued ---------------------------------------------------------------------------------------------------
   const sleeper = runtime.submit({ processor: 'sleep' });
-  if (sleeper.state !== TaskStatus.WORKER_PROCESSING) throw new Error('the sleeper did not start at once');
+  if (sleeper.taskStatus !== TaskStatus.WORKER_PROCESSING) throw new Error('the sleeper did not start at once');
   const baseline = await measure();
   let t0 = now();
   const queued: Tracker[] = [];
   for (let i = 0; i < QUEUED; i++) queued.push(runtime.submit({ processor: 'tp-noop' }));
   const submitMs = now() - t0;
-  if (queued.some((tracker) => tracker.state !== TaskStatus.WORKER_RECEIVED)) throw new Error('an instance started: the thread was not held');
+  if (queued.some((tracker) => tracker.taskStatus !== TaskStatus.WORKER_RECEIVED)) throw new Error('an instance started: the thread was not held');
   rows.push({ phase: 'queued', instances: QUEUED, live: runtime.size, memory: await measure(), against: baseline, ms: submitMs });
 
   // --- Drained: let them run ---------------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ const sample: Record<PoolName, () => Promise<Sample>> = {
     const runaway = runtime.submit({ processor: 'peer-runaway', timeoutMs: T });
     const next = runtime.submit({ processor: 'peer-next' });
     // The thread was free, so the runaway started (and its timeout timer was armed) inside submit().
-    if (runaway.state !== TaskStatus.WORKER_PROCESSING) throw new Error('the runaway did not start at once');
+    if (runaway.taskStatus !== TaskStatus.WORKER_PROCESSING) throw new Error('the runaway did not start at once');
     const deadline = t0 + T;
     const outcome = await runaway.done;
     const settledAt = now();

@@ -69,7 +69,7 @@ async function runOnce(c: Case, probe: Probe): Promise<Run> {
   const submitAt = now();
   const tracker = runtime.submit({ processor: 'bench-timeout-spin', jobParams, timeoutMs: c.timeoutMs });
   const returnedAt = now();
-  if (tracker.state !== TaskStatus.WORKER_PROCESSING) throw new Error(`${NAME}: the instance was queued, not dispatched in submit()`);
+  if (tracker.taskStatus !== TaskStatus.WORKER_PROCESSING) throw new Error(`${NAME}: the instance was queued, not dispatched in submit()`);
   expectReason(await tracker.done, 'TIMEOUT_INTERRUPTED', `${NAME} ${c.timeoutMs} ms`);
   return { submitAt, returnedAt, startAt: probe.startTime, seenAt: probe.seenTime };
 }

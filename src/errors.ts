@@ -1,6 +1,9 @@
-// Every error `submit()` throws, one class and one stable `code` per cause. Match on `code`, never on text.
+// The package's errors: one class and one stable `code` per cause. Match on `code` (or `instanceof`), never on text.
 
-/** The base of every error this package throws for a refused request. */
+/**
+ * The base of every error this package throws or rejects with: a refused request, a report that could not be
+ * delivered, a BullMQ job's failure. `code` is stable; the message is for people.
+ */
 export class TaskTrackerError extends Error {
   readonly code: string;
   constructor(code: string, message: string, options?: ErrorOptions) {
@@ -134,15 +137,14 @@ export function describeValue(value: unknown): string {
   }
 }
 
-// The text of a caught error, for a message; never throws, whatever was thrown.
+// The text of a clone error, for a message, kept short: V8's clone error quotes the value (a function's whole
+// source). Never throws: what a getter of the caller's params threw arrives here too (a Proxy, anything).
 function errorText(cause: unknown): string {
+  let text: string;
   try {
-    if (cause instanceof Error && typeof cause.message === 'string') {
-      // V8's clone error quotes the value (a function's whole source): keep the message short.
-      return cause.message.length <= 4 * MAX_SHOWN ? cause.message : `${cause.message.slice(0, 4 * MAX_SHOWN)}…`;
-    }
+    text = cause instanceof Error && typeof cause.message === 'string' ? cause.message : describeValue(cause);
   } catch {
-    // a Proxy or a getter that throws: fall through
+    text = describeValue(cause);
   }
-  return describeValue(cause);
+  return text.length <= 4 * MAX_SHOWN ? text : `${text.slice(0, 4 * MAX_SHOWN)}…`;
 }

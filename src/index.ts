@@ -1,5 +1,5 @@
 // The main-thread API: `import { TaskRuntime } from 'light-task-tracker'`.
-export { TaskRuntime, type RuntimeStats, type CloseOptions } from './runtime.js';
+export { TaskRuntime, type RuntimeStats, type RuntimeCloseOptions } from './runtime.js';
 export { Tracker, type Outcome } from './tracker.js';
 export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine } from './options.js';
 export type { SubmitRequest } from './request.js';

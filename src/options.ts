@@ -1,8 +1,10 @@
 // The runtime's options: one type, one constant of defaults, one function that fills and checks them.
 import { availableParallelism, hostname } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
-import type { Logger } from 'pino';
+import { pino, type Logger } from 'pino';
+import { checkNumber } from './checks.js';
 import { describeValue } from './errors.js';
+import type { LogLevel } from './protocol.js';
 import type { Reporter } from './report.js';
 
 /** A processor's log line, as `onProcessorLog` receives it. */
@@ -10,7 +12,7 @@ export interface ProcessorLogLine {
   readonly instanceId: string;
   /** The attempt that wrote it (0 for the first, then its retry count). */
   readonly attempt: number;
-  readonly level: 'debug' | 'info' | 'warn' | 'error';
+  readonly level: LogLevel;
   readonly msg: string;
   /** The fields the processor passed with the line, if any. */
   readonly fields: Readonly<Record<string, unknown>> | undefined;
@@ -102,8 +104,11 @@ export interface TaskRuntimeOptions {
    */
   readonly reporter?: Reporter;
   /**
-   * The application's pino logger. Processor log lines are written to it too, tagged with `instanceId`.
-   * @default pino({ name: 'light-task-tracker' })
+   * The application's pino logger: it gets every line at the levels it enables, the runtime's own (per-instance
+   * lines at info, force-stops and worker deaths at warn and error) and the processors' (tagged with `instanceId`
+   * and `source: 'processor'`).
+   * @default pino({ name: 'light-task-tracker', level: 'warn' }) on stdout: quiet unless something needs attention
+   * (a force-stop, a worker death, a lost report, a processor's warn or error line)
    */
   readonly logger?: Logger;
   /**
@@ -202,19 +207,19 @@ export function resolveOptions(options: TaskRuntimeOptions): ResolvedOptions {
     spareThreads: integer('spareThreads', options.spareThreads ?? defaultOptions.spareThreads, 0, 64),
     resourceLimits: resourceLimits(options.resourceLimits),
     maxInstances: integer('maxInstances', options.maxInstances ?? defaultOptions.maxInstances, 1, 2 ** 31 - 1),
-    statusReportIntervalMs: number('statusReportIntervalMs', options.statusReportIntervalMs ?? defaultOptions.statusReportIntervalMs, 10),
+    statusReportIntervalMs: ms('statusReportIntervalMs', options.statusReportIntervalMs ?? defaultOptions.statusReportIntervalMs, 10),
     allowForceStop: options.allowForceStop ?? defaultOptions.allowForceStop,
-    forceStopGraceMs: options.forceStopGraceMs === undefined ? undefined : number('forceStopGraceMs', options.forceStopGraceMs, 0),
+    forceStopGraceMs: options.forceStopGraceMs === undefined ? undefined : ms('forceStopGraceMs', options.forceStopGraceMs, 0),
     maxResultLength: integer('maxResultLength', options.maxResultLength ?? defaultOptions.maxResultLength, 0, 2 ** 31 - 1),
-    maxParamsBytes: integer('maxParamsBytes', options.maxParamsBytes ?? defaultOptions.maxParamsBytes, 1, 2 ** 31 - 1),
+    maxParamsBytes: integer('maxParamsBytes', options.maxParamsBytes ?? defaultOptions.maxParamsBytes, 1, 2 ** 31 - 1, 'bytes'),
     reporter: options.reporter,
     logger: options.logger,
     onProcessorLog: options.onProcessorLog,
     address: options.address ?? `${hostname()}:${process.pid}`,
     finalReportRetries: integer('finalReportRetries', options.finalReportRetries ?? defaultOptions.finalReportRetries, 0, 100),
-    reportTimeoutMs: number('reportTimeoutMs', options.reportTimeoutMs ?? defaultOptions.reportTimeoutMs, 1),
-    reportBackoffMs: number('reportBackoffMs', options.reportBackoffMs ?? defaultOptions.reportBackoffMs, 0),
-    reportBackoffMaxMs: number('reportBackoffMaxMs', options.reportBackoffMaxMs ?? defaultOptions.reportBackoffMaxMs, 0),
+    reportTimeoutMs: ms('reportTimeoutMs', options.reportTimeoutMs ?? defaultOptions.reportTimeoutMs, 1),
+    reportBackoffMs: ms('reportBackoffMs', options.reportBackoffMs ?? defaultOptions.reportBackoffMs, 0),
+    reportBackoffMaxMs: ms('reportBackoffMaxMs', options.reportBackoffMaxMs ?? defaultOptions.reportBackoffMaxMs, 0),
   };
 }
 
@@ -230,38 +235,22 @@ function resourceLimits(value: unknown): ResourceLimits | undefined {
   for (const key of ['maxYoungGenerationSizeMb', 'maxOldGenerationSizeMb', 'codeRangeSizeMb', 'stackSizeMb'] as const) {
     const limit = given[key];
     if (limit === undefined) continue;
-    if (typeof limit !== 'number' || Number.isNaN(limit)) {
-      throw new TypeError(`TaskRuntime: options.resourceLimits.${key} must be a number of MB, got ${describeValue(limit)}`);
-    }
-    const [min, max] = key === 'stackSizeMb' ? [1, 1024] : [Number.MIN_VALUE, Number.MAX_VALUE];
-    if (!(limit >= min && limit <= max)) {
-      throw new RangeError(`TaskRuntime: options.resourceLimits.${key} must be ${key === 'stackSizeMb' ? 'from 1 to 1024' : 'a positive finite number'} (MB), got ${limit}`);
-    }
-    limits[key] = limit;
+    limits[key] = checkNumber(`TaskRuntime: options.resourceLimits.${key}`, limit, key === 'stackSizeMb'
+      ? { min: 1, max: 1024, unit: 'MB' }
+      : { min: 0, exclusiveMin: true, max: Number.MAX_VALUE, unit: 'MB' });
   }
   return Object.freeze(limits);
 }
 
-// Timer delays above this are clamped by Node to 1 ms: refuse them instead.
-/** The longest delay a Node timer keeps as given (a longer one fires after 1 ms). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function integer(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value)) {
-    throw new TypeError(`TaskRuntime: options.${name} must be a whole number, got ${describeValue(value)}`);
-  }
-  if (value < min || value > max) {
-    throw new RangeError(`TaskRuntime: options.${name} must be from ${min} to ${max}, got ${value}`);
-  }
-  return value;
+function integer(name: string, value: unknown, min: number, max: number, unit?: string): number {
+  return checkNumber(`TaskRuntime: options.${name}`, value, { min, max, integer: true, unit });
 }
 
-function number(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || Number.isNaN(value)) {
-    throw new TypeError(`TaskRuntime: options.${name} must be a number of milliseconds, got ${describeValue(value)}`);
-  }
-  if (value < min || value > MAX_TIMER_MS) {
-    throw new RangeError(`TaskRuntime: options.${name} must be from ${min} to ${MAX_TIMER_MS} ms, got ${value}`);
-  }
-  return value;
+function ms(name: string, value: unknown, min: number): number {
+  return checkNumber(`TaskRuntime: options.${name}`, value, { min, unit: 'ms' });
+}
+
+/** The logger of a runtime given none: warnings and errors only. */
+export function defaultLogger(): Logger {
+  return pino({ name: 'light-task-tracker', level: 'warn' });
 }

@@ -1,7 +1,7 @@
 // The worker pool: piscina, plus one shared interrupt flag per dispatch slot, set up once for the pool's life.
 import type { ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { FLAG_INTERRUPTED, FLAG_RUNNING, isWorkerBootedMessage, type AttemptPayload, type AttemptReply, type WorkerBootData } from './protocol.js';
+import { FLAG_INTERRUPTED, FLAG_RUNNING, isWorkerBootedMessage, type AttemptReply, type AttemptRequest, type WorkerBootData } from './protocol.js';
 
 const entry = new URL('../workers/entry.cjs', import.meta.url).href;
 
@@ -24,7 +24,7 @@ export interface PoolOptions {
  * once, each holding a slot: the index of its interrupt flag, which it keeps across its retries.
  */
 export class WorkerPool {
-  readonly #piscina: Piscina<AttemptPayload, AttemptReply>;
+  readonly #piscina: Piscina<AttemptRequest, AttemptReply>;
   readonly #flags: Int32Array;
   readonly #freeSlots: number[];
 
@@ -34,7 +34,7 @@ export class WorkerPool {
     this.#freeSlots = Array.from({ length: options.maxThreads }, (_, slot) => options.maxThreads - 1 - slot);
     const workerData: WorkerBootData = { flags, preload: options.preload };
     const started = this.#started;
-    this.#piscina = new Piscina<AttemptPayload, AttemptReply>({
+    this.#piscina = new Piscina<AttemptRequest, AttemptReply>({
       // An idle worker that has finished starting, or none (the attempt waits for the next one that has). piscina's
       // own balancer also picks a worker still starting: an attempt there waits for the whole boot, and should it
       // be force-stopped before the boot ends, terminating that worker makes piscina stop replacing dead workers
@@ -144,8 +144,8 @@ export class WorkerPool {
    * Runs one attempt. Aborting `handle` while it runs terminates its worker; piscina then spawns a replacement
    * synchronously, inside `handle.abort()`.
    */
-  run(payload: AttemptPayload, handle: ForceStopHandle): Promise<AttemptReply> {
-    return this.#piscina.run(payload, { signal: handle });
+  run(request: AttemptRequest, handle: ForceStopHandle): Promise<AttemptReply> {
+    return this.#piscina.run(request, { signal: handle });
   }
 
   /** The live worker threads. */

@@ -1,4 +1,5 @@
-// The one module the main thread and the worker threads share: what crosses between them.
+// The one module the main thread and the worker threads share: what crosses between them (the messages, the
+// shared-memory layout, the tags), and the few helpers both sides use to produce it.
 // Keep it free of runtime dependencies: the worker entry imports it on every worker start.
 
 /** Marks a value made by `defineProcessor`, across copies of this package. */
@@ -10,7 +11,7 @@ export const LOG_MESSAGE = 'light-task-tracker:log';
 /** Tags the message a worker posts once booted, its processors imported. */
 export const BOOTED_MESSAGE = 'light-task-tracker:booted';
 
-/** Interrupt flag values, one Int32 per dispatch slot in the shared buffer. */
+/** Interrupt flag values, one Int32 per dispatch slot in `WorkerBootData.flags`. */
 export const FLAG_RUNNING = 0;
 export const FLAG_INTERRUPTED = 1;
 
@@ -22,53 +23,51 @@ export interface WorkerBootData {
   readonly preload: readonly string[];
 }
 
-/**
- * One attempt of one instance, as posted to a worker. A tuple, not an object: the structured clone of every
- * message would otherwise carry each key's text, on the dispatch path of every instance.
- */
-export type AttemptPayload = readonly [
+/** One attempt of one instance, as posted to a worker. Fields the instance does not have are left out. */
+export interface AttemptRequest {
   /** Index of this attempt's interrupt flag in `WorkerBootData.flags`. */
-  slot: number,
+  readonly slot: number;
   /** Index of the processor module in `WorkerBootData.preload` (the registry, in its order). */
-  processor: number,
-  instanceId: string,
-  jobId: string | number | undefined,
-  jobParams: unknown,
-  instanceParams: unknown,
-  wfInstanceId: string | number | undefined,
-  currentRetryTimes: number,
-  maxRetryTimes: number,
-];
+  readonly processorIndex: number;
+  readonly instanceId: string;
+  readonly jobId?: string | number;
+  readonly jobParams?: unknown;
+  readonly instanceParams?: unknown;
+  readonly wfInstanceId?: string | number;
+  /** 0 on the first attempt, then 1, 2, … */
+  readonly currentRetryTimes: number;
+  readonly maxRetryTimes: number;
+}
 
 /** How an attempt ended, seen from inside the worker. */
 export const AttemptEnd = Object.freeze({
-  /** The processor returned a result object. */
-  RETURNED: 0,
+  /** The processor returned `{ success: true }`. */
+  SUCCEEDED: 0,
+  /** The processor returned `{ success: false }`. */
+  FAILED: 1,
   /** The processor returned null or undefined. */
-  RETURNED_NULL: 1,
+  RETURNED_NULL: 2,
   /** The processor threw (or its promise rejected). */
-  THREW: 2,
+  THREW: 3,
   /** The processor module could not be imported, or exports no processor. */
-  LOAD_FAILED: 3,
+  LOAD_FAILED: 4,
 } as const);
 export type AttemptEnd = (typeof AttemptEnd)[keyof typeof AttemptEnd];
 
-/** The worker's answer for one attempt, a tuple for the same reason as the payload. Always cloneable. */
-export type AttemptReply = readonly [
-  end: AttemptEnd,
-  success: boolean,
-  /** The processor's message, or the thrown error's text, or the load failure's text. */
-  msg: string,
-  /** Whether the interrupt flag was set when the attempt ended. */
-  interrupted: boolean,
-  /** Workflow context the processor appended during this attempt; undefined when none. */
-  appended: Record<string, unknown> | undefined,
+/** The worker's answer for one attempt. Always cloneable. */
+export interface AttemptReply {
+  readonly end: AttemptEnd;
+  /** The processor's message, or the thrown error's text, or the load failure's text; '' when there is none. */
+  readonly msg: string;
+  /** Workflow context the processor appended during this attempt; left out when none. */
+  readonly appended?: Record<string, unknown>;
   /** Log lines posted during this attempt: the tracker holds the reply until they have all arrived. */
-  logLines: number,
-];
+  readonly logLines: number;
+}
 
-/** Log levels a processor may write with. */
-export type ProcessorLogLevel = 'debug' | 'info' | 'warn' | 'error';
+/** The levels a processor may log at, lowest first. */
+export const LOG_LEVELS = Object.freeze(['debug', 'info', 'warn', 'error'] as const);
+export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** A log line written by a processor, posted to the main thread as it happens. */
 export interface WorkerLogMessage {
@@ -76,7 +75,7 @@ export interface WorkerLogMessage {
   readonly instanceId: string;
   /** The attempt that wrote it (its currentRetryTimes). */
   readonly attempt: number;
-  readonly level: ProcessorLogLevel;
+  readonly level: LogLevel;
   readonly msg: string;
   readonly fields: Record<string, unknown> | undefined;
 }
@@ -93,4 +92,47 @@ export interface WorkerBootedMessage {
 
 export function isWorkerBootedMessage(value: unknown): value is WorkerBootedMessage {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === BOOTED_MESSAGE;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers both threads use
+
+/**
+ * The text of a value that crossed (or will cross) the boundary: a processor's message, a thrown error, a worker's
+ * death. For an error this is its own text, "Name: message", as Java's Throwable.toString(). Runs the value's own
+ * `toString` (it is the processor's or the runtime's, never a caller's request); never throws.
+ */
+export function textOf(value: unknown): string {
+  if (typeof value === 'string') return value;
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}
+
+export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
+}
+
+/**
+ * Resolves after `ms` milliseconds; rejects with the signal's reason as soon as `signal` aborts (at once if it
+ * already has). The timer and the listener are both gone once it settles.
+ */
+export function delay(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted === true) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal?.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }

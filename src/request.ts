@@ -11,7 +11,7 @@ import {
   ParamsTooLargeError,
   UnknownProcessorError,
 } from './errors.js';
-import { MAX_TIMER_MS } from './options.js';
+import { MAX_TIMER_MS } from './checks.js';
 import type { ProcessorRegistry } from './registry.js';
 
 export interface SubmitRequest {
@@ -53,8 +53,10 @@ export interface SubmitRequest {
 
 /** A request that passed every check, with its params snapshotted. */
 export interface AcceptedRequest {
-  /** The processor's index in the registry. */
-  readonly processor: number;
+  /** The processor's registry name. */
+  readonly processorName: string;
+  /** The processor's index in the registry (what an attempt request carries). */
+  readonly processorIndex: number;
   readonly instanceId: string;
   readonly jobId: string | number | undefined;
   readonly jobParams: unknown;
@@ -81,8 +83,8 @@ export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistr
   // Each field is read once, here: a getter that throws gets a typed error, and one that answers differently on
   // each read cannot pass a check with one value and be used with another.
   const processorName = read(request, 'processor');
-  const processor = typeof processorName === 'string' ? registry.indexOf.get(processorName) : undefined;
-  if (processor === undefined) throw new UnknownProcessorError(processorName);
+  const processorIndex = typeof processorName === 'string' ? registry.indexOf.get(processorName) : undefined;
+  if (processorIndex === undefined) throw new UnknownProcessorError(processorName);
 
   const instanceId = read(request, 'instanceId');
   const jobId = read(request, 'jobId');
@@ -111,7 +113,8 @@ export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistr
   const id = instanceId ?? nanoid();
   admit(id);
   return {
-    processor,
+    processorName: processorName as string,
+    processorIndex,
     instanceId: id,
     jobId,
     jobParams: snapshot('jobParams', read(request, 'jobParams'), maxParamsBytes),

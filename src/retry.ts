@@ -1,4 +1,5 @@
 // Call something that may fail or hang, again and again with growing pauses, within a bounded budget.
+import { delay, isPromiseLike } from './protocol.js';
 
 export interface RetryPolicy {
   /** Further tries after the first one fails. */
@@ -9,8 +10,6 @@ export interface RetryPolicy {
   readonly backoffMs: number;
   /** The longest pause between two tries (ms). */
   readonly backoffMaxMs: number;
-  /** Whether each try gets an AbortSignal. False spares an AbortController per try for a callee that takes none. */
-  readonly trySignals?: boolean;
 }
 
 export class TimeoutError extends Error {
@@ -26,16 +25,16 @@ export class TimeoutError extends Error {
  * A first try that answers synchronously is returned as it is: no timer, no promise.
  */
 export function retry<T>(
-  attempt: (signal: AbortSignal | undefined, tryNumber: number) => T | PromiseLike<T>,
+  attempt: (signal: AbortSignal, tryNumber: number) => T | PromiseLike<T>,
   policy: RetryPolicy,
   onRetry?: (error: unknown, tryNumber: number, delayMs: number) => void,
   shouldRetry?: (error: unknown) => boolean,
   signal?: AbortSignal,
 ): T | Promise<T> {
-  const controller = policy.trySignals === false ? undefined : new AbortController();
+  const controller = new AbortController();
   let first: T | PromiseLike<T>;
   try {
-    first = attempt(controller?.signal, 0);
+    first = attempt(controller.signal, 0);
   } catch (error) {
     return retryAfter(error, attempt, policy, onRetry, shouldRetry, signal);
   }
@@ -45,13 +44,9 @@ export function retry<T>(
   );
 }
 
-export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
-}
-
 async function retryAfter<T>(
   error: unknown,
-  attempt: (signal: AbortSignal | undefined, tryNumber: number) => T | PromiseLike<T>,
+  attempt: (signal: AbortSignal, tryNumber: number) => T | PromiseLike<T>,
   policy: RetryPolicy,
   onRetry: ((error: unknown, tryNumber: number, delayMs: number) => void) | undefined,
   shouldRetry: ((error: unknown) => boolean) | undefined,
@@ -61,29 +56,14 @@ async function retryAfter<T>(
     if (tryNumber >= policy.retries || shouldRetry?.(error) === false || signal?.aborted === true) throw error;
     const delayMs = backoff(tryNumber, policy);
     onRetry?.(error, tryNumber, delayMs);
-    await pause(delayMs, signal);
-    const controller = policy.trySignals === false ? undefined : new AbortController();
+    await delay(delayMs, signal);
+    const controller = new AbortController();
     try {
-      return await settleWithin(Promise.resolve().then(() => attempt(controller?.signal, tryNumber + 1)), policy.timeoutMs, controller, signal);
+      return await settleWithin(Promise.resolve().then(() => attempt(controller.signal, tryNumber + 1)), policy.timeoutMs, controller, signal);
     } catch (next) {
       error = next;
     }
   }
-}
-
-function pause(delayMs: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, delayMs);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**
@@ -93,14 +73,14 @@ function pause(delayMs: number, signal: AbortSignal | undefined): Promise<void> 
 async function settleWithin<T>(
   pending: PromiseLike<T>,
   timeoutMs: number,
-  controller: AbortController | undefined,
+  controller: AbortController,
   giveUp: AbortSignal | undefined,
 ): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   let onGiveUp: (() => void) | undefined;
   const ended = new Promise<never>((_, reject) => {
     const end = (error: unknown): void => {
-      controller?.abort(error);
+      controller.abort(error);
       reject(error);
     };
     timer = setTimeout(() => end(new TimeoutError(`no answer within ${timeoutMs} ms`)), timeoutMs);

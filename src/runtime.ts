@@ -1,35 +1,26 @@
-// The runtime: owns the worker pool, the registry of live trackers, the admission limit, the dispatch queue,
-// the reporter and the logger (PowerJob's LightTaskTrackerManager and WorkerRuntime together).
-import { setMaxListeners } from 'node:events';
-import { pino, type Logger } from 'pino';
-import { AdmissionLimitError, DuplicateInstanceError, ReportDeliveryError, RuntimeClosedError, describeValue } from './errors.js';
-import { MAX_TIMER_MS, resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
+// The runtime (PowerJob's LightTaskTrackerManager and WorkerRuntime together): the wiring of its parts — the registry
+// of live trackers and its admission limit, the queue of instances waiting for a slot, the worker pool, the report
+// sender and the processor log — and close().
+import type { Logger } from 'pino';
+import { checkNumber } from './checks.js';
+import { AdmissionLimitError, DuplicateInstanceError, RuntimeClosedError, describeValue } from './errors.js';
+import { defaultLogger, resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
 import { WorkerPool } from './pool.js';
-import { isWorkerLogMessage } from './protocol.js';
+import { writeProcessorLine } from './processor-log.js';
+import { FifoQueue } from './queue.js';
 import { resolveRegistry, type ProcessorRegistry } from './registry.js';
-import type { Reporter, StatusReport } from './report.js';
+import { ReportSender, type ReportCounters } from './report-sender.js';
 import { acceptRequest, type SubmitRequest } from './request.js';
-import { isPromiseLike, retry, type RetryPolicy } from './retry.js';
 import { kLogLine, kReportTick, kStart, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
 
 /** Counters since the runtime was made. */
-export interface RuntimeStats {
+export interface RuntimeStats extends ReportCounters {
   /** Instances accepted by `submit()`. */
   submitted: number;
-  /** Final reports delivered (on their first try or a retry). */
-  reportsDelivered: number;
-  /** Tries of a final report that failed and were retried. */
-  reportsRetried: number;
-  /** Final reports given up after `finalReportRetries` retries (each also logged as an error). */
-  reportsLost: number;
-  /** RUNNING reports whose delivery failed (logged as warnings; the next period sends a fresher one). */
-  runningReportsFailed: number;
 }
 
-const LOG_LEVELS = new Set(['debug', 'info', 'warn', 'error']);
-
-/** What `close()` takes. */
-export interface CloseOptions {
+/** What `runtime.close()` takes. */
+export interface RuntimeCloseOptions {
   /**
    * How long `close()` waits for final reports still being delivered (ms, from this call): then every one of them
    * is given up — its try aborted, logged as lost and counted in `stats.reportsLost`. 0 to 2^31-1.
@@ -38,51 +29,24 @@ export interface CloseOptions {
   readonly reportDeadlineMs?: number;
 }
 
-function closeDeadline(options: CloseOptions): number | undefined {
-  if (typeof options !== 'object' || options === null) throw new TypeError(`close: options must be an object, got ${describeValue(options)}`);
-  const value = options.reportDeadlineMs;
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`close: options.reportDeadlineMs must be a number of ms, got ${describeValue(value)}`);
-  if (value < 0 || value > MAX_TIMER_MS) throw new RangeError(`close: options.reportDeadlineMs must be from 0 to ${MAX_TIMER_MS} ms, got ${value}`);
-  return value;
-}
-
 export class TaskRuntime {
   readonly #options: ResolvedOptions;
   readonly #registry: ProcessorRegistry;
   readonly #logger: Logger;
-  readonly #reporter: Reporter;
-  readonly #reportPolicy: RetryPolicy;
+  readonly #reports: ReportSender;
   readonly #pool: WorkerPool;
   readonly #host: TrackerHost;
   readonly #live = new Map<string, Tracker>();
-  // FIFO of trackers waiting for a slot; `#queueHead` is the next to take (a shift-free array queue).
-  #queue: Tracker[] = [];
-  #queueHead = 0;
+  readonly #queue = new FifoQueue<Tracker>();
+  #submitted = 0;
   #closing: Promise<void> | undefined;
-  // One timer for every instance's RUNNING reports (a timer per instance would cost on every dispatch).
-  readonly #reportTicker: NodeJS.Timeout;
   #onEmpty: (() => void) | undefined;
-  // Aborted when close()'s reportDeadlineMs passes: every final report still being delivered is given up.
-  readonly #giveUpReports = new AbortController();
-  readonly #stats: RuntimeStats = { submitted: 0, reportsDelivered: 0, reportsRetried: 0, reportsLost: 0, runningReportsFailed: 0 };
 
   constructor(options: TaskRuntimeOptions) {
     this.#options = resolveOptions(options);
     this.#registry = resolveRegistry(options.processors);
-    const logger = (this.#logger = this.#options.logger ?? pino({ name: 'light-task-tracker' }));
-    this.#reporter = this.#options.reporter ?? { report: (report) => logger.debug({ report }, 'status report') };
-    // Every final report being delivered listens to it (one listener each, removed when its try or pause ends):
-    // as many as there are live instances, not a leak, so no listener-count warning.
-    setMaxListeners(0, this.#giveUpReports.signal);
-    this.#reportPolicy = {
-      retries: this.#options.finalReportRetries,
-      timeoutMs: this.#options.reportTimeoutMs,
-      backoffMs: this.#options.reportBackoffMs,
-      backoffMaxMs: this.#options.reportBackoffMaxMs,
-      // A reporter whose report() declares no second parameter takes no signal: spare it an AbortController.
-      trySignals: this.#reporter.report.length >= 2,
-    };
+    const logger = (this.#logger = this.#options.logger ?? defaultLogger());
+    this.#reports = new ReportSender(this.#options, logger);
     this.#pool = new WorkerPool({
       minThreads: this.#options.minThreads,
       maxThreads: this.#options.maxThreads,
@@ -92,16 +56,15 @@ export class TaskRuntime {
       onError: (error) => logger.error({ err: error }, 'a worker failed outside any attempt'),
       preload: this.#registry.urls,
     });
-    const period = this.#options.statusReportIntervalMs;
-    // Unref'd: the ticker alone is no reason to keep the process alive. Reports come at most one tick late.
-    this.#reportTicker = setInterval(() => this.#reportTick(), Math.min(1000, Math.max(5, period / 20))).unref();
+    this.#reports.startTicker((now) => {
+      for (const tracker of this.#live.values()) tracker[kReportTick](now);
+    });
     this.#host = {
       options: this.#options,
       logger,
       pool: this.#pool,
-      processorName: (index) => this.#registry.names[index] ?? String(index),
-      reportRunning: (report) => this.#reportRunning(report),
-      reportFinal: (report) => this.#reportFinal(report),
+      reportRunning: (report) => this.#reports.running(report),
+      reportFinal: (report) => this.#reports.final(report),
       releaseSlot: (slot) => {
         this.#pool.releaseSlot(slot);
         this.#dispatch();
@@ -122,7 +85,7 @@ export class TaskRuntime {
     const accepted = acceptRequest(request, this.#registry, this.#options.maxParamsBytes, this.#admit);
     const tracker = new Tracker(this.#host, accepted);
     this.#live.set(tracker.instanceId, tracker);
-    this.#stats.submitted++;
+    this.#submitted++;
     if (accepted.signal?.aborted === true) {
       tracker.stop();
       return tracker;
@@ -183,7 +146,7 @@ export class TaskRuntime {
 
   /** A snapshot of the runtime's counters. */
   get stats(): Readonly<RuntimeStats> {
-    return { ...this.#stats };
+    return { submitted: this.#submitted, ...this.#reports.counters };
   }
 
   /**
@@ -191,22 +154,12 @@ export class TaskRuntime {
    * `allowForceStop: false`), waits for every final report to be delivered or given up, and destroys the pool.
    * Every call returns the same promise; a call with `reportDeadlineMs` may bring the deadline closer.
    */
-  close(options: CloseOptions = {}): Promise<void> {
-    const deadlineMs = closeDeadline(options);
+  close(options: RuntimeCloseOptions = {}): Promise<void> {
+    if (typeof options !== 'object' || options === null) throw new TypeError(`close: options must be an object, got ${describeValue(options)}`);
+    const deadlineMs = options.reportDeadlineMs === undefined ? undefined : checkNumber('close: options.reportDeadlineMs', options.reportDeadlineMs, { min: 0, unit: 'ms' });
     this.#closing ??= this.#close();
-    if (deadlineMs !== undefined) {
-      // Unref'd: what keeps the process alive until then is the reports themselves, not this timer.
-      const timer = setTimeout(() => this.#giveUpReports.abort(new ReportDeliveryError(`runtime closed: its reportDeadlineMs (${deadlineMs} ms) has passed`)), deadlineMs).unref();
-      const clear = (): void => clearTimeout(timer);
-      this.#closing.then(clear, clear);
-    }
+    if (deadlineMs !== undefined) this.#reports.giveUpAfter(deadlineMs, this.#closing);
     return this.#closing;
-  }
-
-  #reportTick(): void {
-    if (this.#live.size === 0) return;
-    const now = Date.now();
-    for (const tracker of this.#live.values()) tracker[kReportTick](now);
   }
 
   async #close(): Promise<void> {
@@ -215,85 +168,22 @@ export class TaskRuntime {
     });
     for (const tracker of [...this.#live.values()]) tracker[kStopForClose]();
     if (this.#live.size > 0) await empty;
-    clearInterval(this.#reportTicker);
-    this.#queue = [];
-    this.#queueHead = 0;
+    this.#reports.stopTicker();
+    this.#queue.clear();
     await this.#pool.destroy();
   }
 
-  // Starts queued instances while slots are free.
+  // Starts queued instances while slots are free; a tracker stopped while queued declines, and its slot goes on.
   #dispatch(): void {
-    while (this.#queueHead < this.#queue.length && this.#pool.hasFreeSlot) {
-      const tracker = this.#queue[this.#queueHead] as Tracker;
-      this.#queue[this.#queueHead++] = undefined as unknown as Tracker;
-      // A tracker stopped while queued declines; its slot goes to the next one.
+    while (this.#queue.size > 0 && this.#pool.hasFreeSlot) {
+      const tracker = this.#queue.shift() as Tracker;
       const slot = this.#pool.takeSlot();
       if (!tracker[kStart](slot)) this.#pool.releaseSlot(slot);
     }
-    if (this.#queueHead === this.#queue.length) {
-      this.#queue.length = 0;
-      this.#queueHead = 0;
-    } else if (this.#queueHead > 1024 && this.#queueHead * 2 > this.#queue.length) {
-      this.#queue = this.#queue.slice(this.#queueHead);
-      this.#queueHead = 0;
-    }
-  }
-
-  #reportRunning(report: StatusReport): void {
-    const failed = (error: unknown): void => {
-      this.#stats.runningReportsFailed++;
-      this.#logger.warn({ instanceId: report.instanceId, err: error }, 'RUNNING report failed');
-    };
-    try {
-      const pending = this.#reporter.report(report);
-      if (pending !== undefined) Promise.resolve(pending).catch(failed);
-    } catch (error) {
-      failed(error);
-    }
-  }
-
-  // Returns undefined when the reporter took the report synchronously: the tracker is then destroyed at once.
-  #reportFinal(report: StatusReport): Promise<void> | undefined {
-    const onRetry = (error: unknown, tryNumber: number, delayMs: number): void => {
-      this.#stats.reportsRetried++;
-      this.#logger.warn(
-        { instanceId: report.instanceId, status: report.status, err: error, try: tryNumber + 1, retryInMs: delayMs },
-        'final report failed: retrying',
-      );
-    };
-    const answer = retry((signal) => this.#reporter.report(report, signal), this.#reportPolicy, onRetry, undefined, this.#giveUpReports.signal);
-    if (!isPromiseLike(answer)) {
-      this.#stats.reportsDelivered++;
-      return undefined;
-    }
-    return Promise.resolve(answer).then(
-      () => {
-        this.#stats.reportsDelivered++;
-      },
-      (error: unknown) => {
-        this.#stats.reportsLost++;
-        const gaveUp = this.#giveUpReports.signal.aborted;
-        this.#logger.error(
-          { instanceId: report.instanceId, err: error, report, tries: gaveUp ? undefined : this.#reportPolicy.retries + 1 },
-          gaveUp ? "final report lost: close()'s reportDeadlineMs passed" : 'final report lost: every try failed',
-        );
-      },
-    );
   }
 
   #onWorkerMessage(message: unknown): void {
-    if (!isWorkerLogMessage(message) || !LOG_LEVELS.has(message.level)) return;
-    const fields = typeof message.fields === 'object' && message.fields !== null ? message.fields : undefined;
-    this.#logger[message.level]({ ...fields, instanceId: message.instanceId, source: 'processor' }, message.msg);
-    const attempt = typeof message.attempt === 'number' ? message.attempt : -1;
-    const onLog = this.#options.onProcessorLog;
-    if (onLog !== undefined) {
-      try {
-        onLog({ instanceId: message.instanceId, attempt, level: message.level, msg: message.msg, fields });
-      } catch (error) {
-        this.#logger.warn({ instanceId: message.instanceId, err: error }, 'onProcessorLog threw');
-      }
-    }
-    this.#live.get(message.instanceId)?.[kLogLine](attempt);
+    const line = writeProcessorLine(message, this.#logger, this.#options.onProcessorLog);
+    if (line !== undefined) this.#live.get(line.instanceId)?.[kLogLine](line.attempt);
   }
 }

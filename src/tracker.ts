@@ -1,12 +1,15 @@
-// One tracker per job instance, in the main thread: its timers, its interrupt / force-stop decisions, its retries
-// and its reports. Every change of its state goes through the few methods below, each guarded by the phase, so a
-// late event (a reply after a force-stop, a timer after the finish) can never move a finished instance back.
+// One tracker per job instance, in the main thread: its timers, its interrupt / force-stop escalation, its retries
+// and its reports. Its state is a phase (queued → running → finished → destroyed), an escalation cause (none,
+// timeout, stop) and an escalation stage; every move of the last two is in #escalate, and what an attempt's end
+// means is decided by decideOutcome (outcome.ts), never here. Each handler is guarded by the phase, so a late event
+// (a reply after a force-stop, a timer after the finish) can never move a finished instance back.
 import type { Logger } from 'pino';
+import { decideOutcome, Ending, type Cause, type Decision } from './outcome.js';
 import { ForceStopHandle, type WorkerPool } from './pool.js';
-import { AttemptEnd, type AttemptPayload, type AttemptReply } from './protocol.js';
+import { textOf, type AttemptReply, type AttemptRequest } from './protocol.js';
 import { cutResult, type RunningStatus, type StatusReport } from './report.js';
 import type { AcceptedRequest } from './request.js';
-import { InstanceStatus, OutcomeReason, OutcomeStatus, SystemResult, TaskStatus } from './status.js';
+import { InstanceStatus, OutcomeStatus, TaskStatus, type OutcomeReason } from './status.js';
 import type { ResolvedOptions } from './options.js';
 
 /** How an instance ended: what `tracker.done` resolves with. Times are epoch milliseconds. */
@@ -28,8 +31,6 @@ export interface TrackerHost {
   readonly options: ResolvedOptions;
   readonly logger: Logger;
   readonly pool: WorkerPool;
-  /** The registry name of a processor index, for messages. */
-  processorName(index: number): string;
   /** Sends a RUNNING report; failures are logged, not retried (the next period sends a fresher one). */
   reportRunning(report: StatusReport): void;
   /** Delivers a final report with retries; never rejects; undefined when delivered synchronously. */
@@ -49,12 +50,20 @@ export const kReportTick = Symbol('reportTick');
 const Phase = { QUEUED: 0, RUNNING: 1, FINISHED: 2, DESTROYED: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
-interface AttemptResult {
-  readonly success: boolean;
-  readonly reason: OutcomeReason;
-  readonly msg: string;
-  readonly retryable: boolean;
-}
+/** How far the tracker has gone to end the running attempt from outside. */
+const Stage = {
+  NONE: 0,
+  /** The attempt's flag is set; its grace runs. */
+  INTERRUPTED: 1,
+  /** The grace has passed and force-stop is off: it runs on, until it ends or close() terminates it. */
+  OVERDUE: 2,
+  /** Its worker is being terminated. */
+  FORCE_STOPPED: 3,
+} as const;
+type Stage = (typeof Stage)[keyof typeof Stage];
+
+/** What moves an instance's escalation: a stop from outside, its timeout, the grace after an interrupt, close(). */
+type Escalation = 'stop' | 'timeout' | 'grace-expired' | 'close';
 
 export class Tracker {
   readonly instanceId: string;
@@ -66,19 +75,16 @@ export class Tracker {
   readonly #createTime = Date.now();
   #resolveDone!: (outcome: Outcome) => void;
   #phase: Phase = Phase.QUEUED;
-  #status: TaskStatus = TaskStatus.WORKER_RECEIVED;
+  #cause: Cause = 'none';
+  #stage: Stage = Stage.NONE;
+  /** close() has reached it: it is terminated after its grace even with force-stop off. */
+  #closing = false;
+  #decision: Decision | undefined;
   #startTime: number | null = null;
   #endTime: number | null = null;
   #attempts = 0;
   #slot = -1;
-  #result: AttemptResult | undefined;
   #appended: Record<string, unknown> | undefined;
-  #stopRequested = false;
-  #timedOut = false;
-  #interrupted = false;
-  #graceExpired = false;
-  #forceStopping = false;
-  #closing = false;
   #lastReportTime = 0;
   // Processor log lines arrive on another channel than replies: a reply waits until its lines are in.
   #logLinesSeen = 0;
@@ -109,20 +115,23 @@ export class Tracker {
     }
   }
 
-  /** The reference's TaskStatus. */
-  get state(): TaskStatus {
-    return this.#status;
+  /** The reference's TaskStatus: WORKER_RECEIVED → WORKER_PROCESSING → WORKER_PROCESS_SUCCESS | WORKER_PROCESS_FAILED. */
+  get taskStatus(): TaskStatus {
+    if (this.#startTime === null) return TaskStatus.WORKER_RECEIVED;
+    if (this.#decision === undefined) return TaskStatus.WORKER_PROCESSING;
+    return this.#decision.succeeded ? TaskStatus.WORKER_PROCESS_SUCCESS : TaskStatus.WORKER_PROCESS_FAILED;
   }
 
   /** The scheduler's running-status query (PowerJob `InstanceDetail`). */
   runningStatus(): RunningStatus {
-    const finished = this.#phase >= Phase.FINISHED && this.#result !== undefined;
-    const succeeded = finished && this.#result?.success === true;
+    const taskStatus = this.taskStatus;
+    const succeeded = taskStatus === TaskStatus.WORKER_PROCESS_SUCCESS;
+    const failed = taskStatus === TaskStatus.WORKER_PROCESS_FAILED;
     return {
       actualTriggerTime: this.#createTime,
-      status: finished ? (succeeded ? InstanceStatus.SUCCEED : InstanceStatus.FAILED) : InstanceStatus.RUNNING,
+      status: succeeded ? InstanceStatus.SUCCEED : failed ? InstanceStatus.FAILED : InstanceStatus.RUNNING,
       taskTrackerAddress: this.#host.options.address,
-      taskDetail: { totalTaskNum: 1, succeedTaskNum: succeeded ? 1 : 0, failedTaskNum: finished && !succeeded ? 1 : 0 },
+      taskDetail: { totalTaskNum: 1, succeedTaskNum: succeeded ? 1 : 0, failedTaskNum: failed ? 1 : 0 },
     };
   }
 
@@ -132,30 +141,13 @@ export class Tracker {
    * A stopped instance sends no final report; `done` resolves with status STOPPED.
    */
   stop(): void {
-    if (this.#phase >= Phase.FINISHED) {
-      this.#host.logger.warn({ instanceId: this.instanceId, status: this.#status }, 'stop ignored: the instance has finished');
-      return;
-    }
-    if (this.#stopRequested) {
-      this.#host.logger.warn({ instanceId: this.instanceId }, 'stop ignored: the instance is already stopping');
-      return;
-    }
-    this.#stopRequested = true;
-    if (this.#phase === Phase.QUEUED) {
-      this.#host.logger.warn({ instanceId: this.instanceId }, 'stopped before start: the instance will not run');
-      this.#endTime = Date.now();
-      this.#settle(OutcomeStatus.STOPPED, OutcomeReason.STOPPED_BEFORE_START, SystemResult.STOPPED_BEFORE_START);
-      this.#destroy();
-      return;
-    }
-    this.#interrupt('stop');
+    this.#escalate('stop');
   }
 
   /** Runtime: starts the first attempt in `slot`. Returns false when the instance no longer wants to run. */
   [kStart](slot: number): boolean {
     if (this.#phase !== Phase.QUEUED) return false;
     this.#phase = Phase.RUNNING;
-    this.#status = TaskStatus.WORKER_PROCESSING;
     this.#slot = slot;
     this.#startTime = Date.now();
     const { timeoutMs } = this.#request;
@@ -173,30 +165,118 @@ export class Tracker {
 
   /** Runtime: `close()` stops this instance, and terminates it after the grace even when force-stop is off. */
   [kStopForClose](): void {
-    this.#closing = true;
-    if (this.#phase >= Phase.FINISHED) return;
-    if (!this.#stopRequested) this.stop();
-    // Interrupted earlier (a timeout) and its grace already spent without a force-stop: terminate now.
-    if (this.#graceExpired) this.#forceStop();
+    this.#escalate('close');
+  }
+
+  // Every move of the escalation, in one place: which cause ends the instance, and how far the tracker has gone.
+  #escalate(event: Escalation): void {
+    switch (event) {
+      case 'stop':
+        if (this.#phase >= Phase.FINISHED) {
+          this.#host.logger.warn({ instanceId: this.instanceId, status: this.taskStatus }, 'stop ignored: the instance has finished');
+          return;
+        }
+        if (this.#cause === 'stop') {
+          this.#host.logger.warn({ instanceId: this.instanceId }, 'stop ignored: the instance is already stopping');
+          return;
+        }
+        this.#cause = 'stop'; // it outranks a timeout that came first
+        if (this.#phase === Phase.QUEUED) {
+          this.#host.logger.warn({ instanceId: this.instanceId }, 'stopped before start: the instance will not run');
+          this.#onAttemptEnd(Ending.NEVER_STARTED, '');
+          return;
+        }
+        this.#interrupt();
+        return;
+      case 'timeout':
+        if (this.#phase !== Phase.RUNNING) return;
+        if (this.#cause === 'none') this.#cause = 'timeout';
+        this.#interrupt();
+        return;
+      case 'grace-expired':
+        if (this.#phase !== Phase.RUNNING) return;
+        if (this.#host.options.allowForceStop || this.#closing) {
+          this.#forceStop();
+          return;
+        }
+        this.#stage = Stage.OVERDUE;
+        this.#host.logger.warn(
+          { instanceId: this.instanceId },
+          'the instance ignores its interrupt and force-stop is off (allowForceStop: false): it runs on',
+        );
+        return;
+      case 'close':
+        this.#closing = true;
+        if (this.#phase >= Phase.FINISHED) return;
+        if (this.#cause !== 'stop') this.#escalate('stop');
+        // Interrupted earlier (a timeout) and its grace already spent without a force-stop: terminate now.
+        if (this.#stage === Stage.OVERDUE) this.#forceStop();
+        return;
+    }
+  }
+
+  #interrupt(): void {
+    if (this.#stage !== Stage.NONE) {
+      this.#host.logger.info({ instanceId: this.instanceId, cause: this.#cause }, 'already interrupted');
+      return;
+    }
+    this.#stage = Stage.INTERRUPTED;
+    // The flag first, the log line after: the worker should not wait for our logging.
+    this.#host.pool.interrupt(this.#slot);
+    if (this.#cause === 'timeout') {
+      this.#host.logger.warn(
+        { instanceId: this.instanceId, startTime: this.#startTime, timeoutMs: this.#request.timeoutMs },
+        'timeout: instance interrupted',
+      );
+    } else {
+      this.#host.logger.info({ instanceId: this.instanceId }, 'stop requested: instance interrupted');
+    }
+    const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(this.#request.timeoutMs);
+    if (grace === 0) this.#escalate('grace-expired'); // no grace: terminate now, not a timer tick later
+    else this.#graceTimer = setTimeout(() => {
+      this.#graceTimer = undefined;
+      this.#escalate('grace-expired');
+    }, Math.ceil(grace));
+  }
+
+  #forceStop(): void {
+    const handle = this.#attemptAbort;
+    if (this.#stage === Stage.FORCE_STOPPED || handle === undefined) return;
+    const held = this.#heldReply;
+    if (held !== undefined) {
+      // The attempt has already ended: its reply is here, held only until its last log lines arrive. There is
+      // nothing to terminate (its worker is free, and may be running another instance's attempt by now): take
+      // the reply as it is, without waiting for those lines.
+      this.#heldReply = undefined;
+      this.#acceptReply(held);
+      return;
+    }
+    this.#stage = Stage.FORCE_STOPPED;
+    this.#host.logger.warn({ instanceId: this.instanceId }, 'the instance did not finish after its interrupt: terminating its worker');
+    // Settle and hand the slot on first, so that neither this instance's caller nor the next queued instance (which
+    // a spare worker takes at once) waits for the terminate. The attempt's rejection that follows is ignored.
+    this.#onAttemptEnd(Ending.FORCE_STOPPED, '');
+    this.#host.pool.abortSoon(handle, this.#cause);
   }
 
   #runAttempt(): void {
     const request = this.#request;
-    const payload: AttemptPayload = [
-      this.#slot,
-      request.processor,
-      request.instanceId,
-      request.jobId,
-      request.jobParams,
-      request.instanceParams,
-      request.wfInstanceId,
-      this.#attempts,
-      request.maxRetries,
-    ];
+    const attempt: { -readonly [K in keyof AttemptRequest]: AttemptRequest[K] } = {
+      slot: this.#slot,
+      processorIndex: request.processorIndex,
+      instanceId: request.instanceId,
+      currentRetryTimes: this.#attempts,
+      maxRetryTimes: request.maxRetries,
+    };
+    // Only the fields the instance has: each key would otherwise be copied to the worker on every attempt.
+    if (request.jobId !== undefined) attempt.jobId = request.jobId;
+    if (request.jobParams !== undefined) attempt.jobParams = request.jobParams;
+    if (request.instanceParams !== undefined) attempt.instanceParams = request.instanceParams;
+    if (request.wfInstanceId !== undefined) attempt.wfInstanceId = request.wfInstanceId;
     this.#attempts++;
     this.#logLinesSeen = this.#logLinesAnnounced = 0;
     const handle = (this.#attemptAbort = new ForceStopHandle());
-    this.#host.pool.run(payload, handle).then(
+    this.#host.pool.run(attempt, handle).then(
       (reply) => this.#onReply(reply),
       (error: unknown) => this.#onAttemptError(error),
     );
@@ -219,7 +299,7 @@ export class Tracker {
 
   #onReply(reply: AttemptReply, counted = false): void {
     if (this.#phase !== Phase.RUNNING) return;
-    if (!counted) this.#logLinesAnnounced = reply[5];
+    if (!counted) this.#logLinesAnnounced = reply.logLines;
     if (this.#logLinesSeen < this.#logLinesAnnounced) {
       this.#heldReply = reply;
       return;
@@ -228,52 +308,37 @@ export class Tracker {
   }
 
   #acceptReply(reply: AttemptReply): void {
-    const appended = reply[4];
+    const appended = reply.appended;
     if (appended !== undefined) this.#appended = Object.assign(this.#appended ?? Object.create(null), appended);
-    this.#onAttemptResult(this.#judge(reply));
+    this.#onAttemptEnd(reply.end, reply.msg);
   }
 
   #onAttemptError(error: unknown): void {
     if (this.#phase !== Phase.RUNNING) return;
     this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'the worker died under the attempt');
-    this.#onAttemptResult({ success: false, reason: OutcomeReason.WORKER_DIED, msg: describe(error), retryable: true });
+    this.#onAttemptEnd(Ending.WORKER_DIED, textOf(error));
   }
 
-  // What an attempt's reply means, in the reference's terms.
-  #judge(reply: AttemptReply): AttemptResult {
-    const [end, success, msg] = reply;
-    if (end === AttemptEnd.LOAD_FAILED) {
-      const name = this.#host.processorName(this.#request.processor);
-      return { success: false, reason: OutcomeReason.PROCESSOR_LOAD_FAILED, msg: `processor "${name}" failed to load: ${msg}`, retryable: false };
-    }
-    if (success) return { success: true, reason: OutcomeReason.SUCCEEDED, msg, retryable: false };
-    if (this.#interrupted) {
-      // An interrupted processor that gave up by throwing gets the tracker's own text; one that returned keeps its own.
-      const threw = end === AttemptEnd.THREW;
-      return this.#timedOut && !this.#stopRequested
-        ? { success: false, reason: OutcomeReason.TIMEOUT_INTERRUPTED, msg: threw ? SystemResult.TIMEOUT_INTERRUPTED : msg, retryable: false }
-        : { success: false, reason: OutcomeReason.STOP_INTERRUPTED, msg: threw ? SystemResult.STOP_INTERRUPTED : msg, retryable: false };
-    }
-    if (end === AttemptEnd.THREW) return { success: false, reason: OutcomeReason.PROCESSOR_THREW, msg, retryable: true };
-    if (end === AttemptEnd.RETURNED_NULL) {
-      return { success: false, reason: OutcomeReason.PROCESSOR_RETURNED_NULL, msg: SystemResult.PROCESSOR_RETURNED_NULL, retryable: true };
-    }
-    return { success: false, reason: OutcomeReason.PROCESSOR_FAILED, msg, retryable: true };
-  }
-
-  #onAttemptResult(result: AttemptResult): void {
+  // Every end of an attempt comes here: decideOutcome says whether it is retried or how the instance ends.
+  #onAttemptEnd(ending: Ending, text: string): void {
     this.#attemptAbort = undefined;
-    const mayRetry = result.retryable && this.#attempts <= this.#request.maxRetries && !this.#timedOut && !this.#stopRequested;
-    if (mayRetry) {
-      this.#host.logger.warn(
-        { instanceId: this.instanceId, reason: result.reason, result: result.msg, currentRetryTimes: this.#attempts },
-        'attempt failed: retrying',
-      );
-      this.#host.pool.rearm(this.#slot);
-      this.#runAttempt();
+    const decision = decideOutcome({
+      ending,
+      text,
+      cause: this.#cause,
+      retriesLeft: this.#request.maxRetries + 1 - this.#attempts,
+      processor: this.#request.processorName,
+    });
+    if (!decision.retry) {
+      this.#finish(decision);
       return;
     }
-    this.#finish(result);
+    this.#host.logger.warn(
+      { instanceId: this.instanceId, reason: decision.reason, result: decision.text, currentRetryTimes: this.#attempts },
+      'attempt failed: retrying',
+    );
+    this.#host.pool.rearm(this.#slot);
+    this.#runAttempt();
   }
 
   // Checks the monotonic clock on each event-loop turn until the deadline: never early, late by about one turn.
@@ -285,100 +350,37 @@ export class Tracker {
       this.#timeoutImmediate = setImmediate(() => this.#approachDeadline());
       return;
     }
-    this.#onTimeout();
+    this.#escalate('timeout');
   }
 
-  #onTimeout(): void {
-    this.#timedOut = true;
-    this.#interrupt('timeout');
-  }
-
-  #interrupt(cause: 'stop' | 'timeout'): void {
-    if (this.#interrupted) {
-      this.#host.logger.info({ instanceId: this.instanceId, cause }, 'already interrupted');
-      return;
-    }
-    this.#interrupted = true;
-    // The flag first, the log line after: the worker should not wait for our logging.
-    this.#host.pool.interrupt(this.#slot);
-    if (cause === 'timeout') {
-      this.#host.logger.warn(
-        { instanceId: this.instanceId, startTime: this.#startTime, timeoutMs: this.#request.timeoutMs },
-        'timeout: instance interrupted',
-      );
-    } else {
-      this.#host.logger.info({ instanceId: this.instanceId }, 'stop requested: instance interrupted');
-    }
-    const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(this.#request.timeoutMs);
-    if (grace === 0) this.#onGraceExpired(); // no grace: terminate now, not a timer tick later
-    else this.#graceTimer = setTimeout(() => this.#onGraceExpired(), Math.ceil(grace));
-  }
-
-  #onGraceExpired(): void {
-    this.#graceTimer = undefined;
-    if (this.#phase !== Phase.RUNNING) return;
-    this.#graceExpired = true;
-    if (this.#host.options.allowForceStop || this.#closing) {
-      this.#forceStop();
-      return;
-    }
-    this.#host.logger.warn(
-      { instanceId: this.instanceId },
-      'the instance ignores its interrupt and force-stop is off (allowForceStop: false): it runs on',
-    );
-  }
-
-  #forceStop(): void {
-    const handle = this.#attemptAbort;
-    if (this.#forceStopping || handle === undefined) return;
-    const held = this.#heldReply;
-    if (held !== undefined) {
-      // The attempt has already ended: its reply is here, held only until its last log lines arrive. There is
-      // nothing to terminate (its worker is free, and may be running another instance's attempt by now): take
-      // the reply as it is, without waiting for those lines.
-      this.#heldReply = undefined;
-      this.#acceptReply(held);
-      return;
-    }
-    this.#forceStopping = true;
-    this.#host.logger.warn({ instanceId: this.instanceId }, 'the instance did not finish after its interrupt: terminating its worker');
-    // Settle and hand the slot on first, so that neither this instance's caller nor the next queued instance (which
-    // a spare worker takes at once) waits for the terminate. The attempt's rejection that follows is ignored.
-    this.#onAttemptResult(this.#timedOut && !this.#stopRequested
-      ? { success: false, reason: OutcomeReason.TIMEOUT_FORCE_STOPPED, msg: SystemResult.TIMEOUT_FORCE_STOPPED, retryable: false }
-      : { success: false, reason: OutcomeReason.STOP_FORCE_STOPPED, msg: SystemResult.STOP_FORCE_STOPPED, retryable: false });
-    this.#host.pool.abortSoon(handle, this.#timedOut ? 'timeout' : 'stop');
-  }
-
-  #finish(result: AttemptResult): void {
+  #finish(decision: Decision): void {
+    const started = this.#phase === Phase.RUNNING;
     this.#phase = Phase.FINISHED;
-    this.#result = result;
+    this.#decision = decision;
     this.#endTime = Date.now();
-    this.#status = result.success ? TaskStatus.WORKER_PROCESS_SUCCESS : TaskStatus.WORKER_PROCESS_FAILED;
     this.#clearTimers();
-    this.#host.releaseSlot(this.#slot);
-    const startTime = this.#startTime as number;
-    // Guarded: these two lines come once per instance, and their fields are built even when the level is off.
-    if (this.#host.logger.isLevelEnabled('info')) this.#host.logger.info(
-      {
-        instanceId: this.instanceId,
-        status: this.#status,
-        reason: result.reason,
-        attempts: this.#attempts,
-        queueMs: startTime - this.#createTime,
-        runMs: this.#endTime - startTime,
-      },
-      'instance finished',
-    );
-    if (this.#stopRequested) {
-      const reason = result.reason === OutcomeReason.STOP_INTERRUPTED || result.reason === OutcomeReason.STOP_FORCE_STOPPED
-        ? result.reason
-        : OutcomeReason.STOPPED;
-      this.#settle(OutcomeStatus.STOPPED, reason, result.msg);
+    if (started) {
+      this.#host.releaseSlot(this.#slot);
+      const startTime = this.#startTime as number;
+      // Guarded: this line comes once per instance, and its fields are built even when the level is off.
+      if (this.#host.logger.isLevelEnabled('info')) this.#host.logger.info(
+        {
+          instanceId: this.instanceId,
+          status: this.taskStatus,
+          reason: decision.reason,
+          attempts: this.#attempts,
+          queueMs: startTime - this.#createTime,
+          runMs: this.#endTime - startTime,
+        },
+        'instance finished',
+      );
+    }
+    this.#settle(decision);
+    // A stopped instance is not reported: the side that asked for the stop already knows.
+    if (decision.status === OutcomeStatus.STOPPED) {
       this.#destroy();
       return;
     }
-    this.#settle(result.success ? OutcomeStatus.SUCCEED : OutcomeStatus.FAILED, result.reason, result.msg);
     let delivering: Promise<void> | undefined;
     try {
       delivering = this.#host.reportFinal(this.#report(true));
@@ -397,12 +399,12 @@ export class Tracker {
     this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'final report delivery failed outside its retries');
   }
 
-  #settle(status: OutcomeStatus, reason: OutcomeReason, result: string): void {
+  #settle(decision: Decision): void {
     if (this.#onCallerAbort !== undefined) this.#request.signal?.removeEventListener('abort', this.#onCallerAbort);
     this.#resolveDone({
-      status,
-      reason,
-      result,
+      status: decision.status,
+      reason: decision.reason,
+      result: decision.text,
       attempts: this.#attempts,
       startTime: this.#startTime,
       endTime: this.#endTime ?? Date.now(),
@@ -421,7 +423,7 @@ export class Tracker {
     if (this.#host.logger.isLevelEnabled('info')) this.#host.logger.info(
       {
         instanceId: this.instanceId,
-        status: this.#status,
+        status: this.taskStatus,
         startTime: this.#startTime,
         endTime: this.#endTime,
         queueMs: this.#startTime === null ? null : this.#startTime - this.#createTime,
@@ -435,9 +437,8 @@ export class Tracker {
   #clearTimers(): void {
     clearTimeout(this.#timeoutTimer);
     clearImmediate(this.#timeoutImmediate);
-    this.#timeoutImmediate = undefined;
     clearTimeout(this.#graceTimer);
-    this.#timeoutTimer = this.#graceTimer = undefined;
+    this.#timeoutTimer = this.#timeoutImmediate = this.#graceTimer = undefined;
   }
 
   /** Runtime's report ticker: sends the RUNNING report if one is due. */
@@ -450,16 +451,16 @@ export class Tracker {
   }
 
   #report(final: boolean): StatusReport {
-    const result = this.#result;
-    const succeeded = final && result?.success === true;
-    const failed = final && !succeeded;
+    const decision = final ? this.#decision : undefined;
+    const succeeded = decision?.succeeded === true;
+    const failed = decision !== undefined && !succeeded;
     const now = Date.now();
     return {
       instanceId: this.instanceId,
       jobId: this.#request.jobId,
       wfInstanceId: this.#request.wfInstanceId,
       status: succeeded ? InstanceStatus.SUCCEED : failed ? InstanceStatus.FAILED : InstanceStatus.RUNNING,
-      result: final && result !== undefined ? cutResult(result.msg, this.#host.options.maxResultLength) : '',
+      result: decision !== undefined ? cutResult(decision.text, this.#host.options.maxResultLength) : '',
       triggerTime: this.#createTime,
       startTime: this.#startTime,
       endTime: final ? this.#endTime : null,
@@ -480,8 +481,4 @@ const DEADLINE_EARLY_MS = 2;
 /** The reference's check period: timeout/10 for timeouts under 1 s, else 1 s. */
 function defaultGrace(timeoutMs: number | undefined): number {
   return timeoutMs !== undefined && timeoutMs < 1000 ? timeoutMs / 10 : 1000;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }

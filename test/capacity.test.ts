@@ -55,7 +55,7 @@ describe('capacity', () => {
     await live[2]?.done;
     expect(runtime.size).toBe(2);
     const admitted = runtime.submit({ processor: 'succeed' });
-    expect(admitted.state).toBe(TaskStatus.WORKER_RECEIVED);
+    expect(admitted.taskStatus).toBe(TaskStatus.WORKER_RECEIVED);
     for (const tracker of live) tracker.stop();
     expect((await admitted.done).status).toBe('SUCCEED');
   });
@@ -65,10 +65,10 @@ describe('capacity', () => {
     const trackers = [0, 1, 2, 3].map((i) => runtime.submit({ processor: 'sleep', instanceId: `q${i}` }));
     await logs.waitForProcessor('q0', 'started');
     await logs.waitForProcessor('q1', 'started');
-    expect(trackers.map((t) => t.state)).toEqual(['WORKER_PROCESSING', 'WORKER_PROCESSING', 'WORKER_RECEIVED', 'WORKER_RECEIVED']);
+    expect(trackers.map((t) => t.taskStatus)).toEqual(['WORKER_PROCESSING', 'WORKER_PROCESSING', 'WORKER_RECEIVED', 'WORKER_RECEIVED']);
     trackers[0]?.stop();
     await logs.waitForProcessor('q2', 'started');
-    expect(trackers[3]?.state).toBe('WORKER_RECEIVED');
+    expect(trackers[3]?.taskStatus).toBe('WORKER_RECEIVED');
     for (const t of trackers) t.stop();
     await Promise.all(trackers.map((t) => t.done));
   });
@@ -94,7 +94,7 @@ describe('capacity', () => {
     await logs.waitForProcessor(neighbour.instanceId, 'holding');
     runaway.stop();
     await runaway.done;
-    expect(neighbour.state).toBe('WORKER_PROCESSING');
+    expect(neighbour.taskStatus).toBe('WORKER_PROCESSING');
     neighbour.stop();
     // The neighbour was still alive to hear its interrupt and finish on its own.
     expect(await neighbour.done).toMatchObject({ status: 'STOPPED', reason: 'STOPPED', result: 'logged 1' });
@@ -105,7 +105,7 @@ describe('capacity', () => {
     expect(runtime.threads).toBe(3);
     const trackers = [0, 1].map((i) => runtime.submit({ processor: 'sleep', instanceId: `s${i}` }));
     await logs.waitForProcessor('s0', 'started');
-    expect(trackers[1]?.state).toBe('WORKER_RECEIVED');
+    expect(trackers[1]?.taskStatus).toBe('WORKER_RECEIVED');
     for (const t of trackers) t.stop();
     await Promise.all(trackers.map((t) => t.done));
   });

@@ -52,7 +52,7 @@ describe('package exports', () => {
     expectTypeOf<ProcessorContext['signal']>().toEqualTypeOf<AbortSignal>();
     expectTypeOf<ProcessResult['success']>().toEqualTypeOf<boolean>();
     expectTypeOf<api.Outcome['status']>().toEqualTypeOf<'SUCCEED' | 'FAILED' | 'STOPPED'>();
-    expectTypeOf<api.Tracker['state']>().toEqualTypeOf<api.TaskStatus>();
+    expectTypeOf<api.Tracker['taskStatus']>().toEqualTypeOf<api.TaskStatus>();
     expectTypeOf<api.StatusReport['status']>().toEqualTypeOf<'RUNNING' | 'SUCCEED' | 'FAILED'>();
     expectTypeOf<api.TaskRuntime['submit']>().returns.toEqualTypeOf<api.Tracker>();
     expect(new InterruptedError()).toMatchObject({ name: 'InterruptedError', code: 'ERR_INTERRUPTED' });

@@ -354,20 +354,29 @@ describe('HttpReporter: constructor validation', () => {
   test.each([
     ['timeoutMs', -1],
     ['timeoutMs', 0],
-    ['timeoutMs', Number.NaN],
     ['timeoutMs', Number.POSITIVE_INFINITY],
     // Node clamps a timer delay above 2^31-1 to 1 ms: such a timeout would fail every request at once.
     ['timeoutMs', 2 ** 31],
-    ['retries', 1.5],
     ['retries', -1],
-    ['retries', Number.NaN],
     ['backoffMs', -1],
-    ['backoffMs', 0.5],
-    ['backoffMaxMs', Number.NaN],
     ['backoffMaxMs', 2 ** 31],
   ])('%s: %s → RangeError naming the option', (name, value) => {
     const make = (): HttpReporter => new HttpReporter({ url, [name]: value } as never);
     expect(make).toThrow(RangeError);
+    expect(make).toThrow(new RegExp(`options\\.${name}\\b`));
+  });
+
+  // Not a number of the kind asked for (NaN, a fraction where a whole number is due): a TypeError, as for every
+  // other option of the package.
+  test.each([
+    ['timeoutMs', Number.NaN],
+    ['retries', 1.5],
+    ['retries', Number.NaN],
+    ['backoffMs', 0.5],
+    ['backoffMaxMs', Number.NaN],
+  ])('%s: %s → TypeError naming the option', (name, value) => {
+    const make = (): HttpReporter => new HttpReporter({ url, [name]: value } as never);
+    expect(make).toThrow(TypeError);
     expect(make).toThrow(new RegExp(`options\\.${name}\\b`));
   });
 

@@ -13,20 +13,20 @@ describe('lifecycle of one instance', () => {
     expect(outcome).toMatchObject({ status: OutcomeStatus.SUCCEED, reason: OutcomeReason.SUCCEEDED, result: 'hello world', attempts: 1 });
     expect(outcome.startTime).toBeTypeOf('number');
     expect(outcome.endTime).toBeGreaterThanOrEqual(outcome.startTime as number);
-    expect(tracker.state).toBe(TaskStatus.WORKER_PROCESS_SUCCESS);
+    expect(tracker.taskStatus).toBe(TaskStatus.WORKER_PROCESS_SUCCESS);
   });
 
   it('goes WORKER_RECEIVED → WORKER_PROCESSING → WORKER_PROCESS_SUCCESS', async () => {
     const { runtime, logs } = makeRuntime({ maxThreads: 1 });
     const first = runtime.submit({ processor: 'sleep', jobParams: { ms: 60_000 } });
     const second = runtime.submit({ processor: 'succeed' });
-    expect(second.state).toBe(TaskStatus.WORKER_RECEIVED);
+    expect(second.taskStatus).toBe(TaskStatus.WORKER_RECEIVED);
     await logs.waitForProcessor(first.instanceId, 'started');
-    expect(first.state).toBe(TaskStatus.WORKER_PROCESSING);
-    expect(second.state).toBe(TaskStatus.WORKER_RECEIVED);
+    expect(first.taskStatus).toBe(TaskStatus.WORKER_PROCESSING);
+    expect(second.taskStatus).toBe(TaskStatus.WORKER_RECEIVED);
     first.stop();
     await second.done;
-    expect(second.state).toBe(TaskStatus.WORKER_PROCESS_SUCCESS);
+    expect(second.taskStatus).toBe(TaskStatus.WORKER_PROCESS_SUCCESS);
   });
 
   it('reports the final status at once with the reference fields, then destroys the tracker', async () => {

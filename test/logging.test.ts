@@ -8,7 +8,7 @@ describe('processor logging', () => {
     const tracker = runtime.submit({ processor: 'logMany', instanceId: 'logger-1', jobParams: { count: 200, holdAfterFirst: true } });
     // While the processor is still running, its lines are already here.
     await logs.waitForProcessor('logger-1', 'holding');
-    expect(tracker.state).toBe('WORKER_PROCESSING');
+    expect(tracker.taskStatus).toBe('WORKER_PROCESSING');
     const lines = logs.lines.filter((l) => l.instanceId === 'logger-1' && l.msg === 'line');
     expect(lines.map((l) => l.i)).toEqual(Array.from({ length: 200 }, (_, i) => i));
     expect(lines.every((l) => l.source === 'processor' && l.level === 30)).toBe(true);

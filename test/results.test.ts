@@ -8,7 +8,7 @@ describe('processor results', () => {
     const { runtime, reporter } = makeRuntime();
     const tracker = runtime.submit({ processor: 'fail' });
     expect(await tracker.done).toMatchObject({ status: OutcomeStatus.FAILED, reason: OutcomeReason.PROCESSOR_FAILED, result: 'the job said no' });
-    expect(tracker.state).toBe(TaskStatus.WORKER_PROCESS_FAILED);
+    expect(tracker.taskStatus).toBe(TaskStatus.WORKER_PROCESS_FAILED);
     const report = await reporter.waitFor((r) => r.instanceId === tracker.instanceId);
     expect(report).toMatchObject({ status: InstanceStatus.FAILED, result: 'the job said no', succeedTaskNum: 0, failedTaskNum: 1 });
   });

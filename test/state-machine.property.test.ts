@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resolveOptions, type ResolvedOptions } from '../dist/src/options.js';
 import type { ForceStopHandle, WorkerPool } from '../dist/src/pool.js';
-import type { AttemptPayload, AttemptReply } from '../dist/src/protocol.js';
+import { AttemptEnd, type AttemptReply, type AttemptRequest } from '../dist/src/protocol.js';
 import type { StatusReport } from '../dist/src/report.js';
 import type { AcceptedRequest } from '../dist/src/request.js';
 import { kLogLine, kReportTick, kStart, kStopForClose, Tracker, type Outcome, type TrackerHost } from '../dist/src/tracker.js';
@@ -33,11 +33,9 @@ const SLOT = 3;
 
 type ReplyEvent = {
   readonly t: 'reply';
-  /** AttemptEnd: RETURNED, RETURNED_NULL, THREW, LOAD_FAILED. */
+  /** How the processor ended: returned a result (with `success`), returned null, threw, failed to load. */
   readonly end: 0 | 1 | 2 | 3;
   readonly success: boolean;
-  /** The worker's own `interrupted` flag in the reply. */
-  readonly interrupted: boolean;
   /** Lines the processor writes just before returning: still in flight when the reply arrives. */
   readonly extraLines: 0 | 1 | 2;
   readonly appended: boolean;
@@ -82,7 +80,6 @@ const replyArb: fc.Arbitrary<ReplyEvent> = fc
   .record({
     end: fc.constantFrom(0, 0, 1, 2, 3) as fc.Arbitrary<0 | 1 | 2 | 3>,
     success: fc.boolean(),
-    interrupted: fc.boolean(),
     extraLines: fc.constantFrom(0, 0, 1, 2) as fc.Arbitrary<0 | 1 | 2>,
     appended: fc.boolean(),
   })
@@ -136,7 +133,7 @@ function configArb(breaches: boolean): fc.Arbitrary<Config> {
 
 interface Attempt {
   readonly index: number;
-  readonly payload: AttemptPayload;
+  readonly payload: AttemptRequest;
   readonly handle: ForceStopHandle;
   readonly resolve: (reply: AttemptReply) => void;
   readonly reject: (error: unknown) => void;
@@ -225,7 +222,7 @@ class World {
       address: 'fake:1',
     });
     const pool = {
-      run: (payload: AttemptPayload, handle: ForceStopHandle): Promise<AttemptReply> => world.onRun(payload, handle),
+      run: (payload: AttemptRequest, handle: ForceStopHandle): Promise<AttemptReply> => world.onRun(payload, handle),
       interrupt: (slot: number): void => {
         world.interrupts.push(world.tick(`pool.interrupt(${slot}) at +${Date.now() - (world.startedAt ?? T0)} ms`));
         world.interruptedAt = Date.now();
@@ -271,7 +268,6 @@ class World {
       options,
       logger,
       pool,
-      processorName: (index) => `processor-${index}`,
       reportRunning: (report) => {
         world.running.push({ seq: world.tick(`reportRunning(reportTime ${report.reportTime})`), value: report });
         if (report.status !== 'RUNNING') world.violate(`reportRunning with status ${report.status}`);
@@ -295,7 +291,8 @@ class World {
       },
     };
     const request: AcceptedRequest = {
-      processor: 0,
+      processorName: 'processor-0',
+      processorIndex: 0,
       instanceId: 'p-1',
       jobId: 7,
       jobParams: { n: 1 },
@@ -306,7 +303,7 @@ class World {
       signal,
     };
     this.tracker = new Tracker(host, request);
-    this.states.push(this.tracker.state);
+    this.states.push(this.tracker.taskStatus);
     void this.tracker.done.then((outcome) => {
       this.tick(`done → ${outcome.status} ${outcome.reason}`);
       this.outcomes.push(outcome);
@@ -330,7 +327,7 @@ class World {
     return this.attempts.at(-1);
   }
 
-  onRun(payload: AttemptPayload, handle: ForceStopHandle): Promise<AttemptReply> {
+  onRun(payload: AttemptRequest, handle: ForceStopHandle): Promise<AttemptReply> {
     const index = this.attempts.length;
     this.tick(`pool.run(attempt ${index})`);
     const previous = this.attempts.at(-1);
@@ -343,8 +340,8 @@ class World {
     if (this.interrupts.length > 0) this.violate(`attempt ${index} started after an interrupt`);
     if (this.settles.length > 0) this.violate(`attempt ${index} started after the outcome was settled`);
     if (index > this.cfg.maxRetries) this.violate(`attempt ${index} exceeds maxRetries ${this.cfg.maxRetries}`);
-    if (payload[0] !== SLOT) this.violate(`attempt ${index} runs in slot ${payload[0]}, not ${SLOT}`);
-    if (payload[7] !== index) this.violate(`attempt ${index} sent currentRetryTimes ${payload[7]}`);
+    if (payload.slot !== SLOT) this.violate(`attempt ${index} runs in slot ${payload.slot}, not ${SLOT}`);
+    if (payload.currentRetryTimes !== index) this.violate(`attempt ${index} sent currentRetryTimes ${payload.currentRetryTimes}`);
     return new Promise<AttemptReply>((resolve, reject) => {
       const attempt: Attempt = { index, payload, handle, resolve, reject, settled: false, owner: 0, posted: 0, delivered: 0, killed: false, forceStops: 0 };
       this.attempts.push(attempt);
@@ -417,7 +414,8 @@ class World {
         attempt.settled = true;
         attempt.handle.removeEventListener(); // as piscina does once a task is done: a later abort is a no-op
         const msg = event.end === 2 ? `RangeError: boom ${attempt.index}` : event.end === 3 ? 'Error: cannot load' : `msg ${attempt.index}`;
-        attempt.resolve([event.end, event.success, msg, event.interrupted, event.appended ? { [`k${attempt.index}`]: attempt.index } : undefined, attempt.posted]);
+        const end = [event.success ? AttemptEnd.SUCCEEDED : AttemptEnd.FAILED, AttemptEnd.RETURNED_NULL, AttemptEnd.THREW, AttemptEnd.LOAD_FAILED][event.end] as AttemptEnd;
+        attempt.resolve(event.appended ? { end, msg, appended: { [`k${attempt.index}`]: attempt.index }, logLines: attempt.posted } : { end, msg, logLines: attempt.posted });
         break;
       }
       case 'die':
@@ -561,7 +559,7 @@ class World {
     if (outcome !== undefined && settledAt === undefined) v('done resolved without a settle');
 
     // The state only moves forward: RECEIVED → PROCESSING → SUCCESS | FAILED.
-    const state = this.tracker.state;
+    const state = this.tracker.taskStatus;
     const before = this.states.at(-1) as string;
     if (state !== before) {
       const allowed =
@@ -765,9 +763,9 @@ describe('tracker state machine: regressions found by the property', () => {
     runningThrows: false,
     random: 0,
     startFirst: true,
-    drainReply: { t: 'reply', end: 0, success: true, interrupted: false, extraLines: 0, appended: false },
+    drainReply: { t: 'reply', end: 0, success: true, extraLines: 0, appended: false },
   };
-  const reply = (end: 0 | 1 | 2 | 3, success: boolean, extraLines: 0 | 1 | 2): ReplyEvent => ({ t: 'reply', end, success, interrupted: false, extraLines, appended: false });
+  const reply = (end: 0 | 1 | 2 | 3, success: boolean, extraLines: 0 | 1 | 2): ReplyEvent => ({ t: 'reply', end, success, extraLines, appended: false });
   const terminated = (world: World) => world.trace.filter((line) => /pool\.terminate\([1-9]|handle\.abort/.test(line));
 
   it('a reply held for its last log lines is taken, not force-stopped, when the grace of a close expires (no worker terminated)', async () => {

@@ -131,7 +131,7 @@ describe('tracker state machine with real workers', () => {
     tracker.stop();
     // The caller's listener went with the settle: only the explicit stop is logged as ignored.
     expect(logs.lines.filter((l) => l.instanceId === tracker.instanceId && String(l.msg).startsWith('stop ignored'))).toHaveLength(1);
-    expect(tracker.state).toBe('WORKER_PROCESS_SUCCESS');
+    expect(tracker.taskStatus).toBe('WORKER_PROCESS_SUCCESS');
     expect(tracker.runningStatus().status).toBe('SUCCEED');
     reporter.deliver();
     expect(await expectSettledCleanly({ runtime, reporter, logs }, tracker)).toBe(outcome);
@@ -144,7 +144,7 @@ describe('tracker state machine with real workers', () => {
     await logs.waitFor((l) => l.msg === 'timeout: instance interrupted' && l.instanceId === tracker.instanceId);
     tracker.stop(); // within the grace: the interrupt is already out, the grace timer runs on
     await logs.waitFor((l) => l.instanceId === tracker.instanceId && String(l.msg).startsWith('the instance ignores its interrupt'));
-    expect(tracker.state).toBe('WORKER_PROCESSING');
+    expect(tracker.taskStatus).toBe('WORKER_PROCESSING');
     const graceSeen = Date.now();
     await reporter.waitFor((r) => r.instanceId === tracker.instanceId && r.status === 'RUNNING' && r.reportTime > graceSeen);
     expect(logs.withMessage('the instance did not finish after its interrupt: terminating its worker', tracker.instanceId)).toHaveLength(0);
@@ -166,7 +166,7 @@ describe('tracker state machine with real workers', () => {
     expect(await expectSettledCleanly(test, queued)).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOPPED_BEFORE_START, attempts: 0, startTime: null });
     expect(logs.withMessage('stopped before start: the instance will not run', queued.instanceId)).toHaveLength(1);
     expect(logs.lines.some((l) => l.instanceId === queued.instanceId && l.source === 'processor')).toBe(false);
-    expect(queued.state).toBe('WORKER_RECEIVED');
+    expect(queued.taskStatus).toBe('WORKER_RECEIVED');
     await closing;
     expect(await expectSettledCleanly(test, blocker)).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOP_INTERRUPTED });
   });

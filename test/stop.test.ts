@@ -17,7 +17,7 @@ describe('stop', () => {
       attempts: 0,
       startTime: null,
     });
-    expect(queued.state).toBe(TaskStatus.WORKER_RECEIVED);
+    expect(queued.taskStatus).toBe(TaskStatus.WORKER_RECEIVED);
     expect(runtime.get('never')).toBeUndefined();
     blocker.stop();
     await blocker.done;

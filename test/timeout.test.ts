@@ -47,7 +47,7 @@ describe('timeout', () => {
     const graceSeen = Date.now();
     const later = await reporter.waitFor((r) => r.instanceId === tracker.instanceId && r.status === 'RUNNING' && r.reportTime > graceSeen);
     expect(later.endTime).toBeNull();
-    expect(tracker.state).toBe('WORKER_PROCESSING');
+    expect(tracker.taskStatus).toBe('WORKER_PROCESSING');
     expect(logs.withMessage('the instance did not finish after its interrupt: terminating its worker', tracker.instanceId)).toHaveLength(0);
     // close() terminates it all the same, and it is then reported as stopped: no final report.
     await runtime.close();

@@ -1,7 +1,7 @@
 // A worker's attempt runner (loaded by entry.cts): imports the registry's processors while the worker boots, then
 // runs one attempt of one instance per task and answers with a plain, cloneable reply.
 import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { AttemptEnd, BOOTED_MESSAGE, type AttemptPayload, type AttemptReply, type WorkerBootData } from '../src/protocol.js';
+import { AttemptEnd, BOOTED_MESSAGE, isPromiseLike, textOf, type AttemptReply, type AttemptRequest, type WorkerBootData } from '../src/protocol.js';
 import { AttemptContext } from './context.js';
 import { isProcessor, type ProcessorFunction } from './processor.js';
 
@@ -14,30 +14,37 @@ const loaded = new Map<string, ProcessorFunction>();
 await Promise.all(boot.preload.map((url) => load(url).catch(() => undefined)));
 parentPort?.postMessage({ type: BOOTED_MESSAGE, threadId });
 
-export default async function runAttempt(payload: AttemptPayload): Promise<AttemptReply> {
-  const url = boot.preload[payload[1]] as string;
+export default async function runAttempt(request: AttemptRequest): Promise<AttemptReply> {
+  const url = boot.preload[request.processorIndex] as string;
   let process = loaded.get(url);
   if (process === undefined) {
     try {
       process = await load(url);
     } catch (error) {
-      return [AttemptEnd.LOAD_FAILED, false, safeString(error), false, undefined, 0];
+      return { end: AttemptEnd.LOAD_FAILED, msg: textOf(error), logLines: 0 };
     }
   }
-  const ctx = new AttemptContext(payload, flags);
+  const ctx = new AttemptContext(request, flags);
+  let end: AttemptEnd;
+  let msg = '';
   try {
     // A synchronous processor's result is used as it is: an await would cost a turn on every instance's round trip.
     let result = process(ctx);
-    if (isPromise(result)) result = await result;
+    if (isPromiseLike(result)) result = await result;
     if (result === null || result === undefined) {
-      return [AttemptEnd.RETURNED_NULL, false, 'Processor return null', ctx.interrupted, ctx.appended, ctx.logLines];
+      end = AttemptEnd.RETURNED_NULL;
+    } else {
+      end = result.success === true ? AttemptEnd.SUCCEEDED : AttemptEnd.FAILED;
+      if (result.msg !== undefined && result.msg !== null) msg = textOf(result.msg);
     }
-    return [AttemptEnd.RETURNED, result.success === true, messageOf(result.msg), ctx.interrupted, ctx.appended, ctx.logLines];
   } catch (error) {
-    return [AttemptEnd.THREW, false, safeString(error), ctx.interrupted, ctx.appended, ctx.logLines];
+    end = AttemptEnd.THREW;
+    msg = textOf(error);
   } finally {
     ctx.release();
   }
+  const appended = ctx.appended;
+  return appended === undefined ? { end, msg, logLines: ctx.logLines } : { end, msg, appended, logLines: ctx.logLines };
 }
 
 async function load(url: string): Promise<ProcessorFunction> {
@@ -47,23 +54,4 @@ async function load(url: string): Promise<ProcessorFunction> {
   }
   loaded.set(url, module.default.process);
   return module.default.process;
-}
-
-function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null | undefined)?.then === 'function';
-}
-
-
-function messageOf(msg: unknown): string {
-  if (msg === undefined || msg === null) return '';
-  return typeof msg === 'string' ? msg : safeString(msg);
-}
-
-// For an error this is its own text, "Name: message", as Java's Throwable.toString().
-function safeString(value: unknown): string {
-  try {
-    return String(value);
-  } catch {
-    return Object.prototype.toString.call(value);
-  }
 }

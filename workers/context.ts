@@ -1,10 +1,10 @@
 // The ProcessorContext of one attempt, built inside the worker.
 import { parentPort } from 'node:worker_threads';
-import { FLAG_RUNNING, LOG_MESSAGE, type AttemptPayload, type ProcessorLogLevel } from '../src/protocol.js';
+import { delay, FLAG_RUNNING, LOG_MESSAGE, type AttemptRequest, type LogLevel } from '../src/protocol.js';
 import { InterruptedError, type ProcessorContext, type ProcessorLogger, type WorkflowContext } from './processor.js';
 
 export class AttemptContext implements ProcessorContext {
-  readonly #payload: AttemptPayload;
+  readonly #request: AttemptRequest;
   readonly #flags: Int32Array;
   readonly #slot: number;
   // Created on first use of `signal` or `sleep`: a processor that never awaits pays nothing for it.
@@ -15,18 +15,18 @@ export class AttemptContext implements ProcessorContext {
   #logCount: { lines: number } | undefined;
   #workflow: AttemptWorkflow | undefined;
 
-  constructor(payload: AttemptPayload, flags: Int32Array) {
-    this.#payload = payload;
+  constructor(request: AttemptRequest, flags: Int32Array) {
+    this.#request = request;
     this.#flags = flags;
-    this.#slot = payload[0];
+    this.#slot = request.slot;
   }
 
-  get instanceId(): string { return this.#payload[2]; }
-  get jobId(): string | number | undefined { return this.#payload[3]; }
-  get jobParams(): unknown { return this.#payload[4]; }
-  get instanceParams(): unknown { return this.#payload[5]; }
-  get currentRetryTimes(): number { return this.#payload[7]; }
-  get maxRetryTimes(): number { return this.#payload[8]; }
+  get instanceId(): string { return this.#request.instanceId; }
+  get jobId(): string | number | undefined { return this.#request.jobId; }
+  get jobParams(): unknown { return this.#request.jobParams; }
+  get instanceParams(): unknown { return this.#request.instanceParams; }
+  get currentRetryTimes(): number { return this.#request.currentRetryTimes; }
+  get maxRetryTimes(): number { return this.#request.maxRetryTimes; }
 
   get interrupted(): boolean {
     return Atomics.load(this.#flags, this.#slot) !== FLAG_RUNNING;
@@ -45,28 +45,13 @@ export class AttemptContext implements ProcessorContext {
   }
 
   sleep(ms: number): Promise<void> {
-    const signal = this.signal;
-    return new Promise((resolve, reject) => {
-      if (signal.aborted) {
-        reject(signal.reason);
-        return;
-      }
-      const onAbort = (): void => {
-        clearTimeout(timer);
-        reject(signal.reason);
-      };
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
+    return delay(ms, this.signal);
   }
 
   get log(): ProcessorLogger {
     if (this.#log === undefined) {
       this.#logCount = { lines: 0 };
-      this.#log = createLogger(this.#payload[2], this.#payload[7], this.#logCount);
+      this.#log = createLogger(this.#request.instanceId, this.#request.currentRetryTimes, this.#logCount);
     }
     return this.#log;
   }
@@ -77,7 +62,7 @@ export class AttemptContext implements ProcessorContext {
   }
 
   get workflow(): AttemptWorkflow {
-    return (this.#workflow ??= new AttemptWorkflow(this.#payload[6]));
+    return (this.#workflow ??= new AttemptWorkflow(this.#request.wfInstanceId));
   }
 
   /** What the processor appended to the workflow context, if anything. */
@@ -148,7 +133,7 @@ class AttemptWorkflow implements WorkflowContext {
 }
 
 function createLogger(instanceId: string, attempt: number, count: { lines: number }): ProcessorLogger {
-  const write = (level: ProcessorLogLevel) => (first: unknown, second?: unknown): void => {
+  const write = (level: LogLevel) => (first: unknown, second?: unknown): void => {
     let fields: Record<string, unknown> | undefined;
     let msg: string;
     if (typeof first === 'object' && first !== null) {

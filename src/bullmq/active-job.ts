@@ -4,10 +4,11 @@ import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ProcessorLogLine } from '../options.js';
 import type { StatusReport } from '../report.js';
+import { InstanceStatus } from '../status.js';
 
 /** What a RUNNING report becomes: the job's progress. Times are epoch ms. */
 export interface TaskJobProgress {
-  readonly status: 'RUNNING';
+  readonly status: typeof InstanceStatus.RUNNING;
   readonly instanceId: string;
   /** When the instance's first attempt started; null while queued in the runtime. */
   readonly startTime: number | null;
@@ -47,7 +48,7 @@ export class ActiveJob {
   /** Writes a RUNNING report as the job's progress; the returned promise rejects if Redis refuses it. */
   progress(report: StatusReport): Promise<void> {
     const progress: TaskJobProgress = {
-      status: 'RUNNING',
+      status: InstanceStatus.RUNNING,
       instanceId: report.instanceId,
       startTime: report.startTime,
       reportTime: report.reportTime,

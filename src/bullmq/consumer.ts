@@ -1,19 +1,21 @@
 // A BullMQ worker whose jobs run through a TaskRuntime: concurrency = the runtime's threads, a job's outcome is its
 // completion, a stop reaches it from any process, and close() hands unfinished jobs back to the queue.
 import { Worker, WaitingError, type ConnectionOptions, type Job } from 'bullmq';
-import { pino, type Logger } from 'pino';
-import { TaskTrackerError } from '../errors.js';
+import type { Logger } from 'pino';
+import { RuntimeClosedError, TaskTrackerError } from '../errors.js';
+import { defaultLogger } from '../options.js';
 import type { Reporter, StatusReport } from '../report.js';
+import { InstanceStatus, OutcomeReason, OutcomeStatus } from '../status.js';
 import { TaskRuntime } from '../runtime.js';
 import type { Outcome } from '../tracker.js';
 import { ActiveJob } from './active-job.js';
 import { StopListener } from './control.js';
 import { InvalidJobDataError, JobFailedError, JobStoppedError, unrecoverable } from './errors.js';
 import { dataFieldOf, readJobData, type TaskJobData } from './job-data.js';
-import { checkDeadline, resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from './options.js';
+import { checkCloseDeadline, resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from './options.js';
 
-/** What `close()` takes. */
-export interface CloseOptions {
+/** What `consumer.close()` takes. */
+export interface ConsumerCloseOptions {
   /**
    * How long running jobs may go on (ms); then their instances are stopped (interrupt, force-stop after the
    * runtime's grace) and their jobs go back to the queue, not failed. 0 to 2^31-1.
@@ -31,10 +33,10 @@ const MAX_LIVE_INSTANCES = 2 ** 31 - 1;
  * Resolves once the worker is connected and listening for stops. A job's data is a `TaskJobData`.
  */
 export async function startConsumer(options: ConsumerOptions): Promise<Consumer> {
-  return Consumer[kStart](options);
+  return Consumer[kOpen](options);
 }
 
-const kStart = Symbol('start');
+const kOpen = Symbol('open');
 
 export class Consumer {
   /** The BullMQ worker: its events (`completed`, `failed`, `active`, …) are the application's to listen to. */
@@ -52,9 +54,9 @@ export class Consumer {
   #closing = false;
   #closed: Promise<void> | undefined;
 
-  static async [kStart](options: ConsumerOptions): Promise<Consumer> {
+  static async [kOpen](options: ConsumerOptions): Promise<Consumer> {
     const resolved = resolveConsumerOptions(options);
-    const logger = options.runtime.logger ?? pino({ name: 'light-task-tracker' });
+    const logger = options.runtime.logger ?? defaultLogger();
     let consumer: Consumer | undefined;
     const listener = await StopListener.open(
       options,
@@ -132,9 +134,9 @@ export class Consumer {
    * the queue (they are not failed), and closes the worker, the runtime and the connections. Idempotent: a second
    * call returns the first one's promise. Afterwards nothing of the consumer keeps the process alive.
    */
-  close(options: CloseOptions = {}): Promise<void> {
+  close(options: ConsumerCloseOptions = {}): Promise<void> {
     if (this.#closed !== undefined) return this.#closed;
-    const deadlineMs = checkDeadline('close: options.deadlineMs', options.deadlineMs ?? this.#options.closeDeadlineMs);
+    const deadlineMs = checkCloseDeadline('close: options.deadlineMs', options.deadlineMs ?? this.#options.closeDeadlineMs);
     this.#closed = this.#close(deadlineMs);
     return this.#closed;
   }
@@ -181,7 +183,7 @@ export class Consumer {
 
   #reporter(user: Reporter | undefined): Reporter {
     const own = (report: StatusReport): Promise<void> | undefined => {
-      if (report.status !== 'RUNNING') return undefined;
+      if (report.status !== InstanceStatus.RUNNING) return undefined;
       const active = this.#byInstance.get(report.instanceId);
       if (active === undefined) return undefined;
       // The stop channel is fire-and-forget: a message published while our subscriber was reconnecting is lost.
@@ -190,11 +192,7 @@ export class Consumer {
       return active.progress(report);
     };
     if (user === undefined) return { report: own };
-    // Keep the user's reporter's arity: the runtime passes a signal only to a report() that declares one.
-    if (user.report.length >= 2) {
-      return { report: async (report, signal) => void (await Promise.all([own(report), user.report(report, signal)])) };
-    }
-    return { report: async (report) => void (await Promise.all([own(report), user.report(report)])) };
+    return { report: async (report, signal) => void (await Promise.all([own(report), user.report(report, signal)])) };
   }
 
   async #process(job: Job<TaskJobData, string>, token: string | undefined, signal: AbortSignal | undefined): Promise<string> {
@@ -239,16 +237,16 @@ export class Consumer {
     } catch (error) {
       const field = error instanceof TaskTrackerError ? dataFieldOf(error) : undefined;
       if (field !== undefined) throw unrecoverable(new InvalidJobDataError(field, (error as Error).message, { cause: error }));
-      if (error instanceof TaskTrackerError && error.code === 'ERR_RUNTIME_CLOSED') return requeue(active.job, active.token);
+      if (error instanceof RuntimeClosedError) return requeue(active.job, active.token);
       throw error;
     }
   }
 
   async #settle(active: ActiveJob, outcome: Outcome): Promise<string> {
-    if (outcome.status === 'SUCCEED') return outcome.result;
-    if (outcome.status === 'FAILED') {
+    if (outcome.status === OutcomeStatus.SUCCEED) return outcome.result;
+    if (outcome.status === OutcomeStatus.FAILED) {
       // A module that cannot load fails the same way on every attempt: spend none of BullMQ's on it.
-      if (outcome.reason === 'PROCESSOR_LOAD_FAILED') throw unrecoverable(new JobFailedError(outcome));
+      if (outcome.reason === OutcomeReason.PROCESSOR_LOAD_FAILED) throw unrecoverable(new JobFailedError(outcome));
       throw new JobFailedError(outcome);
     }
     if (active.requeue) return requeue(active.job, active.token);

@@ -1,8 +1,8 @@
 // Stopping a job from any process: a stop mark in Redis (for a job not started yet, or whose start races the stop)
 // and a message on a pub/sub channel every consumer of the queue listens to (for a job running somewhere now).
 import { Redis, type RedisOptions } from 'ioredis';
+import { checkNumber } from '../checks.js';
 import { describeValue } from '../errors.js';
-import { MAX_TIMER_MS } from '../options.js';
 
 /** Where a queue lives: its name, its Redis, and BullMQ's key prefix. */
 export interface QueueLocation {
@@ -51,10 +51,7 @@ export function stopMarkKey(prefix: string, queue: string, jobId: string): strin
  */
 export async function stopJob(location: QueueLocation, jobId: string, options: StopJobOptions = {}): Promise<number> {
   if (typeof jobId !== 'string' || jobId === '') throw new TypeError(`stopJob: jobId must be a non-empty string, got ${describeValue(jobId)}`);
-  const ttl = options.markTtlMs ?? DEFAULT_STOP_MARK_TTL_MS;
-  if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TIMER_MS) {
-    throw new RangeError(`stopJob: options.markTtlMs must be a whole number of ms from 1 to ${MAX_TIMER_MS}, got ${describeValue(ttl)}`);
-  }
+  const ttl = checkNumber('stopJob: options.markTtlMs', options.markTtlMs ?? DEFAULT_STOP_MARK_TTL_MS, { min: 1, integer: true, unit: 'ms' });
   const { queue, prefix } = checkLocation('stopJob', location);
   const [client, owned] = connect(location.connection);
   try {

@@ -1,6 +1,6 @@
 // The BullMQ entry: `import { startConsumer, stopJob } from 'light-task-tracker/bullmq'`. Needs `bullmq` and
 // `ioredis` installed; the main entry never loads them.
-export { startConsumer, Consumer, type CloseOptions } from './consumer.js';
+export { startConsumer, Consumer, type ConsumerCloseOptions } from './consumer.js';
 export { stopJob, DEFAULT_STOP_MARK_TTL_MS, type QueueLocation, type StopJobOptions } from './control.js';
 export { defaultConsumerOptions, type ConsumerOptions, type ConsumerWorkerOptions } from './options.js';
 export type { TaskJobData } from './job-data.js';

@@ -1,6 +1,14 @@
 // What a BullMQ job carries for the runtime, and the check that turns it into a submit request.
-import { describeValue } from '../errors.js';
-import type { TaskTrackerError } from '../errors.js';
+import {
+  describeValue,
+  InvalidRequestError,
+  InvalidRetriesError,
+  InvalidTimeoutError,
+  ParamsNotCloneableError,
+  ParamsTooLargeError,
+  UnknownProcessorError,
+  type TaskTrackerError,
+} from '../errors.js';
 import { InvalidJobDataError } from './errors.js';
 
 /** The data of a job the consumer runs: `queue.add(name, { processor: 'checksum', params: {…}, timeoutMs: 30_000 })`. */
@@ -47,21 +55,20 @@ export function readJobData(data: unknown, attempts: number | undefined): TaskJo
 
 // The job data field behind each of the runtime's refusals that mean the data is wrong (not, say, that the
 // runtime is closing).
-const FIELD_OF_CODE: ReadonlyMap<string, string> = new Map([
-  ['ERR_UNKNOWN_PROCESSOR', 'processor'],
-  ['ERR_INVALID_TIMEOUT', 'timeoutMs'],
-  ['ERR_INVALID_RETRIES', 'maxRetries'],
-  ['ERR_PARAMS_NOT_CLONEABLE', 'params'],
-  ['ERR_PARAMS_TOO_LARGE', 'params'],
-]);
+const FIELD_OF_REFUSAL: ReadonlyArray<readonly [new (...args: never[]) => TaskTrackerError, string]> = [
+  [UnknownProcessorError, 'processor'],
+  [InvalidTimeoutError, 'timeoutMs'],
+  [InvalidRetriesError, 'maxRetries'],
+  [ParamsNotCloneableError, 'params'],
+  [ParamsTooLargeError, 'params'],
+];
 
 /**
  * The job data field a `runtime.submit()` refusal blames, or undefined when the refusal is not about the data.
  * The instance id is made from the job id, so an id the runtime refuses (too long) blames `jobId`.
  */
 export function dataFieldOf(error: TaskTrackerError): string | undefined {
-  const field = FIELD_OF_CODE.get(error.code);
-  if (field !== undefined || error.code !== 'ERR_INVALID_REQUEST') return field;
-  const submitField = (error as { field?: unknown }).field;
-  return submitField === 'instanceId' || submitField === 'jobId' ? 'jobId' : String(submitField ?? '(whole)');
+  for (const [refusal, field] of FIELD_OF_REFUSAL) if (error instanceof refusal) return field;
+  if (!(error instanceof InvalidRequestError)) return undefined;
+  return error.field === 'instanceId' || error.field === 'jobId' ? 'jobId' : error.field;
 }

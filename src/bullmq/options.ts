@@ -1,7 +1,8 @@
 // A consumer's options: one type, its defaults, and the check that fills them in.
 import type { WorkerOptions } from 'bullmq';
+import { checkNumber, type NumberRule } from '../checks.js';
 import { describeValue } from '../errors.js';
-import { MAX_TIMER_MS, type TaskRuntimeOptions } from '../options.js';
+import type { TaskRuntimeOptions } from '../options.js';
 import { DEFAULT_PREFIX, type QueueLocation } from './control.js';
 
 /** BullMQ `Worker` options a consumer passes on; the consumer sets the others itself. */
@@ -44,15 +45,6 @@ export const defaultConsumerOptions = Object.freeze({
   prefix: DEFAULT_PREFIX,
 });
 
-/** Checks `close()`'s or the options' deadline. */
-export function checkDeadline(name: string, value: unknown): number {
-  if (typeof value !== 'number' || Number.isNaN(value)) {
-    throw new TypeError(`${name} must be a number of milliseconds, got ${describeValue(value)}`);
-  }
-  if (value < 0 || value > MAX_TIMER_MS) throw new RangeError(`${name} must be from 0 to ${MAX_TIMER_MS} ms, got ${value}`);
-  return value;
-}
-
 export interface ResolvedConsumerOptions {
   readonly prefix: string;
   readonly closeDeadlineMs: number;
@@ -61,13 +53,13 @@ export interface ResolvedConsumerOptions {
 }
 
 // The Worker options BullMQ checks only after it has opened its Redis connections (a refusal there would leave
-// them open): checked here first. Each: whether a value is allowed, and what is.
-const WORKER_CHECKS: ReadonlyArray<[keyof ConsumerWorkerOptions, (value: number) => boolean, string]> = [
-  ['lockDuration', (value) => value > 0, 'a number of ms above 0'],
-  ['stalledInterval', (value) => value > 0, 'a number of ms above 0'],
-  ['drainDelay', (value) => value > 0, 'a number of seconds above 0'],
-  ['maxStalledCount', (value) => value >= 0, 'a number from 0'],
-  ['maxStartedAttempts', (value) => value >= 0, 'a number from 0'],
+// them open): checked here first.
+const WORKER_RULES: ReadonlyArray<[keyof ConsumerWorkerOptions, NumberRule]> = [
+  ['lockDuration', { min: 0, exclusiveMin: true, unit: 'ms' }],
+  ['stalledInterval', { min: 0, exclusiveMin: true, unit: 'ms' }],
+  ['drainDelay', { min: 0, exclusiveMin: true, unit: 's' }],
+  ['maxStalledCount', { min: 0, max: Number.MAX_SAFE_INTEGER }],
+  ['maxStartedAttempts', { min: 0, max: Number.MAX_SAFE_INTEGER }],
 ];
 
 /** Checks what the consumer needs beside what `new TaskRuntime()` checks itself. */
@@ -86,20 +78,18 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
   // A key set to undefined would override BullMQ's default with undefined (which it refuses after connecting):
   // it means "the default", so it is left out.
   const worker = Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)) as ConsumerWorkerOptions;
-  for (const [name, allowed, what] of WORKER_CHECKS) {
-    const value = worker[name];
-    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || !allowed(value))) {
-      throw new RangeError(`startConsumer: options.worker.${name} must be ${what}, got ${describeValue(value)}`);
-    }
-  }
-  const maxJobLogLines = options.maxJobLogLines ?? defaultConsumerOptions.maxJobLogLines;
-  if (typeof maxJobLogLines !== 'number' || !Number.isInteger(maxJobLogLines) || maxJobLogLines < 0 || maxJobLogLines > MAX_TIMER_MS) {
-    throw new RangeError(`startConsumer: options.maxJobLogLines must be a whole number from 0 to ${MAX_TIMER_MS}, got ${describeValue(maxJobLogLines)}`);
+  for (const [name, rule] of WORKER_RULES) {
+    if (worker[name] !== undefined) checkNumber(`startConsumer: options.worker.${name}`, worker[name], rule);
   }
   return {
-    maxJobLogLines,
+    maxJobLogLines: checkNumber('startConsumer: options.maxJobLogLines', options.maxJobLogLines ?? defaultConsumerOptions.maxJobLogLines, { min: 0, integer: true }),
     prefix: options.prefix ?? defaultConsumerOptions.prefix,
-    closeDeadlineMs: checkDeadline('startConsumer: options.closeDeadlineMs', options.closeDeadlineMs ?? defaultConsumerOptions.closeDeadlineMs),
+    closeDeadlineMs: checkCloseDeadline('startConsumer: options.closeDeadlineMs', options.closeDeadlineMs ?? defaultConsumerOptions.closeDeadlineMs),
     worker,
   };
+}
+
+/** Checks a close deadline (ms): the option's, or one given to `close()`. */
+export function checkCloseDeadline(name: string, value: unknown): number {
+  return checkNumber(name, value, { min: 0, unit: 'ms' });
 }

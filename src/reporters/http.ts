@@ -1,4 +1,5 @@
 // POSTs each report as JSON to a URL, with a per-request timeout and retries with backoff.
+import { checkNumber } from '../checks.js';
 import { ReportDeliveryError } from '../errors.js';
 import type { Reporter, StatusReport } from '../report.js';
 import { retry, TimeoutError, type RetryPolicy } from '../retry.js';
@@ -60,10 +61,10 @@ export class HttpReporter implements Reporter {
     this.url = url;
     this.#where = `${url.origin}${url.pathname}`;
     this.#policy = {
-      timeoutMs: positive('timeoutMs', options.timeoutMs ?? defaults.timeoutMs),
-      retries: wholeNumber('retries', options.retries ?? defaults.retries, Number.MAX_SAFE_INTEGER),
-      backoffMs: wholeNumber('backoffMs', options.backoffMs ?? defaults.backoffMs, MAX_TIMER_MS),
-      backoffMaxMs: wholeNumber('backoffMaxMs', options.backoffMaxMs ?? defaults.backoffMaxMs, MAX_TIMER_MS),
+      timeoutMs: checkNumber('HttpReporter: options.timeoutMs', options.timeoutMs ?? defaults.timeoutMs, { min: 0, exclusiveMin: true, unit: 'ms' }),
+      retries: checkNumber('HttpReporter: options.retries', options.retries ?? defaults.retries, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true }),
+      backoffMs: checkNumber('HttpReporter: options.backoffMs', options.backoffMs ?? defaults.backoffMs, { min: 0, integer: true, unit: 'ms' }),
+      backoffMaxMs: checkNumber('HttpReporter: options.backoffMaxMs', options.backoffMaxMs ?? defaults.backoffMaxMs, { min: 0, integer: true, unit: 'ms' }),
     };
     // Header names are case-insensitive: a caller's "Content-Type" must be replaced, not joined to ours.
     try {
@@ -93,7 +94,7 @@ export class HttpReporter implements Reporter {
         method: 'POST',
         headers: this.#headers,
         body,
-        signal: signal === undefined || trySignal === undefined ? (trySignal ?? signal) : AbortSignal.any([signal, trySignal]),
+        signal: signal === undefined ? trySignal : AbortSignal.any([signal, trySignal]),
       }).catch((cause: unknown) => {
         throw new ReportDeliveryError(`POST ${this.#where} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
       });
@@ -113,21 +114,4 @@ function isRetryable(status: number): boolean {
 
 function isRetryableError(error: unknown): boolean {
   return (error as { retryable?: boolean }).retryable !== false;
-}
-
-// Timer delays above this are clamped by Node to 1 ms: refuse them instead.
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-function positive(name: string, value: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_TIMER_MS) {
-    throw new RangeError(`HttpReporter: options.${name} must be a positive number of ms up to ${MAX_TIMER_MS}, got ${String(value)}`);
-  }
-  return value;
-}
-
-function wholeNumber(name: string, value: number, max: number): number {
-  if (!Number.isSafeInteger(value) || value < 0 || value > max) {
-    throw new RangeError(`HttpReporter: options.${name} must be a whole number from 0 to ${max}, got ${String(value)}`);
-  }
-  return value;
 }

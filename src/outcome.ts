@@ -1,0 +1,111 @@
+// How an attempt's end becomes the instance's outcome: one pure function, the only place that decides a status, a
+// reason, a result text, and whether to retry. The tracker reports what happened; this module says what it means.
+import { AttemptEnd } from './protocol.js';
+import { OutcomeReason, OutcomeStatus, SystemResult } from './status.js';
+
+/** How an attempt ended: the worker's own answers (`AttemptEnd`) and the three the main thread sees for itself. */
+export const Ending = Object.freeze({
+  ...AttemptEnd,
+  /** The worker died under the attempt: `process.exit`, an uncaught error, the heap cap. */
+  WORKER_DIED: 5,
+  /** The tracker terminated the attempt's worker after its interrupt's grace. */
+  FORCE_STOPPED: 6,
+  /** A stop came while the instance was still queued: no attempt ran. */
+  NEVER_STARTED: 7,
+} as const);
+export type Ending = (typeof Ending)[keyof typeof Ending];
+
+/**
+ * Why the instance is being ended from outside. A stop outranks a timeout: an instance stopped after its timeout
+ * fired (or timed out after a stop) is a stopped one.
+ */
+export type Cause = 'none' | 'timeout' | 'stop';
+
+/** What happened to one attempt, as the tracker saw it. */
+export interface AttemptFacts {
+  readonly ending: Ending;
+  /**
+   * The attempt's own text: the processor's message, the thrown error's text, the load failure's or the worker's
+   * death's. Unused for the endings whose text is the tracker's own.
+   */
+  readonly text: string;
+  /** Why the instance is being ended from outside, as of this attempt's end. */
+  readonly cause: Cause;
+  /** Further attempts the instance may still make (its `maxRetries` less the retries already made). */
+  readonly retriesLeft: number;
+  /** The processor's registry name, for the text of a load failure. */
+  readonly processor: string;
+}
+
+/** What an attempt's end means. */
+export interface Decision {
+  /** The instance's status, were it to end here. */
+  readonly status: OutcomeStatus;
+  readonly reason: OutcomeReason;
+  /** The outcome's `result` text (not yet cut to `maxResultLength`). */
+  readonly text: string;
+  /** Whether the instance runs another attempt instead of ending. */
+  readonly retry: boolean;
+  /** Whether the processor's own attempt succeeded (a stopped instance may still have: its reports and TaskStatus say so). */
+  readonly succeeded: boolean;
+}
+
+// A stop's own reasons: a stopped instance keeps them; any other end under a stop becomes STOPPED.
+const STOP_REASONS: ReadonlySet<OutcomeReason> = new Set([
+  OutcomeReason.STOP_INTERRUPTED,
+  OutcomeReason.STOP_FORCE_STOPPED,
+  OutcomeReason.STOPPED_BEFORE_START,
+]);
+
+/** Turns what happened to an attempt into the instance's outcome, or into a retry. */
+export function decideOutcome(facts: AttemptFacts): Decision {
+  const { ending, cause } = facts;
+  const stopped = cause === 'stop';
+  let reason: OutcomeReason;
+  let text = facts.text;
+  let retryable = false;
+  switch (ending) {
+    case Ending.SUCCEEDED:
+      reason = OutcomeReason.SUCCEEDED;
+      break;
+    case Ending.NEVER_STARTED:
+      reason = OutcomeReason.STOPPED_BEFORE_START;
+      text = SystemResult.STOPPED_BEFORE_START;
+      break;
+    case Ending.FORCE_STOPPED:
+      reason = stopped ? OutcomeReason.STOP_FORCE_STOPPED : OutcomeReason.TIMEOUT_FORCE_STOPPED;
+      text = stopped ? SystemResult.STOP_FORCE_STOPPED : SystemResult.TIMEOUT_FORCE_STOPPED;
+      break;
+    case Ending.LOAD_FAILED:
+      // It would fail the same way on every attempt.
+      reason = OutcomeReason.PROCESSOR_LOAD_FAILED;
+      text = `processor "${facts.processor}" failed to load: ${facts.text}`;
+      break;
+    case Ending.WORKER_DIED:
+      reason = OutcomeReason.WORKER_DIED;
+      retryable = true;
+      break;
+    default: {
+      // The processor gave up: returned a failure or nothing, or threw.
+      if (ending === Ending.RETURNED_NULL) text = SystemResult.PROCESSOR_RETURNED_NULL;
+      if (cause === 'none') {
+        reason = ending === Ending.THREW ? OutcomeReason.PROCESSOR_THREW
+          : ending === Ending.RETURNED_NULL ? OutcomeReason.PROCESSOR_RETURNED_NULL
+            : OutcomeReason.PROCESSOR_FAILED;
+        retryable = true;
+        break;
+      }
+      // Interrupted: it gave up because of the interrupt. One that threw (InterruptedError, most likely) gets the
+      // tracker's own text; one that returned keeps its own.
+      reason = stopped ? OutcomeReason.STOP_INTERRUPTED : OutcomeReason.TIMEOUT_INTERRUPTED;
+      if (ending === Ending.THREW) text = stopped ? SystemResult.STOP_INTERRUPTED : SystemResult.TIMEOUT_INTERRUPTED;
+    }
+  }
+  const succeeded = ending === Ending.SUCCEEDED;
+  // Nothing is retried once a timeout or a stop has come, nor after the last attempt.
+  const retry = retryable && cause === 'none' && facts.retriesLeft > 0;
+  if (stopped) {
+    return { status: OutcomeStatus.STOPPED, reason: STOP_REASONS.has(reason) ? reason : OutcomeReason.STOPPED, text, retry, succeeded };
+  }
+  return { status: succeeded ? OutcomeStatus.SUCCEED : OutcomeStatus.FAILED, reason, text, retry, succeeded };
+}
