@@ -23,7 +23,8 @@ import {
   type SubmitRequest,
   type TaskRuntimeOptions,
 } from 'light-task-tracker';
-import { fixture, LogCapture } from './helpers.js';
+import { fixture } from './support/fixtures.js';
+import { LogCapture } from './support/logs.js';
 
 const MiB = 1024 * 1024;
 const work = mkdtempSync(join(tmpdir(), 'ltt-hostile-'));

@@ -11,7 +11,10 @@ import {
   UnknownProcessorError,
   type SubmitRequest,
 } from 'light-task-tracker';
-import { fixture, makeRuntime } from './helpers.js';
+import { fixture } from './support/fixtures.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 describe('request validation', () => {
   const refused: Array<[string, Record<string, unknown>, new (...args: never[]) => TaskTrackerError, string]> = [
@@ -37,7 +40,7 @@ describe('request validation', () => {
 
   for (const [what, request, ErrorClass, code] of refused) {
     it(`refuses ${what} with ${ErrorClass.name} (${code}), and the runtime keeps serving`, async () => {
-      const { runtime } = makeRuntime();
+      const { runtime } = runtimes.make();
       let caught: unknown;
       try {
         runtime.submit(request as unknown as SubmitRequest);
@@ -54,12 +57,12 @@ describe('request validation', () => {
   }
 
   it('refuses a request that is not an object', () => {
-    const { runtime } = makeRuntime();
+    const { runtime } = runtimes.make();
     expect(() => runtime.submit(null as unknown as SubmitRequest)).toThrow(InvalidRequestError);
   });
 
   it('names the params field that cannot be cloned, with the clone error as cause', () => {
-    const { runtime } = makeRuntime();
+    const { runtime } = runtimes.make();
     try {
       runtime.submit({ processor: 'succeed', instanceParams: { nested: [new WeakMap()] } });
       expect.unreachable();
@@ -70,7 +73,7 @@ describe('request validation', () => {
   });
 
   it('snapshots params at submit: later changes by the caller are not seen by the job', async () => {
-    const { runtime } = makeRuntime({ maxThreads: 1 });
+    const { runtime } = runtimes.make({ maxThreads: 1 });
     const blocker = runtime.submit({ processor: 'sleep' });
     const params = { length: 3 };
     const tracker = runtime.submit({ processor: 'longResult', jobParams: params });
@@ -80,14 +83,14 @@ describe('request validation', () => {
   });
 
   it('shares a SharedArrayBuffer in params with the job, as postMessage does (not a snapshot)', async () => {
-    const { runtime } = makeRuntime();
+    const { runtime } = runtimes.make();
     const buffer = new SharedArrayBuffer(4);
     expect((await runtime.submit({ processor: 'sharedWrite', jobParams: { buffer } }).done).status).toBe('SUCCEED');
     expect(Atomics.load(new Int32Array(buffer), 0)).toBe(42);
   });
 
   it('fails an instance whose processor module cannot load, naming the cause, and reports it FAILED', async () => {
-    const { runtime, reporter, logs } = makeRuntime();
+    const { runtime, reporter, logs } = runtimes.make();
     for (const processor of ['loadThrows', 'badExport'] as const) {
       const tracker = runtime.submit({ processor });
       const outcome = await tracker.done;
