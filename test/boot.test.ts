@@ -1,7 +1,10 @@
 // Workers that are still booting: piscina must never be handed an attempt for one, because terminating a booting
 // worker (a force-stop of that attempt) makes piscina stop replacing dead workers for the rest of the pool's life.
 import { afterEach, describe, expect, it } from 'vitest';
-import { fixture, makeRuntime, processors } from './helpers.js';
+import { fixture, processors } from './support/fixtures.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 /** The test's side of boot-gate.js: sees each booting worker, and lets it finish now or later. */
 class BootGate {
@@ -56,7 +59,7 @@ describe('workers still booting', () => {
   it('are never given an attempt, so force-stopping it costs no worker and the pool keeps replacing dead ones', { timeout: 10_000 }, async () => {
     const gate = new BootGate();
     gates.push(gate);
-    const { runtime, logs } = makeRuntime({
+    const { runtime, logs } = runtimes.make({
       processors: { ...processors, gate: fixture('boot-gate') },
       maxThreads: 2,
       spareThreads: 0,

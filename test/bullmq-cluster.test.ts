@@ -8,9 +8,9 @@ import { hostname } from 'node:os';
 import type { Job, Queue } from 'bullmq';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { stopJob } from 'light-task-tracker/bullmq';
-import { fixture } from './helpers.js';
-import { useQueue } from './bullmq-queue.js';
-import { skipRedisTests } from './redis.js';
+import { fixture } from './support/fixtures.js';
+import { useQueue } from './support/bullmq-queue.js';
+import { skipRedisTests } from './support/redis.js';
 
 interface ChildMessage {
   readonly pid: number;

@@ -10,9 +10,9 @@ import { pino } from 'pino';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { startConsumer, stopJob, type Consumer, type ConsumerOptions, type TaskJobProgress } from 'light-task-tracker/bullmq';
 import type { ProcessorLogLine } from 'light-task-tracker';
-import { fixture, processors } from './helpers.js';
-import { useQueue } from './bullmq-queue.js';
-import { skipRedisTests } from './redis.js';
+import { fixture, processors } from './support/fixtures.js';
+import { useQueue } from './support/bullmq-queue.js';
+import { skipRedisTests } from './support/redis.js';
 
 const allProcessors = { ...processors, spinFor: fixture('bullmq-spin-for') };
 

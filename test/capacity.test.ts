@@ -1,11 +1,13 @@
 // Admission, duplicate ids, one instance per worker, and capacity back after a terminate.
 import { describe, expect, it } from 'vitest';
 import { AdmissionLimitError, DuplicateInstanceError, TaskStatus } from 'light-task-tracker';
-import { makeRuntime } from './helpers.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 describe('capacity', () => {
   it('refuses a duplicate live instanceId, and accepts it again once the first is gone', async () => {
-    const { runtime } = makeRuntime();
+    const { runtime } = runtimes.make();
     const first = runtime.submit({ processor: 'sleep', instanceId: 'dup' });
     expect(() => runtime.submit({ processor: 'succeed', instanceId: 'dup' })).toThrow(DuplicateInstanceError);
     try {
@@ -20,7 +22,7 @@ describe('capacity', () => {
   });
 
   it('refuses a duplicate or over-the-limit request before it clones its params', async () => {
-    const { runtime } = makeRuntime({ maxThreads: 1, maxInstances: 1 });
+    const { runtime } = runtimes.make({ maxThreads: 1, maxInstances: 1 });
     const first = runtime.submit({ processor: 'sleep', instanceId: 'held' });
     let reads = 0;
     const params = {
@@ -39,7 +41,7 @@ describe('capacity', () => {
   });
 
   it('refuses past maxInstances live instances, and admits again when one ends', async () => {
-    const { runtime } = makeRuntime({ maxThreads: 1, maxInstances: 3 });
+    const { runtime } = runtimes.make({ maxThreads: 1, maxInstances: 3 });
     const live = [1, 2, 3].map(() => runtime.submit({ processor: 'sleep' }));
     expect(runtime.size).toBe(3);
     let caught: unknown;
@@ -61,7 +63,7 @@ describe('capacity', () => {
   });
 
   it('runs at most maxThreads instances at once, the rest queued in submit order', async () => {
-    const { runtime, logs } = makeRuntime({ maxThreads: 2 });
+    const { runtime, logs } = runtimes.make({ maxThreads: 2 });
     const trackers = [0, 1, 2, 3].map((i) => runtime.submit({ processor: 'sleep', instanceId: `q${i}` }));
     await logs.waitForProcessor('q0', 'started');
     await logs.waitForProcessor('q1', 'started');
@@ -74,7 +76,7 @@ describe('capacity', () => {
   });
 
   it('gives the capacity of a terminated worker back: the next queued instance runs', async () => {
-    const { runtime, logs } = makeRuntime({ maxThreads: 1, forceStopGraceMs: 0 });
+    const { runtime, logs } = runtimes.make({ maxThreads: 1, forceStopGraceMs: 0 });
     const runaway = runtime.submit({ processor: 'spinRunaway' });
     const queued = [1, 2, 3].map((i) => runtime.submit({ processor: 'succeed', jobParams: i }));
     await logs.waitForProcessor(runaway.instanceId, 'started');
@@ -87,7 +89,7 @@ describe('capacity', () => {
 
   it('terminates only the worker of the instance it is meant for', async () => {
     // A grace long enough for the neighbour to answer its own interrupt below.
-    const { runtime, logs } = makeRuntime({ maxThreads: 2, forceStopGraceMs: 500 });
+    const { runtime, logs } = runtimes.make({ maxThreads: 2, forceStopGraceMs: 500 });
     const runaway = runtime.submit({ processor: 'spinRunaway' });
     const neighbour = runtime.submit({ processor: 'logMany', jobParams: { count: 1, holdAfterFirst: true } });
     await logs.waitForProcessor(runaway.instanceId, 'started');
@@ -101,7 +103,7 @@ describe('capacity', () => {
   });
 
   it('keeps spareThreads idle workers beyond maxThreads, and still runs at most maxThreads instances', async () => {
-    const { runtime, logs } = makeRuntime({ maxThreads: 1, spareThreads: 2 });
+    const { runtime, logs } = runtimes.make({ maxThreads: 1, spareThreads: 2 });
     expect(runtime.threads).toBe(3);
     const trackers = [0, 1].map((i) => runtime.submit({ processor: 'sleep', instanceId: `s${i}` }));
     await logs.waitForProcessor('s0', 'started');
@@ -111,7 +113,7 @@ describe('capacity', () => {
   });
 
   it('starts the next queued instance on a spare while the force-stopped worker is replaced', async () => {
-    const { runtime, logs } = makeRuntime({ maxThreads: 1, spareThreads: 1, forceStopGraceMs: 0 });
+    const { runtime, logs } = runtimes.make({ maxThreads: 1, spareThreads: 1, forceStopGraceMs: 0 });
     const runaway = runtime.submit({ processor: 'spinRunaway' });
     const next = runtime.submit({ processor: 'sleep', instanceId: 'next' });
     await logs.waitForProcessor(runaway.instanceId, 'started');
@@ -125,7 +127,7 @@ describe('capacity', () => {
   });
 
   it('works without spares', async () => {
-    const { runtime, logs } = makeRuntime({ maxThreads: 1, spareThreads: 0, forceStopGraceMs: 0 });
+    const { runtime, logs } = runtimes.make({ maxThreads: 1, spareThreads: 0, forceStopGraceMs: 0 });
     expect(runtime.threads).toBe(1);
     const runaway = runtime.submit({ processor: 'spinRunaway' });
     const next = runtime.submit({ processor: 'succeed', jobParams: 'after' });
@@ -136,7 +138,7 @@ describe('capacity', () => {
   });
 
   it('ready() resolves once every worker has booted, again after a terminated one is replaced', async () => {
-    const { runtime, logs } = makeRuntime({ maxThreads: 1, spareThreads: 1, forceStopGraceMs: 0 });
+    const { runtime, logs } = runtimes.make({ maxThreads: 1, spareThreads: 1, forceStopGraceMs: 0 });
     await runtime.ready();
     expect(runtime.threads).toBe(2);
     const runaway = runtime.submit({ processor: 'spinRunaway' });
@@ -149,7 +151,7 @@ describe('capacity', () => {
   });
 
   it('ready() resolves on close rather than hang', async () => {
-    const { runtime } = makeRuntime({ maxThreads: 1 });
+    const { runtime } = runtimes.make({ maxThreads: 1 });
     const closing = runtime.close();
     await runtime.ready();
     await closing;

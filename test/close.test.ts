@@ -4,14 +4,17 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { OutcomeReason, RuntimeClosedError } from 'light-task-tracker';
-import { fixture, makeRuntime } from './helpers.js';
+import { fixture } from './support/fixtures.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 describe('close', () => {
   it('stops queued and running instances, flushes pending final reports, and refuses new work', async () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => { release = resolve; });
     const delivered: string[] = [];
-    const { runtime, logs } = makeRuntime({
+    const { runtime, logs } = runtimes.make({
       maxThreads: 2,
       allowForceStop: false,
       forceStopGraceMs: 20,
@@ -52,7 +55,7 @@ describe('close', () => {
 
   it('with reportDeadlineMs, gives up the final reports still being delivered at the deadline: aborted, logged, counted', async () => {
     const aborted: string[] = [];
-    const { runtime, logs } = makeRuntime({
+    const { runtime, logs } = runtimes.make({
       // Every try hangs far longer than the test: only the deadline can end the close.
       reportTimeoutMs: 600_000,
       finalReportRetries: 5,
@@ -80,7 +83,7 @@ describe('close', () => {
   });
 
   it('refuses a bad reportDeadlineMs without closing', async () => {
-    const { runtime } = makeRuntime();
+    const { runtime } = runtimes.make();
     expect(() => runtime.close({ reportDeadlineMs: -1 })).toThrow(RangeError);
     expect(() => runtime.close({ reportDeadlineMs: Number.NaN })).toThrow(TypeError);
     expect(() => runtime.close(null as never)).toThrow(TypeError);

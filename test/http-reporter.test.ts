@@ -5,7 +5,9 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { afterEach, describe, expect, test } from 'vitest';
 import { HttpReporter, ReportDeliveryError, TaskTrackerError, type StatusReport } from 'light-task-tracker';
-import { makeRuntime } from './helpers.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 /** What the server answers to its nth request (1-based): a status code, or 'hang' to never answer. */
 type Answer = (n: number) => number | 'hang';
@@ -405,7 +407,7 @@ describe('HttpReporter: constructor validation', () => {
 describe('HttpReporter in a TaskRuntime', () => {
   test("an instance's final report reaches the server", async () => {
     const server = await startServer(() => 200);
-    const { runtime } = makeRuntime({ reporter: new HttpReporter({ url: server.url }), address: 'tracker-7:4242', statusReportIntervalMs: 600_000 });
+    const { runtime } = runtimes.make({ reporter: new HttpReporter({ url: server.url }), address: 'tracker-7:4242', statusReportIntervalMs: 600_000 });
 
     const tracker = runtime.submit({ processor: 'succeed', instanceId: 'http-e2e-ok', jobId: 42, jobParams: 'world' });
     const seen = await server.nth(1);
@@ -435,7 +437,7 @@ describe('HttpReporter in a TaskRuntime', () => {
   ])('a final report whose first 2 POSTs get 500 is delivered by $by', async ({ reporterRetries, finalReportRetries, runtimeRetries }) => {
     const server = await startServer(sequence(500, 500, 200));
     const reporter = new HttpReporter({ url: server.url, retries: reporterRetries, backoffMs: 1, backoffMaxMs: 5 });
-    const { runtime, logs } = makeRuntime({ reporter, finalReportRetries, reportBackoffMs: 1, reportBackoffMaxMs: 5, statusReportIntervalMs: 600_000 });
+    const { runtime, logs } = runtimes.make({ reporter, finalReportRetries, reportBackoffMs: 1, reportBackoffMaxMs: 5, statusReportIntervalMs: 600_000 });
 
     runtime.submit({ processor: 'succeed', instanceId: 'http-e2e-flaky', jobParams: 'again' });
     await server.nth(3);
@@ -451,7 +453,7 @@ describe('HttpReporter in a TaskRuntime', () => {
   test('a final report the server always refuses with 500 is lost after finalReportRetries, and logged as an error', async () => {
     const server = await startServer(() => 500);
     const reporter = new HttpReporter({ url: server.url, retries: 0 });
-    const { runtime, logs } = makeRuntime({ reporter, finalReportRetries: 1, reportBackoffMs: 1, reportBackoffMaxMs: 5, statusReportIntervalMs: 600_000 });
+    const { runtime, logs } = runtimes.make({ reporter, finalReportRetries: 1, reportBackoffMs: 1, reportBackoffMaxMs: 5, statusReportIntervalMs: 600_000 });
 
     runtime.submit({ processor: 'succeed', instanceId: 'http-e2e-lost', jobParams: 'nobody' });
     await server.nth(2);

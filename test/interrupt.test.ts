@@ -1,11 +1,13 @@
 // Interrupt reaches a processor in a hot synchronous loop (shared-memory flag) and in an async wait (its signal).
 import { describe, expect, it } from 'vitest';
 import { OutcomeReason, OutcomeStatus, SystemResult } from 'light-task-tracker';
-import { makeRuntime } from './helpers.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 describe('interrupt', () => {
   it('reaches a synchronous CPU loop that never yields, through ctx.interrupted', async () => {
-    const { runtime, logs } = makeRuntime({ forceStopGraceMs: 60_000 });
+    const { runtime, logs } = runtimes.make({ forceStopGraceMs: 60_000 });
     const tracker = runtime.submit({ processor: 'spinCooperative' });
     await logs.waitForProcessor(tracker.instanceId, 'started');
     tracker.stop();
@@ -18,7 +20,7 @@ describe('interrupt', () => {
   });
 
   it('fires the AbortSignal of an async processor as soon as its event loop turns', async () => {
-    const { runtime, logs } = makeRuntime({ forceStopGraceMs: 60_000 });
+    const { runtime, logs } = runtimes.make({ forceStopGraceMs: 60_000 });
     const tracker = runtime.submit({ processor: 'awaitSignal' });
     await logs.waitForProcessor(tracker.instanceId, 'started');
     tracker.stop();
@@ -29,7 +31,7 @@ describe('interrupt', () => {
   });
 
   it('makes ctx.sleep reject at once with an InterruptedError', async () => {
-    const { runtime, logs } = makeRuntime({ forceStopGraceMs: 60_000 });
+    const { runtime, logs } = runtimes.make({ forceStopGraceMs: 60_000 });
     const tracker = runtime.submit({ processor: 'sleep', jobParams: { ms: 600_000 } });
     await logs.waitForProcessor(tracker.instanceId, 'started');
     tracker.stop();
@@ -38,7 +40,7 @@ describe('interrupt', () => {
   });
 
   it('leaves the worker alive after a cooperative interrupt: the next instance runs on the same threads', async () => {
-    const { runtime, logs } = makeRuntime({ maxThreads: 1, forceStopGraceMs: 60_000 });
+    const { runtime, logs } = runtimes.make({ maxThreads: 1, forceStopGraceMs: 60_000 });
     const threadsBefore = runtime.threads;
     const tracker = runtime.submit({ processor: 'spinCooperative' });
     await logs.waitForProcessor(tracker.instanceId, 'started');

@@ -1,11 +1,13 @@
 // Create → run → finish → final report → destroy, for a processor that succeeds.
 import { describe, expect, it } from 'vitest';
 import { InstanceStatus, OutcomeReason, OutcomeStatus, TaskStatus } from 'light-task-tracker';
-import { makeRuntime } from './helpers.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 describe('lifecycle of one instance', () => {
   it('runs the processor in a worker and settles done with its result', async () => {
-    const { runtime } = makeRuntime();
+    const { runtime } = runtimes.make();
     const tracker = runtime.submit({ processor: 'succeed', instanceId: 'i-1', jobId: 7, jobParams: 'world' });
     expect(tracker.instanceId).toBe('i-1');
     expect(runtime.get('i-1')).toBe(tracker);
@@ -17,7 +19,7 @@ describe('lifecycle of one instance', () => {
   });
 
   it('goes WORKER_RECEIVED → WORKER_PROCESSING → WORKER_PROCESS_SUCCESS', async () => {
-    const { runtime, logs } = makeRuntime({ maxThreads: 1 });
+    const { runtime, logs } = runtimes.make({ maxThreads: 1 });
     const first = runtime.submit({ processor: 'sleep', jobParams: { ms: 60_000 } });
     const second = runtime.submit({ processor: 'succeed' });
     expect(second.taskStatus).toBe(TaskStatus.WORKER_RECEIVED);
@@ -30,7 +32,7 @@ describe('lifecycle of one instance', () => {
   });
 
   it('reports the final status at once with the reference fields, then destroys the tracker', async () => {
-    const { runtime, reporter, logs } = makeRuntime({ address: '10.0.0.1:27777' });
+    const { runtime, reporter, logs } = runtimes.make({ address: '10.0.0.1:27777' });
     const tracker = runtime.submit({ processor: 'succeed', instanceId: 'final-1', jobId: 'job-9', jobParams: 'x' });
     const outcome = await tracker.done;
     const report = await reporter.waitFor((r) => r.instanceId === 'final-1');
@@ -61,7 +63,7 @@ describe('lifecycle of one instance', () => {
 
   it('sends periodic RUNNING reports, the first within [1/3, 2/3] of the period, and stamps the final one later', async () => {
     const period = 300;
-    const { runtime, reporter, logs } = makeRuntime({ statusReportIntervalMs: period });
+    const { runtime, reporter, logs } = runtimes.make({ statusReportIntervalMs: period });
     const tracker = runtime.submit({ processor: 'sleep', jobParams: { ms: 60_000 } });
     await logs.waitForProcessor(tracker.instanceId, 'started');
     const first = await reporter.waitFor((r) => r.instanceId === tracker.instanceId && r.status === InstanceStatus.RUNNING);
@@ -79,7 +81,7 @@ describe('lifecycle of one instance', () => {
   });
 
   it('stamps a final report later than every RUNNING report, and sends no RUNNING report after it', async () => {
-    const { runtime, reporter } = makeRuntime({ statusReportIntervalMs: 30 });
+    const { runtime, reporter } = runtimes.make({ statusReportIntervalMs: 30 });
     const tracker = runtime.submit({ processor: 'flaky', jobParams: { succeedOn: 1 }, maxRetries: 1 });
     await tracker.done;
     const final = await reporter.waitFor((r) => r.instanceId === tracker.instanceId && r.status !== InstanceStatus.RUNNING);
@@ -89,7 +91,7 @@ describe('lifecycle of one instance', () => {
   });
 
   it('answers runningStatus with the final status once finished', async () => {
-    const { runtime } = makeRuntime({ reporter: { report: () => new Promise(() => {}) }, reportTimeoutMs: 1000, finalReportRetries: 0 });
+    const { runtime } = runtimes.make({ reporter: { report: () => new Promise(() => {}) }, reportTimeoutMs: 1000, finalReportRetries: 0 });
     const tracker = runtime.submit({ processor: 'fail' });
     await tracker.done;
     expect(tracker.runningStatus()).toMatchObject({ status: InstanceStatus.FAILED, taskDetail: { succeedTaskNum: 0, failedTaskNum: 1 } });

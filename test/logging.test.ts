@@ -1,10 +1,12 @@
 // Log lines written in the worker reach the main thread's pino logger as they happen, in order, tagged.
 import { describe, expect, it } from 'vitest';
-import { makeRuntime } from './helpers.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 describe('processor logging', () => {
   it('delivers each line as it happens, in order, tagged with the instanceId', async () => {
-    const { runtime, logs } = makeRuntime();
+    const { runtime, logs } = runtimes.make();
     const tracker = runtime.submit({ processor: 'logMany', instanceId: 'logger-1', jobParams: { count: 200, holdAfterFirst: true } });
     // While the processor is still running, its lines are already here.
     await logs.waitForProcessor('logger-1', 'holding');
@@ -17,7 +19,7 @@ describe('processor logging', () => {
   });
 
   it('keeps the lines of concurrent instances apart', async () => {
-    const { runtime, logs } = makeRuntime({ maxThreads: 2 });
+    const { runtime, logs } = runtimes.make({ maxThreads: 2 });
     const a = runtime.submit({ processor: 'logMany', instanceId: 'a', jobParams: { count: 50 } });
     const b = runtime.submit({ processor: 'logMany', instanceId: 'b', jobParams: { count: 50 } });
     await Promise.all([a.done, b.done]);
@@ -29,7 +31,7 @@ describe('processor logging', () => {
   });
 
   it('logs the tracker\'s own decisions with the instanceId', async () => {
-    const { runtime, logs } = makeRuntime({ forceStopGraceMs: 10 });
+    const { runtime, logs } = runtimes.make({ forceStopGraceMs: 10 });
     const tracker = runtime.submit({ processor: 'spinRunaway', timeoutMs: 20 });
     await tracker.done;
     const mine = logs.lines.filter((l) => l.instanceId === tracker.instanceId).map((l) => l.msg);
@@ -44,7 +46,7 @@ describe('processor logging', () => {
 describe('onProcessorLog', () => {
   it('hands every processor line to the callback, in order, with its attempt, and survives a throwing callback', async () => {
     const seen: Array<{ instanceId: string; attempt: number; level: string; msg: string; i: unknown }> = [];
-    const { runtime, logs } = makeRuntime({
+    const { runtime, logs } = runtimes.make({
       onProcessorLog: (line) => {
         seen.push({ instanceId: line.instanceId, attempt: line.attempt, level: line.level, msg: line.msg, i: line.fields?.i });
         if (line.fields?.i === 3) throw new Error('callback failed');
@@ -60,6 +62,6 @@ describe('onProcessorLog', () => {
   });
 
   it('refuses a callback that is not a function', () => {
-    expect(() => makeRuntime({ onProcessorLog: 'nope' as never })).toThrow(TypeError);
+    expect(() => runtimes.make({ onProcessorLog: 'nope' as never })).toThrow(TypeError);
   });
 });

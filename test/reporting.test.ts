@@ -2,7 +2,9 @@
 // spent, the loss logged as an error; a slow reporter never delays the next instance's dispatch.
 import { describe, expect, it } from 'vitest';
 import type { Reporter, StatusReport } from 'light-task-tracker';
-import { makeRuntime } from './helpers.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 const fastRetries = { reportBackoffMs: 1, reportBackoffMaxMs: 5 };
 
@@ -18,7 +20,7 @@ describe('final report delivery', () => {
         delivered.push(report);
       },
     };
-    const { runtime, logs } = makeRuntime({ reporter, ...fastRetries });
+    const { runtime, logs } = runtimes.make({ reporter, ...fastRetries });
     const tracker = runtime.submit({ processor: 'succeed' });
     await tracker.done;
     const destroyed = await logs.waitFor((l) => l.msg === 'tracker destroyed' && l.instanceId === tracker.instanceId);
@@ -33,7 +35,7 @@ describe('final report delivery', () => {
 
   it('gives up after finalReportRetries, logs the lost report as an error, counts it, and destroys the tracker', async () => {
     const reporter: Reporter = { report: () => Promise.reject(new Error('scheduler down')) };
-    const { runtime, logs } = makeRuntime({ reporter, finalReportRetries: 2, ...fastRetries });
+    const { runtime, logs } = runtimes.make({ reporter, finalReportRetries: 2, ...fastRetries });
     const tracker = runtime.submit({ processor: 'fail' });
     await tracker.done;
     const lost = await logs.waitFor((l) => l.msg === 'final report lost: every try failed' && l.instanceId === tracker.instanceId);
@@ -55,7 +57,7 @@ describe('final report delivery', () => {
         return calls === 1 ? new Promise(() => {}) : undefined;
       },
     };
-    const { runtime, logs } = makeRuntime({ reporter, reportTimeoutMs: 50, ...fastRetries });
+    const { runtime, logs } = runtimes.make({ reporter, reportTimeoutMs: 50, ...fastRetries });
     const tracker = runtime.submit({ processor: 'succeed' });
     await tracker.done;
     await logs.waitFor((l) => l.msg === 'tracker destroyed' && l.instanceId === tracker.instanceId);
@@ -69,7 +71,7 @@ describe('final report delivery', () => {
     let release!: () => void;
     const held = new Promise<void>((resolve) => { release = resolve; });
     const reporter: Reporter = { report: (report) => (report.status === 'RUNNING' ? undefined : held) };
-    const { runtime } = makeRuntime({ reporter, maxThreads: 1 });
+    const { runtime } = runtimes.make({ reporter, maxThreads: 1 });
     const first = runtime.submit({ processor: 'succeed', jobParams: 1 });
     const second = runtime.submit({ processor: 'succeed', jobParams: 2 });
     await first.done;
@@ -89,7 +91,7 @@ describe('final report delivery', () => {
         finals.push(report);
       },
     };
-    const { runtime, logs } = makeRuntime({ reporter, statusReportIntervalMs: 30 });
+    const { runtime, logs } = runtimes.make({ reporter, statusReportIntervalMs: 30 });
     const tracker = runtime.submit({ processor: 'sleep', jobParams: { ms: 150 } });
     await logs.waitFor((l) => l.msg === 'RUNNING report failed' && l.instanceId === tracker.instanceId);
     expect((await tracker.done).status).toBe('SUCCEED');
@@ -112,7 +114,7 @@ describe('many final reports in flight', () => {
       let pending = 0;
       let allPending!: () => void;
       const reached = new Promise<void>((resolve) => { allPending = resolve; });
-      const { runtime } = makeRuntime({
+      const { runtime } = runtimes.make({
         reporter: {
           report: async (report) => {
             if (report.status === 'RUNNING') return;

@@ -1,11 +1,13 @@
 // Retries: up to maxRetries more attempts after a failure; none after a timeout or a stop.
 import { describe, expect, it } from 'vitest';
 import { OutcomeReason } from 'light-task-tracker';
-import { makeRuntime } from './helpers.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 describe('retries', () => {
   it('retries a failed result with currentRetryTimes incremented, until it succeeds', async () => {
-    const { runtime, reporter, logs } = makeRuntime();
+    const { runtime, reporter, logs } = runtimes.make();
     const tracker = runtime.submit({ processor: 'flaky', jobParams: { succeedOn: 2 }, maxRetries: 3 });
     expect(await tracker.done).toMatchObject({ status: 'SUCCEED', result: 'succeeded on retry 2', attempts: 3 });
     const started = logs.lines.filter((l) => l.instanceId === tracker.instanceId && l.msg === 'started');
@@ -17,18 +19,18 @@ describe('retries', () => {
   });
 
   it('retries a thrown error too, and gives up after maxRetries with the last attempt\'s result', async () => {
-    const { runtime } = makeRuntime();
+    const { runtime } = runtimes.make();
     const tracker = runtime.submit({ processor: 'flaky', jobParams: { succeedOn: 9, mode: 'throw' }, maxRetries: 2 });
     expect(await tracker.done).toMatchObject({ status: 'FAILED', reason: OutcomeReason.PROCESSOR_THREW, result: 'Error: attempt 2 threw', attempts: 3 });
   });
 
   it('makes no retry when maxRetries is 0 (the default)', async () => {
-    const { runtime } = makeRuntime();
+    const { runtime } = runtimes.make();
     expect(await runtime.submit({ processor: 'flaky', jobParams: { succeedOn: 1 } }).done).toMatchObject({ status: 'FAILED', attempts: 1 });
   });
 
   it('makes no retry after a stop', async () => {
-    const { runtime, logs } = makeRuntime();
+    const { runtime, logs } = runtimes.make();
     const tracker = runtime.submit({ processor: 'slowFail', jobParams: { ms: 60_000 }, maxRetries: 5 });
     await logs.waitForProcessor(tracker.instanceId, 'started');
     tracker.stop();
@@ -37,7 +39,7 @@ describe('retries', () => {
   });
 
   it('makes no retry of a processor that fails to load', async () => {
-    const { runtime } = makeRuntime();
+    const { runtime } = runtimes.make();
     expect(await runtime.submit({ processor: 'loadThrows', maxRetries: 3 }).done).toMatchObject({ reason: OutcomeReason.PROCESSOR_LOAD_FAILED, attempts: 1 });
   });
 });

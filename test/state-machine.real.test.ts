@@ -8,7 +8,11 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryReporter, OutcomeReason, type Outcome, type StatusReport, type TaskRuntime, type Tracker } from 'light-task-tracker';
-import { makeRuntime, processors, type LogCapture } from './helpers.js';
+import { processors } from './support/fixtures.js';
+import { type LogCapture } from './support/logs.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 // A processor of this file's own, written to a temporary directory: it logs `count` lines on every attempt, and
 // its first attempt then kills its worker (process.exit, or an uncaught error) where the retry succeeds.
@@ -66,7 +70,7 @@ describe('tracker state machine with real workers', () => {
     const count = 2000;
     let heldRounds = 0;
     for (let round = 0; round < 8; round++) {
-      const test = makeRuntime({ maxThreads: 1, forceStopGraceMs: 0 });
+      const test = runtimes.make({ maxThreads: 1, forceStopGraceMs: 0 });
       const { runtime, logs } = test;
       const tracker = runtime.submit({ processor: 'logMany', jobParams: { count } });
       // The processor has written all but its last line: its reply is on the way, or already held for that line.
@@ -99,7 +103,7 @@ describe('tracker state machine with real workers', () => {
   });
 
   it('timeout, user stop, caller abort and close in the same turn: one STOPPED outcome, one terminate, no report', async () => {
-    const test = makeRuntime({ forceStopGraceMs: 200 });
+    const test = runtimes.make({ forceStopGraceMs: 200 });
     const { runtime, logs } = test;
     const controller = new AbortController();
     const tracker = runtime.submit({ processor: 'spinRunaway', timeoutMs: 40, signal: controller.signal });
@@ -121,7 +125,7 @@ describe('tracker state machine with real workers', () => {
 
   it('caller abort after the finish, while the final report is still being delivered: ignored, the outcome stands', async () => {
     const reporter = new SlowFinalReporter();
-    const { runtime, logs } = makeRuntime({ reporter });
+    const { runtime, logs } = runtimes.make({ reporter });
     const controller = new AbortController();
     const tracker = runtime.submit({ processor: 'succeed', jobParams: 'x', signal: controller.signal });
     const outcome = await tracker.done;
@@ -138,7 +142,7 @@ describe('tracker state machine with real workers', () => {
   });
 
   it('stop during the grace of a timeout with allowForceStop false: runs on, reported RUNNING, then close terminates it as a stop', async () => {
-    const test = makeRuntime({ allowForceStop: false, forceStopGraceMs: 100, statusReportIntervalMs: 30 });
+    const test = runtimes.make({ allowForceStop: false, forceStopGraceMs: 100, statusReportIntervalMs: 30 });
     const { runtime, reporter, logs } = test;
     const tracker = runtime.submit({ processor: 'spinRunaway', timeoutMs: 30 });
     await logs.waitFor((l) => l.msg === 'timeout: instance interrupted' && l.instanceId === tracker.instanceId);
@@ -154,7 +158,7 @@ describe('tracker state machine with real workers', () => {
   });
 
   it('stop, caller abort and close of a queued instance at once: stopped before start, once', async () => {
-    const test = makeRuntime({ maxThreads: 1 });
+    const test = runtimes.make({ maxThreads: 1 });
     const { runtime, logs } = test;
     const blocker = runtime.submit({ processor: 'sleep' });
     const controller = new AbortController();
@@ -175,7 +179,7 @@ describe('tracker state machine with real workers', () => {
     it(`a retry after a worker death (${death}) logs all its own lines before its outcome (none counted twice)`, async () => {
       // Found by the property test: the dead attempt's lines counted for the retry's reply, which was then taken
       // before its own lines had arrived; they were logged after "instance finished", after \`done\` resolved.
-      const test = makeRuntime({ maxThreads: 1, processors: { ...processors, logThenDie } });
+      const test = runtimes.make({ maxThreads: 1, processors: { ...processors, logThenDie } });
       const { runtime, logs } = test;
       const count = 2000;
       for (let round = 0; round < 3; round++) {
@@ -198,7 +202,7 @@ describe('tracker state machine with real workers', () => {
   }
 
   it('stop while a retry runs after a worker death: no further retry, STOPPED, no report', async () => {
-    const test = makeRuntime({ maxThreads: 1, forceStopGraceMs: 60_000 });
+    const test = runtimes.make({ maxThreads: 1, forceStopGraceMs: 60_000 });
     const { runtime, logs } = test;
     const tracker = runtime.submit({ processor: 'exit', maxRetries: 3 });
     await logs.waitFor((l) => l.msg === 'attempt failed: retrying' && l.instanceId === tracker.instanceId);

@@ -2,11 +2,13 @@
 // instance sends no final report; after the finish a stop is ignored.
 import { describe, expect, it } from 'vitest';
 import { OutcomeReason, OutcomeStatus, SystemResult, TaskStatus } from 'light-task-tracker';
-import { makeRuntime } from './helpers.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 describe('stop', () => {
   it('before start: the job never runs, the tracker is destroyed at once, nothing is reported', async () => {
-    const { runtime, reporter, logs } = makeRuntime({ maxThreads: 1 });
+    const { runtime, reporter, logs } = runtimes.make({ maxThreads: 1 });
     const blocker = runtime.submit({ processor: 'sleep' });
     const queued = runtime.submit({ processor: 'succeed', instanceId: 'never' });
     expect(runtime.stop('never')).toBe(true);
@@ -30,7 +32,7 @@ describe('stop', () => {
   });
 
   it('running and cooperative: interrupted, destroyed without a report', async () => {
-    const { runtime, reporter, logs } = makeRuntime();
+    const { runtime, reporter, logs } = runtimes.make();
     const tracker = runtime.submit({ processor: 'sleep' });
     await logs.waitForProcessor(tracker.instanceId, 'started');
     tracker.stop();
@@ -41,7 +43,7 @@ describe('stop', () => {
   });
 
   it('running and ignoring the interrupt: force-stopped (worker terminated) after the grace, and the pool recovers', async () => {
-    const { runtime, reporter, logs } = makeRuntime({ maxThreads: 1, forceStopGraceMs: 30 });
+    const { runtime, reporter, logs } = runtimes.make({ maxThreads: 1, forceStopGraceMs: 30 });
     const runaway = runtime.submit({ processor: 'spinRunaway' });
     const next = runtime.submit({ processor: 'succeed', jobParams: 'next' });
     await logs.waitForProcessor(runaway.instanceId, 'started');
@@ -53,7 +55,7 @@ describe('stop', () => {
   });
 
   it('after the finish: ignored with a warning', async () => {
-    const { runtime, reporter, logs } = makeRuntime({ reporter: { report: () => new Promise(() => {}) }, reportTimeoutMs: 1000, finalReportRetries: 0 });
+    const { runtime, reporter, logs } = runtimes.make({ reporter: { report: () => new Promise(() => {}) }, reportTimeoutMs: 1000, finalReportRetries: 0 });
     const tracker = runtime.submit({ processor: 'succeed' });
     const outcome = await tracker.done;
     // Still registered (its final report is under way), so runtime.stop finds it, and ignores it.
@@ -64,7 +66,7 @@ describe('stop', () => {
   });
 
   it('twice: the second is ignored with a warning', async () => {
-    const { runtime, logs } = makeRuntime({ forceStopGraceMs: 60_000 });
+    const { runtime, logs } = runtimes.make({ forceStopGraceMs: 60_000 });
     const tracker = runtime.submit({ processor: 'awaitSignal' });
     await logs.waitForProcessor(tracker.instanceId, 'started');
     tracker.stop();
@@ -74,12 +76,12 @@ describe('stop', () => {
   });
 
   it('of an unknown id returns false', () => {
-    const { runtime } = makeRuntime();
+    const { runtime } = runtimes.make();
     expect(runtime.stop('nobody')).toBe(false);
   });
 
   it('by the caller\'s AbortSignal, running or already aborted at submit', async () => {
-    const { runtime, logs } = makeRuntime();
+    const { runtime, logs } = runtimes.make();
     const controller = new AbortController();
     const tracker = runtime.submit({ processor: 'sleep', signal: controller.signal });
     await logs.waitForProcessor(tracker.instanceId, 'started');
@@ -92,7 +94,7 @@ describe('stop', () => {
   });
 
   it('stops a timed-out instance as a stop: no report, status STOPPED', async () => {
-    const { runtime, reporter, logs } = makeRuntime({ allowForceStop: false, forceStopGraceMs: 10 });
+    const { runtime, reporter, logs } = runtimes.make({ allowForceStop: false, forceStopGraceMs: 10 });
     const tracker = runtime.submit({ processor: 'spinRunaway', timeoutMs: 30 });
     await logs.waitFor((l) => l.instanceId === tracker.instanceId && l.msg.startsWith('the instance ignores its interrupt'));
     tracker.stop();

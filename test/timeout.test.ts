@@ -1,11 +1,13 @@
 // Timeout: a timer at the deadline interrupts; after the grace, force-stop (a real worker.terminate()).
 import { describe, expect, it } from 'vitest';
 import { InstanceStatus, OutcomeReason, OutcomeStatus, SystemResult } from 'light-task-tracker';
-import { makeRuntime } from './helpers.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 describe('timeout', () => {
   it('interrupts a cooperative processor at the deadline and reports FAILED "timeout interrupted"', async () => {
-    const { runtime, reporter, logs } = makeRuntime({ forceStopGraceMs: 60_000 });
+    const { runtime, reporter, logs } = runtimes.make({ forceStopGraceMs: 60_000 });
     const tracker = runtime.submit({ processor: 'spinCooperative', timeoutMs: 100 });
     const outcome = await tracker.done;
     expect(outcome).toMatchObject({ status: OutcomeStatus.FAILED, reason: OutcomeReason.TIMEOUT_INTERRUPTED, result: SystemResult.TIMEOUT_INTERRUPTED });
@@ -20,7 +22,7 @@ describe('timeout', () => {
   });
 
   it('force-stops a processor that ignores the interrupt after the grace, and reports it', async () => {
-    const { runtime, reporter, logs } = makeRuntime({ forceStopGraceMs: 50 });
+    const { runtime, reporter, logs } = runtimes.make({ forceStopGraceMs: 50 });
     const tracker = runtime.submit({ processor: 'spinRunaway', timeoutMs: 100 });
     const outcome = await tracker.done;
     expect(outcome).toMatchObject({ status: 'FAILED', reason: OutcomeReason.TIMEOUT_FORCE_STOPPED, result: SystemResult.TIMEOUT_FORCE_STOPPED });
@@ -30,7 +32,7 @@ describe('timeout', () => {
   });
 
   it('defaults the grace to timeout/10 under 1 s, as the reference\'s check period', async () => {
-    const { runtime, logs } = makeRuntime();
+    const { runtime, logs } = runtimes.make();
     const tracker = runtime.submit({ processor: 'spinRunaway', timeoutMs: 200 });
     const outcome = await tracker.done;
     expect(outcome.reason).toBe(OutcomeReason.TIMEOUT_FORCE_STOPPED);
@@ -40,7 +42,7 @@ describe('timeout', () => {
   });
 
   it('with allowForceStop false, lets an instance that ignores its interrupt run on, reported RUNNING', async () => {
-    const { runtime, reporter, logs } = makeRuntime({ allowForceStop: false, forceStopGraceMs: 20, statusReportIntervalMs: 60 });
+    const { runtime, reporter, logs } = runtimes.make({ allowForceStop: false, forceStopGraceMs: 20, statusReportIntervalMs: 60 });
     const tracker = runtime.submit({ processor: 'spinRunaway', timeoutMs: 50 });
     await logs.waitFor((l) => l.instanceId === tracker.instanceId && l.msg.startsWith('the instance ignores its interrupt and force-stop is off'));
     // After the grace has passed, RUNNING reports go on.
@@ -56,7 +58,7 @@ describe('timeout', () => {
   });
 
   it('covers all attempts together, from the first start, and retries none after it', async () => {
-    const { runtime, logs } = makeRuntime({ forceStopGraceMs: 60_000, maxThreads: 1 });
+    const { runtime, logs } = runtimes.make({ forceStopGraceMs: 60_000, maxThreads: 1 });
     // Warm the worker and the module first, so that no start-up cost eats into the first attempt.
     await runtime.submit({ processor: 'slowFail', jobParams: { ms: 1 } }).done;
     // Each attempt fails after 60 ms, well within the 400 ms timeout: a timeout restarted with each attempt would

@@ -1,7 +1,9 @@
 // A worker that dies under its task fails that instance with the cause, is reported FAILED, and the pool recovers.
 import { describe, expect, it } from 'vitest';
 import { OutcomeReason } from 'light-task-tracker';
-import { makeRuntime } from './helpers.js';
+import { useRuntimes } from './support/runtime.js';
+
+const runtimes = useRuntimes();
 
 describe('a worker dying under its attempt', () => {
   const cases = [
@@ -12,7 +14,7 @@ describe('a worker dying under its attempt', () => {
 
   for (const { processor, cause } of cases) {
     it(`${processor}: fails the instance with the cause, reports it, and the next instance runs`, async () => {
-      const { runtime, reporter } = makeRuntime({ maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
+      const { runtime, reporter } = runtimes.make({ maxThreads: 1, resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 8 } });
       const dying = runtime.submit({ processor });
       const next = runtime.submit({ processor: 'succeed', jobParams: 'after' });
       const outcome = await dying.done;
@@ -27,7 +29,7 @@ describe('a worker dying under its attempt', () => {
   }
 
   it('retries an attempt whose worker died, on a fresh worker', async () => {
-    const { runtime } = makeRuntime({ maxThreads: 1 });
+    const { runtime } = runtimes.make({ maxThreads: 1 });
     const outcome = await runtime.submit({ processor: 'exit', maxRetries: 1 }).done;
     expect(outcome).toMatchObject({ status: 'FAILED', reason: OutcomeReason.WORKER_DIED, attempts: 2 });
   });

@@ -1,8 +1,8 @@
 // The BullMQ tests' redis-server (the cluster example's launcher): when this machine has none, the tests skip with a
 // notice, except under CI=true, where they fail.
-import { findRedisServer } from '../examples/cluster/redis-server.js';
+import { findRedisServer } from '../../examples/cluster/redis-server.js';
 
-export { startRedis, type RedisServer } from '../examples/cluster/redis-server.js';
+export { startRedis, type RedisServer } from '../../examples/cluster/redis-server.js';
 
 export const redisServerPath = findRedisServer();
 /** CI demands a server: without one the BullMQ tests fail instead of skipping. */

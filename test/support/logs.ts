@@ -1,14 +1,6 @@
-// Shared test plumbing: runtimes closed after each test, a logger whose lines a test can wait for.
+// A logger whose lines a test can read, and wait for.
 import { Writable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
-import { afterEach } from 'vitest';
-import { MemoryReporter, TaskRuntime, type TaskRuntimeOptions } from 'light-task-tracker';
-
-/** Absolute path of a fixture processor module. */
-export function fixture(name: string): string {
-  return fileURLToPath(new URL(`./fixtures/${name}.js`, import.meta.url));
-}
 
 export interface LogLine {
   readonly level: number;
@@ -57,47 +49,4 @@ export class LogCapture {
   withMessage(msg: string, instanceId?: string): LogLine[] {
     return this.lines.filter((line) => line.msg === msg && (instanceId === undefined || line.instanceId === instanceId));
   }
-}
-
-const open: TaskRuntime[] = [];
-
-afterEach(async () => {
-  await Promise.all(open.splice(0).map((runtime) => runtime.close()));
-});
-
-export const processors = {
-  succeed: fixture('succeed'),
-  fail: fixture('fail'),
-  throws: fixture('throws'),
-  returnsNull: fixture('returns-null'),
-  spinCooperative: fixture('spin-cooperative'),
-  spinRunaway: fixture('spin-runaway'),
-  sleep: fixture('sleep'),
-  awaitSignal: fixture('await-signal'),
-  exit: fixture('exit'),
-  uncaught: fixture('uncaught'),
-  heapBlowup: fixture('heap-blowup'),
-  flaky: fixture('flaky'),
-  workflow: fixture('workflow'),
-  logMany: fixture('log-many'),
-  longResult: fixture('long-result'),
-  badExport: fixture('bad-export'),
-  loadThrows: fixture('load-throws'),
-  slowFail: fixture('slow-fail'),
-  sharedWrite: fixture('shared-write'),
-} as const;
-
-export interface TestRuntime {
-  readonly runtime: TaskRuntime;
-  readonly reporter: MemoryReporter;
-  readonly logs: LogCapture;
-}
-
-/** A runtime over the fixture processors, closed after the test. */
-export function makeRuntime(options: Partial<TaskRuntimeOptions> = {}): TestRuntime {
-  const reporter = new MemoryReporter();
-  const logs = new LogCapture();
-  const runtime = new TaskRuntime({ processors, maxThreads: 2, reporter, logger: logs.logger, ...options });
-  open.push(runtime);
-  return { runtime, reporter, logs };
 }
