@@ -122,7 +122,7 @@ describe('the packed package', () => {
   it('is built by prepack from a fresh clone and holds the built entries, not sources or tests', async () => {
     expect(packed).toEqual(expect.arrayContaining(REQUIRED));
     expect(packed.filter(isTypeScriptSource)).toEqual([]);
-    expect(packed.filter((path) => !/^dist\/(src|workers)\//.test(path) && !['package.json', 'README.md'].includes(path))).toEqual([]);
+    expect(packed.filter((path) => !/^dist\/(src|workers)\//.test(path) && !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(path))).toEqual([]);
     expect(packed.filter((path) => /(^|\/)test\/|\.test\./.test(path))).toEqual([]);
 
     // The tarball itself, not only npm's report of it.
