@@ -1,5 +1,7 @@
 // Log lines written in the worker reach the main thread's pino logger as they happen, in order, tagged.
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { fixture } from './support/fixtures.js';
 import { useRuntimes } from './support/runtime.js';
 
 const runtimes = useRuntimes();
@@ -63,5 +65,30 @@ describe('onProcessorLog', () => {
 
   it('refuses a callback that is not a function', () => {
     expect(() => runtimes.make({ onProcessorLog: 'nope' as never })).toThrow(TypeError);
+  });
+});
+
+describe('the default logger', () => {
+  it('is quiet unless something needs attention: warnings and errors only, on stdout', async () => {
+    const child = spawn(process.execPath, [fixture('default-logger')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    expect({ code, stderr }).toEqual({ code: 0, stderr: `${JSON.stringify({ quiet: 'SUCCEEDED', runaway: 'TIMEOUT_FORCE_STOPPED' })}\n` });
+    const lines = stdout.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { level: number; msg: string; name?: string; instanceId?: string });
+    // Nothing below warn: no per-instance info lines, no processor debug or info line.
+    expect(lines.filter((line) => line.level < 40)).toEqual([]);
+    expect(lines.every((line) => line.name === 'light-task-tracker')).toBe(true);
+    const said = lines.map((line) => `${line.instanceId} ${line.msg}`);
+    expect(said).toEqual(expect.arrayContaining([
+      'quiet-1 a warn line',
+      'quiet-1 an error line',
+      'runaway-1 timeout: instance interrupted',
+      'runaway-1 the instance did not finish after its interrupt: terminating its worker',
+    ]));
+    expect(said).not.toContain('quiet-1 an info line');
+    expect(said.some((line) => line.includes('instance finished') || line.includes('tracker destroyed'))).toBe(false);
   });
 });

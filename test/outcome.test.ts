@@ -1,0 +1,76 @@
+// The outcome function as a table: every way an attempt can end, under every cause, with and without retries left,
+// gives the status, reason, text and retry decision the docs promise (docs/processors.md, "What becomes of it").
+import { describe, expect, it } from 'vitest';
+import { OutcomeReason as R, OutcomeStatus as S, SystemResult as T } from 'light-task-tracker';
+import { decideOutcome, Ending as E, type AttemptFacts, type Cause, type Decision } from '../dist/src/outcome.js';
+
+type Row = readonly [what: string, ending: E, cause: Cause, retriesLeft: number, expected: Omit<Decision, 'succeeded'>];
+
+const own = 'its own text';
+const facts = (ending: E, cause: Cause, retriesLeft: number): AttemptFacts => ({ ending, text: own, cause, retriesLeft, processor: 'sum' });
+
+// One row per line of the outcome table, first with no retry left, then the same end with retries left.
+const rows: Row[] = [
+  ['returns { success: true }', E.SUCCEEDED, 'none', 0, { status: S.SUCCEED, reason: R.SUCCEEDED, text: own, retry: false }],
+  ['returns { success: true } with retries left: never retried', E.SUCCEEDED, 'none', 3, { status: S.SUCCEED, reason: R.SUCCEEDED, text: own, retry: false }],
+  ['returns { success: false }', E.FAILED, 'none', 0, { status: S.FAILED, reason: R.PROCESSOR_FAILED, text: own, retry: false }],
+  ['returns { success: false } with retries left', E.FAILED, 'none', 1, { status: S.FAILED, reason: R.PROCESSOR_FAILED, text: own, retry: true }],
+  ['throws', E.THREW, 'none', 0, { status: S.FAILED, reason: R.PROCESSOR_THREW, text: own, retry: false }],
+  ['throws with retries left', E.THREW, 'none', 2, { status: S.FAILED, reason: R.PROCESSOR_THREW, text: own, retry: true }],
+  ['returns null', E.RETURNED_NULL, 'none', 0, { status: S.FAILED, reason: R.PROCESSOR_RETURNED_NULL, text: T.PROCESSOR_RETURNED_NULL, retry: false }],
+  ['returns null with retries left', E.RETURNED_NULL, 'none', 1, { status: S.FAILED, reason: R.PROCESSOR_RETURNED_NULL, text: T.PROCESSOR_RETURNED_NULL, retry: true }],
+  ['dies with its worker', E.WORKER_DIED, 'none', 0, { status: S.FAILED, reason: R.WORKER_DIED, text: own, retry: false }],
+  ['dies with its worker, retries left', E.WORKER_DIED, 'none', 1, { status: S.FAILED, reason: R.WORKER_DIED, text: own, retry: true }],
+  ['cannot be loaded', E.LOAD_FAILED, 'none', 0, { status: S.FAILED, reason: R.PROCESSOR_LOAD_FAILED, text: `processor "sum" failed to load: ${own}`, retry: false }],
+  ['cannot be loaded, retries left: never retried', E.LOAD_FAILED, 'none', 2, { status: S.FAILED, reason: R.PROCESSOR_LOAD_FAILED, text: `processor "sum" failed to load: ${own}`, retry: false }],
+  // Timeout.
+  ['gives up by throwing after a timeout interrupt', E.THREW, 'timeout', 0, { status: S.FAILED, reason: R.TIMEOUT_INTERRUPTED, text: T.TIMEOUT_INTERRUPTED, retry: false }],
+  ['gives up by returning a failure after a timeout interrupt: keeps its text', E.FAILED, 'timeout', 0, { status: S.FAILED, reason: R.TIMEOUT_INTERRUPTED, text: own, retry: false }],
+  ['returns null after a timeout interrupt', E.RETURNED_NULL, 'timeout', 0, { status: S.FAILED, reason: R.TIMEOUT_INTERRUPTED, text: T.PROCESSOR_RETURNED_NULL, retry: false }],
+  ['gives up after a timeout, retries left: none after a timeout', E.THREW, 'timeout', 3, { status: S.FAILED, reason: R.TIMEOUT_INTERRUPTED, text: T.TIMEOUT_INTERRUPTED, retry: false }],
+  ['ignores the timeout interrupt past the grace', E.FORCE_STOPPED, 'timeout', 0, { status: S.FAILED, reason: R.TIMEOUT_FORCE_STOPPED, text: T.TIMEOUT_FORCE_STOPPED, retry: false }],
+  ['succeeds within the grace after a timeout interrupt', E.SUCCEEDED, 'timeout', 0, { status: S.SUCCEED, reason: R.SUCCEEDED, text: own, retry: false }],
+  ['dies with its worker after a timeout, retries left: not retried', E.WORKER_DIED, 'timeout', 2, { status: S.FAILED, reason: R.WORKER_DIED, text: own, retry: false }],
+  // Stop.
+  ['gives up by throwing after a stop', E.THREW, 'stop', 0, { status: S.STOPPED, reason: R.STOP_INTERRUPTED, text: T.STOP_INTERRUPTED, retry: false }],
+  ['gives up by returning a failure after a stop: keeps its text', E.FAILED, 'stop', 0, { status: S.STOPPED, reason: R.STOP_INTERRUPTED, text: own, retry: false }],
+  ['ignores the stop past the grace', E.FORCE_STOPPED, 'stop', 0, { status: S.STOPPED, reason: R.STOP_FORCE_STOPPED, text: T.STOP_FORCE_STOPPED, retry: false }],
+  ['stopped while queued', E.NEVER_STARTED, 'stop', 0, { status: S.STOPPED, reason: R.STOPPED_BEFORE_START, text: T.STOPPED_BEFORE_START, retry: false }],
+  ['stopped while queued, retries left', E.NEVER_STARTED, 'stop', 2, { status: S.STOPPED, reason: R.STOPPED_BEFORE_START, text: T.STOPPED_BEFORE_START, retry: false }],
+  ['succeeds after a stop: stopped all the same', E.SUCCEEDED, 'stop', 0, { status: S.STOPPED, reason: R.STOPPED, text: own, retry: false }],
+  ['dies with its worker after a stop', E.WORKER_DIED, 'stop', 1, { status: S.STOPPED, reason: R.STOPPED, text: own, retry: false }],
+  ['fails to load after a stop', E.LOAD_FAILED, 'stop', 0, { status: S.STOPPED, reason: R.STOPPED, text: `processor "sum" failed to load: ${own}`, retry: false }],
+  // Precedence: a stop outranks a timeout. The tracker's cause is 'stop' once a stop came, whichever came first, so
+  // a timeout followed by a stop (or a stop followed by a timeout) ends as the stop says.
+  ['timeout, then a stop, then it gives up by throwing', E.THREW, 'stop', 0, { status: S.STOPPED, reason: R.STOP_INTERRUPTED, text: T.STOP_INTERRUPTED, retry: false }],
+  ['timeout, then a stop, then a force-stop', E.FORCE_STOPPED, 'stop', 0, { status: S.STOPPED, reason: R.STOP_FORCE_STOPPED, text: T.STOP_FORCE_STOPPED, retry: false }],
+  // Stop during a retry: the failed attempt that would have been retried is, under a stop, the last one.
+  ['a failed attempt with retries left after a stop: no retry', E.FAILED, 'stop', 3, { status: S.STOPPED, reason: R.STOP_INTERRUPTED, text: own, retry: false }],
+  ['a worker death with retries left after a stop: no retry', E.WORKER_DIED, 'stop', 3, { status: S.STOPPED, reason: R.STOPPED, text: own, retry: false }],
+];
+
+describe('decideOutcome', () => {
+  it.each(rows)('%s', (_what, ending, cause, retriesLeft, expected) => {
+    const decision = decideOutcome(facts(ending, cause, retriesLeft));
+    expect(decision).toEqual({ ...expected, succeeded: ending === E.SUCCEEDED });
+  });
+
+  it('covers every OutcomeReason and every OutcomeStatus', () => {
+    const reasons = new Set(rows.map(([, ending, cause, retriesLeft]) => decideOutcome(facts(ending, cause, retriesLeft)).reason));
+    expect([...reasons].sort()).toEqual(Object.values(R).sort());
+    const statuses = new Set(rows.map(([, ending, cause, retriesLeft]) => decideOutcome(facts(ending, cause, retriesLeft)).status));
+    expect([...statuses].sort()).toEqual(Object.values(S).sort());
+  });
+
+  it('retries only a failed attempt with no cause and a retry left', () => {
+    for (const ending of Object.values(E)) {
+      for (const cause of ['none', 'timeout', 'stop'] as const) {
+        for (const retriesLeft of [0, 1]) {
+          const { retry } = decideOutcome(facts(ending, cause, retriesLeft));
+          const failedOnItsOwn = ending === E.FAILED || ending === E.THREW || ending === E.RETURNED_NULL || ending === E.WORKER_DIED;
+          expect(retry, `${ending} ${cause} ${retriesLeft}`).toBe(failedOnItsOwn && cause === 'none' && retriesLeft > 0);
+        }
+      }
+    }
+  });
+});
