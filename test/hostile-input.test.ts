@@ -20,8 +20,7 @@ import {
   badField,
   badRetries,
   badTimeout,
-  caseTitle,
-  checkCase,
+  describeCases,
   MiB,
   notCloneable,
   tooLarge,
@@ -175,20 +174,9 @@ const cases: Case[] = [
   tooLarge('a 20 MiB bigint', 'jobParams', () => 1n << BigInt(20 * 8 * MiB), (n) => n > 20 * MiB),
 ];
 
-describe('hostile requests, one runtime for all: a typed error or a clean acceptance, and it keeps serving', () => {
-  let served: Served;
-  beforeAll(async () => {
-    served = serve();
-    await served.runtime.ready();
-  });
-  afterAll(() => served.runtime.close());
-
-  for (const testCase of cases) {
-    it(caseTitle(testCase), () => checkCase(served.runtime, testCase));
-  }
-
+describeCases('hostile requests, one runtime for all: a typed error or a clean acceptance, and it keeps serving', cases, (served) => {
   it('takes log fields and workflow keys named "__proto__" / "constructor" from a processor without polluting anything', async () => {
-    const { runtime, reporter, logs } = served;
+    const { runtime, reporter, logs } = served();
     const tracker = runtime.submit({ processor: 'probe', wfInstanceId: 'wf-1', instanceParams: { mode: 'hostile-log' } });
     expect((await tracker.done).status).toBe('SUCCEED');
     const line = await logs.waitFor((l) => l.instanceId === tracker.instanceId && l.msg === 'hostile fields');

@@ -2,7 +2,7 @@
 // once by submit() with its typed error (an exported class with a stable `code`); nothing half-built stays
 // registered, and the runtime keeps serving. Values built to attack the checks themselves (getters, proxies,
 // prototype keys, paths as processor names, oversized values) are in hostile-input.test.ts.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   InvalidRequestError,
   InvalidRetriesError,
@@ -12,8 +12,7 @@ import {
   UnknownProcessorError,
   type SubmitRequest,
 } from 'light-task-tracker';
-import { serve, type Served } from './support/probe.js';
-import { accepted, badField, badRetries, badTimeout, caseTitle, checkCase, notCloneable, unknown, type Case } from './support/request-cases.js';
+import { accepted, badField, badRetries, badTimeout, describeCases, notCloneable, unknown, type Case } from './support/request-cases.js';
 import { useRuntimes } from './support/runtime.js';
 
 const runtimes = useRuntimes();
@@ -131,18 +130,7 @@ const cases: Case[] = [
   notCloneable('a Blob (a Node host object)', 'jobParams', () => new Blob(['x'])),
 ];
 
-describe('request validation, one runtime for all: a typed error or a clean acceptance, and it keeps serving', () => {
-  let served: Served;
-  beforeAll(async () => {
-    served = serve();
-    await served.runtime.ready();
-  });
-  afterAll(() => served.runtime.close());
-
-  for (const testCase of cases) {
-    it(caseTitle(testCase), () => checkCase(served.runtime, testCase));
-  }
-});
+describeCases('request validation, one runtime for all: a typed error or a clean acceptance, and it keeps serving', cases);
 
 describe('params of an accepted request', () => {
   it('snapshots params at submit: later changes by the caller are not seen by the job', async () => {

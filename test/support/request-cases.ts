@@ -1,6 +1,6 @@
 // Tables of requests for one runtime over the probe (see probe.ts): each case is refused with its typed error, or
 // accepted with what the probe saw checked, and the runtime serves on afterwards either way.
-import { expect } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   InvalidRequestError,
   InvalidRetriesError,
@@ -12,7 +12,7 @@ import {
   type SubmitRequest,
   type TaskRuntime,
 } from 'light-task-tracker';
-import { expectStillServing, probe, submitError, type Seen } from './probe.js';
+import { expectStillServing, probe, serve, submitError, type Seen, type Served } from './probe.js';
 
 export const MiB = 1024 * 1024;
 
@@ -99,4 +99,24 @@ export async function checkCase(runtime: TaskRuntime, { request, expect: expecte
     expected.seen(seen);
   }
   await expectStillServing(runtime);
+}
+
+/**
+ * A describe block that runs every case against one runtime over the probe (made before, closed after), one test
+ * per case; `more` adds further tests that use the same runtime.
+ */
+export function describeCases(title: string, cases: readonly Case[], more?: (served: () => Served) => void): void {
+  describe(title, () => {
+    let served: Served;
+    beforeAll(async () => {
+      served = serve();
+      await served.runtime.ready();
+    });
+    afterAll(() => served.runtime.close());
+
+    for (const testCase of cases) {
+      it(caseTitle(testCase), () => checkCase(served.runtime, testCase));
+    }
+    more?.(() => served);
+  });
 }
