@@ -1,12 +1,14 @@
-// The chaos soak, short: 1,000 random instances in a child process (test/fixtures/soak-run.js checks every
-// outcome and report, and the process must exit by itself after close()). `npm run soak` runs 10,000.
+// The chaos soak, short: 1,000 random instances in a child process (test/soak/run.ts, compiled by the build to
+// dist/test/soak/run.js, checks every outcome and report, and the process must exit by itself after close()).
+// `npm run soak` runs 10,000.
 // The seed is fixed so that a run is replayable; SOAK_SEED picks another.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const DEFAULT_SEED = 20261125;
-const driver = fileURLToPath(new URL('./fixtures/soak-run.js', import.meta.url));
+// The test command builds before vitest runs: the compiled driver is there.
+const driver = fileURLToPath(new URL('../dist/test/soak/run.js', import.meta.url));
 
 interface Run {
   readonly code: number | null;

@@ -1,0 +1,53 @@
+// The logger: a pino logger at info whose destination reads the few lines the checks need, without keeping any.
+import { pino, type Logger } from 'pino';
+import { bump, inc, type SoakState } from './state.js';
+
+const msgOf = (line: string): string | undefined => /"msg":"((?:[^"\\]|\\.)*)"/.exec(line)?.[1];
+
+export function soakLogger(state: SoakState): Logger {
+  const { counts, violation } = state;
+  const instanceOfLine = (line: string): number => {
+    const id = /"instanceId":"(soak-\d+)"/.exec(line)?.[1];
+    return id === undefined ? -1 : state.indexOf(id);
+  };
+  const destination = {
+    write(line: string): void {
+      const level = Number(/"level":(\d+)/.exec(line)?.[1]);
+      const msg = msgOf(line);
+      if (level >= 50) {
+        const i = instanceOfLine(line);
+        if (msg === 'final report lost: every try failed' && i >= 0) inc(state.finalLostLines, i);
+        else if (msg === 'the worker died under the attempt' && i >= 0) inc(state.diedLines, i);
+        else violation(`an unexpected error line: ${line.slice(0, 400)}`);
+        return;
+      }
+      if (level === 40) {
+        if (msg === 'final report failed: retrying') counts.retryLines++;
+        else if (msg === 'RUNNING report failed') counts.runningFailLines++;
+        else if (msg === 'stop ignored: the instance has finished') counts.stopIgnoredLines++;
+        else if (msg?.startsWith('destroy ignored') === true) violation(`a tracker destroyed twice: ${line.slice(0, 400)}`);
+        else bump(counts.warnings, String(msg));
+        return;
+      }
+      if (msg === 'saw interrupt') {
+        const i = instanceOfLine(line);
+        if (i >= 0) inc(state.sawInterruptLines, i);
+      } else if (msg === 'started' && line.includes('"source":"processor"')) {
+        const i = instanceOfLine(line);
+        if (i >= 0) inc(state.startedLines, i);
+        const stop = state.stopOnStart.get(i);
+        if (stop !== undefined) {
+          state.stopOnStart.delete(i);
+          stop();
+        }
+      } else if (msg === 'instance finished') {
+        const i = instanceOfLine(line);
+        if (i >= 0) inc(state.finishedLines, i);
+      } else if (msg === 'tracker destroyed') {
+        const i = instanceOfLine(line);
+        if (i >= 0) inc(state.destroyedLines, i);
+      }
+    },
+  };
+  return pino({ level: 'info', base: null, timestamp: false }, destination);
+}
