@@ -54,15 +54,18 @@ export const AttemptEnd = Object.freeze({
 } as const);
 export type AttemptEnd = (typeof AttemptEnd)[keyof typeof AttemptEnd];
 
-/** The worker's answer for one attempt. Always cloneable. */
+/**
+ * The worker's answer for one attempt. Always cloneable. A field at its default is left out: each key is copied
+ * across on every attempt, and most attempts end with no message, no context and no log line.
+ */
 export interface AttemptReply {
   readonly end: AttemptEnd;
-  /** The processor's message, or the thrown error's text, or the load failure's text; '' when there is none. */
-  readonly msg: string;
-  /** Workflow context the processor appended during this attempt; left out when none. */
+  /** The processor's message, or the thrown error's text, or the load failure's text. @default '' */
+  readonly msg?: string;
+  /** Workflow context the processor appended during this attempt. @default none */
   readonly appended?: Record<string, unknown>;
-  /** Log lines posted during this attempt: the tracker holds the reply until they have all arrived. */
-  readonly logLines: number;
+  /** Log lines posted during this attempt: the tracker holds the reply until they have all arrived. @default 0 */
+  readonly logLines?: number;
 }
 
 /** The levels a processor may log at, lowest first. */

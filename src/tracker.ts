@@ -299,7 +299,7 @@ export class Tracker {
 
   #onReply(reply: AttemptReply, counted = false): void {
     if (this.#phase !== Phase.RUNNING) return;
-    if (!counted) this.#logLinesAnnounced = reply.logLines;
+    if (!counted) this.#logLinesAnnounced = reply.logLines ?? 0;
     if (this.#logLinesSeen < this.#logLinesAnnounced) {
       this.#heldReply = reply;
       return;
@@ -310,7 +310,7 @@ export class Tracker {
   #acceptReply(reply: AttemptReply): void {
     const appended = reply.appended;
     if (appended !== undefined) this.#appended = Object.assign(this.#appended ?? Object.create(null), appended);
-    this.#onAttemptEnd(reply.end, reply.msg);
+    this.#onAttemptEnd(reply.end, reply.msg ?? '');
   }
 
   #onAttemptError(error: unknown): void {

@@ -21,7 +21,7 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
     try {
       process = await load(url);
     } catch (error) {
-      return { end: AttemptEnd.LOAD_FAILED, msg: textOf(error), logLines: 0 };
+      return { end: AttemptEnd.LOAD_FAILED, msg: textOf(error) };
     }
   }
   const ctx = new AttemptContext(request, flags);
@@ -43,8 +43,11 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
   } finally {
     ctx.release();
   }
-  const appended = ctx.appended;
-  return appended === undefined ? { end, msg, logLines: ctx.logLines } : { end, msg, appended, logLines: ctx.logLines };
+  const reply: { -readonly [K in keyof AttemptReply]: AttemptReply[K] } = { end };
+  if (msg !== '') reply.msg = msg;
+  if (ctx.appended !== undefined) reply.appended = ctx.appended;
+  if (ctx.logLines > 0) reply.logLines = ctx.logLines;
+  return reply;
 }
 
 async function load(url: string): Promise<ProcessorFunction> {
