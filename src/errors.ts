@@ -1,4 +1,6 @@
 // The package's errors: one class and one stable `code` per cause. Match on `code` (or `instanceof`), never on text.
+import { OutcomeStatus, type OutcomeReason } from './status.js';
+import type { Outcome } from './tracker.js';
 
 /**
  * The base of every error this package throws or rejects with: a refused request, a report that could not be
@@ -12,6 +14,9 @@ export class TaskTrackerError extends Error {
     this.code = code;
   }
 }
+
+/** The request fields that carry data to the job, each checked, limited and snapshotted on its own. */
+export type ParamsField = 'jobParams' | 'instanceParams' | 'childrenValues';
 
 /** An instance with this id is still live in the runtime. */
 export class DuplicateInstanceError extends TaskTrackerError {
@@ -64,8 +69,8 @@ export class InvalidRetriesError extends TaskTrackerError {
  * reach a worker. `cause` holds the clone error.
  */
 export class ParamsNotCloneableError extends TaskTrackerError {
-  readonly field: 'jobParams' | 'instanceParams';
-  constructor(field: 'jobParams' | 'instanceParams', cause: unknown) {
+  readonly field: ParamsField;
+  constructor(field: ParamsField, cause: unknown) {
     super('ERR_PARAMS_NOT_CLONEABLE', `${field} cannot be cloned: ${errorText(cause)}`, { cause });
     this.field = field;
   }
@@ -76,14 +81,26 @@ export class ParamsNotCloneableError extends TaskTrackerError {
  * its `v8.serialize` output, or 2 bytes per UTF-16 code unit for a string; `limit` is `maxParamsBytes`.
  */
 export class ParamsTooLargeError extends TaskTrackerError {
-  readonly field: 'jobParams' | 'instanceParams';
+  readonly field: ParamsField;
   readonly bytes: number;
   readonly limit: number;
-  constructor(field: 'jobParams' | 'instanceParams', bytes: number, limit: number) {
+  constructor(field: ParamsField, bytes: number, limit: number) {
     super('ERR_PARAMS_TOO_LARGE', `${field} takes ${bytes} bytes, over the limit of ${limit} (maxParamsBytes)`);
     this.field = field;
     this.bytes = bytes;
     this.limit = limit;
+  }
+}
+
+/**
+ * `jobParams` or `instanceParams` holds a buffer marked with `move()` that is already detached (moved before, most
+ * likely to another instance): it has no bytes left to send.
+ */
+export class DetachedBufferError extends TaskTrackerError {
+  readonly field: ParamsField;
+  constructor(field: ParamsField, what: string) {
+    super('ERR_DETACHED_BUFFER', `${field} holds ${what}: it was moved already and has no bytes left`);
+    this.field = field;
   }
 }
 
@@ -107,6 +124,25 @@ export class RuntimeClosedError extends TaskTrackerError {
 export class ReportDeliveryError extends TaskTrackerError {
   constructor(message: string, options?: ErrorOptions) {
     super('ERR_REPORT_DELIVERY', message, options);
+  }
+}
+
+/**
+ * `runtime.run()`'s rejection: the instance did not succeed. `code` is `ERR_INSTANCE_FAILED` (status FAILED) or
+ * `ERR_INSTANCE_STOPPED` (status STOPPED); `outcome` is the whole outcome, `reason` its reason.
+ */
+export class InstanceError extends TaskTrackerError {
+  readonly instanceId: string;
+  readonly outcome: Outcome;
+  readonly reason: OutcomeReason;
+  constructor(instanceId: string, outcome: Outcome) {
+    super(
+      outcome.status === OutcomeStatus.STOPPED ? 'ERR_INSTANCE_STOPPED' : 'ERR_INSTANCE_FAILED',
+      `instance "${instanceId}" ended ${outcome.status} (${outcome.reason}): ${outcome.result}`,
+    );
+    this.instanceId = instanceId;
+    this.outcome = outcome;
+    this.reason = outcome.reason;
   }
 }
 

@@ -1,7 +1,19 @@
 // The main-thread API: `import { TaskRuntime } from 'light-task-tracker'`.
-export { TaskRuntime, type RuntimeStats, type RuntimeCloseOptions } from './runtime.js';
+export {
+  TaskRuntime,
+  type RuntimeStats,
+  type RuntimeCloseOptions,
+  type RunOptions,
+  type RunArguments,
+  type ProcessorModule,
+  type ProcessorModules,
+  type ParamsOf,
+  type ValueOf,
+  type ProgressOf,
+} from './runtime.js';
 export { Tracker, type Outcome } from './tracker.js';
-export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine } from './options.js';
+export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine, type ProgressEvent } from './options.js';
+export { move } from './protocol.js';
 export type { SubmitRequest } from './request.js';
 export type { Reporter, StatusReport, RunningStatus } from './report.js';
 export { MemoryReporter } from './reporters/memory.js';
@@ -19,4 +31,7 @@ export {
   InvalidRequestError,
   RuntimeClosedError,
   ReportDeliveryError,
+  DetachedBufferError,
+  InstanceError,
+  type ParamsField,
 } from './errors.js';

@@ -18,14 +18,26 @@ export interface ProcessorLogLine {
   readonly fields: Readonly<Record<string, unknown>> | undefined;
 }
 
-export interface TaskRuntimeOptions {
+/** A progress value a processor reported, as `onProgress` receives it. */
+export interface ProgressEvent<G = unknown> {
+  readonly instanceId: string;
+  /** The attempt that reported it (0 for the first, then its retry count). */
+  readonly attempt: number;
+  readonly value: G;
+}
+
+/**
+ * The runtime's options. `M` types the registry (processor name → the type of its module,
+ * `typeof import('./processor.js')`) when the runtime is made as `new TaskRuntime<M>(…)`.
+ */
+export interface TaskRuntimeOptions<M = Record<string, unknown>> {
   /**
    * The processor registry: registry name → module path (absolute, or relative to the current directory) or
    * `file:` URL. Only these modules are ever loaded; a request names a processor by its registry name.
    * Each module must exist when the runtime is made. Every worker imports every registered module while it boots,
    * so a module's top-level code must not exit the process (one that throws only fails the instances that use it).
    */
-  readonly processors: Readonly<Record<string, string | URL>>;
+  readonly processors: { readonly [K in keyof M]: string | URL };
   /**
    * Workers kept alive even when idle. At most `maxThreads`.
    * @default maxThreads (a warm pool: no instance waits for a worker to start)
@@ -118,6 +130,13 @@ export interface TaskRuntimeOptions {
    */
   readonly onProcessorLog?: (line: ProcessorLogLine) => void;
   /**
+   * Called on the main thread with each progress value a processor reports (`ctx.progress`), in order, as it
+   * arrives; never after the instance's `done` has settled. Values are coalesced in the worker (at most one per
+   * 10 ms, the latest always). A throw is logged and ignored.
+   * @default undefined
+   */
+  readonly onProgress?: (event: ProgressEvent) => void;
+  /**
    * This runtime's address, written into reports and running-status answers.
    * @default `${os.hostname()}:${process.pid}`
    */
@@ -173,6 +192,7 @@ export interface ResolvedOptions {
   readonly reporter: Reporter | undefined;
   readonly logger: Logger | undefined;
   readonly onProcessorLog: ((line: ProcessorLogLine) => void) | undefined;
+  readonly onProgress: ((event: ProgressEvent) => void) | undefined;
   readonly address: string;
   readonly finalReportRetries: number;
   readonly reportTimeoutMs: number;
@@ -180,7 +200,7 @@ export interface ResolvedOptions {
   readonly reportBackoffMaxMs: number;
 }
 
-export function resolveOptions(options: TaskRuntimeOptions): ResolvedOptions {
+export function resolveOptions(options: TaskRuntimeOptions<unknown>): ResolvedOptions {
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`TaskRuntime: options must be an object, got ${describeValue(options)}`);
   }
@@ -195,8 +215,10 @@ export function resolveOptions(options: TaskRuntimeOptions): ResolvedOptions {
   if (options.logger !== undefined && (typeof options.logger !== 'object' || options.logger === null || typeof options.logger.info !== 'function')) {
     throw new TypeError('TaskRuntime: options.logger must be a pino logger');
   }
-  if (options.onProcessorLog !== undefined && typeof options.onProcessorLog !== 'function') {
-    throw new TypeError(`TaskRuntime: options.onProcessorLog must be a function, got ${describeValue(options.onProcessorLog)}`);
+  for (const name of ['onProcessorLog', 'onProgress'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'function') {
+      throw new TypeError(`TaskRuntime: options.${name} must be a function, got ${describeValue(options[name])}`);
+    }
   }
   if (options.address !== undefined && typeof options.address !== 'string') {
     throw new TypeError(`TaskRuntime: options.address must be a string, got ${describeValue(options.address)}`);
@@ -215,6 +237,7 @@ export function resolveOptions(options: TaskRuntimeOptions): ResolvedOptions {
     reporter: options.reporter,
     logger: options.logger,
     onProcessorLog: options.onProcessorLog,
+    onProgress: options.onProgress,
     address: options.address ?? `${hostname()}:${process.pid}`,
     finalReportRetries: integer('finalReportRetries', options.finalReportRetries ?? defaultOptions.finalReportRetries, 0, 100),
     reportTimeoutMs: ms('reportTimeoutMs', options.reportTimeoutMs ?? defaultOptions.reportTimeoutMs, 1),

@@ -6,12 +6,13 @@ import { OutcomeReason, OutcomeStatus, SystemResult } from './status.js';
 /** How an attempt ended: the worker's own answers (`AttemptEnd`) and the three the main thread sees for itself. */
 export const Ending = Object.freeze({
   ...AttemptEnd,
+  // From 10 on: the worker's own answers may grow.
   /** The worker died under the attempt: `process.exit`, an uncaught error, the heap cap. */
-  WORKER_DIED: 5,
+  WORKER_DIED: 10,
   /** The tracker terminated the attempt's worker after its interrupt's grace. */
-  FORCE_STOPPED: 6,
+  FORCE_STOPPED: 11,
   /** A stop came while the instance was still queued: no attempt ran. */
-  NEVER_STARTED: 7,
+  NEVER_STARTED: 12,
 } as const);
 export type Ending = (typeof Ending)[keyof typeof Ending];
 
@@ -80,6 +81,11 @@ export function decideOutcome(facts: AttemptFacts): Decision {
       // It would fail the same way on every attempt.
       reason = OutcomeReason.PROCESSOR_LOAD_FAILED;
       text = `processor "${facts.processor}" failed to load: ${facts.text}`;
+      break;
+    case Ending.VALUE_NOT_CLONEABLE:
+      // The processor's own doing, and done the same way again on a retry.
+      reason = OutcomeReason.VALUE_NOT_CLONEABLE;
+      text = `processor "${facts.processor}" returned a value that cannot be cloned: ${facts.text}`;
       break;
     case Ending.WORKER_DIED:
       reason = OutcomeReason.WORKER_DIED;

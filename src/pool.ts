@@ -1,5 +1,5 @@
 // The worker pool: piscina, plus one shared interrupt flag per dispatch slot, set up once for the pool's life.
-import type { ResourceLimits } from 'node:worker_threads';
+import type { MessagePort, ResourceLimits, TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { FLAG_INTERRUPTED, FLAG_RUNNING, isWorkerBootedMessage, type AttemptReply, type AttemptRequest, type WorkerBootData } from './protocol.js';
 
@@ -144,8 +144,8 @@ export class WorkerPool {
    * Runs one attempt. Aborting `handle` while it runs terminates its worker; piscina then spawns a replacement
    * synchronously, inside `handle.abort()`.
    */
-  run(request: AttemptRequest, handle: ForceStopHandle): Promise<AttemptReply> {
-    return this.#piscina.run(request, { signal: handle });
+  run(request: AttemptRequest, handle: ForceStopHandle, transfer?: ReadonlyArray<ArrayBuffer | MessagePort>): Promise<AttemptReply> {
+    return this.#piscina.run(request, transfer === undefined ? { signal: handle } : { signal: handle, transferList: transfer as TransferListItem[] });
   }
 
   /** The live worker threads. */

@@ -1,6 +1,10 @@
 // The one module the main thread and the worker threads share: what crosses between them (the messages, the
-// shared-memory layout, the tags), and the few helpers both sides use to produce it.
-// Keep it free of runtime dependencies: the worker entry imports it on every worker start.
+// shared-memory layout, the tags, how a value and its moved buffers are written and read), and the few helpers both
+// sides use to produce it.
+// Keep it free of package dependencies (Node's own modules only): the worker entry imports it on every worker start.
+import { types } from 'node:util';
+import { Deserializer, Serializer } from 'node:v8';
+import { MessagePort } from 'node:worker_threads';
 
 /** Marks a value made by `defineProcessor`, across copies of this package. */
 export const PROCESSOR_BRAND = Symbol.for('light-task-tracker.processor');
@@ -10,6 +14,9 @@ export const LOG_MESSAGE = 'light-task-tracker:log';
 
 /** Tags the message a worker posts once booted, its processors imported. */
 export const BOOTED_MESSAGE = 'light-task-tracker:booted';
+
+/** Tags a progress value posted by a worker. */
+export const PROGRESS_MESSAGE = 'light-task-tracker:progress';
 
 /** Interrupt flag values, one Int32 per dispatch slot in `WorkerBootData.flags`. */
 export const FLAG_RUNNING = 0;
@@ -37,6 +44,8 @@ export interface AttemptRequest {
   /** 0 on the first attempt, then 1, 2, … */
   readonly currentRetryTimes: number;
   readonly maxRetryTimes: number;
+  /** The values of the instance's children (a BullMQ flow's parent job): child key → value. */
+  readonly childrenValues?: Record<string, unknown>;
 }
 
 /** How an attempt ended, seen from inside the worker. */
@@ -51,6 +60,8 @@ export const AttemptEnd = Object.freeze({
   THREW: 3,
   /** The processor module could not be imported, or exports no processor. */
   LOAD_FAILED: 4,
+  /** The processor returned `{ success: true, value }` with a value that cannot be cloned. */
+  VALUE_NOT_CLONEABLE: 5,
 } as const);
 export type AttemptEnd = (typeof AttemptEnd)[keyof typeof AttemptEnd];
 
@@ -64,8 +75,19 @@ export interface AttemptReply {
   readonly msg?: string;
   /** Workflow context the processor appended during this attempt. @default none */
   readonly appended?: Record<string, unknown>;
-  /** Log lines posted during this attempt: the tracker holds the reply until they have all arrived. @default 0 */
-  readonly logLines?: number;
+  /**
+   * Messages (log lines and progress values) posted during this attempt on the worker's own channel: the tracker
+   * holds the reply until they have all arrived. @default 0
+   */
+  readonly messages?: number;
+  /** A successful attempt's value when it is a primitive, or holds shared memory (then cloned as it is). */
+  readonly value?: unknown;
+  /** A successful attempt's value, written by `ValueWriter` (see `moved`). */
+  readonly valueBytes?: Uint8Array;
+  /** The buffers and ports `valueBytes` refers to, transferred with the reply. */
+  readonly moved?: Array<ArrayBuffer | MessagePort>;
+  /** The shared memory of the moved views on it that `valueBytes` refers to (shared, not copied). */
+  readonly sharedViews?: SharedArrayBuffer[];
 }
 
 /** The levels a processor may log at, lowest first. */
@@ -83,6 +105,18 @@ export interface WorkerLogMessage {
   readonly fields: Record<string, unknown> | undefined;
 }
 
+/** A processor's progress value, posted to the main thread (coalesced: at most one message per 10 ms). */
+export interface WorkerProgressMessage {
+  readonly type: typeof PROGRESS_MESSAGE;
+  readonly instanceId: string;
+  readonly attempt: number;
+  readonly value: unknown;
+}
+
+export function isWorkerProgressMessage(value: unknown): value is WorkerProgressMessage {
+  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === PROGRESS_MESSAGE;
+}
+
 export function isWorkerLogMessage(value: unknown): value is WorkerLogMessage {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === LOG_MESSAGE;
 }
@@ -95,6 +129,242 @@ export interface WorkerBootedMessage {
 
 export function isWorkerBootedMessage(value: unknown): value is WorkerBootedMessage {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === BOOTED_MESSAGE;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Moved buffers: move() marks a buffer or a port; a value written by ValueWriter carries each marked one by
+// reference (transferred, never copied) and every other byte by copy.
+
+/**
+ * What move() has marked in this thread. Kept under a global symbol so that two copies of the package in one
+ * thread (a processor that brings its own) see the same marks.
+ */
+interface MoveMarks {
+  readonly marked: WeakSet<object>;
+  /** Marked ArrayBuffers not yet sent (V8 must be told of them before it writes a value). */
+  readonly buffers: Set<WeakRef<ArrayBuffer>>;
+}
+const marks: MoveMarks = ((globalThis as Record<symbol, unknown>)[Symbol.for('light-task-tracker.moves')] ??= {
+  marked: new WeakSet(),
+  buffers: new Set(),
+}) as MoveMarks;
+
+/**
+ * Marks an ArrayBuffer, a typed array, a Buffer, a DataView or a MessagePort to be moved, not copied, when the value
+ * holding it (at any depth) crosses to another thread: the bytes change owner, and this thread's buffer is detached
+ * (empty) afterwards. A view that covers only part of its buffer (a small Buffer sliced from Node's shared pool) is
+ * copied instead, so that it never takes other data with it. A SharedArrayBuffer is shared as it is. Returns `value`.
+ */
+export function move<T>(value: T): T {
+  if (types.isSharedArrayBuffer(value)) return value;
+  if (types.isArrayBuffer(value)) {
+    marks.marked.add(value);
+    marks.buffers.add(new WeakRef(value));
+  } else if (ArrayBuffer.isView(value) || value instanceof MessagePort) {
+    marks.marked.add(value);
+  } else {
+    throw new TypeError('move() takes an ArrayBuffer, a typed array, a Buffer, a DataView or a MessagePort');
+  }
+  return value;
+}
+
+/** Marked ArrayBuffers still alive and not yet sent; forgets the dead ones. */
+export function markedBuffers(): ArrayBuffer[] {
+  const alive: ArrayBuffer[] = [];
+  for (const ref of marks.buffers) {
+    const buffer = ref.deref();
+    if (buffer === undefined || isDetached(buffer)) marks.buffers.delete(ref);
+    else alive.push(buffer);
+  }
+  return alive;
+}
+
+/** Forgets the marks of these ArrayBuffers: they have been sent (or every one, with no argument). */
+export function forgetMarkedBuffers(sent?: ReadonlySet<ArrayBuffer>): void {
+  for (const ref of marks.buffers) {
+    const buffer = ref.deref();
+    if (sent === undefined || buffer === undefined || sent.has(buffer)) marks.buffers.delete(ref);
+  }
+}
+
+/** Whether an ArrayBuffer has been detached (transferred away): Node 20 has no `detached` property yet. */
+export function isDetached(buffer: ArrayBuffer): boolean {
+  try {
+    new Uint8Array(buffer, 0, 0);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+/** Thrown by ValueWriter for a moved buffer that is already detached. */
+export class DetachedBufferMark extends Error {
+  override readonly name = 'DetachedBufferMark';
+  /** The buffer, for a message: "a moved Uint8Array". */
+  readonly what: string;
+  constructor(what: string) {
+    super(`${what} is detached`);
+    this.what = what;
+  }
+}
+
+// The kinds of view a value may hold, numbered as Node's own serializer numbers them (lib/v8.js), so that a copied
+// view is written byte for byte as v8.serialize writes it; 10 is a Buffer.
+const VIEW_KINDS: ReadonlyArray<new (buffer: ArrayBufferLike, byteOffset: number, length: number) => ArrayBufferView> = [
+  Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array,
+  DataView, Buffer as unknown as typeof Uint8Array, BigInt64Array, BigUint64Array,
+];
+const BUFFER_KIND = 10;
+const KIND_OF_TAG = new Map<string, number>(VIEW_KINDS.map((kind, index) => [`[object ${kind.name}]`, index]));
+/**
+ * A moved view is written as MOVED_VIEW + its kind, then the index of its buffer; a moved port as PORT, then its
+ * index; a moved view on shared memory as SHARED_VIEW + its kind, the index of its SharedArrayBuffer, its offset
+ * and its length.
+ */
+const MOVED_VIEW = 100;
+const PORT = 200;
+const SHARED_VIEW = 300;
+
+function viewKind(view: ArrayBufferView): number {
+  if (Buffer.isBuffer(view)) return BUFFER_KIND;
+  const kind = KIND_OF_TAG.get(Object.prototype.toString.call(view));
+  if (kind === undefined || kind === BUFFER_KIND) throw new Error(`${Object.prototype.toString.call(view)} could not be cloned.`);
+  return kind;
+}
+
+function makeView(kind: number, buffer: ArrayBufferLike, byteOffset: number, byteLength: number): ArrayBufferView {
+  if (kind === BUFFER_KIND) return Buffer.from(buffer, byteOffset, byteLength);
+  const View = VIEW_KINDS[kind];
+  if (View === undefined) throw new Error(`unknown view kind ${kind}`);
+  if (View === (DataView as unknown)) return new DataView(buffer, byteOffset, byteLength);
+  return new View(buffer, byteOffset, byteLength / (View as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT);
+}
+
+/**
+ * The structured-clone algorithm, written as `v8.serialize` writes it (every typed array, Buffer or DataView with
+ * only its own bytes, never the rest of its buffer: the rest of Node's shared pool, say), except that a marked one that
+ * covers its whole buffer is written by reference to the buffer in `transfer`, a marked MessagePort too, and a
+ * SharedArrayBuffer is passed by reference in `shared` (postMessage shares it). It never runs the value's own
+ * code but for its getters, which it reads once.
+ */
+export class ValueWriter extends Serializer {
+  /** Buffers and ports the written value refers to, by index. */
+  readonly transfer: Array<ArrayBuffer | MessagePort> = [];
+  /** The shared memory of the moved views on it, by index: shared, not copied. */
+  readonly sharedViews: SharedArrayBuffer[] = [];
+  /** SharedArrayBuffers the value holds as such (V8 writes them by reference; a v8 Deserializer cannot read them). */
+  readonly shared: SharedArrayBuffer[] = [];
+  readonly #index = new Map<object, number>();
+  readonly #moves: boolean;
+
+  /** `moves`: whether marked buffers are moved (false: every byte is copied, as for a snapshot kept whole). */
+  constructor(moves = true) {
+    super();
+    (this as unknown as { _setTreatArrayBufferViewsAsHostObjects(flag: boolean): void })._setTreatArrayBufferViewsAsHostObjects(true);
+    this.#moves = moves;
+  }
+
+  /** Declares a marked ArrayBuffer the value may hold: V8 then writes it by reference. Call before `writeValue`. */
+  moveBuffer(buffer: ArrayBuffer): void {
+    if (isDetached(buffer)) throw new DetachedBufferMark('a moved ArrayBuffer');
+    this.transferArrayBuffer(this.#indexOf(buffer), buffer);
+  }
+
+  #indexOf(item: ArrayBuffer | MessagePort): number {
+    let index = this.#index.get(item);
+    if (index === undefined) {
+      index = this.transfer.push(item) - 1;
+      this.#index.set(item, index);
+    }
+    return index;
+  }
+
+  _writeHostObject(object: object): void {
+    if (object instanceof MessagePort) {
+      if (!(this.#moves && marks.marked.has(object))) throw new Error('A MessagePort could not be cloned: mark it with move() to send it.');
+      this.writeUint32(PORT);
+      this.writeUint32(this.#indexOf(object));
+      return;
+    }
+    if (!ArrayBuffer.isView(object)) throw new Error(`${Object.prototype.toString.call(object)} could not be cloned.`);
+    const kind = viewKind(object);
+    const buffer = object.buffer;
+    if (this.#moves && marks.marked.has(object) && types.isSharedArrayBuffer(buffer)) {
+      let index = this.sharedViews.indexOf(buffer);
+      if (index === -1) index = this.sharedViews.push(buffer) - 1;
+      this.writeUint32(SHARED_VIEW + kind);
+      this.writeUint32(index);
+      this.writeUint32(object.byteOffset);
+      this.writeUint32(object.byteLength);
+      return;
+    }
+    if (this.#moves && marks.marked.has(object)) {
+      if (isDetached(buffer as ArrayBuffer)) throw new DetachedBufferMark(`a moved ${Buffer.isBuffer(object) ? 'Buffer' : Object.prototype.toString.call(object).slice(8, -1)}`);
+      if (object.byteOffset === 0 && object.byteLength === buffer.byteLength) {
+        this.writeUint32(MOVED_VIEW + kind);
+        this.writeUint32(this.#indexOf(buffer as ArrayBuffer));
+        return;
+      }
+    }
+    this.writeUint32(kind);
+    this.writeUint32(object.byteLength);
+    this.writeRawBytes(new Uint8Array(buffer, object.byteOffset, object.byteLength));
+  }
+
+  _getSharedArrayBufferId(buffer: SharedArrayBuffer): number {
+    const known = this.shared.indexOf(buffer);
+    return known === -1 ? this.shared.push(buffer) - 1 : known;
+  }
+}
+
+/**
+ * Reads what ValueWriter wrote. `transfer` holds what the writer's `transfer` held, by index (each ArrayBuffer may
+ * now be a SharedArrayBuffer holding the same bytes). A copied view gets a buffer of its own, of its exact size.
+ */
+export class ValueReader extends Deserializer {
+  readonly #transfer: ReadonlyArray<ArrayBufferLike | MessagePort>;
+  readonly #sharedViews: readonly SharedArrayBuffer[];
+
+  constructor(bytes: Uint8Array, transfer: ReadonlyArray<ArrayBufferLike | MessagePort> = [], sharedViews: readonly SharedArrayBuffer[] = []) {
+    super(bytes as Buffer);
+    this.#transfer = transfer;
+    this.#sharedViews = sharedViews;
+    transfer.forEach((item, index) => {
+      if (!(item instanceof MessagePort)) this.transferArrayBuffer(index, item as ArrayBuffer);
+    });
+  }
+
+  _readHostObject(): unknown {
+    const kind = this.readUint32();
+    if (kind === PORT) return this.#transfer[this.readUint32()];
+    if (kind >= SHARED_VIEW) {
+      const buffer = this.#sharedViews[this.readUint32()] as SharedArrayBuffer;
+      const byteOffset = this.readUint32();
+      return makeView(kind - SHARED_VIEW, buffer, byteOffset, this.readUint32());
+    }
+    if (kind >= MOVED_VIEW) {
+      const buffer = this.#transfer[this.readUint32()] as ArrayBufferLike;
+      return makeView(kind - MOVED_VIEW, buffer, 0, buffer.byteLength);
+    }
+    const byteLength = this.readUint32();
+    const own = new ArrayBuffer(byteLength);
+    new Uint8Array(own).set(this.readRawBytes(byteLength));
+    return makeView(kind, own, 0, byteLength);
+  }
+}
+
+/** Writes `value` with a ValueWriter; throws what the writer throws (a clone error, a DetachedBufferMark). */
+export function writeValue(value: unknown, writer: ValueWriter): Buffer {
+  writer.writeHeader();
+  writer.writeValue(value);
+  return writer.releaseBuffer();
+}
+
+/** Reads a value written by `writeValue`. */
+export function readValue(bytes: Uint8Array, transfer?: ReadonlyArray<ArrayBufferLike | MessagePort>, sharedViews?: readonly SharedArrayBuffer[]): unknown {
+  const reader = new ValueReader(bytes, transfer, sharedViews);
+  reader.readHeader();
+  return reader.readValue() as unknown;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

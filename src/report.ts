@@ -26,15 +26,16 @@ export interface StatusReport {
   readonly failedTaskNum: 0 | 1;
   /** What the processor appended to the workflow context; only for workflow instances with a final status. */
   readonly appendedWfContext: Record<string, unknown> | undefined;
+  /** The latest progress value the processor reported (`ctx.progress`); undefined before the first. */
+  readonly progress?: unknown;
 }
 
 /** Receives status reports. A final report is retried until `report` returns (or resolves) without throwing. */
 export interface Reporter {
   /**
    * Delivers one report. Throwing or rejecting means "not delivered".
-   * `signal` aborts when the runtime gives up on this call (`reportTimeoutMs`): stop the work it started. It is
-   * passed only to a `report` that declares a second parameter (`report.length >= 2`), so that a reporter that
-   * needs none costs no AbortController per report.
+   * `signal` aborts when the runtime gives up on this call: a final report's try outlasting `reportTimeoutMs`, or
+   * close()'s `reportDeadlineMs` passing. Stop the work it started then.
    */
   report(report: StatusReport, signal?: AbortSignal): void | Promise<void>;
 }

@@ -1,22 +1,26 @@
 // What a caller submits, and the checks that refuse a bad request before anything is built.
 import { types } from 'node:util';
-import { DefaultDeserializer, DefaultSerializer } from 'node:v8';
+import { MessagePort } from 'node:worker_threads';
 import { nanoid } from 'nanoid';
 import {
   describeValue,
+  DetachedBufferError,
   InvalidRequestError,
   InvalidRetriesError,
   InvalidTimeoutError,
   ParamsNotCloneableError,
   ParamsTooLargeError,
   UnknownProcessorError,
+  type ParamsField,
 } from './errors.js';
 import { MAX_TIMER_MS } from './checks.js';
+import { DetachedBufferMark, forgetMarkedBuffers, markedBuffers, readValue, ValueWriter, writeValue } from './protocol.js';
 import type { ProcessorRegistry } from './registry.js';
 
-export interface SubmitRequest {
+/** One instance to run. `K` is the processor's registry name, `P` the type of its `jobParams`. */
+export interface SubmitRequest<K extends string = string, P = unknown> {
   /** The processor's registry name. Never a path or URL: only registered modules are loaded. */
-  readonly processor: string;
+  readonly processor: K;
   /**
    * This instance's id, unique among the runtime's live instances.
    * @default a fresh nanoid
@@ -30,10 +34,19 @@ export interface SubmitRequest {
    * copied, as postMessage shares it; a class instance arrives as a plain
    * object of its own public fields), so later changes by the caller are not seen. At most `maxParamsBytes`
    * (a string counts 2 bytes per UTF-16 code unit and is not copied, being immutable).
+   *
+   * Buffers marked with `move()`, at any depth, are not copied: they change owner (the caller's are detached once
+   * `submit()` returns) and go to the worker by transfer, and their bytes do not count against `maxParamsBytes`.
+   * An instance with retries keeps them for every attempt in shared memory (one copy, at submit).
    */
-  readonly jobParams?: unknown;
-  /** This instance's parameters. Cloned and limited at submit, like `jobParams` (each on its own). */
+  readonly jobParams?: P;
+  /** This instance's parameters. Cloned (or moved) and limited at submit, like `jobParams` (each on its own). */
   readonly instanceParams?: unknown;
+  /**
+   * The values of the instance's children, child key → value (a BullMQ flow's parent job), given to the processor
+   * as `ctx.childrenValues`. Cloned at submit and limited like `jobParams`.
+   */
+  readonly childrenValues?: Readonly<Record<string, unknown>>;
   /**
    * The longest all attempts together may run, from the first start (ms). A positive finite number,
    * at most 2^31-1. On expiry the processor is interrupted, then force-stopped after the grace.
@@ -61,6 +74,9 @@ export interface AcceptedRequest {
   readonly jobId: string | number | undefined;
   readonly jobParams: unknown;
   readonly instanceParams: unknown;
+  readonly childrenValues: Record<string, unknown> | undefined;
+  /** What the params moved: transferred with the instance's first attempt (only an instance with no retries has any). */
+  readonly transfer: ReadonlyArray<ArrayBuffer | MessagePort>;
   readonly timeoutMs: number | undefined;
   readonly maxRetries: number;
   readonly wfInstanceId: string | number | undefined;
@@ -76,7 +92,7 @@ export const MAX_ID_LENGTH = 1024;
  * instance id once every field has passed and before the params are cloned, so a duplicate or over-the-limit
  * request throws without paying for a (maybe huge) clone.
  */
-export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistry, maxParamsBytes: number, admit: (instanceId: string) => void): AcceptedRequest {
+export function acceptRequest(request: SubmitRequest<string, unknown>, registry: ProcessorRegistry, maxParamsBytes: number, admit: (instanceId: string) => void): AcceptedRequest {
   if (typeof request !== 'object' || request === null) {
     throw new InvalidRequestError('request', `must be an object, got ${describeValue(request)}`);
   }
@@ -110,23 +126,38 @@ export function acceptRequest(request: SubmitRequest, registry: ProcessorRegistr
   if (signal !== undefined && !isAbortSignal(signal)) {
     throw new InvalidRequestError('signal', `must be an AbortSignal, got ${describeValue(signal)}`);
   }
+  const childrenValues = read(request, 'childrenValues');
+  if (childrenValues !== undefined && (typeof childrenValues !== 'object' || childrenValues === null || Array.isArray(childrenValues))) {
+    throw new InvalidRequestError('childrenValues', `must be an object of child key → value, got ${describeValue(childrenValues)}`);
+  }
   const id = instanceId ?? nanoid();
   admit(id);
+  const retries = maxRetries ?? 0;
+  // Every check first, every move after: a refused request leaves the caller's buffers as they were.
+  const job = encode('jobParams', read(request, 'jobParams'), maxParamsBytes);
+  const instance = encode('instanceParams', read(request, 'instanceParams'), maxParamsBytes);
+  const children = encode('childrenValues', childrenValues, maxParamsBytes);
+  if (retries > 0 && [job, instance, children].some((encoded) => encoded.writer?.transfer.some((item) => item instanceof MessagePort))) {
+    throw new InvalidRequestError('maxRetries', 'a MessagePort marked with move() reaches one attempt only: give the instance no retries');
+  }
+  const transfer: Array<ArrayBuffer | MessagePort> = [];
   return {
     processorName: processorName as string,
     processorIndex,
     instanceId: id,
     jobId,
-    jobParams: snapshot('jobParams', read(request, 'jobParams'), maxParamsBytes),
-    instanceParams: snapshot('instanceParams', read(request, 'instanceParams'), maxParamsBytes),
+    jobParams: take(job, retries > 0, transfer),
+    instanceParams: take(instance, retries > 0, transfer),
+    childrenValues: take(children, retries > 0, transfer) as Record<string, unknown> | undefined,
+    transfer,
     timeoutMs,
-    maxRetries: maxRetries ?? 0,
+    maxRetries: retries,
     wfInstanceId,
     signal,
   };
 }
 
-function read<K extends keyof SubmitRequest>(request: SubmitRequest, field: K): SubmitRequest[K] {
+function read<K extends keyof SubmitRequest>(request: SubmitRequest<string, unknown>, field: K): SubmitRequest<string, unknown>[K] {
   try {
     return request[field];
   } catch (cause) {
@@ -152,80 +183,121 @@ function isAbortSignal(value: unknown): value is AbortSignal {
   }
 }
 
+/** A field's value, checked and written; its moved buffers still the caller's. */
+interface Encoded {
+  readonly field: ParamsField;
+  readonly value: unknown;
+  /** Undefined for a value that travels as it is (a primitive). */
+  readonly writer?: ValueWriter;
+  readonly bytes?: Buffer;
+  /** Marked ArrayBuffers the value holds. */
+  readonly buffers?: ReadonlySet<ArrayBuffer>;
+}
+
 // Primitives travel as they are (they are immutable); a string, which may be huge, is counted without being
 // copied or scanned: 2 bytes per UTF-16 code unit, an upper bound of what it costs to copy (V8 writes a Latin-1
-// string with 1 byte per unit). Anything else is serialized once here (v8.serialize, the structured-clone
-// algorithm), which proves it can reach a worker, gives its size, and, deserialized, freezes what the job will see.
-function snapshot(field: 'jobParams' | 'instanceParams', value: unknown, limit: number): unknown {
+// string with 1 byte per unit). Anything else is written once here (ValueWriter: v8.serialize, the structured-clone
+// algorithm, with marked buffers by reference), which proves it can reach a worker and gives its size in copied
+// bytes.
+function encode(field: ParamsField, value: unknown, limit: number): Encoded {
   switch (typeof value) {
     case 'undefined':
     case 'number':
     case 'boolean':
-      return value;
+      return { field, value };
     case 'string': {
       const bytes = value.length * 2;
       if (bytes > limit) throw new ParamsTooLargeError(field, bytes, limit);
-      return value;
+      return { field, value };
     }
     case 'object':
-      if (value === null) return value;
+      if (value === null) return { field, value };
       break;
     default:
-      // bigint (immutable, but up to 128 MiB), function and symbol (refused by the serializer)
+      // bigint (immutable, but up to 128 MiB), function and symbol (refused by the writer)
       break;
   }
-  let serialized: Buffer;
-  const serializer = new SnapshotSerializer();
+  const writer = new ValueWriter();
+  let bytes: Buffer;
+  let buffers: ReadonlySet<ArrayBuffer> | undefined;
   try {
-    serializer.writeHeader();
-    serializer.writeValue(value);
-    serialized = serializer.releaseBuffer();
+    const marked = markedBuffers();
+    if (marked.length > 0) {
+      buffers = buffersIn(value, new Set(marked));
+      for (const buffer of buffers) writer.moveBuffer(buffer);
+    }
+    bytes = writeValue(value, writer);
   } catch (cause) {
+    if (cause instanceof DetachedBufferMark) throw new DetachedBufferError(field, cause.what);
     throw new ParamsNotCloneableError(field, cause);
   }
-  if (serialized.length > limit) throw new ParamsTooLargeError(field, serialized.length, limit);
-  if (typeof value === 'bigint') return value;
+  if (bytes.length > limit) throw new ParamsTooLargeError(field, bytes.length, limit);
+  if (typeof value === 'bigint') return { field, value };
+  return { field, value, writer, bytes, buffers };
+}
+
+/**
+ * Takes what `encode` checked: the snapshot the job will see. Moved buffers change owner here (the caller's are
+ * detached): an instance with no retries sends them by transfer (`transfer` collects them); one with retries keeps
+ * their bytes in shared memory, one copy that every attempt reads, whatever becomes of a worker.
+ */
+function take(encoded: Encoded, keepForRetries: boolean, transfer: Array<ArrayBuffer | MessagePort>): unknown {
+  const { writer, bytes, value } = encoded;
+  if (writer === undefined || bytes === undefined) return value;
+  if (encoded.buffers !== undefined) forgetMarkedBuffers(encoded.buffers);
   try {
-    // Node's deserializer cannot rebuild a SharedArrayBuffer; structuredClone shares it, as postMessage does.
-    if (serializer.shared.length > 0) return structuredClone(value);
-    const deserializer = new SnapshotDeserializer(serialized);
-    deserializer.readHeader();
-    return deserializer.readValue() as unknown;
+    if (writer.shared.length > 0) {
+      // Node's deserializer cannot rebuild a SharedArrayBuffer; structuredClone shares it, as postMessage does
+      // (moved buffers beside it are copied for an instance with retries, and detached all the same).
+      const moved = writer.transfer;
+      const clone = structuredClone(value, { transfer: keepForRetries ? [] : moved }) as unknown;
+      if (keepForRetries) for (const item of moved) structuredClone(item, { transfer: [item] });
+      return clone;
+    }
+    const owned = writer.transfer.map((item) => {
+      // structuredClone with a transfer list moves the item's bytes (or the port) to a new object: no copy.
+      const own = structuredClone(item, { transfer: [item] }) as ArrayBuffer | MessagePort;
+      if (!keepForRetries || own instanceof MessagePort) {
+        transfer.push(own);
+        return own;
+      }
+      const shared = new SharedArrayBuffer(own.byteLength);
+      new Uint8Array(shared).set(new Uint8Array(own));
+      return shared;
+    });
+    return readValue(bytes, owned, writer.sharedViews);
   } catch (cause) {
     // Too deep to read back here (a stack overflow).
-    throw new ParamsNotCloneableError(field, cause);
-  }
-}
-
-const readHostObject = (DefaultDeserializer.prototype as unknown as { _readHostObject(this: DefaultDeserializer): ArrayBufferView })._readHostObject;
-
-/**
- * `v8.serialize`, except that a SharedArrayBuffer is passed by reference, as postMessage passes it: shared memory
- * between the caller and the job is what it is for (progress counters, flags). Its contents are not counted
- * against `maxParamsBytes`. Only the SharedArrayBuffer itself is shared; a typed-array view on one is copied.
- */
-class SnapshotSerializer extends DefaultSerializer {
-  readonly shared: SharedArrayBuffer[] = [];
-
-  _getSharedArrayBufferId(buffer: SharedArrayBuffer): number {
-    const known = this.shared.indexOf(buffer);
-    return known === -1 ? this.shared.push(buffer) - 1 : known;
+    throw new ParamsNotCloneableError(encoded.field, cause);
   }
 }
 
 /**
- * `v8.deserialize`, except that each typed array, Buffer or DataView gets a buffer of its own, of its exact size.
- * Node's deserializer makes them views into the serialized bytes (or into the shared pool of small Buffers):
- * posted to a worker, such a view would carry its whole underlying buffer along, the rest of the serialized
- * params or other data of the main thread included.
+ * The ArrayBuffers among `candidates` that `value` holds, looked for through own data properties, arrays, Maps and
+ * Sets (never a getter, never a Proxy). Only run while some buffer is marked and not yet sent.
  */
-class SnapshotDeserializer extends DefaultDeserializer {
-  _readHostObject(): ArrayBufferView {
-    const view = readHostObject.call(this);
-    const buffer = new ArrayBuffer(view.byteLength);
-    new Uint8Array(buffer).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-    if (Buffer.isBuffer(view)) return Buffer.from(buffer);
-    if (view instanceof DataView) return new DataView(buffer);
-    return new (view.constructor as new (buffer: ArrayBuffer) => ArrayBufferView)(buffer);
+function buffersIn(value: unknown, candidates: ReadonlySet<ArrayBuffer>): Set<ArrayBuffer> {
+  const found = new Set<ArrayBuffer>();
+  const seen = new Set<object>();
+  const stack: unknown[] = [value];
+  while (stack.length > 0 && found.size < candidates.size) {
+    const item = stack.pop();
+    if (typeof item !== 'object' || item === null || seen.has(item) || types.isProxy(item)) continue;
+    seen.add(item);
+    if (types.isArrayBuffer(item)) {
+      if (candidates.has(item)) found.add(item);
+    } else if (ArrayBuffer.isView(item)) {
+      continue;
+    } else if (types.isMap(item)) {
+      Map.prototype.forEach.call(item, (entry: unknown, key: unknown) => stack.push(key, entry));
+    } else if (types.isSet(item)) {
+      Set.prototype.forEach.call(item, (entry: unknown) => stack.push(entry));
+    } else {
+      for (const key of Object.keys(item)) {
+        const descriptor = Object.getOwnPropertyDescriptor(item, key);
+        if (descriptor !== undefined && 'value' in descriptor) stack.push(descriptor.value);
+      }
+    }
   }
+  return found;
 }

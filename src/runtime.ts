@@ -2,16 +2,44 @@
 // of live trackers and its admission limit, the queue of instances waiting for a slot, the worker pool, the report
 // sender and the processor log — and close().
 import type { Logger } from 'pino';
+import type { Processor } from '../workers/processor.js';
 import { checkNumber } from './checks.js';
-import { AdmissionLimitError, DuplicateInstanceError, RuntimeClosedError, describeValue } from './errors.js';
+import { AdmissionLimitError, DuplicateInstanceError, InstanceError, RuntimeClosedError, describeValue } from './errors.js';
 import { defaultLogger, resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
 import { WorkerPool } from './pool.js';
 import { writeProcessorLine } from './processor-log.js';
+import { isWorkerProgressMessage } from './protocol.js';
 import { FifoQueue } from './queue.js';
 import { resolveRegistry, type ProcessorRegistry } from './registry.js';
 import { ReportSender, type ReportCounters } from './report-sender.js';
 import { acceptRequest, type SubmitRequest } from './request.js';
-import { kLogLine, kReportTick, kStart, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
+import { OutcomeStatus } from './status.js';
+import { kMessage, kProgress, kReportTick, kStart, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
+
+/** The type of a processor module, as `typeof import('./processor.js')`: its default export is a processor. */
+export interface ProcessorModule {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly default: Processor<any, any, any>;
+}
+
+/** The types of a registry: processor name → the type of its module. */
+export type ProcessorModules = Record<string, ProcessorModule>;
+
+/** What the processor of a module takes as `jobParams`. */
+export type ParamsOf<M> = M extends { readonly default: Processor<infer P, infer _V, infer _G> } ? P : unknown;
+/** What the processor of a module returns as its `value`. */
+export type ValueOf<M> = M extends { readonly default: Processor<infer _P, infer V, infer _G> } ? V : unknown;
+/** What the processor of a module reports as its progress. */
+export type ProgressOf<M> = M extends { readonly default: Processor<infer _P, infer _V, infer G> } ? G : unknown;
+
+/** `runtime.run()`'s options: the rest of a submit request. */
+export type RunOptions = Omit<SubmitRequest, 'processor' | 'jobParams'>;
+
+/** run()'s arguments after the processor's name: `jobParams` may be left out only when the processor takes none. */
+export type RunArguments<P> = undefined extends P ? [jobParams?: P, options?: RunOptions] : [jobParams: P, options?: RunOptions];
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyTracker = Tracker<any, any>;
 
 /** Counters since the runtime was made. */
 export interface RuntimeStats extends ReportCounters {
@@ -29,20 +57,25 @@ export interface RuntimeCloseOptions {
   readonly reportDeadlineMs?: number;
 }
 
-export class TaskRuntime {
+/**
+ * Runs job instances in worker threads, each under a tracker. `M` types the registry (processor name → the type of
+ * its module): `new TaskRuntime<{ hash: typeof import('./hash.js') }>(…)` makes `run('hash', params)` check
+ * `params` and resolve with the processor's value type.
+ */
+export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly default: Processor }>> {
   readonly #options: ResolvedOptions;
   readonly #registry: ProcessorRegistry;
   readonly #logger: Logger;
   readonly #reports: ReportSender;
   readonly #pool: WorkerPool;
   readonly #host: TrackerHost;
-  readonly #live = new Map<string, Tracker>();
-  readonly #queue = new FifoQueue<Tracker>();
+  readonly #live = new Map<string, AnyTracker>();
+  readonly #queue = new FifoQueue<AnyTracker>();
   #submitted = 0;
   #closing: Promise<void> | undefined;
   #onEmpty: (() => void) | undefined;
 
-  constructor(options: TaskRuntimeOptions) {
+  constructor(options: TaskRuntimeOptions<M>) {
     this.#options = resolveOptions(options);
     this.#registry = resolveRegistry(options.processors);
     const logger = (this.#logger = this.#options.logger ?? defaultLogger());
@@ -64,6 +97,15 @@ export class TaskRuntime {
       logger,
       pool: this.#pool,
       reportRunning: (report) => this.#reports.running(report),
+      onProgress: (instanceId, attempt, value) => {
+        const onProgress = this.#options.onProgress;
+        if (onProgress === undefined) return;
+        try {
+          onProgress({ instanceId, attempt, value });
+        } catch (error) {
+          logger.warn({ instanceId, err: error }, 'onProgress threw');
+        }
+      },
       reportFinal: (report) => this.#reports.final(report),
       releaseSlot: (slot) => {
         this.#pool.releaseSlot(slot);
@@ -80,10 +122,10 @@ export class TaskRuntime {
    * Accepts one instance and returns its tracker at once; the instance runs when a worker is free.
    * Throws a `TaskTrackerError` subclass, and builds nothing, when the request is refused.
    */
-  submit(request: SubmitRequest): Tracker {
+  submit<K extends keyof M & string>(request: SubmitRequest<K, ParamsOf<M[K]>>): Tracker<ValueOf<M[K]>, ProgressOf<M[K]>> {
     if (this.#closing !== undefined) throw new RuntimeClosedError();
     const accepted = acceptRequest(request, this.#registry, this.#options.maxParamsBytes, this.#admit);
-    const tracker = new Tracker(this.#host, accepted);
+    const tracker = new Tracker<ValueOf<M[K]>, ProgressOf<M[K]>>(this.#host, accepted);
     this.#live.set(tracker.instanceId, tracker);
     this.#submitted++;
     if (accepted.signal?.aborted === true) {
@@ -95,6 +137,27 @@ export class TaskRuntime {
     return tracker;
   }
 
+  /**
+   * Submits one instance and resolves with its processor's `value` once it succeeds; rejects with an
+   * `InstanceError` (`ERR_INSTANCE_FAILED` or `ERR_INSTANCE_STOPPED`, with the whole `outcome`) otherwise, and
+   * with the submit's own refusal (a `TaskTrackerError`) when the request is refused. `options` is the rest of a
+   * submit request (`timeoutMs`, `maxRetries`, `instanceId`, `signal`, …).
+   */
+  run<K extends keyof M & string>(processor: K, ...args: RunArguments<ParamsOf<M[K]>>): Promise<ValueOf<M[K]>> {
+    const [jobParams, options] = args;
+    let tracker: Tracker<ValueOf<M[K]>, ProgressOf<M[K]>>;
+    try {
+      const request = options === undefined ? { processor, jobParams } : { ...options, processor, jobParams };
+      tracker = this.submit(request as SubmitRequest<K, ParamsOf<M[K]>>);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return tracker.done.then((outcome) => {
+      if (outcome.status === OutcomeStatus.SUCCEED) return outcome.value as ValueOf<M[K]>;
+      throw new InstanceError(tracker.instanceId, outcome);
+    });
+  }
+
   // Made once: submit() passes it on every call.
   readonly #admit = (instanceId: string): void => {
     if (this.#live.has(instanceId)) throw new DuplicateInstanceError(instanceId);
@@ -102,7 +165,7 @@ export class TaskRuntime {
   };
 
   /** The live tracker with this id (queued, running, or awaiting its final report). */
-  get(instanceId: string): Tracker | undefined {
+  get(instanceId: string): AnyTracker | undefined {
     return this.#live.get(instanceId);
   }
 
@@ -176,14 +239,18 @@ export class TaskRuntime {
   // Starts queued instances while slots are free; a tracker stopped while queued declines, and its slot goes on.
   #dispatch(): void {
     while (this.#queue.size > 0 && this.#pool.hasFreeSlot) {
-      const tracker = this.#queue.shift() as Tracker;
+      const tracker = this.#queue.shift() as AnyTracker;
       const slot = this.#pool.takeSlot();
       if (!tracker[kStart](slot)) this.#pool.releaseSlot(slot);
     }
   }
 
   #onWorkerMessage(message: unknown): void {
+    if (isWorkerProgressMessage(message)) {
+      if (typeof message.attempt === 'number') this.#live.get(message.instanceId)?.[kProgress](message.attempt, message.value);
+      return;
+    }
     const line = writeProcessorLine(message, this.#logger, this.#options.onProcessorLog);
-    if (line !== undefined) this.#live.get(line.instanceId)?.[kLogLine](line.attempt);
+    if (line !== undefined) this.#live.get(line.instanceId)?.[kMessage](line.attempt);
   }
 }

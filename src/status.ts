@@ -39,6 +39,8 @@ export const OutcomeReason = Object.freeze({
   PROCESSOR_RETURNED_NULL: 'PROCESSOR_RETURNED_NULL',
   /** The processor module could not be loaded, or exports no processor. */
   PROCESSOR_LOAD_FAILED: 'PROCESSOR_LOAD_FAILED',
+  /** The processor succeeded, but its `value` cannot be cloned (a function, a symbol, a WeakMap…): `result` names it. */
+  VALUE_NOT_CLONEABLE: 'VALUE_NOT_CLONEABLE',
   /** The worker died under the attempt: `process.exit`, an uncaught error, the heap cap. */
   WORKER_DIED: 'WORKER_DIED',
   /** The timeout interrupted the processor and it gave up. */

@@ -6,19 +6,21 @@
 import type { Logger } from 'pino';
 import { decideOutcome, Ending, type Cause, type Decision } from './outcome.js';
 import { ForceStopHandle, type WorkerPool } from './pool.js';
-import { textOf, type AttemptReply, type AttemptRequest } from './protocol.js';
+import { AttemptEnd, readValue, textOf, type AttemptReply, type AttemptRequest } from './protocol.js';
 import { cutResult, type RunningStatus, type StatusReport } from './report.js';
 import type { AcceptedRequest } from './request.js';
 import { InstanceStatus, OutcomeStatus, TaskStatus, type OutcomeReason } from './status.js';
 import type { ResolvedOptions } from './options.js';
 
 /** How an instance ended: what `tracker.done` resolves with. Times are epoch milliseconds. */
-export interface Outcome {
+export interface Outcome<V = unknown> {
   readonly status: OutcomeStatus;
   /** Why, as a stable code. */
   readonly reason: OutcomeReason;
   /** The processor's message, the error's text, or the tracker's own text (`SystemResult`); not cut. */
   readonly result: string;
+  /** The processor's `value`: undefined when it gave none, and whenever the status is not SUCCEED. */
+  readonly value: V | undefined;
   /** Attempts started: 0 when stopped before start, 1 + retries otherwise. */
   readonly attempts: number;
   /** When the first attempt started; null when it never did. */
@@ -33,18 +35,22 @@ export interface TrackerHost {
   readonly pool: WorkerPool;
   /** Sends a RUNNING report; failures are logged, not retried (the next period sends a fresher one). */
   reportRunning(report: StatusReport): void;
+  /** Hands a progress value on to the application (`onProgress`); never throws. */
+  onProgress(instanceId: string, attempt: number, value: unknown): void;
   /** Delivers a final report with retries; never rejects; undefined when delivered synchronously. */
   reportFinal(report: StatusReport): Promise<void> | undefined;
   /** The tracker is done with its dispatch slot. */
   releaseSlot(slot: number): void;
   /** The tracker is destroyed: forget it. */
-  forget(tracker: Tracker): void;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  forget(tracker: Tracker<any, any>): void;
 }
 
 /** The runtime's handles on a tracker: symbols the package does not export, so they stay off the public API. */
 export const kStart = Symbol('start');
 export const kStopForClose = Symbol('stopForClose');
-export const kLogLine = Symbol('logLine');
+export const kMessage = Symbol('message');
+export const kProgress = Symbol('progress');
 export const kReportTick = Symbol('reportTick');
 
 const Phase = { QUEUED: 0, RUNNING: 1, FINISHED: 2, DESTROYED: 3 } as const;
@@ -65,15 +71,16 @@ type Stage = (typeof Stage)[keyof typeof Stage];
 /** What moves an instance's escalation: a stop from outside, its timeout, the grace after an interrupt, close(). */
 type Escalation = 'stop' | 'timeout' | 'grace-expired' | 'close';
 
-export class Tracker {
+/** One instance's tracker. `V` is the type of its processor's value, `G` of its progress values. */
+export class Tracker<V = unknown, G = unknown> {
   readonly instanceId: string;
   /** Settles exactly once, when the instance's outcome is decided. Never rejects. */
-  readonly done: Promise<Outcome>;
+  readonly done: Promise<Outcome<V>>;
 
   readonly #host: TrackerHost;
   readonly #request: AcceptedRequest;
   readonly #createTime = Date.now();
-  #resolveDone!: (outcome: Outcome) => void;
+  #resolveDone!: (outcome: Outcome<V>) => void;
   #phase: Phase = Phase.QUEUED;
   #cause: Cause = 'none';
   #stage: Stage = Stage.NONE;
@@ -85,10 +92,12 @@ export class Tracker {
   #attempts = 0;
   #slot = -1;
   #appended: Record<string, unknown> | undefined;
+  #progress: G | undefined;
+  #value: V | undefined;
   #lastReportTime = 0;
-  // Processor log lines arrive on another channel than replies: a reply waits until its lines are in.
-  #logLinesSeen = 0;
-  #logLinesAnnounced = 0;
+  // Processor log lines and progress values arrive on another channel than replies: a reply waits until they are in.
+  #messagesSeen = 0;
+  #messagesAnnounced = 0;
   #heldReply: AttemptReply | undefined;
   #attemptAbort: ForceStopHandle | undefined;
   // When the next RUNNING report is due (epoch ms); the runtime's one report ticker asks every tracker.
@@ -120,6 +129,11 @@ export class Tracker {
     if (this.#startTime === null) return TaskStatus.WORKER_RECEIVED;
     if (this.#decision === undefined) return TaskStatus.WORKER_PROCESSING;
     return this.#decision.succeeded ? TaskStatus.WORKER_PROCESS_SUCCESS : TaskStatus.WORKER_PROCESS_FAILED;
+  }
+
+  /** The latest progress value its processor reported (`ctx.progress`), or undefined before the first. */
+  get progress(): G | undefined {
+    return this.#progress;
   }
 
   /** The scheduler's running-status query (PowerJob `InstanceDetail`). */
@@ -273,34 +287,46 @@ export class Tracker {
     if (request.jobParams !== undefined) attempt.jobParams = request.jobParams;
     if (request.instanceParams !== undefined) attempt.instanceParams = request.instanceParams;
     if (request.wfInstanceId !== undefined) attempt.wfInstanceId = request.wfInstanceId;
+    if (request.childrenValues !== undefined) attempt.childrenValues = request.childrenValues;
+    // Moved params go with the first attempt; an instance with retries holds them in shared memory instead.
+    const transfer = this.#attempts === 0 && request.transfer.length > 0 ? request.transfer : undefined;
     this.#attempts++;
-    this.#logLinesSeen = this.#logLinesAnnounced = 0;
+    this.#messagesSeen = this.#messagesAnnounced = 0;
     const handle = (this.#attemptAbort = new ForceStopHandle());
-    this.#host.pool.run(attempt, handle).then(
+    this.#host.pool.run(attempt, handle, transfer).then(
       (reply) => this.#onReply(reply),
       (error: unknown) => this.#onAttemptError(error),
     );
   }
 
   /**
-   * Runtime: one of this instance's processor log lines, written by attempt `attempt` (its currentRetryTimes), has
-   * been written to the logger. Only the current attempt's lines count: an earlier attempt's (a worker that died
-   * with lines still on their way) must not stand in for them.
+   * Runtime: one of this instance's messages (a processor log line, already written to the logger) has arrived from
+   * attempt `attempt` (its currentRetryTimes). Only the current attempt's count: an earlier attempt's (a worker that
+   * died with messages still on their way) must not stand in for them.
    */
-  [kLogLine](attempt: number): void {
+  [kMessage](attempt: number): void {
     if (attempt !== this.#attempts - 1) return;
-    this.#logLinesSeen++;
+    this.#messagesSeen++;
     const held = this.#heldReply;
-    if (held !== undefined && this.#logLinesSeen >= this.#logLinesAnnounced) {
+    if (held !== undefined && this.#messagesSeen >= this.#messagesAnnounced) {
       this.#heldReply = undefined;
       this.#onReply(held, true);
     }
   }
 
+  /** Runtime: a progress value from attempt `attempt`. Delivered only while the instance runs, in order. */
+  [kProgress](attempt: number, value: unknown): void {
+    if (this.#phase === Phase.RUNNING && attempt === this.#attempts - 1) {
+      this.#progress = value as G;
+      this.#host.onProgress(this.instanceId, attempt, value);
+    }
+    this[kMessage](attempt);
+  }
+
   #onReply(reply: AttemptReply, counted = false): void {
     if (this.#phase !== Phase.RUNNING) return;
-    if (!counted) this.#logLinesAnnounced = reply.logLines ?? 0;
-    if (this.#logLinesSeen < this.#logLinesAnnounced) {
+    if (!counted) this.#messagesAnnounced = reply.messages ?? 0;
+    if (this.#messagesSeen < this.#messagesAnnounced) {
       this.#heldReply = reply;
       return;
     }
@@ -310,7 +336,18 @@ export class Tracker {
   #acceptReply(reply: AttemptReply): void {
     const appended = reply.appended;
     if (appended !== undefined) this.#appended = Object.assign(this.#appended ?? Object.create(null), appended);
-    this.#onAttemptEnd(reply.end, reply.msg ?? '');
+    let { end } = reply;
+    let text = reply.msg ?? '';
+    // A stopped instance keeps no value: its moved buffers are simply let go.
+    if (end === AttemptEnd.SUCCEEDED && this.#cause !== 'stop') {
+      try {
+        this.#value = (reply.valueBytes === undefined ? reply.value : readValue(reply.valueBytes, reply.moved, reply.sharedViews)) as V;
+      } catch (error) {
+        end = AttemptEnd.VALUE_NOT_CLONEABLE;
+        text = textOf(error instanceof Error ? error.message : error);
+      }
+    }
+    this.#onAttemptEnd(end, text);
   }
 
   #onAttemptError(error: unknown): void {
@@ -405,6 +442,7 @@ export class Tracker {
       status: decision.status,
       reason: decision.reason,
       result: decision.text,
+      value: decision.status === OutcomeStatus.SUCCEED ? this.#value : undefined,
       attempts: this.#attempts,
       startTime: this.#startTime,
       endTime: this.#endTime ?? Date.now(),
@@ -471,6 +509,7 @@ export class Tracker {
       succeedTaskNum: succeeded ? 1 : 0,
       failedTaskNum: failed ? 1 : 0,
       appendedWfContext: final && this.#request.wfInstanceId !== undefined ? { ...this.#appended } : undefined,
+      progress: this.#progress,
     };
   }
 }

@@ -37,10 +37,10 @@ describe('package exports', () => {
 
   it('exports the main-thread API and only it from "."', () => {
     expect(Object.keys(api).sort()).toEqual([
-      'AdmissionLimitError', 'DuplicateInstanceError', 'HttpReporter', 'InstanceStatus', 'InvalidRequestError',
-      'InvalidRetriesError', 'InvalidTimeoutError', 'MemoryReporter', 'OutcomeReason', 'OutcomeStatus',
+      'AdmissionLimitError', 'DetachedBufferError', 'DuplicateInstanceError', 'HttpReporter', 'InstanceError', 'InstanceStatus',
+      'InvalidRequestError', 'InvalidRetriesError', 'InvalidTimeoutError', 'MemoryReporter', 'OutcomeReason', 'OutcomeStatus',
       'ParamsNotCloneableError', 'ParamsTooLargeError', 'ReportDeliveryError', 'RuntimeClosedError', 'SystemResult', 'TaskRuntime',
-      'TaskStatus', 'TaskTrackerError', 'Tracker', 'UnknownProcessorError', 'defaultOptions',
+      'TaskStatus', 'TaskTrackerError', 'Tracker', 'UnknownProcessorError', 'defaultOptions', 'move',
     ]);
     expect(Object.isFrozen(api.TaskStatus)).toBe(true);
     expect(api.defaultOptions).toMatchObject({ maxInstances: 1024, statusReportIntervalMs: 15_000, allowForceStop: true, maxResultLength: 8096, maxParamsBytes: 16 * 1024 * 1024 });

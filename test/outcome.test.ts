@@ -23,6 +23,8 @@ const rows: Row[] = [
   ['dies with its worker, retries left', E.WORKER_DIED, 'none', 1, { status: S.FAILED, reason: R.WORKER_DIED, text: own, retry: true }],
   ['cannot be loaded', E.LOAD_FAILED, 'none', 0, { status: S.FAILED, reason: R.PROCESSOR_LOAD_FAILED, text: `processor "sum" failed to load: ${own}`, retry: false }],
   ['cannot be loaded, retries left: never retried', E.LOAD_FAILED, 'none', 2, { status: S.FAILED, reason: R.PROCESSOR_LOAD_FAILED, text: `processor "sum" failed to load: ${own}`, retry: false }],
+  ['succeeds with a value that cannot be cloned', E.VALUE_NOT_CLONEABLE, 'none', 0, { status: S.FAILED, reason: R.VALUE_NOT_CLONEABLE, text: `processor "sum" returned a value that cannot be cloned: ${own}`, retry: false }],
+  ['succeeds with a value that cannot be cloned, retries left: never retried', E.VALUE_NOT_CLONEABLE, 'none', 2, { status: S.FAILED, reason: R.VALUE_NOT_CLONEABLE, text: `processor "sum" returned a value that cannot be cloned: ${own}`, retry: false }],
   // Timeout.
   ['gives up by throwing after a timeout interrupt', E.THREW, 'timeout', 0, { status: S.FAILED, reason: R.TIMEOUT_INTERRUPTED, text: T.TIMEOUT_INTERRUPTED, retry: false }],
   ['gives up by returning a failure after a timeout interrupt: keeps its text', E.FAILED, 'timeout', 0, { status: S.FAILED, reason: R.TIMEOUT_INTERRUPTED, text: own, retry: false }],

@@ -18,7 +18,7 @@ import type { ForceStopHandle, WorkerPool } from '../dist/src/pool.js';
 import { AttemptEnd, type AttemptReply, type AttemptRequest } from '../dist/src/protocol.js';
 import type { StatusReport } from '../dist/src/report.js';
 import type { AcceptedRequest } from '../dist/src/request.js';
-import { kLogLine, kReportTick, kStart, kStopForClose, Tracker, type Outcome, type TrackerHost } from '../dist/src/tracker.js';
+import { kMessage, kReportTick, kStart, kStopForClose, Tracker, type Outcome, type TrackerHost } from '../dist/src/tracker.js';
 
 const SEED = Number(process.env.FC_SEED ?? 20_261_124);
 const RUNS = Number(process.env.FC_RUNS ?? 300);
@@ -45,7 +45,7 @@ type Event =
   | { readonly t: 'start' } // the runtime dispatches the instance (kStart) — once, as the runtime does
   | { readonly t: 'pickup' } // a worker starts the pending attempt (writes its threadId for the slot)
   | { readonly t: 'post'; readonly n: 1 | 2 } // the running processor writes log lines (in flight)
-  | { readonly t: 'deliver' } // the oldest in-flight log line reaches the runtime (kLogLine)
+  | { readonly t: 'deliver' } // the oldest in-flight log line reaches the runtime (kMessage)
   | ReplyEvent
   | { readonly t: 'die' } // the pending attempt's worker dies (or exits after a terminate / an abort)
   | { readonly t: 'advance'; readonly ms: number; readonly tick: boolean } // time passes; maybe a report tick
@@ -268,6 +268,7 @@ class World {
       options,
       logger,
       pool,
+      onProgress: () => undefined,
       reportRunning: (report) => {
         world.running.push({ seq: world.tick(`reportRunning(reportTime ${report.reportTime})`), value: report });
         if (report.status !== 'RUNNING') world.violate(`reportRunning with status ${report.status}`);
@@ -293,6 +294,8 @@ class World {
     const request: AcceptedRequest = {
       processorName: 'processor-0',
       processorIndex: 0,
+      childrenValues: undefined,
+      transfer: [],
       instanceId: 'p-1',
       jobId: 7,
       jobParams: { n: 1 },
@@ -415,7 +418,7 @@ class World {
         attempt.handle.removeEventListener(); // as piscina does once a task is done: a later abort is a no-op
         const msg = event.end === 2 ? `RangeError: boom ${attempt.index}` : event.end === 3 ? 'Error: cannot load' : `msg ${attempt.index}`;
         const end = [event.success ? AttemptEnd.SUCCEEDED : AttemptEnd.FAILED, AttemptEnd.RETURNED_NULL, AttemptEnd.THREW, AttemptEnd.LOAD_FAILED][event.end] as AttemptEnd;
-        attempt.resolve(event.appended ? { end, msg, appended: { [`k${attempt.index}`]: attempt.index }, logLines: attempt.posted } : { end, msg, logLines: attempt.posted });
+        attempt.resolve(event.appended ? { end, msg, appended: { [`k${attempt.index}`]: attempt.index }, messages: attempt.posted } : { end, msg, messages: attempt.posted });
         break;
       }
       case 'die':
@@ -480,8 +483,8 @@ class World {
     attempt.delivered++;
     // The runtime hands a line to the tracker only while it is registered.
     if (this.registered) {
-      this.tick(`kLogLine (attempt ${index})`);
-      this.guardSync('kLogLine', () => this.tracker[kLogLine](index));
+      this.tick(`kMessage (attempt ${index})`);
+      this.guardSync('kMessage', () => this.tracker[kMessage](index));
     }
   }
 

@@ -1,7 +1,22 @@
 // A worker's attempt runner (loaded by entry.cts): imports the registry's processors while the worker boots, then
-// runs one attempt of one instance per task and answers with a plain, cloneable reply.
-import { parentPort, threadId, workerData } from 'node:worker_threads';
-import { AttemptEnd, BOOTED_MESSAGE, isPromiseLike, textOf, type AttemptReply, type AttemptRequest, type WorkerBootData } from '../src/protocol.js';
+// runs one attempt of one instance per task and answers with a plain, cloneable reply; a successful attempt's value
+// travels written by ValueWriter, its moved buffers transferred with the reply.
+import { createRequire } from 'node:module';
+import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
+import {
+  AttemptEnd,
+  BOOTED_MESSAGE,
+  DetachedBufferMark,
+  forgetMarkedBuffers,
+  isPromiseLike,
+  markedBuffers,
+  textOf,
+  ValueWriter,
+  writeValue,
+  type AttemptReply,
+  type AttemptRequest,
+  type WorkerBootData,
+} from '../src/protocol.js';
 import { AttemptContext } from './context.js';
 import { isProcessor, type ProcessorFunction } from './processor.js';
 
@@ -14,7 +29,9 @@ const loaded = new Map<string, ProcessorFunction>();
 await Promise.all(boot.preload.map((url) => load(url).catch(() => undefined)));
 parentPort?.postMessage({ type: BOOTED_MESSAGE, threadId });
 
-export default async function runAttempt(request: AttemptRequest): Promise<AttemptReply> {
+type Reply = { -readonly [K in keyof AttemptReply]: AttemptReply[K] };
+
+export default async function runAttempt(request: AttemptRequest): Promise<AttemptReply | object> {
   const url = boot.preload[request.processorIndex] as string;
   let process = loaded.get(url);
   if (process === undefined) {
@@ -25,29 +42,79 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
     }
   }
   const ctx = new AttemptContext(request, flags);
-  let end: AttemptEnd;
-  let msg = '';
+  const reply: Reply = { end: AttemptEnd.THREW };
+  let moved: Array<ArrayBuffer | MessagePort> | undefined;
   try {
     // A synchronous processor's result is used as it is: an await would cost a turn on every instance's round trip.
     let result = process(ctx);
     if (isPromiseLike(result)) result = await result;
     if (result === null || result === undefined) {
-      end = AttemptEnd.RETURNED_NULL;
+      reply.end = AttemptEnd.RETURNED_NULL;
     } else {
-      end = result.success === true ? AttemptEnd.SUCCEEDED : AttemptEnd.FAILED;
-      if (result.msg !== undefined && result.msg !== null) msg = textOf(result.msg);
+      reply.end = result.success === true ? AttemptEnd.SUCCEEDED : AttemptEnd.FAILED;
+      if (result.msg !== undefined && result.msg !== null) reply.msg = textOf(result.msg);
+      if (reply.end === AttemptEnd.SUCCEEDED) moved = putValue(reply, result.value);
     }
   } catch (error) {
-    end = AttemptEnd.THREW;
-    msg = textOf(error);
+    reply.end = AttemptEnd.THREW;
+    reply.msg = textOf(error);
   } finally {
     ctx.release();
+    // Marks of this attempt's buffers do not outlive it: a buffer marked and not returned has gone with the reply.
+    forgetMarkedBuffers();
   }
-  const reply: { -readonly [K in keyof AttemptReply]: AttemptReply[K] } = { end };
-  if (msg !== '') reply.msg = msg;
   if (ctx.appended !== undefined) reply.appended = ctx.appended;
-  if (ctx.logLines > 0) reply.logLines = ctx.logLines;
-  return reply;
+  if (ctx.messages > 0) reply.messages = ctx.messages;
+  return moved === undefined ? reply : movable(reply, moved);
+}
+
+/**
+ * Puts a successful attempt's value into its reply: a primitive as it is, anything else written by ValueWriter
+ * (its marked buffers by reference). Returns what must be transferred with the reply. A value that cannot be
+ * cloned turns the reply into a VALUE_NOT_CLONEABLE one instead, naming the culprit: posting it would crash the
+ * worker.
+ */
+function putValue(reply: Reply, value: unknown): Array<ArrayBuffer | MessagePort> | undefined {
+  if (value === undefined) return undefined;
+  if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')) {
+    reply.value = value;
+    return undefined;
+  }
+  const writer = new ValueWriter();
+  let bytes: Buffer;
+  try {
+    for (const buffer of markedBuffers()) writer.moveBuffer(buffer);
+    bytes = writeValue(value, writer);
+  } catch (error) {
+    reply.end = AttemptEnd.VALUE_NOT_CLONEABLE;
+    reply.msg = error instanceof DetachedBufferMark ? `${error.what} was moved already` : textOf(error instanceof Error ? error.message : error);
+    return undefined;
+  }
+  if (writer.shared.length > 0) {
+    // Shared memory cannot be read back by a v8 Deserializer: the value goes as it is (postMessage shares it), with
+    // its marked whole buffers and ports transferred. It was just written, so it can be cloned.
+    reply.value = value;
+    return writer.transfer.length > 0 ? writer.transfer : undefined;
+  }
+  // The written bytes move too: a Buffer of their own (releaseBuffer's), unless it came from the shared pool.
+  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Buffer.from(bytes);
+  reply.valueBytes = own;
+  if (writer.transfer.length > 0) reply.moved = writer.transfer;
+  if (writer.sharedViews.length > 0) reply.sharedViews = writer.sharedViews;
+  return [own.buffer as ArrayBuffer, ...writer.transfer];
+}
+
+let piscinaMove: ((value: object) => object) | undefined;
+
+/** The reply as piscina's movable value: piscina posts it with `transfer` as the transfer list. */
+function movable(reply: AttemptReply, transfer: Array<ArrayBuffer | MessagePort>): object {
+  // piscina's own move() marks a transferable for its worker (its mark is a private symbol): loaded on first use,
+  // since most workers never return a moved value.
+  piscinaMove ??= (createRequire(import.meta.url)('piscina') as { move: (value: object) => object }).move;
+  return piscinaMove({
+    [Symbol.for('Piscina.transferable')]: transfer,
+    [Symbol.for('Piscina.valueOf')]: reply,
+  });
 }
 
 async function load(url: string): Promise<ProcessorFunction> {

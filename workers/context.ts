@@ -1,6 +1,6 @@
 // The ProcessorContext of one attempt, built inside the worker.
 import { parentPort } from 'node:worker_threads';
-import { delay, FLAG_RUNNING, LOG_MESSAGE, type AttemptRequest, type LogLevel } from '../src/protocol.js';
+import { delay, FLAG_RUNNING, LOG_MESSAGE, PROGRESS_MESSAGE, textOf, type AttemptRequest, type LogLevel } from '../src/protocol.js';
 import { InterruptedError, type ProcessorContext, type ProcessorLogger, type WorkflowContext } from './processor.js';
 
 export class AttemptContext implements ProcessorContext {
@@ -11,8 +11,10 @@ export class AttemptContext implements ProcessorContext {
   #controller: AbortController | undefined;
   #released = false;
   #log: ProcessorLogger | undefined;
-  // Made with the logger, on first use: a processor that never logs pays for neither.
-  #logCount: { lines: number } | undefined;
+  // Messages posted on the worker's own channel (log lines, progress values): made on first use, so a processor
+  // that neither logs nor reports progress pays for none of it.
+  #posted: { messages: number } | undefined;
+  #progress: ProgressSender | undefined;
   #workflow: AttemptWorkflow | undefined;
 
   constructor(request: AttemptRequest, flags: Int32Array) {
@@ -49,16 +51,21 @@ export class AttemptContext implements ProcessorContext {
   }
 
   get log(): ProcessorLogger {
-    if (this.#log === undefined) {
-      this.#logCount = { lines: 0 };
-      this.#log = createLogger(this.#request.instanceId, this.#request.currentRetryTimes, this.#logCount);
-    }
-    return this.#log;
+    return (this.#log ??= createLogger(this.#request.instanceId, this.#request.currentRetryTimes, (this.#posted ??= { messages: 0 })));
   }
 
-  /** Log lines posted so far. */
-  get logLines(): number {
-    return this.#logCount?.lines ?? 0;
+  progress(value: unknown): void {
+    const posted = (this.#posted ??= { messages: 0 });
+    (this.#progress ??= new ProgressSender(this.#request.instanceId, this.#request.currentRetryTimes, posted, (text) => this.log.warn(text))).set(value);
+  }
+
+  get childrenValues(): Readonly<Record<string, unknown>> | undefined {
+    return this.#request.childrenValues;
+  }
+
+  /** Messages (log lines, progress values) posted so far. */
+  get messages(): number {
+    return this.#posted?.messages ?? 0;
   }
 
   get workflow(): AttemptWorkflow {
@@ -70,8 +77,12 @@ export class AttemptContext implements ProcessorContext {
     return this.#workflow?.appendedOrUndefined;
   }
 
-  /** Ends this attempt's claim on its flag slot: the slot may serve another attempt from now on. */
+  /**
+   * Ends the attempt: a progress value still held back is sent, and the attempt's claim on its flag slot ends (the
+   * slot may serve another attempt from now on).
+   */
   release(): void {
+    this.#progress?.flush();
     this.#released = true;
     // Wake our own pending waiter so it does not linger; it sees `released` and does nothing.
     if (this.#controller !== undefined && !this.#controller.signal.aborted) Atomics.notify(this.#flags, this.#slot);
@@ -132,7 +143,73 @@ class AttemptWorkflow implements WorkflowContext {
   }
 }
 
-function createLogger(instanceId: string, attempt: number, count: { lines: number }): ProcessorLogger {
+/** How long a progress value may be held back, at most (ms): at most one progress message per this period. */
+const PROGRESS_PERIOD_MS = 10;
+
+/**
+ * Coalesces an attempt's progress values: one is sent at once when the last was sent at least PROGRESS_PERIOD_MS
+ * ago, else held, and sent when the period is over (if the event loop turns by then) or when the attempt ends.
+ * A processor that never yields thus sends one value per period from inside its own calls, and the latest always.
+ */
+class ProgressSender {
+  readonly #instanceId: string;
+  readonly #attempt: number;
+  readonly #posted: { messages: number };
+  readonly #warn: (text: string) => void;
+  #lastSent = Number.NEGATIVE_INFINITY;
+  #holding = false;
+  #held: unknown;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(instanceId: string, attempt: number, posted: { messages: number }, warn: (text: string) => void) {
+    this.#instanceId = instanceId;
+    this.#attempt = attempt;
+    this.#posted = posted;
+    this.#warn = warn;
+  }
+
+  set(value: unknown): void {
+    const now = performance.now();
+    if (now - this.#lastSent >= PROGRESS_PERIOD_MS) {
+      this.#holding = false;
+      this.#held = undefined;
+      this.#send(value, now, true);
+      return;
+    }
+    this.#held = value;
+    this.#holding = true;
+    this.#timer ??= setTimeout(() => {
+      this.#timer = undefined;
+      this.flush();
+    }, Math.ceil(PROGRESS_PERIOD_MS - (now - this.#lastSent)));
+  }
+
+  /** Sends the value held back, if any. */
+  flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (!this.#holding) return;
+    const value = this.#held;
+    this.#holding = false;
+    this.#held = undefined;
+    this.#send(value, performance.now(), false);
+  }
+
+  // A value that cannot be cloned throws to the processor's own call; one held back is dropped with a warning.
+  #send(value: unknown, now: number, fromCall: boolean): void {
+    try {
+      parentPort?.postMessage({ type: PROGRESS_MESSAGE, instanceId: this.#instanceId, attempt: this.#attempt, value });
+    } catch (cause) {
+      if (fromCall) throw new TypeError(`ctx.progress: the value cannot be cloned: ${textOf(cause)}`, { cause });
+      this.#warn(`a progress value held back could not be sent (${textOf(cause)}): dropped`);
+      return;
+    }
+    this.#lastSent = now;
+    this.#posted.messages++;
+  }
+}
+
+function createLogger(instanceId: string, attempt: number, count: { messages: number }): ProcessorLogger {
   const write = (level: LogLevel) => (first: unknown, second?: unknown): void => {
     let fields: Record<string, unknown> | undefined;
     let msg: string;
@@ -149,7 +226,7 @@ function createLogger(instanceId: string, attempt: number, count: { lines: numbe
       // Fields that cannot be cloned: keep the line, describe the fields as text.
       parentPort?.postMessage({ ...message, fields: { fields: String(fields) } });
     }
-    count.lines++;
+    count.messages++;
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') } as ProcessorLogger;
 }

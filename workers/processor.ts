@@ -1,11 +1,21 @@
-// What a processor module imports: `import { defineProcessor } from 'light-task-tracker/processor'`.
+// What a processor module imports: `import { defineProcessor, move } from 'light-task-tracker/processor'`.
 import { PROCESSOR_BRAND } from '../src/protocol.js';
 
-/** What a processor returns: whether the job succeeded, and a message reported with the outcome. */
-export interface ProcessResult {
+export { move } from '../src/protocol.js';
+
+/**
+ * What a processor returns: whether the job succeeded, a message reported with the outcome, and the value the
+ * caller gets (`outcome.value`, `runtime.run()`'s result).
+ */
+export interface ProcessResult<V = unknown> {
   readonly success: boolean;
   /** Any value is turned into text (`String(msg)`); the report cuts it to `maxResultLength`. */
   readonly msg?: unknown;
+  /**
+   * The job's value, for the caller: any structured-cloneable value. Buffers marked with `move()`, at any depth,
+   * move to the main thread instead of being copied. Kept only when `success` is true.
+   */
+  readonly value?: V;
 }
 
 /** A pino-style logger whose lines reach the main thread's logger as they happen, tagged with the instanceId. */
@@ -33,11 +43,14 @@ export interface WorkflowContext {
   readonly appended: Readonly<Record<string, unknown>>;
 }
 
-/** Everything a processor gets for one attempt. */
-export interface ProcessorContext {
+/**
+ * Everything a processor gets for one attempt. `P` is the type of `jobParams`, `G` the type of the progress values
+ * it reports.
+ */
+export interface ProcessorContext<P = unknown, G = unknown> {
   readonly instanceId: string;
   readonly jobId: string | number | undefined;
-  readonly jobParams: unknown;
+  readonly jobParams: P;
   readonly instanceParams: unknown;
   /** 0 on the first attempt, then 1, 2, … on each retry. */
   readonly currentRetryTimes: number;
@@ -53,25 +66,47 @@ export interface ProcessorContext {
   sleep(ms: number): Promise<void>;
   readonly log: ProcessorLogger;
   readonly workflow: WorkflowContext;
+  /**
+   * Sets the instance's progress: any structured-cloneable value (a number, a small object). Cheap enough for a hot
+   * loop: at most one message per 10 ms reaches the main thread, and the latest value always does (a value held
+   * back is sent when the attempt ends, before its result). A value that cannot be cloned throws a `TypeError` here
+   * when it is sent at once, or is dropped with a warning line when it was held back.
+   */
+  progress(value: G): void;
+  /**
+   * The values of the instance's children, child key → value: a BullMQ flow's parent job gets its children's
+   * return values. Undefined when the instance has none.
+   */
+  readonly childrenValues: Readonly<Record<string, unknown>> | undefined;
 }
 
-export type ProcessorFunction = (ctx: ProcessorContext) => ProcessResult | null | undefined | Promise<ProcessResult | null | undefined>;
+export type ProcessorFunction<P = unknown, V = unknown, G = unknown> = (
+  ctx: ProcessorContext<P, G>,
+) => ProcessResult<V> | null | undefined | Promise<ProcessResult<V> | null | undefined>;
 
-/** A processor as `defineProcessor` returns it: the module's default export. */
-export interface Processor {
+/**
+ * A processor as `defineProcessor` returns it: the module's default export. Its type parameters carry the types of
+ * its params (`P`), its value (`V`) and its progress (`G`) to the runtime that runs it
+ * (`new TaskRuntime<{ name: typeof import('./processor.js') }>`).
+ */
+export interface Processor<P = unknown, V = unknown, G = unknown> {
   readonly [PROCESSOR_BRAND]: true;
-  readonly process: ProcessorFunction;
+  readonly process: ProcessorFunction<P, V, G>;
 }
 
-/** Declares a processor. Use it as the module's default export. */
-export function defineProcessor(process: ProcessorFunction): Processor {
+/**
+ * Declares a processor. Use it as the module's default export. The types of its params, value and progress come
+ * from the function (annotate `ctx` as `ProcessorContext<Params, Progress>`) or from the type arguments:
+ * `defineProcessor<Params, Value, Progress>(async (ctx) => …)`.
+ */
+export function defineProcessor<P = unknown, V = unknown, G = unknown>(process: ProcessorFunction<P, V, G>): Processor<P, V, G> {
   if (typeof process !== 'function') {
     throw new TypeError(`defineProcessor expects a function, got ${typeof process}`);
   }
   return Object.freeze({ [PROCESSOR_BRAND]: true as const, process });
 }
 
-export function isProcessor(value: unknown): value is Processor {
+export function isProcessor(value: unknown): value is Processor<unknown, unknown, unknown> {
   return typeof value === 'object' && value !== null && (value as Partial<Processor>)[PROCESSOR_BRAND] === true;
 }
 
