@@ -35,3 +35,8 @@ export function checkNumber(name: string, value: unknown, rule: NumberRule): num
   }
   return value;
 }
+
+/** Checks a deadline given to a `close()` (ms from the call, 0 to MAX_TIMER_MS). */
+export function checkDeadline(name: string, value: unknown): number {
+  return checkNumber(name, value, { min: 0, unit: 'ms' });
+}

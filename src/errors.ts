@@ -4,7 +4,9 @@ import type { Outcome } from './tracker.js';
 
 /**
  * The base of every error this package throws or rejects with: a refused request, a report that could not be
- * delivered, a BullMQ job's failure. `code` is stable; the message is for people.
+ * delivered or timed out, `run()`'s failed instance, a BullMQ job's failure (a job failed for good carries it as the
+ * `cause` of BullMQ's `UnrecoverableError`). Bad options throw a plain `TypeError` or `RangeError` instead. `code` is
+ * stable; the message is for people.
  */
 export class TaskTrackerError extends Error {
   readonly code: string;
@@ -117,6 +119,16 @@ export class InvalidRequestError extends TaskTrackerError {
 export class RuntimeClosedError extends TaskTrackerError {
   constructor() {
     super('ERR_RUNTIME_CLOSED', 'the runtime is closed and takes no new instances');
+  }
+}
+
+/**
+ * A report's try outlasted its time (`reportTimeoutMs`; an `HttpReporter` request, its `timeoutMs`): the reason
+ * its `signal` aborts with, and what the try fails with.
+ */
+export class TimeoutError extends TaskTrackerError {
+  constructor(message: string) {
+    super('ERR_TIMEOUT', message);
   }
 }
 

@@ -31,6 +31,7 @@ export {
   InvalidRequestError,
   RuntimeClosedError,
   ReportDeliveryError,
+  TimeoutError,
   DetachedBufferError,
   InstanceError,
   type ParamsField,

@@ -35,7 +35,7 @@ export interface AttemptFacts {
   /** Further attempts the instance may still make (its `maxRetries` less the retries already made). */
   readonly retriesLeft: number;
   /** The processor's registry name, for the text of a load failure. */
-  readonly processor: string;
+  readonly processorName: string;
 }
 
 /** What an attempt's end means. */
@@ -49,6 +49,8 @@ export interface Decision {
   readonly retry: boolean;
   /** Whether the processor's own attempt succeeded (a stopped instance may still have: its reports and TaskStatus say so). */
   readonly succeeded: boolean;
+  /** How the attempt itself ended, before a stop's remapping: `reason` is STOPPED for several of these. */
+  readonly attemptReason: OutcomeReason;
 }
 
 // A stop's own reasons: a stopped instance keeps them; any other end under a stop becomes STOPPED.
@@ -80,12 +82,12 @@ export function decideOutcome(facts: AttemptFacts): Decision {
     case Ending.LOAD_FAILED:
       // It would fail the same way on every attempt.
       reason = OutcomeReason.PROCESSOR_LOAD_FAILED;
-      text = `processor "${facts.processor}" failed to load: ${facts.text}`;
+      text = `processor "${facts.processorName}" failed to load: ${facts.text}`;
       break;
     case Ending.VALUE_NOT_CLONEABLE:
       // The processor's own doing, and done the same way again on a retry.
       reason = OutcomeReason.VALUE_NOT_CLONEABLE;
-      text = `processor "${facts.processor}" returned a value that cannot be cloned: ${facts.text}`;
+      text = `processor "${facts.processorName}" returned a value that cannot be cloned: ${facts.text}`;
       break;
     case Ending.WORKER_DIED:
       reason = OutcomeReason.WORKER_DIED;
@@ -111,7 +113,7 @@ export function decideOutcome(facts: AttemptFacts): Decision {
   // Nothing is retried once a timeout or a stop has come, nor after the last attempt.
   const retry = retryable && cause === 'none' && facts.retriesLeft > 0;
   if (stopped) {
-    return { status: OutcomeStatus.STOPPED, reason: STOP_REASONS.has(reason) ? reason : OutcomeReason.STOPPED, text, retry, succeeded };
+    return { status: OutcomeStatus.STOPPED, reason: STOP_REASONS.has(reason) ? reason : OutcomeReason.STOPPED, text, retry, succeeded, attemptReason: reason };
   }
-  return { status: succeeded ? OutcomeStatus.SUCCEED : OutcomeStatus.FAILED, reason, text, retry, succeeded };
+  return { status: succeeded ? OutcomeStatus.SUCCEED : OutcomeStatus.FAILED, reason, text, retry, succeeded, attemptReason: reason };
 }

@@ -26,6 +26,7 @@ export class ReportSender {
   readonly #reporter: Reporter;
   readonly #logger: Logger;
   readonly #policy: RetryPolicy;
+  readonly #runningPolicy: RetryPolicy;
   readonly #tickMs: number;
   #ticker: NodeJS.Timeout | undefined;
   // Aborted when close()'s reportDeadlineMs passes: every final report still being delivered is given up.
@@ -40,7 +41,8 @@ export class ReportSender {
       backoffMs: options.reportBackoffMs,
       backoffMaxMs: options.reportBackoffMaxMs,
     };
-    // Every final report being delivered listens to it (one listener each, removed when its try or pause ends):
+    this.#runningPolicy = { ...this.#policy, retries: 0 };
+    // Every report being delivered listens to it (one listener each, removed when its try or pause ends):
     // as many as there are live instances, not a leak, so no listener-count warning.
     setMaxListeners(0, this.#giveUp.signal);
     this.#tickMs = Math.min(1000, Math.max(5, options.statusReportIntervalMs / 20));
@@ -59,15 +61,18 @@ export class ReportSender {
     clearInterval(this.#ticker);
   }
 
-  /** Sends a RUNNING report, once: a failure is logged and counted, not retried (the next period sends a fresher one). */
+  /**
+   * Sends a RUNNING report, one try within `reportTimeoutMs`: a failure is logged and counted, not retried (the next
+   * period sends a fresher one). Never rejects.
+   */
   running(report: StatusReport): void {
     const failed = (error: unknown): void => {
       this.counters.runningReportsFailed++;
       this.#logger.warn({ instanceId: report.instanceId, err: error }, 'RUNNING report failed');
     };
     try {
-      const pending = this.#reporter.report(report, this.#giveUp.signal);
-      if (pending !== undefined) Promise.resolve(pending).catch(failed);
+      const answer = retry((signal) => this.#reporter.report(report, signal), this.#runningPolicy, undefined, undefined, this.#giveUp.signal);
+      if (isPromiseLike(answer)) Promise.resolve(answer).catch(failed);
     } catch (error) {
       failed(error);
     }

@@ -1,4 +1,5 @@
 // Call something that may fail or hang, again and again with growing pauses, within a bounded budget.
+import { TimeoutError } from './errors.js';
 import { delay, isPromiseLike } from './protocol.js';
 
 export interface RetryPolicy {
@@ -12,10 +13,6 @@ export interface RetryPolicy {
   readonly backoffMaxMs: number;
 }
 
-export class TimeoutError extends Error {
-  override readonly name = 'TimeoutError';
-  readonly code = 'ERR_TIMEOUT';
-}
 
 /**
  * Runs `attempt` until it succeeds, or until `policy.retries` retries have failed; then rejects with the last error.

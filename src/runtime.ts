@@ -3,7 +3,7 @@
 // sender and the processor log — and close().
 import type { Logger } from 'pino';
 import type { Processor } from '../workers/processor.js';
-import { checkNumber } from './checks.js';
+import { checkDeadline } from './checks.js';
 import { AdmissionLimitError, DuplicateInstanceError, InstanceError, RuntimeClosedError, describeValue } from './errors.js';
 import { defaultLogger, resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
 import { WorkerPool } from './pool.js';
@@ -219,7 +219,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    */
   close(options: RuntimeCloseOptions = {}): Promise<void> {
     if (typeof options !== 'object' || options === null) throw new TypeError(`close: options must be an object, got ${describeValue(options)}`);
-    const deadlineMs = options.reportDeadlineMs === undefined ? undefined : checkNumber('close: options.reportDeadlineMs', options.reportDeadlineMs, { min: 0, unit: 'ms' });
+    const deadlineMs = options.reportDeadlineMs === undefined ? undefined : checkDeadline('close: options.reportDeadlineMs', options.reportDeadlineMs);
     this.#closing ??= this.#close();
     if (deadlineMs !== undefined) this.#reports.giveUpAfter(deadlineMs, this.#closing);
     return this.#closing;

@@ -200,12 +200,12 @@ export class Tracker<V = unknown, G = unknown> {
           this.#onAttemptEnd(Ending.NEVER_STARTED, '');
           return;
         }
-        this.#interrupt();
+        this.#interrupt(event);
         return;
       case 'timeout':
         if (this.#phase !== Phase.RUNNING) return;
         if (this.#cause === 'none') this.#cause = 'timeout';
-        this.#interrupt();
+        this.#interrupt(event);
         return;
       case 'grace-expired':
         if (this.#phase !== Phase.RUNNING) return;
@@ -229,9 +229,10 @@ export class Tracker<V = unknown, G = unknown> {
     }
   }
 
-  #interrupt(): void {
+  /** Interrupts the running attempt, for `event` (its cause, unless a stop has come: the stop's). */
+  #interrupt(event: 'stop' | 'timeout'): void {
     if (this.#stage !== Stage.NONE) {
-      this.#host.logger.info({ instanceId: this.instanceId, cause: this.#cause }, 'already interrupted');
+      this.#host.logger.info({ instanceId: this.instanceId, cause: event }, 'already interrupted');
       return;
     }
     this.#stage = Stage.INTERRUPTED;
@@ -353,7 +354,8 @@ export class Tracker<V = unknown, G = unknown> {
   #onAttemptError(error: unknown): void {
     if (this.#phase !== Phase.RUNNING) return;
     this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'the worker died under the attempt');
-    this.#onAttemptEnd(Ending.WORKER_DIED, textOf(error));
+    // "Name: message", without the [code] Node's own errors add to their text.
+    this.#onAttemptEnd(Ending.WORKER_DIED, error instanceof Error ? `${error.name}: ${error.message}` : textOf(error));
   }
 
   // Every end of an attempt comes here: decideOutcome says whether it is retried or how the instance ends.
@@ -364,7 +366,7 @@ export class Tracker<V = unknown, G = unknown> {
       text,
       cause: this.#cause,
       retriesLeft: this.#request.maxRetries + 1 - this.#attempts,
-      processor: this.#request.processorName,
+      processorName: this.#request.processorName,
     });
     if (!decision.retry) {
       this.#finish(decision);
@@ -404,7 +406,7 @@ export class Tracker<V = unknown, G = unknown> {
         {
           instanceId: this.instanceId,
           status: this.taskStatus,
-          reason: decision.reason,
+          reason: decision.attemptReason,
           attempts: this.#attempts,
           queueMs: startTime - this.#createTime,
           runMs: this.#endTime - startTime,

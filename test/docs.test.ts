@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as main from 'light-task-tracker';
 import * as bullmq from 'light-task-tracker/bullmq';
+import { resolveOptions } from '../dist/src/options.js';
+import { fixture } from './support/fixtures.js';
 
 const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
 const api = read('docs/api.md');
@@ -26,6 +28,13 @@ describe('docs/api.md', () => {
   it('names every key of defaultOptions', () => {
     const keys = Object.keys(main.defaultOptions);
     expect(keys.length).toBeGreaterThan(0);
+    expect(keys.filter((key) => !documents(api, key))).toEqual([]);
+  });
+
+  it('names every option the runtime takes, defaulted or not', () => {
+    // Every key of the resolved options is an option (resolution fills in each one the runtime reads).
+    const keys = Object.keys(resolveOptions({ processors: { succeed: fixture('succeed') } }));
+    expect(keys.length).toBeGreaterThan(Object.keys(main.defaultOptions).length);
     expect(keys.filter((key) => !documents(api, key))).toEqual([]);
   });
 

@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { OutcomeReason as R, OutcomeStatus as S, SystemResult as T } from 'light-task-tracker';
 import { decideOutcome, Ending as E, type AttemptFacts, type Cause, type Decision } from '../dist/src/outcome.js';
 
-type Row = readonly [what: string, ending: E, cause: Cause, retriesLeft: number, expected: Omit<Decision, 'succeeded'>];
+type Row = readonly [what: string, ending: E, cause: Cause, retriesLeft: number, expected: Omit<Decision, 'succeeded' | 'attemptReason'>];
 
 const own = 'its own text';
-const facts = (ending: E, cause: Cause, retriesLeft: number): AttemptFacts => ({ ending, text: own, cause, retriesLeft, processor: 'sum' });
+const facts = (ending: E, cause: Cause, retriesLeft: number): AttemptFacts => ({ ending, text: own, cause, retriesLeft, processorName: 'sum' });
 
 // One row per line of the outcome table, first with no retry left, then the same end with retries left.
 const rows: Row[] = [
@@ -53,8 +53,12 @@ const rows: Row[] = [
 
 describe('decideOutcome', () => {
   it.each(rows)('%s', (_what, ending, cause, retriesLeft, expected) => {
-    const decision = decideOutcome(facts(ending, cause, retriesLeft));
+    const { attemptReason, ...decision } = decideOutcome(facts(ending, cause, retriesLeft));
     expect(decision).toEqual({ ...expected, succeeded: ending === E.SUCCEEDED });
+    // Only a stop remaps the reason; the attempt's own is kept beside it.
+    if (cause !== 'stop') expect(attemptReason).toBe(expected.reason);
+    else if (expected.reason !== R.STOPPED) expect(attemptReason).toBe(expected.reason);
+    else expect(attemptReason).not.toBe(R.STOPPED);
   });
 
   it('covers every OutcomeReason and every OutcomeStatus', () => {

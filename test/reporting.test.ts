@@ -137,3 +137,56 @@ describe('many final reports in flight', () => {
     }
   });
 });
+
+describe('the signal a reporter gets', () => {
+  it('comes with every report, final and RUNNING, whatever the report() declares: one of its own for each call', async () => {
+    const calls: Array<{ status: string; signal: unknown }> = [];
+    let sawRunning!: () => void;
+    const runningSeen = new Promise<void>((resolve) => (sawRunning = resolve));
+    // Declares one parameter and takes the rest: it still gets its signal.
+    const reporter: Reporter = {
+      report(report: StatusReport, ...rest: unknown[]) {
+        calls.push({ status: report.status, signal: rest[0] });
+        if (report.status === 'RUNNING') sawRunning();
+      },
+    };
+    const { runtime } = runtimes.make({ reporter, statusReportIntervalMs: 10 });
+    const running = runtime.submit({ processor: 'sleep', jobParams: { ms: 60_000 } });
+    await runningSeen;
+    running.stop();
+    const done = runtime.submit({ processor: 'succeed' });
+    await done.done;
+    await runtime.close();
+    const final = calls.find((call) => call.status === 'SUCCEED');
+    const first = calls.find((call) => call.status === 'RUNNING');
+    expect(final?.signal).toBeInstanceOf(AbortSignal);
+    expect(first?.signal).toBeInstanceOf(AbortSignal);
+    // Each call its own signal, none aborted once its call returned.
+    const signals = calls.map((call) => call.signal as AbortSignal);
+    expect(new Set(signals).size).toBe(signals.length);
+    expect(signals.filter((signal) => signal.aborted)).toEqual([]);
+  });
+
+  it('aborts a RUNNING report that hangs past reportTimeoutMs, and counts it as failed', async () => {
+    const aborted: unknown[] = [];
+    const reporter: Reporter = {
+      report(report, signal) {
+        if (report.status !== 'RUNNING') return undefined;
+        return new Promise<void>((_resolve, reject) => {
+          signal?.addEventListener('abort', () => {
+            aborted.push(signal.reason);
+            reject(signal.reason);
+          }, { once: true });
+        });
+      },
+    };
+    const { runtime, logs } = runtimes.make({ reporter, statusReportIntervalMs: 10, reportTimeoutMs: 30 });
+    const tracker = runtime.submit({ processor: 'sleep', jobParams: { ms: 5_000 } });
+    const failed = await logs.waitFor((l) => l.msg === 'RUNNING report failed' && l.instanceId === tracker.instanceId);
+    expect(failed.err).toMatchObject({ type: 'TimeoutError' });
+    expect(aborted[0]).toMatchObject({ name: 'TimeoutError', code: 'ERR_TIMEOUT' });
+    expect(runtime.stats.runningReportsFailed).toBeGreaterThanOrEqual(1);
+    tracker.stop();
+    await tracker.done;
+  });
+});

@@ -51,8 +51,10 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
     if (result === null || result === undefined) {
       reply.end = AttemptEnd.RETURNED_NULL;
     } else {
-      reply.end = result.success === true ? AttemptEnd.SUCCEEDED : AttemptEnd.FAILED;
-      if (result.msg !== undefined && result.msg !== null) reply.msg = textOf(result.msg);
+      // Each field read once: a getter runs once, and cannot answer one check and then another.
+      const { success, msg } = result;
+      reply.end = success === true ? AttemptEnd.SUCCEEDED : AttemptEnd.FAILED;
+      if (msg !== undefined && msg !== null) reply.msg = textOf(msg);
       if (reply.end === AttemptEnd.SUCCEEDED) moved = putValue(reply, result.value);
     }
   } catch (error) {

@@ -2,6 +2,7 @@
 // completion, a stop reaches it from any process, and close() hands unfinished jobs back to the queue.
 import { Worker, WaitingError, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
+import { checkDeadline } from '../checks.js';
 import { RuntimeClosedError, TaskTrackerError } from '../errors.js';
 import { defaultLogger } from '../options.js';
 import type { Reporter, StatusReport } from '../report.js';
@@ -12,7 +13,7 @@ import { ActiveJob } from './active-job.js';
 import { StopListener } from './control.js';
 import { InvalidJobDataError, JobFailedError, JobStoppedError, unrecoverable } from './errors.js';
 import { dataFieldOf, readJobData, type TaskJobData } from './job-data.js';
-import { checkCloseDeadline, resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from './options.js';
+import { resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from './options.js';
 
 /** What `consumer.close()` takes. */
 export interface ConsumerCloseOptions {
@@ -136,7 +137,7 @@ export class Consumer {
    */
   close(options: ConsumerCloseOptions = {}): Promise<void> {
     if (this.#closed !== undefined) return this.#closed;
-    const deadlineMs = checkCloseDeadline('close: options.deadlineMs', options.deadlineMs ?? this.#options.closeDeadlineMs);
+    const deadlineMs = checkDeadline('close: options.deadlineMs', options.deadlineMs ?? this.#options.closeDeadlineMs);
     this.#closed = this.#close(deadlineMs);
     return this.#closed;
   }

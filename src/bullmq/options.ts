@@ -1,6 +1,6 @@
 // A consumer's options: one type, its defaults, and the check that fills them in.
 import type { WorkerOptions } from 'bullmq';
-import { checkNumber, type NumberRule } from '../checks.js';
+import { checkDeadline, checkNumber, type NumberRule } from '../checks.js';
 import { describeValue } from '../errors.js';
 import type { TaskRuntimeOptions } from '../options.js';
 import { DEFAULT_PREFIX, type QueueLocation } from './control.js';
@@ -84,12 +84,7 @@ export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsum
   return {
     maxJobLogLines: checkNumber('startConsumer: options.maxJobLogLines', options.maxJobLogLines ?? defaultConsumerOptions.maxJobLogLines, { min: 0, integer: true }),
     prefix: options.prefix ?? defaultConsumerOptions.prefix,
-    closeDeadlineMs: checkCloseDeadline('startConsumer: options.closeDeadlineMs', options.closeDeadlineMs ?? defaultConsumerOptions.closeDeadlineMs),
+    closeDeadlineMs: checkDeadline('startConsumer: options.closeDeadlineMs', options.closeDeadlineMs ?? defaultConsumerOptions.closeDeadlineMs),
     worker,
   };
-}
-
-/** Checks a close deadline (ms): the option's, or one given to `close()`. */
-export function checkCloseDeadline(name: string, value: unknown): number {
-  return checkNumber(name, value, { min: 0, unit: 'ms' });
 }

@@ -1,8 +1,9 @@
 // POSTs each report as JSON to a URL, with a per-request timeout and retries with backoff.
 import { checkNumber } from '../checks.js';
-import { ReportDeliveryError } from '../errors.js';
+import { ReportDeliveryError, TimeoutError } from '../errors.js';
+import { textOf } from '../protocol.js';
 import type { Reporter, StatusReport } from '../report.js';
-import { retry, TimeoutError, type RetryPolicy } from '../retry.js';
+import { retry, type RetryPolicy } from '../retry.js';
 
 export interface HttpReporterOptions {
   /** Where to POST the reports (http: or https:). */
@@ -82,7 +83,7 @@ export class HttpReporter implements Reporter {
     } catch (error) {
       // Every failure, a timed-out try or the caller's abort included, reaches the caller as a ReportDeliveryError.
       if (error instanceof ReportDeliveryError) throw error;
-      const why = error instanceof TimeoutError ? error.message : signal?.aborted === true ? 'aborted by the caller' : String(error);
+      const why = error instanceof TimeoutError ? error.message : signal?.aborted === true ? 'aborted by the caller' : textOf(error);
       throw new ReportDeliveryError(`POST ${this.#where} failed: ${why}`, { cause: error });
     }
   }
@@ -94,9 +95,11 @@ export class HttpReporter implements Reporter {
         method: 'POST',
         headers: this.#headers,
         body,
-        signal: signal === undefined ? trySignal : AbortSignal.any([signal, trySignal]),
+        // The try's own signal aborts too when the caller's does (retry() links them, and unlinks them once the
+        // try ends: AbortSignal.any would leave an entry on the caller's long-lived signal for every request).
+        signal: trySignal,
       }).catch((cause: unknown) => {
-        throw new ReportDeliveryError(`POST ${this.#where} failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+        throw new ReportDeliveryError(`POST ${this.#where} failed: ${cause instanceof Error ? cause.message : textOf(cause)}`, { cause });
       });
       // Drain the body so the connection can be reused.
       await response.arrayBuffer().catch(() => undefined);

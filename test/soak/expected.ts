@@ -73,7 +73,7 @@ export function expectOutcome(processor: string, maxRetries: number, plan: Attem
       text: typeof end.text === 'string' ? end.text : PLACEHOLDER,
       cause: end.cause,
       retriesLeft: maxRetries - n,
-      processor,
+      processorName: processor,
     });
     if (decision.retry) continue;
     return { status: decision.status, reason: decision.reason, result: resultOf(decision.text, end.text), attempts: started, succeeded: decision.succeeded, deaths, tolerated };
