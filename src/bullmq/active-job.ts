@@ -5,8 +5,12 @@ import type { Logger } from 'pino';
 import type { ProcessorLogLine } from '../options.js';
 import type { StatusReport } from '../report.js';
 import { InstanceStatus } from '../status.js';
+import { findNotJson } from './json-value.js';
 
-/** What a RUNNING report becomes: the job's progress. Times are epoch ms. */
+/**
+ * What a RUNNING report becomes: the job's progress, until the processor reports progress of its own (then the
+ * job's progress is the processor's latest value). Times are epoch ms.
+ */
 export interface TaskJobProgress {
   readonly status: typeof InstanceStatus.RUNNING;
   readonly instanceId: string;
@@ -31,6 +35,9 @@ export class ActiveJob {
   readonly #writes = new Set<Promise<void>>();
   // Processor log lines seen, written or not.
   #lines = 0;
+  // Whether the processor has reported progress of its own: RUNNING reports then leave the job's progress to it.
+  #ownProgress = false;
+  #progressRefused = false;
 
   constructor(job: Job, token: string | undefined, cancelled: AbortSignal | undefined, instanceId: string, logger: Logger) {
     this.job = job;
@@ -45,8 +52,12 @@ export class ActiveJob {
     return this.stopper.signal.aborted || this.#cancelled?.aborted === true;
   }
 
-  /** Writes a RUNNING report as the job's progress; the returned promise rejects if Redis refuses it. */
-  progress(report: StatusReport): Promise<void> {
+  /**
+   * Writes a RUNNING report as the job's progress, unless the processor reports progress of its own; the returned
+   * promise rejects if Redis refuses it.
+   */
+  progress(report: StatusReport): Promise<void> | undefined {
+    if (this.#ownProgress) return undefined;
     const progress: TaskJobProgress = {
       status: InstanceStatus.RUNNING,
       instanceId: report.instanceId,
@@ -58,6 +69,23 @@ export class ActiveJob {
     // The runtime logs and counts a failed RUNNING report: only wait for it here.
     this.#track(write, false);
     return write;
+  }
+
+  /**
+   * Writes a processor's progress value as the job's progress (`job.updateProgress(value)`). One that JSON cannot
+   * hold (BullMQ stores progress as JSON) is not written: a warning says so, once per job. A failed write is logged.
+   */
+  processorProgress(value: unknown): void {
+    this.#ownProgress = true;
+    const notJson = findNotJson(value, 'progress');
+    if (notJson !== undefined) {
+      if (!this.#progressRefused) {
+        this.#logger.warn({ jobId: this.job.id, instanceId: this.instanceId, path: notJson.path }, `progress not written to the BullMQ job: ${notJson.path} is ${notJson.what}, which JSON cannot hold`);
+      }
+      this.#progressRefused = true;
+      return;
+    }
+    this.#track(this.job.updateProgress(value as object), true, 'progress');
   }
 
   /** Appends a processor log line to the job's log, up to `maxLines`. A failed write is logged, never thrown. */
@@ -73,7 +101,7 @@ export class ActiveJob {
   }
 
   #write(text: string): void {
-    this.#track(this.job.log(text).then(() => undefined), true);
+    this.#track(this.job.log(text).then(() => undefined), true, 'log line');
   }
 
   /** Makes the job's completion wait for `work` too (which must not reject). */
@@ -82,11 +110,11 @@ export class ActiveJob {
   }
 
 
-  #track(write: Promise<void>, logFailure: boolean): void {
+  #track(write: Promise<void>, logFailure: boolean, what = 'write'): void {
     const tracked = write.then(
       () => undefined,
       (error: unknown) => {
-        if (logFailure) this.#logger.warn({ err: error, jobId: this.job.id, instanceId: this.instanceId }, 'a log line could not be written to the BullMQ job');
+        if (logFailure) this.#logger.warn({ err: error, jobId: this.job.id, instanceId: this.instanceId }, `a ${what} could not be written to the BullMQ job`);
       },
     );
     this.#writes.add(tracked);

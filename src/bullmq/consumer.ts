@@ -11,7 +11,8 @@ import { TaskRuntime } from '../runtime.js';
 import type { Outcome } from '../tracker.js';
 import { ActiveJob } from './active-job.js';
 import { StopListener } from './control.js';
-import { InvalidJobDataError, JobFailedError, JobStoppedError, unrecoverable } from './errors.js';
+import { InvalidJobDataError, JobFailedError, JobStoppedError, JobValueError, unrecoverable } from './errors.js';
+import { findNotJson } from './json-value.js';
 import { dataFieldOf, readJobData, type TaskJobData } from './job-data.js';
 import { resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from './options.js';
 
@@ -41,7 +42,7 @@ const kOpen = Symbol('open');
 
 export class Consumer {
   /** The BullMQ worker: its events (`completed`, `failed`, `active`, …) are the application's to listen to. */
-  readonly worker: Worker<TaskJobData, string>;
+  readonly worker: Worker<TaskJobData, unknown>;
   /** The consumer's own runtime. */
   readonly runtime: TaskRuntime;
   /** Jobs run at once: the runtime's `maxThreads`. */
@@ -100,11 +101,15 @@ export class Consumer {
         this.#byInstance.get(line.instanceId)?.log(line, resolved.maxJobLogLines);
         options.runtime.onProcessorLog?.(line);
       },
+      onProgress: (event) => {
+        this.#byInstance.get(event.instanceId)?.processorProgress(event.value);
+        options.runtime.onProgress?.(event);
+      },
     });
     this.concurrency = this.runtime.maxThreads;
     try {
       // Three declared parameters: BullMQ passes its AbortSignal only to a processor that takes one.
-      this.worker = new Worker<TaskJobData, string>(options.queue, (job, token, signal) => this.#process(job, token, signal), {
+      this.worker = new Worker<TaskJobData, unknown>(options.queue, (job, token, signal) => this.#process(job, token, signal), {
         name: this.runtime.address,
         ...resolved.worker,
         // ioredis' own options type is wider than BullMQ's copy of it; BullMQ hands them to ioredis unchanged.
@@ -196,7 +201,7 @@ export class Consumer {
     return { report: async (report, signal) => void (await Promise.all([own(report), user.report(report, signal)])) };
   }
 
-  async #process(job: Job<TaskJobData, string>, token: string | undefined, signal: AbortSignal | undefined): Promise<string> {
+  async #process(job: Job<TaskJobData, unknown>, token: string | undefined, signal: AbortSignal | undefined): Promise<unknown> {
     const jobId = job.id;
     if (jobId === undefined) throw new Error('BullMQ handed over a job without an id');
     if (this.#closing) return requeue(job, token);
@@ -211,9 +216,11 @@ export class Consumer {
     this.#byJob.set(jobId, active);
     this.#byInstance.set(active.instanceId, active);
     try {
-      // Registered first, then the mark read: a stop published in between is seen one way or the other.
-      if (await this.#listener.takeMark(jobId)) active.stopper.abort();
-      const outcome = await this.#run(active, data, signal);
+      // Registered first, then the mark read: a stop published in between is seen one way or the other. The
+      // values of the job's children (a flow's parent) are read at the same time.
+      const [marked, childrenValues] = await Promise.all([this.#listener.takeMark(jobId), job.getChildrenValues()]);
+      if (marked) active.stopper.abort();
+      const outcome = await this.#run(active, data, signal, Object.keys(childrenValues).length > 0 ? childrenValues : undefined);
       await active.flushed(this.#options.maxJobLogLines);
       return await this.#settle(active, outcome);
     } finally {
@@ -223,13 +230,14 @@ export class Consumer {
     }
   }
 
-  async #run(active: ActiveJob, data: TaskJobData, signal: AbortSignal | undefined): Promise<Outcome> {
+  async #run(active: ActiveJob, data: TaskJobData, signal: AbortSignal | undefined, childrenValues: Record<string, unknown> | undefined): Promise<Outcome> {
     try {
       const tracker = this.runtime.submit({
         instanceId: active.instanceId,
         jobId: active.job.id,
         processor: data.processor,
         jobParams: data.params,
+        childrenValues,
         timeoutMs: data.timeoutMs,
         maxRetries: data.maxRetries,
         signal: signal === undefined ? active.stopper.signal : AbortSignal.any([signal, active.stopper.signal]),
@@ -243,8 +251,15 @@ export class Consumer {
     }
   }
 
-  async #settle(active: ActiveJob, outcome: Outcome): Promise<string> {
-    if (outcome.status === OutcomeStatus.SUCCEED) return outcome.result;
+  async #settle(active: ActiveJob, outcome: Outcome): Promise<unknown> {
+    if (outcome.status === OutcomeStatus.SUCCEED) {
+      // The processor's value is the job's return value (its result text when it gives none); BullMQ stores it as
+      // JSON, so a value JSON would change fails the job, for good, naming the culprit.
+      if (outcome.value === undefined) return outcome.result;
+      const notJson = findNotJson(outcome.value);
+      if (notJson !== undefined) throw unrecoverable(new JobValueError(outcome, notJson.path, notJson.what));
+      return outcome.value;
+    }
     if (outcome.status === OutcomeStatus.FAILED) {
       // A module that cannot load fails the same way on every attempt: spend none of BullMQ's on it.
       if (outcome.reason === OutcomeReason.PROCESSOR_LOAD_FAILED) throw unrecoverable(new JobFailedError(outcome));

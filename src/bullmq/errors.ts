@@ -50,3 +50,21 @@ export function unrecoverable(error: TaskTrackerError): UnrecoverableError {
   Object.defineProperty(wrapped, 'cause', { value: error, configurable: true, writable: true });
   return wrapped;
 }
+
+/**
+ * The job's instance succeeded, but its processor's `value` (or a part of it, at `path`) cannot be stored as the
+ * job's return value: BullMQ keeps JSON, and JSON would not give back binary, a Map, a Date, NaN… The job fails
+ * for good (the same value would come again): return where the data is instead (a file, a Redis key), or plain
+ * JSON data.
+ */
+export class JobValueError extends TaskTrackerError {
+  readonly outcome: Outcome;
+  readonly path: string;
+  readonly what: string;
+  constructor(outcome: Outcome, path: string, what: string) {
+    super('ERR_JOB_VALUE', `${path} is ${what}, which a BullMQ job's return value (stored as JSON) cannot hold`);
+    this.outcome = outcome;
+    this.path = path;
+    this.what = what;
+  }
+}

@@ -5,4 +5,4 @@ export { stopJob, DEFAULT_STOP_MARK_TTL_MS, type QueueLocation, type StopJobOpti
 export { defaultConsumerOptions, type ConsumerOptions, type ConsumerWorkerOptions } from './options.js';
 export type { TaskJobData } from './job-data.js';
 export type { TaskJobProgress } from './active-job.js';
-export { InvalidJobDataError, JobStoppedError, JobFailedError } from './errors.js';
+export { InvalidJobDataError, JobStoppedError, JobFailedError, JobValueError } from './errors.js';

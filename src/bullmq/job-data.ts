@@ -68,6 +68,8 @@ const FIELD_OF_REFUSAL: ReadonlyArray<readonly [new (...args: never[]) => TaskTr
  * The instance id is made from the job id, so an id the runtime refuses (too long) blames `jobId`.
  */
 export function dataFieldOf(error: TaskTrackerError): string | undefined {
+  // The children's values come from BullMQ, not from the job's data.
+  if ((error instanceof ParamsNotCloneableError || error instanceof ParamsTooLargeError) && error.field === 'childrenValues') return 'childrenValues';
   for (const [refusal, field] of FIELD_OF_REFUSAL) if (error instanceof refusal) return field;
   if (!(error instanceof InvalidRequestError)) return undefined;
   return error.field === 'instanceId' || error.field === 'jobId' ? 'jobId' : error.field;

@@ -26,4 +26,5 @@ export const processors = {
   loadThrows: fixture('load-throws'),
   slowFail: fixture('slow-fail'),
   sharedWrite: fixture('shared-write'),
+  data: fixture('data'),
 } as const;
