@@ -63,5 +63,6 @@ function kindOf(item: object): string {
 }
 
 function article(noun: string): string {
-  return `${/^[AEIOUaeiou]/.test(noun) ? 'an' : 'a'} ${noun}`;
+  // "a Uint8Array", "an Int8Array", "an Error".
+  return `${/^[AEIOaeio]/.test(noun) ? 'an' : 'a'} ${noun}`;
 }
