@@ -64,6 +64,19 @@ export interface SubmitRequest<K extends string = string, P = unknown> {
   readonly signal?: AbortSignal;
 }
 
+/** What a job reads: the three data fields, as the instance's attempts see them. */
+export interface Params {
+  readonly jobParams: unknown;
+  readonly instanceParams: unknown;
+  readonly childrenValues: Record<string, unknown> | undefined;
+}
+
+/** Where an instance's attempts get their params (a `ParamsSnapshot`). */
+export interface ParamsSource {
+  /** The params, and (for the first attempt only) what must be transferred with them. */
+  take(): { readonly params: Params; readonly transfer: ReadonlyArray<ArrayBuffer | MessagePort> };
+}
+
 /** A request that passed every check, with its params snapshotted. */
 export interface AcceptedRequest {
   /** The processor's registry name. */
@@ -72,11 +85,8 @@ export interface AcceptedRequest {
   readonly processorIndex: number;
   readonly instanceId: string;
   readonly jobId: string | number | undefined;
-  readonly jobParams: unknown;
-  readonly instanceParams: unknown;
-  readonly childrenValues: Record<string, unknown> | undefined;
-  /** What the params moved: transferred with the instance's first attempt (only an instance with no retries has any). */
-  readonly transfer: ReadonlyArray<ArrayBuffer | MessagePort>;
+  /** The params the attempts see, and what the first one transfers. */
+  readonly params: ParamsSource;
   readonly timeoutMs: number | undefined;
   readonly maxRetries: number;
   readonly wfInstanceId: string | number | undefined;
@@ -140,16 +150,12 @@ export function acceptRequest(request: SubmitRequest<string, unknown>, registry:
   if (retries > 0 && [job, instance, children].some((encoded) => encoded.writer?.transfer.some((item) => item instanceof MessagePort))) {
     throw new InvalidRequestError('maxRetries', 'a MessagePort marked with move() reaches one attempt only: give the instance no retries');
   }
-  const transfer: Array<ArrayBuffer | MessagePort> = [];
   return {
     processorName: processorName as string,
     processorIndex,
     instanceId: id,
     jobId,
-    jobParams: take(job, retries > 0, transfer),
-    instanceParams: take(instance, retries > 0, transfer),
-    childrenValues: take(children, retries > 0, transfer) as Record<string, unknown> | undefined,
-    transfer,
+    params: new ParamsSnapshot([job, instance, children], retries > 0),
     timeoutMs,
     maxRetries: retries,
     wfInstanceId,
@@ -237,35 +243,69 @@ function encode(field: ParamsField, value: unknown, limit: number): Encoded {
 }
 
 /**
- * Takes what `encode` checked: the snapshot the job will see. Moved buffers change owner here (the caller's are
- * detached): an instance with no retries sends them by transfer (`transfer` collects them); one with retries keeps
- * their bytes in shared memory, one copy that every attempt reads, whatever becomes of a worker.
+ * The params of an accepted request, as its attempts see them. Copied params are a snapshot taken at submit. Moved
+ * buffers change owner at submit (the caller's are detached): an instance with no retries sends them by transfer
+ * with its only attempt; one with retries keeps their bytes in shared memory, one copy that every attempt reads,
+ * whatever becomes of a worker.
  */
-function take(encoded: Encoded, keepForRetries: boolean, transfer: Array<ArrayBuffer | MessagePort>): unknown {
+export class ParamsSnapshot implements ParamsSource {
+  readonly #params: Params;
+  #transfer: ReadonlyArray<ArrayBuffer | MessagePort>;
+
+  constructor(encoded: readonly [Encoded, Encoded, Encoded], keepForRetries: boolean) {
+    for (const field of encoded) if (field.buffers !== undefined) forgetMarkedBuffers(field.buffers);
+    const transfer: Array<ArrayBuffer | MessagePort> = [];
+    this.#params = read3(encoded, (field) => {
+      const moved = field.writer !== undefined && field.writer.shared.length === 0 && !keepForRetries ? field.writer.transfer : [];
+      // structuredClone with a transfer list moves the bytes (or the port) to an object of ours: no copy.
+      const owned = moved.map((item) => structuredClone(item, { transfer: [item] }) as ArrayBuffer | MessagePort);
+      transfer.push(...owned);
+      return decode(field, keepForRetries, moved.length > 0 ? owned : undefined);
+    });
+    this.#transfer = transfer;
+  }
+
+  /** The params, and (once: for the first attempt) what must be transferred with them. */
+  take(): { readonly params: Params; readonly transfer: ReadonlyArray<ArrayBuffer | MessagePort> } {
+    const transfer = this.#transfer;
+    this.#transfer = [];
+    return { params: this.#params, transfer };
+  }
+}
+
+function read3(encoded: readonly Encoded[], decodeField: (field: Encoded) => unknown): Params {
+  return {
+    jobParams: decodeField(encoded[0] as Encoded),
+    instanceParams: decodeField(encoded[1] as Encoded),
+    childrenValues: decodeField(encoded[2] as Encoded) as Record<string, unknown> | undefined,
+  };
+}
+
+/**
+ * Reads what `encode` checked back into the value the job will see. `items` are the buffers and ports the value
+ * moved (the caller's own, or ours); with `keepForRetries`, moved buffers are detached from the caller and their
+ * bytes copied once into shared memory.
+ */
+function decode(encoded: Encoded, keepForRetries: boolean, items?: ReadonlyArray<ArrayBuffer | MessagePort>): unknown {
   const { writer, bytes, value } = encoded;
   if (writer === undefined || bytes === undefined) return value;
-  if (encoded.buffers !== undefined) forgetMarkedBuffers(encoded.buffers);
   try {
     if (writer.shared.length > 0) {
       // Node's deserializer cannot rebuild a SharedArrayBuffer; structuredClone shares it, as postMessage does
-      // (moved buffers beside it are copied for an instance with retries, and detached all the same).
-      const moved = writer.transfer;
-      const clone = structuredClone(value, { transfer: keepForRetries ? [] : moved }) as unknown;
-      if (keepForRetries) for (const item of moved) structuredClone(item, { transfer: [item] });
+      // (moved buffers beside it are copied, and detached all the same).
+      const clone = structuredClone(value) as unknown;
+      for (const item of writer.transfer) structuredClone(item, { transfer: [item] });
       return clone;
     }
-    const owned = writer.transfer.map((item) => {
-      // structuredClone with a transfer list moves the item's bytes (or the port) to a new object: no copy.
-      const own = structuredClone(item, { transfer: [item] }) as ArrayBuffer | MessagePort;
-      if (!keepForRetries || own instanceof MessagePort) {
-        transfer.push(own);
-        return own;
-      }
+    const entries = items ?? writer.transfer.map((item) => {
+      if (!keepForRetries || item instanceof MessagePort) return item;
+      // structuredClone with a transfer list moves the bytes to a buffer of ours (no copy); one copy to shared memory.
+      const own = structuredClone(item, { transfer: [item] }) as ArrayBuffer;
       const shared = new SharedArrayBuffer(own.byteLength);
       new Uint8Array(shared).set(new Uint8Array(own));
       return shared;
     });
-    return readValue(bytes, owned, writer.sharedViews);
+    return readValue(bytes, entries, writer.sharedViews);
   } catch (cause) {
     // Too deep to read back here (a stack overflow).
     throw new ParamsNotCloneableError(encoded.field, cause);

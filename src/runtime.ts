@@ -130,10 +130,10 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
     this.#submitted++;
     if (accepted.signal?.aborted === true) {
       tracker.stop();
-      return tracker;
+    } else {
+      this.#queue.push(tracker);
+      this.#dispatch();
     }
-    this.#queue.push(tracker);
-    this.#dispatch();
     return tracker;
   }
 

@@ -285,16 +285,16 @@ export class Tracker<V = unknown, G = unknown> {
     };
     // Only the fields the instance has: each key would otherwise be copied to the worker on every attempt.
     if (request.jobId !== undefined) attempt.jobId = request.jobId;
-    if (request.jobParams !== undefined) attempt.jobParams = request.jobParams;
-    if (request.instanceParams !== undefined) attempt.instanceParams = request.instanceParams;
     if (request.wfInstanceId !== undefined) attempt.wfInstanceId = request.wfInstanceId;
-    if (request.childrenValues !== undefined) attempt.childrenValues = request.childrenValues;
     // Moved params go with the first attempt; an instance with retries holds them in shared memory instead.
-    const transfer = this.#attempts === 0 && request.transfer.length > 0 ? request.transfer : undefined;
+    const { params, transfer } = request.params.take();
+    if (params.jobParams !== undefined) attempt.jobParams = params.jobParams;
+    if (params.instanceParams !== undefined) attempt.instanceParams = params.instanceParams;
+    if (params.childrenValues !== undefined) attempt.childrenValues = params.childrenValues;
     this.#attempts++;
     this.#messagesSeen = this.#messagesAnnounced = 0;
     const handle = (this.#attemptAbort = new ForceStopHandle());
-    this.#host.pool.run(attempt, handle, transfer).then(
+    this.#host.pool.run(attempt, handle, transfer.length > 0 ? transfer : undefined).then(
       (reply) => this.#onReply(reply),
       (error: unknown) => this.#onAttemptError(error),
     );

@@ -294,12 +294,9 @@ class World {
     const request: AcceptedRequest = {
       processorName: 'processor-0',
       processorIndex: 0,
-      childrenValues: undefined,
-      transfer: [],
       instanceId: 'p-1',
       jobId: 7,
-      jobParams: { n: 1 },
-      instanceParams: undefined,
+      params: { take: () => ({ params: { jobParams: { n: 1 }, instanceParams: undefined, childrenValues: undefined }, transfer: [] }) },
       timeoutMs: cfg.timeoutMs,
       maxRetries: cfg.maxRetries,
       wfInstanceId: cfg.wf ? 'wf-1' : undefined,

@@ -10,6 +10,7 @@ import {
   forgetMarkedBuffers,
   isPromiseLike,
   markedBuffers,
+  plainTransfers,
   textOf,
   ValueWriter,
   writeValue,
@@ -81,6 +82,12 @@ function putValue(reply: Reply, value: unknown): Array<ArrayBuffer | MessagePort
   if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')) {
     reply.value = value;
     return undefined;
+  }
+  // Plain data and whole buffers go as they are (postMessage clones them, and moves the marked ones).
+  const plain = plainTransfers(value);
+  if (plain !== undefined) {
+    reply.value = value;
+    return plain.length > 0 ? plain : undefined;
   }
   const writer = new ValueWriter();
   let bytes: Buffer;
