@@ -353,6 +353,24 @@ export class ValueReader extends Deserializer {
   }
 }
 
+/**
+ * When `value` is itself a marked, whole buffer (an ArrayBuffer, or a typed array or DataView covering all of its
+ * ArrayBuffer, not shared memory), that ArrayBuffer: it moves as it is, with nothing to write. Else undefined.
+ */
+export function movedWhole(value: unknown): ArrayBuffer | undefined {
+  if (typeof value !== 'object' || value === null || !marks.marked.has(value)) return undefined;
+  if (types.isArrayBuffer(value)) return value.byteLength > 0 ? value : undefined;
+  if (!ArrayBuffer.isView(value) || Buffer.isBuffer(value)) return undefined;
+  const buffer = value.buffer;
+  if (types.isSharedArrayBuffer(buffer) || buffer.byteLength === 0 || value.byteOffset !== 0 || value.byteLength !== buffer.byteLength) return undefined;
+  return buffer;
+}
+
+/** A view of the same kind as `view` over the whole of `buffer` (`buffer` itself for an ArrayBuffer). */
+export function sameKindOver(view: ArrayBufferView | ArrayBuffer, buffer: ArrayBuffer): ArrayBufferView | ArrayBuffer {
+  return types.isArrayBuffer(view) ? buffer : makeView(viewKind(view), buffer, 0, buffer.byteLength);
+}
+
 /** Most nodes `plainTransfers` visits before it leaves a value to ValueWriter, whose native walk is faster on a big one. */
 const PLAIN_VISITS = 4096;
 

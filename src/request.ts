@@ -14,7 +14,7 @@ import {
   type ParamsField,
 } from './errors.js';
 import { MAX_TIMER_MS } from './checks.js';
-import { DetachedBufferMark, forgetMarkedBuffers, markedBuffers, readValue, ValueWriter, writeValue } from './protocol.js';
+import { DetachedBufferMark, forgetMarkedBuffers, markedBuffers, movedWhole, readValue, sameKindOver, ValueWriter, writeValue } from './protocol.js';
 import type { ProcessorRegistry } from './registry.js';
 
 /** One instance to run. `K` is the processor's registry name, `P` the type of its `jobParams`. */
@@ -147,7 +147,7 @@ export function acceptRequest(request: SubmitRequest<string, unknown>, registry:
   const job = encode('jobParams', read(request, 'jobParams'), maxParamsBytes);
   const instance = encode('instanceParams', read(request, 'instanceParams'), maxParamsBytes);
   const children = encode('childrenValues', childrenValues, maxParamsBytes);
-  if (retries > 0 && [job, instance, children].some((encoded) => encoded.writer?.transfer.some((item) => item instanceof MessagePort))) {
+  if (retries > 0 && [job, instance, children].some((encoded) => encoded.writer?.transfer.some((item) => item instanceof MessagePort) === true)) {
     throw new InvalidRequestError('maxRetries', 'a MessagePort marked with move() reaches one attempt only: give the instance no retries');
   }
   return {
@@ -198,6 +198,8 @@ interface Encoded {
   readonly bytes?: Buffer;
   /** Marked ArrayBuffers the value holds. */
   readonly buffers?: ReadonlySet<ArrayBuffer>;
+  /** The value is a marked whole buffer, this one: it moves as it is, nothing written, no byte copied. */
+  readonly whole?: ArrayBuffer;
 }
 
 // Primitives travel as they are (they are immutable); a string, which may be huge, is counted without being
@@ -223,6 +225,10 @@ function encode(field: ParamsField, value: unknown, limit: number): Encoded {
       // bigint (immutable, but up to 128 MiB), function and symbol (refused by the writer)
       break;
   }
+  // A buffer moved on its own (the usual case for data): nothing to write. (Writing would make a Node Buffer,
+  // whose allocation has V8 weigh the big external memory just allocated: a full GC on each such submit.)
+  const whole = movedWhole(value);
+  if (whole !== undefined) return { field, value, whole };
   const writer = new ValueWriter();
   let bytes: Buffer;
   let buffers: ReadonlySet<ArrayBuffer> | undefined;
@@ -256,6 +262,17 @@ export class ParamsSnapshot implements ParamsSource {
     for (const field of encoded) if (field.buffers !== undefined) forgetMarkedBuffers(field.buffers);
     const transfer: Array<ArrayBuffer | MessagePort> = [];
     this.#params = read3(encoded, (field) => {
+      if (field.whole !== undefined) {
+        // structuredClone with a transfer list moves the bytes to a buffer of ours: no copy, the caller's detached.
+        const own = structuredClone(field.whole, { transfer: [field.whole] }) as ArrayBuffer;
+        if (!keepForRetries) {
+          transfer.push(own);
+          return sameKindOver(field.value as ArrayBufferView, own);
+        }
+        const shared = new SharedArrayBuffer(own.byteLength);
+        new Uint8Array(shared).set(new Uint8Array(own));
+        return sameKindOver(field.value as ArrayBufferView, shared as unknown as ArrayBuffer);
+      }
       const moved = field.writer !== undefined && field.writer.shared.length === 0 && !keepForRetries ? field.writer.transfer : [];
       // structuredClone with a transfer list moves the bytes (or the port) to an object of ours: no copy.
       const owned = moved.map((item) => structuredClone(item, { transfer: [item] }) as ArrayBuffer | MessagePort);
