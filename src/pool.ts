@@ -40,7 +40,12 @@ export class WorkerPool {
       // be force-stopped before the boot ends, terminating that worker makes piscina stop replacing dead workers
       // for the rest of the pool's life (it takes the death for a worker that cannot boot).
       loadBalancer: (_task, workers) => {
-        for (const worker of workers) if (worker.currentUsage === 0 && started.has(worker.id)) return worker;
+        for (const worker of workers) {
+          if (worker.currentUsage === 0 && started.has(worker.id)) {
+            this.#placed = true;
+            return worker;
+          }
+        }
         return null;
       },
       filename: entry,
@@ -76,6 +81,8 @@ export class WorkerPool {
   #destroyed = false;
   // Force-stops not yet passed to piscina: until they are, its thread count still holds the worker to be replaced.
   #abortsDue = 0;
+  // Set by the balancer when it gives a task a worker: read right after piscina.run() to know whether it posted.
+  #placed = false;
 
   /** Resolves once the pool holds its full set of workers (minThreads + spares), each booted, its processors imported. */
   ready(): Promise<void> {
@@ -142,10 +149,25 @@ export class WorkerPool {
 
   /**
    * Runs one attempt. Aborting `handle` while it runs terminates its worker; piscina then spawns a replacement
-   * synchronously, inside `handle.abort()`.
+   * synchronously, inside `handle.abort()`. `transfer` goes with it. With `rescue`, the transfer list holds the
+   * caller's own buffers, which must be gone once the call returns: when no worker takes the attempt at once (one
+   * is still booting, others queue before it), the attempt is withdrawn from piscina's queue and what `rescue`
+   * gives (the same params over buffers of our own) is queued instead.
    */
-  run(request: AttemptRequest, handle: ForceStopHandle, transfer?: ReadonlyArray<ArrayBuffer | MessagePort>): Promise<AttemptReply> {
-    return this.#piscina.run(request, transfer === undefined ? { signal: handle } : { signal: handle, transferList: transfer as TransferListItem[] });
+  run(request: AttemptRequest, handle: ForceStopHandle, transfer?: ReadonlyArray<ArrayBuffer | MessagePort>, rescue?: () => { request: AttemptRequest; transfer: ReadonlyArray<ArrayBuffer | MessagePort> }): Promise<AttemptReply> {
+    if (transfer === undefined) return this.#piscina.run(request, { signal: handle });
+    if (rescue === undefined) return this.#piscina.run(request, { signal: handle, transferList: transfer as TransferListItem[] });
+    this.#placed = false;
+    const first = new ForceStopHandle();
+    const running = this.#piscina.run(request, { signal: first, transferList: transfer as TransferListItem[] });
+    if (this.#placed) {
+      handle.addEventListener('abort', () => first.abort(handle.reason));
+      return running;
+    }
+    running.catch(() => undefined); // withdrawn: piscina rejects it with an AbortError
+    first.abort('withdrawn: no worker free at once');
+    const again = rescue();
+    return this.#piscina.run(again.request, { signal: handle, transferList: again.transfer as TransferListItem[] });
   }
 
   /** The live worker threads. */

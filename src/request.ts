@@ -71,10 +71,24 @@ export interface Params {
   readonly childrenValues: Record<string, unknown> | undefined;
 }
 
+/** An attempt's params, and what it transfers. */
+export interface TakenParams {
+  readonly params: Params;
+  /** What the attempt transfers: the params' moved buffers and ports, for the first attempt only. */
+  readonly transfer: ReadonlyArray<ArrayBuffer | MessagePort>;
+  /**
+   * For params that still hold the caller's own buffers: when the attempt cannot be posted at once, this takes the
+   * buffers into ours and gives the params and transfer list to queue instead.
+   */
+  readonly rescue?: () => TakenParams;
+}
+
 /** Where an instance's attempts get their params (a `ParamsSnapshot`). */
 export interface ParamsSource {
   /** The params, and (for the first attempt only) what must be transferred with them. */
-  take(): { readonly params: Params; readonly transfer: ReadonlyArray<ArrayBuffer | MessagePort> };
+  take(): TakenParams;
+  /** Detaches the caller's moved buffers, if the first attempt has not taken them. */
+  own(): void;
 }
 
 /** A request that passed every check, with its params snapshotted. */
@@ -250,44 +264,79 @@ function encode(field: ParamsField, value: unknown, limit: number): Encoded {
 
 /**
  * The params of an accepted request, as its attempts see them. Copied params are a snapshot taken at submit. Moved
- * buffers change owner at submit (the caller's are detached): an instance with no retries sends them by transfer
- * with its only attempt; one with retries keeps their bytes in shared memory, one copy that every attempt reads,
- * whatever becomes of a worker.
+ * buffers change owner: an instance with retries keeps their bytes in shared memory, one copy made at submit that
+ * every attempt reads, whatever becomes of a worker; one with no retries sends them by transfer with its only
+ * attempt. Those stay the caller's own objects while the attempt is posted at once, and are taken into buffers of
+ * ours (`own()`) when it must wait: either way the caller's are detached once `submit()` returns, and no buffer is
+ * made, or accounted by V8, twice on the way.
  */
 export class ParamsSnapshot implements ParamsSource {
-  readonly #params: Params;
-  #transfer: ReadonlyArray<ArrayBuffer | MessagePort>;
+  readonly #encoded: readonly [Encoded, Encoded, Encoded];
+  #params: Params | undefined;
+  /** Moved buffers and ports still to go with the first attempt: the caller's, or ours once owned. */
+  #items: Array<ArrayBuffer | MessagePort>;
+  #owned = false;
+  #taken = false;
+  // What every attempt after the first gets (made once).
+  #again: TakenParams | undefined;
 
   constructor(encoded: readonly [Encoded, Encoded, Encoded], keepForRetries: boolean) {
+    this.#encoded = encoded;
     for (const field of encoded) if (field.buffers !== undefined) forgetMarkedBuffers(field.buffers);
-    const transfer: Array<ArrayBuffer | MessagePort> = [];
-    this.#params = read3(encoded, (field) => {
-      if (field.whole !== undefined) {
-        // structuredClone with a transfer list moves the bytes to a buffer of ours: no copy, the caller's detached.
-        const own = structuredClone(field.whole, { transfer: [field.whole] }) as ArrayBuffer;
-        if (!keepForRetries) {
-          transfer.push(own);
-          return sameKindOver(field.value as ArrayBufferView, own);
-        }
-        const shared = new SharedArrayBuffer(own.byteLength);
-        new Uint8Array(shared).set(new Uint8Array(own));
-        return sameKindOver(field.value as ArrayBufferView, shared as unknown as ArrayBuffer);
-      }
-      const moved = field.writer !== undefined && field.writer.shared.length === 0 && !keepForRetries ? field.writer.transfer : [];
-      // structuredClone with a transfer list moves the bytes (or the port) to an object of ours: no copy.
-      const owned = moved.map((item) => structuredClone(item, { transfer: [item] }) as ArrayBuffer | MessagePort);
-      transfer.push(...owned);
-      return decode(field, keepForRetries, moved.length > 0 ? owned : undefined);
-    });
-    this.#transfer = transfer;
+    this.#items = keepForRetries ? [] : encoded.flatMap(movedItems);
+    if (keepForRetries || this.#items.length === 0) {
+      this.#params = read3(encoded, (field) => decode(field, keepForRetries));
+      this.#owned = true;
+    }
   }
 
-  /** The params, and (once: for the first attempt) what must be transferred with them. */
-  take(): { readonly params: Params; readonly transfer: ReadonlyArray<ArrayBuffer | MessagePort> } {
-    const transfer = this.#transfer;
-    this.#transfer = [];
-    return { params: this.#params, transfer };
+  /** Takes the caller's moved buffers into buffers of ours, unless the first attempt has taken them already. */
+  own(): void {
+    if (this.#owned || this.#taken) return;
+    this.#owned = true;
+    // structuredClone with a transfer list moves the bytes (or the port) to an object of ours: no copy.
+    this.#items = this.#items.map((item) => structuredClone(item, { transfer: [item] }) as ArrayBuffer | MessagePort);
+    this.#params = undefined; // read over the caller's objects: read again over ours
   }
+
+  take(): TakenParams {
+    if (this.#taken) return (this.#again ??= { params: this.#params as Params, transfer: [] });
+    this.#taken = true;
+    const params = this.#read();
+    const transfer = this.#items;
+    this.#items = [];
+    if (this.#owned) return transfer.length === 0 ? (this.#again = { params, transfer }) : { params, transfer };
+    return {
+      params,
+      transfer,
+      rescue: () => {
+        // The attempt could not be posted at once: the pool withdrew it. The buffers are the caller's still.
+        this.#taken = false;
+        this.#again = undefined;
+        this.#items = transfer;
+        this.own();
+        return this.take();
+      },
+    };
+  }
+
+  #read(): Params {
+    if (this.#params !== undefined) return this.#params;
+    let next = 0;
+    this.#params = read3(this.#encoded, (field) => {
+      const count = movedItems(field).length;
+      const mine = this.#items.slice(next, next + count);
+      next += count;
+      return decode(field, false, mine);
+    });
+    return this.#params;
+  }
+}
+
+/** What a field moves with the first attempt of an instance with no retries. */
+function movedItems(field: Encoded): Array<ArrayBuffer | MessagePort> {
+  if (field.whole !== undefined) return [field.whole];
+  return field.writer !== undefined && field.writer.shared.length === 0 ? field.writer.transfer : [];
 }
 
 function read3(encoded: readonly Encoded[], decodeField: (field: Encoded) => unknown): Params {
@@ -304,7 +353,11 @@ function read3(encoded: readonly Encoded[], decodeField: (field: Encoded) => unk
  * bytes copied once into shared memory.
  */
 function decode(encoded: Encoded, keepForRetries: boolean, items?: ReadonlyArray<ArrayBuffer | MessagePort>): unknown {
-  const { writer, bytes, value } = encoded;
+  const { writer, bytes, value, whole } = encoded;
+  if (whole !== undefined) {
+    if (!keepForRetries) return items?.[0] === whole ? value : sameKindOver(value as ArrayBufferView, items?.[0] as ArrayBuffer);
+    return sameKindOver(value as ArrayBufferView, sharedCopy(whole) as unknown as ArrayBuffer);
+  }
   if (writer === undefined || bytes === undefined) return value;
   try {
     if (writer.shared.length > 0) {
@@ -314,19 +367,20 @@ function decode(encoded: Encoded, keepForRetries: boolean, items?: ReadonlyArray
       for (const item of writer.transfer) structuredClone(item, { transfer: [item] });
       return clone;
     }
-    const entries = items ?? writer.transfer.map((item) => {
-      if (!keepForRetries || item instanceof MessagePort) return item;
-      // structuredClone with a transfer list moves the bytes to a buffer of ours (no copy); one copy to shared memory.
-      const own = structuredClone(item, { transfer: [item] }) as ArrayBuffer;
-      const shared = new SharedArrayBuffer(own.byteLength);
-      new Uint8Array(shared).set(new Uint8Array(own));
-      return shared;
-    });
+    const entries = items ?? writer.transfer.map((item) => (!keepForRetries || item instanceof MessagePort ? item : sharedCopy(item)));
     return readValue(bytes, entries, writer.sharedViews);
   } catch (cause) {
     // Too deep to read back here (a stack overflow).
     throw new ParamsNotCloneableError(encoded.field, cause);
   }
+}
+
+/** Detaches a moved buffer from the caller and copies its bytes, once, into shared memory every attempt reads. */
+function sharedCopy(buffer: ArrayBuffer): SharedArrayBuffer {
+  const own = structuredClone(buffer, { transfer: [buffer] });
+  const shared = new SharedArrayBuffer(own.byteLength);
+  new Uint8Array(shared).set(new Uint8Array(own));
+  return shared;
 }
 
 /**

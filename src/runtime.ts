@@ -134,6 +134,9 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
       this.#queue.push(tracker);
       this.#dispatch();
     }
+    // The caller's moved buffers are gone once submit() returns: posted with the attempt that just started, or
+    // taken into buffers of ours while the instance waits (a no-op for every other request).
+    accepted.params.own();
     return tracker;
   }
 

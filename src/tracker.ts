@@ -8,7 +8,7 @@ import { decideOutcome, Ending, type Cause, type Decision } from './outcome.js';
 import { ForceStopHandle, type WorkerPool } from './pool.js';
 import { AttemptEnd, readValue, textOf, type AttemptReply, type AttemptRequest } from './protocol.js';
 import { cutResult, type RunningStatus, type StatusReport } from './report.js';
-import type { AcceptedRequest } from './request.js';
+import type { AcceptedRequest, Params } from './request.js';
 import { InstanceStatus, OutcomeStatus, TaskStatus, type OutcomeReason } from './status.js';
 import type { ResolvedOptions } from './options.js';
 
@@ -276,7 +276,7 @@ export class Tracker<V = unknown, G = unknown> {
 
   #runAttempt(): void {
     const request = this.#request;
-    const attempt: { -readonly [K in keyof AttemptRequest]: AttemptRequest[K] } = {
+    const attempt: MutableAttempt = {
       slot: this.#slot,
       processorIndex: request.processorIndex,
       instanceId: request.instanceId,
@@ -287,14 +287,21 @@ export class Tracker<V = unknown, G = unknown> {
     if (request.jobId !== undefined) attempt.jobId = request.jobId;
     if (request.wfInstanceId !== undefined) attempt.wfInstanceId = request.wfInstanceId;
     // Moved params go with the first attempt; an instance with retries holds them in shared memory instead.
-    const { params, transfer } = request.params.take();
-    if (params.jobParams !== undefined) attempt.jobParams = params.jobParams;
-    if (params.instanceParams !== undefined) attempt.instanceParams = params.instanceParams;
-    if (params.childrenValues !== undefined) attempt.childrenValues = params.childrenValues;
+    const taken = request.params.take();
+    putParams(attempt, taken.params);
+    const rescue = taken.rescue;
     this.#attempts++;
     this.#messagesSeen = this.#messagesAnnounced = 0;
     const handle = (this.#attemptAbort = new ForceStopHandle());
-    this.#host.pool.run(attempt, handle, transfer.length > 0 ? transfer : undefined).then(
+    this.#host.pool.run(
+      attempt,
+      handle,
+      taken.transfer.length > 0 ? taken.transfer : undefined,
+      rescue === undefined ? undefined : () => {
+        const again = rescue();
+        return { request: putParams({ ...attempt }, again.params), transfer: again.transfer };
+      },
+    ).then(
       (reply) => this.#onReply(reply),
       (error: unknown) => this.#onAttemptError(error),
     );
@@ -514,6 +521,16 @@ export class Tracker<V = unknown, G = unknown> {
       progress: this.#progress,
     };
   }
+}
+
+type MutableAttempt = { -readonly [K in keyof AttemptRequest]: AttemptRequest[K] };
+
+/** Puts the params an instance has into its attempt request (a key left out is not copied across). */
+function putParams(attempt: MutableAttempt, params: Params): MutableAttempt {
+  if (params.jobParams !== undefined) attempt.jobParams = params.jobParams;
+  if (params.instanceParams !== undefined) attempt.instanceParams = params.instanceParams;
+  if (params.childrenValues !== undefined) attempt.childrenValues = params.childrenValues;
+  return attempt;
 }
 
 /** How long before a timeout's deadline its timer wakes, to meet the deadline exactly (ms). */

@@ -296,7 +296,7 @@ class World {
       processorIndex: 0,
       instanceId: 'p-1',
       jobId: 7,
-      params: { take: () => ({ params: { jobParams: { n: 1 }, instanceParams: undefined, childrenValues: undefined }, transfer: [] }) },
+      params: { take: () => ({ params: { jobParams: { n: 1 }, instanceParams: undefined, childrenValues: undefined }, transfer: [] }), own: () => undefined },
       timeoutMs: cfg.timeoutMs,
       maxRetries: cfg.maxRetries,
       wfInstanceId: cfg.wf ? 'wf-1' : undefined,
