@@ -66,9 +66,9 @@ export class InvalidRetriesError extends TaskTrackerError {
 }
 
 /**
- * `jobParams` or `instanceParams` cannot be cloned (`v8.serialize`: a function, a symbol, a WeakMap, a Proxy, a
- * SharedArrayBuffer, a Node host object such as a Blob or a MessagePort, a getter that throws…), so it could never
- * reach a worker. `cause` holds the clone error.
+ * `jobParams`, `instanceParams` or `childrenValues` cannot be cloned (`v8.serialize`: a function, a symbol, a
+ * WeakMap, a Proxy, a Node host object such as a Blob, a MessagePort not marked with `move()`, a getter that
+ * throws…), so it could never reach a worker. `cause` holds the clone error.
  */
 export class ParamsNotCloneableError extends TaskTrackerError {
   readonly field: ParamsField;
@@ -95,8 +95,8 @@ export class ParamsTooLargeError extends TaskTrackerError {
 }
 
 /**
- * `jobParams` or `instanceParams` holds a buffer marked with `move()` that is already detached (moved before, most
- * likely to another instance): it has no bytes left to send.
+ * `jobParams`, `instanceParams` or `childrenValues` holds a buffer marked with `move()` that is already detached
+ * (moved before, most likely to another instance): it has no bytes left to send.
  */
 export class DetachedBufferError extends TaskTrackerError {
   readonly field: ParamsField;

@@ -72,6 +72,7 @@ export function decideOutcome(facts: AttemptFacts): Decision {
       reason = OutcomeReason.SUCCEEDED;
       break;
     case Ending.NEVER_STARTED:
+    case Ending.CANCELLED:
       reason = OutcomeReason.STOPPED_BEFORE_START;
       text = SystemResult.STOPPED_BEFORE_START;
       break;

@@ -1,7 +1,18 @@
-// The worker pool: piscina, plus one shared interrupt flag per dispatch slot, set up once for the pool's life.
+// The worker pool: piscina, fed ahead of its workers (prefetched attempts wait in piscina's queue, in dispatch order,
+// and piscina posts the next one the moment a worker answers), with two shared words per dispatch slot: an
+// interrupt flag, and a stamp that says whether the slot's attempt is waiting (its ticket), cancelled (0) or started
+// (the epoch µs it did).
 import type { MessagePort, ResourceLimits, TransferListItem } from 'node:worker_threads';
-import { Piscina } from 'piscina';
-import { FLAG_INTERRUPTED, FLAG_RUNNING, isWorkerBootedMessage, type AttemptReply, type AttemptRequest, type WorkerBootData } from './protocol.js';
+import { Piscina, type TaskQueue } from 'piscina';
+import {
+  FLAG_INTERRUPTED,
+  FLAG_RUNNING,
+  isWorkerBootedMessage,
+  MAX_TICKET,
+  type AttemptReply,
+  type AttemptRequest,
+  type WorkerBootData,
+} from './protocol.js';
 
 const entry = new URL('../workers/entry.cjs', import.meta.url).href;
 
@@ -11,7 +22,7 @@ export interface PoolOptions {
   /** Idle workers kept beyond `maxThreads`, so that an attempt never waits for a replacement to spawn. */
   readonly spareThreads: number;
   readonly resourceLimits: ResourceLimits | undefined;
-  /** Messages a worker posts on its own (processor log lines). */
+  /** Messages a worker posts on its own (processor log lines, progress). */
   readonly onMessage: (message: unknown) => void;
   /** Errors of a worker that had no task to fail. */
   readonly onError: (error: unknown) => void;
@@ -19,35 +30,143 @@ export interface PoolOptions {
   readonly preload: readonly string[];
 }
 
+/** What `run()` re-queues over buffers of our own when an attempt holding the caller's cannot be posted at once. */
+export type Rescue = () => { readonly request: AttemptRequest; readonly transfer: ReadonlyArray<ArrayBuffer | MessagePort> };
+
+/** The owner's handles for an attempt's end: symbols, so that a Tracker keeps them off its public API. */
+export const kAttemptReply = Symbol('attemptReply');
+export const kAttemptError = Symbol('attemptError');
+
+/** Who hears how an attempt ended. */
+export interface AttemptOwner {
+  [kAttemptReply](attempt: PoolAttempt, reply: AttemptReply): void;
+  /** Its worker died under it (or was terminated), or piscina refused it. */
+  [kAttemptError](attempt: PoolAttempt, error: unknown): void;
+}
+
+/** One attempt handed to the pool. */
+export class PoolAttempt {
+  request: AttemptRequest;
+  transfer: ReadonlyArray<ArrayBuffer | MessagePort> | undefined;
+  readonly owner: AttemptOwner;
+  /** Dispatch order: piscina's queue hands attempts out by it. */
+  readonly order: number;
+  /** The current launch: a withdrawn launch's result is never reported. */
+  launch = 0;
+  /** The worker (threadId) piscina gave it; 0 while it waits in the queue. */
+  workerId = 0;
+  /** Its launch has settled: the worker answered or died. */
+  settled = false;
+
+  constructor(request: AttemptRequest, owner: AttemptOwner, transfer: ReadonlyArray<ArrayBuffer | MessagePort> | undefined, order: number) {
+    this.request = request;
+    this.owner = owner;
+    this.transfer = transfer;
+    this.order = order;
+  }
+}
+
+/** A piscina task, as its queue and balancer see it. */
+type Task = Parameters<TaskQueue['push']>[0];
+/** Our attempt rides on a task's queue options. */
+const attemptOf = (task: object): PoolAttempt => (task as Record<symbol, unknown>)[Piscina.queueOptionsSymbol] as PoolAttempt;
+
 /**
- * Runs attempts on piscina, one per worker at a time. The runtime dispatches at most `maxThreads` attempts at
- * once, each holding a slot: the index of its interrupt flag, which it keeps across its retries.
+ * piscina's queue, kept in dispatch order whatever piscina does with a task its balancer turns away (it puts such
+ * a task back at the front or the back): attempts start in the order they were dispatched.
+ */
+class DispatchOrderQueue implements TaskQueue {
+  readonly #tasks: Task[] = [];
+
+  get size(): number {
+    return this.#tasks.length;
+  }
+
+  push(task: Task): void {
+    const order = attemptOf(task).order;
+    let at = this.#tasks.length;
+    while (at > 0 && attemptOf(this.#tasks[at - 1] as Task).order > order) at--;
+    this.#tasks.splice(at, 0, task);
+  }
+
+  unshift(task: Task): void {
+    this.push(task);
+  }
+
+  shift(): Task | null {
+    return this.#tasks.shift() ?? null;
+  }
+
+  remove(task: Task): void {
+    const at = this.#tasks.indexOf(task);
+    if (at !== -1) this.#tasks.splice(at, 1);
+  }
+
+  /** Takes out the task of `attempt`, if it waits here. */
+  take(attempt: PoolAttempt): boolean {
+    const at = this.#tasks.findIndex((task) => attemptOf(task) === attempt);
+    if (at === -1) return false;
+    this.#tasks.splice(at, 1);
+    return true;
+  }
+
+  /** Takes out every task, oldest first. */
+  takeAll(): PoolAttempt[] {
+    return this.#tasks.splice(0).map(attemptOf);
+  }
+}
+
+/**
+ * Runs attempts on piscina, one per worker at a time, at most `maxThreads` at once: spare workers stay idle for the
+ * moment a force-stop takes a worker away. The runtime dispatches up to `slots` attempts (twice `maxThreads`): the
+ * next attempts wait in piscina's queue, so piscina posts one inside its answer to the previous, and the worker
+ * finds it without sleeping. An attempt is started only by its worker, which takes the slot's ticket (a
+ * compare-and-swap in shared memory) and leaves its start time in its place; the main thread cancels an attempt that
+ * has not started the same way, and it then never runs.
  */
 export class WorkerPool {
+  /** Dispatch slots: attempts running or waiting in piscina's queue. */
+  readonly slots: number;
   readonly #piscina: Piscina<AttemptRequest, AttemptReply>;
+  readonly #queue = new DispatchOrderQueue();
   readonly #flags: Int32Array;
+  readonly #stamps: BigInt64Array;
   readonly #freeSlots: number[];
+  #nextTicket = 0;
+  #nextOrder = 0;
+  // Workers being terminated: piscina gives them nothing more, and they count for nothing.
+  readonly #doomed = new Set<number>();
 
   constructor(options: PoolOptions) {
-    const flags = new SharedArrayBuffer(options.maxThreads * Int32Array.BYTES_PER_ELEMENT);
+    this.slots = options.maxThreads * 2;
+    const flags = new SharedArrayBuffer(this.slots * Int32Array.BYTES_PER_ELEMENT);
+    const stamps = new SharedArrayBuffer(this.slots * BigInt64Array.BYTES_PER_ELEMENT);
     this.#flags = new Int32Array(flags);
-    this.#freeSlots = Array.from({ length: options.maxThreads }, (_, slot) => options.maxThreads - 1 - slot);
-    const workerData: WorkerBootData = { flags, preload: options.preload };
+    this.#stamps = new BigInt64Array(stamps);
+    this.#freeSlots = Array.from({ length: this.slots }, (_, slot) => this.slots - 1 - slot);
+    const workerData: WorkerBootData = { flags, stamps, preload: options.preload };
     const started = this.#started;
+    const doomed = this.#doomed;
+    const maxThreads = options.maxThreads;
     this.#piscina = new Piscina<AttemptRequest, AttemptReply>({
-      // An idle worker that has finished starting, or none (the attempt waits for the next one that has). piscina's
-      // own balancer also picks a worker still starting: an attempt there waits for the whole boot, and should it
-      // be force-stopped before the boot ends, terminating that worker makes piscina stop replacing dead workers
-      // for the rest of the pool's life (it takes the death for a worker that cannot boot).
-      loadBalancer: (_task, workers) => {
+      // An idle worker that has finished starting, while fewer than maxThreads work; else none (the attempt waits in
+      // the queue, and piscina asks again when a worker answers or comes up). piscina's own balancer also picks a
+      // worker still starting: an attempt there waits for the whole boot, and should it be force-stopped before the
+      // boot ends, the worker's death makes piscina stop replacing dead workers for the rest of the pool's life (it
+      // takes it for a worker that cannot boot).
+      loadBalancer: (task, workers) => {
+        let busy = 0;
+        let idle: (typeof workers)[number] | null = null;
         for (const worker of workers) {
-          if (worker.currentUsage === 0 && started.has(worker.id)) {
-            this.#placed = true;
-            return worker;
-          }
+          if (doomed.has(worker.id)) continue;
+          if (worker.currentUsage > 0) busy++;
+          else if (idle === null && started.has(worker.id)) idle = worker;
         }
-        return null;
+        if (idle === null || busy >= maxThreads) return null;
+        attemptOf(task).workerId = idle.id;
+        return idle;
       },
+      taskQueue: this.#queue,
       filename: entry,
       minThreads: options.minThreads + options.spareThreads,
       maxThreads: options.maxThreads + options.spareThreads,
@@ -65,9 +184,12 @@ export class WorkerPool {
     this.#piscina.on('error', options.onError);
     // piscina emits workerCreate when it marks a worker ready, just before it offers the worker the waiting tasks.
     this.#piscina.on('workerCreate', (worker: { id: number }) => started.add(worker.id));
-    this.#piscina.on('workerDestroy', (worker: { id: number }) => {
-      started.delete(worker.id);
-      this.#booted.delete(worker.id);
+    // A worker that has exited no longer has its threadId (-1): what is known of the workers is checked against those
+    // still alive instead.
+    this.#piscina.on('workerDestroy', () => {
+      const alive = new Set(this.#piscina.threads.map((thread) => thread.threadId));
+      for (const known of [started, doomed, this.#booted]) for (const id of known) if (!alive.has(id)) known.delete(id);
+      this.#onBooted(0);
     });
     this.#size = options.minThreads + options.spareThreads;
   }
@@ -79,10 +201,8 @@ export class WorkerPool {
   readonly #size: number;
   #whenReady: Array<() => void> = [];
   #destroyed = false;
-  // Force-stops not yet passed to piscina: until they are, its thread count still holds the worker to be replaced.
+  // Force-stops not yet carried out: until they are, piscina's thread count still holds the worker to be replaced.
   #abortsDue = 0;
-  // Set by the balancer when it gives a task a worker: read right after piscina.run() to know whether it posted.
-  #placed = false;
 
   /** Resolves once the pool holds its full set of workers (minThreads + spares), each booted, its processors imported. */
   ready(): Promise<void> {
@@ -91,7 +211,7 @@ export class WorkerPool {
   }
 
   #isReady(): boolean {
-    if (this.#abortsDue > 0) return false;
+    if (this.#abortsDue > 0 || this.#doomed.size > 0) return false;
     const threads = this.#piscina.threads;
     return threads.length >= this.#size && threads.every((thread) => this.#booted.has(thread.threadId));
   }
@@ -109,34 +229,62 @@ export class WorkerPool {
     return this.#freeSlots.length > 0;
   }
 
-  /** Takes a free slot, its flag cleared. Call only when `hasFreeSlot`. */
+  /** Takes a free slot. Call only when `hasFreeSlot`. */
   takeSlot(): number {
-    const slot = this.#freeSlots.pop() as number;
-    this.rearm(slot);
-    return slot;
+    return this.#freeSlots.pop() as number;
   }
 
   releaseSlot(slot: number): void {
     this.#freeSlots.push(slot);
   }
 
-  /** Clears a slot's flag for the next attempt of the instance that holds it. */
-  rearm(slot: number): void {
+  /**
+   * Prepares `slot` for its next attempt: the interrupt flag cleared, and a fresh ticket in its stamp, which the
+   * attempt's worker takes when it starts. Returns the ticket, for the attempt request.
+   */
+  arm(slot: number): number {
+    const ticket = (this.#nextTicket = (this.#nextTicket % MAX_TICKET) + 1);
     Atomics.store(this.#flags, slot, FLAG_RUNNING);
+    Atomics.store(this.#stamps, slot, BigInt(ticket));
+    return ticket;
+  }
+
+  /** When the slot's attempt started in its worker (epoch ms, µs precision), or null while it has not (or never will). */
+  startedAt(slot: number): number | null {
+    const stamp = Atomics.load(this.#stamps, slot);
+    return stamp > MAX_TICKET_BIG ? Number(stamp) / 1000 : null;
   }
 
   /**
-   * Force-stops the attempt of `handle`, one event-loop turn from now, through piscina's abort: piscina then
-   * terminates the worker running it (a real `worker.terminate()`) and spawns a replacement, or withdraws it if it
-   * is still queued. Not at once: should the attempt's reply already be on its way, piscina reads it first, the
-   * worker is free and correct, and the abort does nothing — terminating it behind piscina's back would kill the
-   * next instance piscina gives it.
+   * Cancels the attempt with `ticket` in `slot` if it has not started: it then never runs (its worker, if it gets
+   * it, answers at once without running it), and it leaves piscina's queue if it waits there. False when it has
+   * started.
    */
-  abortSoon(handle: ForceStopHandle, reason: unknown): void {
+  cancel(slot: number, ticket: number, attempt: PoolAttempt | undefined): boolean {
+    if (Atomics.compareExchange(this.#stamps, slot, BigInt(ticket), 0n) !== BigInt(ticket)) return false;
+    if (attempt !== undefined && this.#queue.take(attempt)) attempt.launch++;
+    return true;
+  }
+
+  /**
+   * Force-stops `attempt`, one event-loop turn from now: its worker is terminated (a real `worker.terminate()`),
+   * and piscina replaces it once it has exited, off this call's path. Not at once: should the attempt's reply already
+   * be on its way, it is read first, and the worker, free and correct, is left alone (terminating it would kill the
+   * next instance it runs). The worker is marked first, so that piscina gives it nothing more; and the attempts
+   * waiting in the queue are offered again, so that a spare takes the next one at once.
+   */
+  abortSoon(attempt: PoolAttempt): void {
     this.#abortsDue++;
     setImmediate(() => {
-      handle.abort(reason);
       this.#abortsDue--;
+      if (!attempt.settled && attempt.workerId !== 0) {
+        const worker = this.#piscina.threads.find((thread) => thread.threadId === attempt.workerId);
+        if (worker !== undefined) {
+          this.#doomed.add(attempt.workerId);
+          void worker.terminate();
+        }
+      }
+      this.#reoffer();
       this.#onBooted(0);
     });
   }
@@ -148,26 +296,56 @@ export class WorkerPool {
   }
 
   /**
-   * Runs one attempt. Aborting `handle` while it runs terminates its worker; piscina then spawns a replacement
-   * synchronously, inside `handle.abort()`. `transfer` goes with it. With `rescue`, the transfer list holds the
-   * caller's own buffers, which must be gone once the call returns: when no worker takes the attempt at once (one
-   * is still booting, others queue before it), the attempt is withdrawn from piscina's queue and what `rescue`
-   * gives (the same params over buffers of our own) is queued instead.
+   * Runs one attempt (its request carries its slot and ticket); `owner` hears how it ended. `transfer` goes with it.
+   * With `rescue`, the transfer list holds the caller's own buffers, which must be gone once the call returns: when
+   * piscina does not post the attempt at once, it leaves the queue and what `rescue` gives (the same params over
+   * buffers of our own) is queued instead.
    */
-  run(request: AttemptRequest, handle: ForceStopHandle, transfer?: ReadonlyArray<ArrayBuffer | MessagePort>, rescue?: () => { request: AttemptRequest; transfer: ReadonlyArray<ArrayBuffer | MessagePort> }): Promise<AttemptReply> {
-    if (transfer === undefined) return this.#piscina.run(request, { signal: handle });
-    if (rescue === undefined) return this.#piscina.run(request, { signal: handle, transferList: transfer as TransferListItem[] });
-    this.#placed = false;
-    const first = new ForceStopHandle();
-    const running = this.#piscina.run(request, { signal: first, transferList: transfer as TransferListItem[] });
-    if (this.#placed) {
-      handle.addEventListener('abort', () => first.abort(handle.reason));
-      return running;
+  run(request: AttemptRequest, owner: AttemptOwner, transfer?: ReadonlyArray<ArrayBuffer | MessagePort>, rescue?: Rescue): PoolAttempt {
+    const attempt = new PoolAttempt(request, owner, transfer, this.#nextOrder++);
+    this.#launch(attempt);
+    if (rescue !== undefined && attempt.workerId === 0 && this.#queue.take(attempt)) {
+      const again = rescue();
+      attempt.request = again.request;
+      attempt.transfer = again.transfer;
+      this.#launch(attempt);
     }
-    running.catch(() => undefined); // withdrawn: piscina rejects it with an AbortError
-    first.abort('withdrawn: no worker free at once');
-    const again = rescue();
-    return this.#piscina.run(again.request, { signal: handle, transferList: again.transfer as TransferListItem[] });
+    return attempt;
+  }
+
+  #launch(attempt: PoolAttempt): void {
+    const { request, transfer } = attempt;
+    const launch = ++attempt.launch;
+    // The attempt rides on piscina's queue options (a symbol key: never copied to the worker), for the queue and the
+    // balancer.
+    (request as unknown as Record<symbol, PoolAttempt>)[Piscina.queueOptionsSymbol] = attempt;
+    const running = transfer === undefined ? this.#piscina.run(request) : this.#piscina.run(request, { transferList: transfer as TransferListItem[] });
+    running.then(
+      (reply) => {
+        if (attempt.launch !== launch) return;
+        attempt.settled = true;
+        attempt.owner[kAttemptReply](attempt, reply);
+      },
+      (error: unknown) => {
+        if (attempt.launch !== launch) return;
+        // Its worker died before starting it (it was on its way there): it runs elsewhere, a few times at most.
+        if (Atomics.load(this.#stamps, request.slot) === BigInt(request.ticket) && launch < MAX_LAUNCHES && !this.#destroyed) {
+          attempt.workerId = 0;
+          this.#launch(attempt);
+          return;
+        }
+        attempt.settled = true;
+        attempt.owner[kAttemptError](attempt, error);
+      },
+    );
+  }
+
+  // piscina offers its queue only when a worker answers or comes up: after a terminate, a spare stands idle while
+  // the attempts wait for the replacement. Taken out and run again, in order, the first of them goes to the spare.
+  // (A launch taken out of the queue never settles: piscina keeps no other hold on it.)
+  #reoffer(): void {
+    if (this.#queue.size === 0 || this.#destroyed) return;
+    for (const attempt of this.#queue.takeAll()) this.#launch(attempt);
   }
 
   /** The live worker threads. */
@@ -183,29 +361,7 @@ export class WorkerPool {
   }
 }
 
-/**
- * The lightest object piscina takes as a task's abort signal (one listener, no EventTarget): aborting it while the
- * task runs terminates the task's worker.
- */
-export class ForceStopHandle {
-  aborted = false;
-  reason: unknown = undefined;
-  #listener: (() => void) | undefined;
+const MAX_TICKET_BIG = BigInt(MAX_TICKET);
 
-  addEventListener(_type: 'abort', listener: () => void): void {
-    this.#listener = listener;
-  }
-
-  removeEventListener(): void {
-    this.#listener = undefined;
-  }
-
-  abort(reason: unknown): void {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.reason = reason;
-    const listener = this.#listener;
-    this.#listener = undefined;
-    listener?.();
-  }
-}
+/** How many times one attempt is handed to piscina, at most, when workers die before starting it. */
+const MAX_LAUNCHES = 4;

@@ -22,18 +22,29 @@ export const PROGRESS_MESSAGE = 'light-task-tracker:progress';
 export const FLAG_RUNNING = 0;
 export const FLAG_INTERRUPTED = 1;
 
+/**
+ * The largest attempt ticket. A slot's stamp (`WorkerBootData.stamps`) holds its waiting attempt's ticket (1 to
+ * MAX_TICKET), 0 once that attempt is cancelled, or the epoch microseconds its worker started it at (far above
+ * MAX_TICKET): one word, so that starting and cancelling are each one compare-and-swap.
+ */
+export const MAX_TICKET = 2 ** 31 - 1;
+
 /** What each worker receives once, as piscina's `workerData`. */
 export interface WorkerBootData {
   /** One Int32 interrupt flag per dispatch slot. */
   readonly flags: SharedArrayBuffer;
+  /** One BigInt64 stamp per dispatch slot (see MAX_TICKET). */
+  readonly stamps: SharedArrayBuffer;
   /** The registry's module URLs, imported while the worker boots so that its first attempt starts warm. */
   readonly preload: readonly string[];
 }
 
 /** One attempt of one instance, as posted to a worker. Fields the instance does not have are left out. */
 export interface AttemptRequest {
-  /** Index of this attempt's interrupt flag in `WorkerBootData.flags`. */
+  /** Index of this attempt's interrupt flag and stamp in `WorkerBootData`. */
   readonly slot: number;
+  /** This attempt's ticket: its worker starts it by taking the ticket from the slot's stamp. */
+  readonly ticket: number;
   /** Index of the processor module in `WorkerBootData.preload` (the registry, in its order). */
   readonly processorIndex: number;
   readonly instanceId: string;
@@ -41,9 +52,10 @@ export interface AttemptRequest {
   readonly jobParams?: unknown;
   readonly instanceParams?: unknown;
   readonly wfInstanceId?: string | number;
-  /** 0 on the first attempt, then 1, 2, … */
-  readonly currentRetryTimes: number;
-  readonly maxRetryTimes: number;
+  /** 0 on the first attempt, then 1, 2, … @default 0 */
+  readonly currentRetryTimes?: number;
+  /** @default 0 */
+  readonly maxRetryTimes?: number;
   /** The values of the instance's children (a BullMQ flow's parent job): child key → value. */
   readonly childrenValues?: Record<string, unknown>;
 }
@@ -62,6 +74,8 @@ export const AttemptEnd = Object.freeze({
   LOAD_FAILED: 4,
   /** The processor returned `{ success: true, value }` with a value that cannot be cloned. */
   VALUE_NOT_CLONEABLE: 5,
+  /** Not run: the attempt was cancelled before its worker started it. */
+  CANCELLED: 6,
 } as const);
 export type AttemptEnd = (typeof AttemptEnd)[keyof typeof AttemptEnd];
 
@@ -168,12 +182,15 @@ export function move<T>(value: T): T {
   return value;
 }
 
-/** Marked ArrayBuffers still alive and not yet sent; forgets the dead ones. */
+/**
+ * Marked ArrayBuffers still alive and not yet sent (a detached one among them is refused when a value holds it);
+ * forgets the dead ones.
+ */
 export function markedBuffers(): ArrayBuffer[] {
   const alive: ArrayBuffer[] = [];
   for (const ref of marks.buffers) {
     const buffer = ref.deref();
-    if (buffer === undefined || isDetached(buffer)) marks.buffers.delete(ref);
+    if (buffer === undefined) marks.buffers.delete(ref);
     else alive.push(buffer);
   }
   return alive;

@@ -7,7 +7,7 @@ import { ReportDeliveryError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import { isPromiseLike } from './protocol.js';
 import type { Reporter, StatusReport } from './report.js';
-import { retry, type RetryPolicy } from './retry.js';
+import { retry, SignalPool, type RetryPolicy } from './retry.js';
 
 /** Report counters since the runtime was made. */
 export interface ReportCounters {
@@ -31,6 +31,7 @@ export class ReportSender {
   #ticker: NodeJS.Timeout | undefined;
   // Aborted when close()'s reportDeadlineMs passes: every final report still being delivered is given up.
   readonly #giveUp = new AbortController();
+  readonly #signals = new SignalPool();
 
   constructor(options: ResolvedOptions, logger: Logger) {
     this.#logger = logger;
@@ -71,7 +72,7 @@ export class ReportSender {
       this.#logger.warn({ instanceId: report.instanceId, err: error }, 'RUNNING report failed');
     };
     try {
-      const answer = retry((signal) => this.#reporter.report(report, signal), this.#runningPolicy, undefined, undefined, this.#giveUp.signal);
+      const answer = retry((signal) => this.#reporter.report(report, signal), this.#runningPolicy, undefined, undefined, this.#giveUp.signal, this.#signals);
       if (isPromiseLike(answer)) Promise.resolve(answer).catch(failed);
     } catch (error) {
       failed(error);
@@ -90,7 +91,7 @@ export class ReportSender {
         'final report failed: retrying',
       );
     };
-    const answer = retry((signal) => this.#reporter.report(report, signal), this.#policy, onRetry, undefined, this.#giveUp.signal);
+    const answer = retry((signal) => this.#reporter.report(report, signal), this.#policy, onRetry, undefined, this.#giveUp.signal, this.#signals);
     if (!isPromiseLike(answer)) {
       this.counters.reportsDelivered++;
       return undefined;

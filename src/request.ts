@@ -157,9 +157,25 @@ export function acceptRequest(request: SubmitRequest<string, unknown>, registry:
   const id = instanceId ?? nanoid();
   admit(id);
   const retries = maxRetries ?? 0;
+  const jobParams = read(request, 'jobParams');
+  const instanceParams = read(request, 'instanceParams');
+  // The usual request: params that are plain values (or none) travel as they are, with nothing to write or take.
+  if (childrenValues === undefined && isPlainValue('jobParams', jobParams, maxParamsBytes) && isPlainValue('instanceParams', instanceParams, maxParamsBytes)) {
+    return {
+      processorName: processorName as string,
+      processorIndex,
+      instanceId: id,
+      jobId,
+      params: jobParams === undefined && instanceParams === undefined ? NO_PARAMS : new PlainParams({ jobParams, instanceParams, childrenValues: undefined }),
+      timeoutMs,
+      maxRetries: retries,
+      wfInstanceId,
+      signal,
+    };
+  }
   // Every check first, every move after: a refused request leaves the caller's buffers as they were.
-  const job = encode('jobParams', read(request, 'jobParams'), maxParamsBytes);
-  const instance = encode('instanceParams', read(request, 'instanceParams'), maxParamsBytes);
+  const job = encode('jobParams', jobParams, maxParamsBytes);
+  const instance = encode('instanceParams', instanceParams, maxParamsBytes);
   const children = encode('childrenValues', childrenValues, maxParamsBytes);
   if (retries > 0 && [job, instance, children].some((encoded) => encoded.writer?.transfer.some((item) => item instanceof MessagePort) === true)) {
     throw new InvalidRequestError('maxRetries', 'a MessagePort marked with move() reaches one attempt only: give the instance no retries');
@@ -260,6 +276,44 @@ function encode(field: ParamsField, value: unknown, limit: number): Encoded {
   if (bytes.length > limit) throw new ParamsTooLargeError(field, bytes.length, limit);
   if (typeof value === 'bigint') return { field, value };
   return { field, value, writer, bytes, buffers };
+}
+
+const NO_TRANSFER: ReadonlyArray<ArrayBuffer | MessagePort> = Object.freeze([]);
+
+/** Params that are plain values: the same for every attempt, nothing to transfer. */
+class PlainParams implements ParamsSource {
+  readonly #taken: TakenParams;
+
+  constructor(params: Params) {
+    this.#taken = { params, transfer: NO_TRANSFER };
+  }
+
+  take(): TakenParams {
+    return this.#taken;
+  }
+
+  own(): void {}
+}
+
+/** A request with no params at all (one for every such request). */
+const NO_PARAMS = new PlainParams({ jobParams: undefined, instanceParams: undefined, childrenValues: undefined });
+
+/**
+ * Whether a field's value is one that travels as it is: undefined, null, a boolean, a number, or a string (counted
+ * at 2 bytes per UTF-16 code unit against `limit`, without being copied or scanned).
+ */
+function isPlainValue(field: ParamsField, value: unknown, limit: number): boolean {
+  switch (typeof value) {
+    case 'undefined':
+    case 'number':
+    case 'boolean':
+      return true;
+    case 'string':
+      if (value.length * 2 > limit) throw new ParamsTooLargeError(field, value.length * 2, limit);
+      return true;
+    default:
+      return value === null;
+  }
 }
 
 /**

@@ -5,7 +5,7 @@
 // (a reply after a force-stop, a timer after the finish) can never move a finished instance back.
 import type { Logger } from 'pino';
 import { decideOutcome, Ending, type Cause, type Decision } from './outcome.js';
-import { ForceStopHandle, type WorkerPool } from './pool.js';
+import { kAttemptError, kAttemptReply, type AttemptOwner, type PoolAttempt, type WorkerPool } from './pool.js';
 import { AttemptEnd, readValue, textOf, type AttemptReply, type AttemptRequest } from './protocol.js';
 import { cutResult, type RunningStatus, type StatusReport } from './report.js';
 import type { AcceptedRequest, Params } from './request.js';
@@ -72,7 +72,7 @@ type Stage = (typeof Stage)[keyof typeof Stage];
 type Escalation = 'stop' | 'timeout' | 'grace-expired' | 'close';
 
 /** One instance's tracker. `V` is the type of its processor's value, `G` of its progress values. */
-export class Tracker<V = unknown, G = unknown> {
+export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   readonly instanceId: string;
   /** Settles exactly once, when the instance's outcome is decided. Never rejects. */
   readonly done: Promise<Outcome<V>>;
@@ -87,10 +87,17 @@ export class Tracker<V = unknown, G = unknown> {
   /** close() has reached it: it is terminated after its grace even with force-stop off. */
   #closing = false;
   #decision: Decision | undefined;
-  #startTime: number | null = null;
+  /** When the first attempt started in its worker (epoch ms, µs precision); null until the tracker has seen it. */
+  #startedAt: number | null = null;
   #endTime: number | null = null;
+  /** Attempts handed to the pool (one of them may not have started yet). */
   #attempts = 0;
   #slot = -1;
+  /** The current attempt's ticket: its worker starts it by taking the ticket from the slot's stamp. */
+  #ticket = 0;
+  /** How the last attempt ended, for a stop that cancels its retry before it starts. */
+  #lastEnding: Ending = Ending.NEVER_STARTED;
+  #lastText = '';
   #appended: Record<string, unknown> | undefined;
   #progress: G | undefined;
   #value: V | undefined;
@@ -99,12 +106,13 @@ export class Tracker<V = unknown, G = unknown> {
   #messagesSeen = 0;
   #messagesAnnounced = 0;
   #heldReply: AttemptReply | undefined;
-  #attemptAbort: ForceStopHandle | undefined;
+  /** The attempt in the pool: what a force-stop terminates. */
+  #attempt: PoolAttempt | undefined;
   // When the next RUNNING report is due (epoch ms); the runtime's one report ticker asks every tracker.
   #nextReportAt: number;
   #timeoutTimer: NodeJS.Timeout | undefined;
   #timeoutImmediate: NodeJS.Immediate | undefined;
-  /** The timeout's deadline on the monotonic clock (performance.now()); set at the first start. */
+  /** The timeout's deadline on the monotonic clock (performance.now()): 0 until the first start is seen. */
   #deadline = 0;
   #graceTimer: NodeJS.Timeout | undefined;
   #onCallerAbort: (() => void) | undefined;
@@ -126,7 +134,7 @@ export class Tracker<V = unknown, G = unknown> {
 
   /** The reference's TaskStatus: WORKER_RECEIVED → WORKER_PROCESSING → WORKER_PROCESS_SUCCESS | WORKER_PROCESS_FAILED. */
   get taskStatus(): TaskStatus {
-    if (this.#startTime === null) return TaskStatus.WORKER_RECEIVED;
+    if (this.#noteStart() === null) return TaskStatus.WORKER_RECEIVED;
     if (this.#decision === undefined) return TaskStatus.WORKER_PROCESSING;
     return this.#decision.succeeded ? TaskStatus.WORKER_PROCESS_SUCCESS : TaskStatus.WORKER_PROCESS_FAILED;
   }
@@ -158,21 +166,18 @@ export class Tracker<V = unknown, G = unknown> {
     this.#escalate('stop');
   }
 
-  /** Runtime: starts the first attempt in `slot`. Returns false when the instance no longer wants to run. */
+  /**
+   * Runtime: hands the first attempt to the pool in `slot`; it starts when its worker takes it. Returns false when
+   * the instance no longer wants to run.
+   */
   [kStart](slot: number): boolean {
     if (this.#phase !== Phase.QUEUED) return false;
     this.#phase = Phase.RUNNING;
     this.#slot = slot;
-    this.#startTime = Date.now();
     const { timeoutMs } = this.#request;
-    if (timeoutMs !== undefined) {
-      this.#deadline = performance.now() + timeoutMs;
-      // Node's timers may fire up to 1 ms early (libuv's cached, whole-ms loop time) and often a ms or more late:
-      // wake a little before the deadline, then meet it exactly on event-loop turns (#approachDeadline). Whole
-      // milliseconds: Node keeps a timer list per distinct delay, and a fractional one makes a new list each time.
-      const early = Math.min(DEADLINE_EARLY_MS, timeoutMs / 4);
-      this.#timeoutTimer = setTimeout(() => this.#approachDeadline(), Math.max(0, Math.floor(timeoutMs - early)));
-    }
+    // The timeout counts from the attempt's start in its worker, which cannot come before now: not due before
+    // timeoutMs from now, when the start is looked up (#onTimeoutTimer).
+    if (timeoutMs !== undefined) this.#timeoutTimer = setTimeout(() => this.#onTimeoutTimer(), timeoutMs);
     this.#runAttempt();
     return true;
   }
@@ -200,12 +205,12 @@ export class Tracker<V = unknown, G = unknown> {
           this.#onAttemptEnd(Ending.NEVER_STARTED, '');
           return;
         }
-        this.#interrupt(event);
+        if (!this.#cancelUnstarted()) this.#interrupt(event);
         return;
       case 'timeout':
         if (this.#phase !== Phase.RUNNING) return;
         if (this.#cause === 'none') this.#cause = 'timeout';
-        this.#interrupt(event);
+        if (!this.#cancelUnstarted()) this.#interrupt(event);
         return;
       case 'grace-expired':
         if (this.#phase !== Phase.RUNNING) return;
@@ -227,6 +232,20 @@ export class Tracker<V = unknown, G = unknown> {
         if (this.#stage === Stage.OVERDUE) this.#forceStop();
         return;
     }
+  }
+
+  /**
+   * Cancels the current attempt if its worker has not started it (then it never will), and ends the instance
+   * under its cause: never started, or — for a retry that had not started — as the attempt before it ended.
+   * False when the attempt has started: it must be interrupted instead.
+   */
+  #cancelUnstarted(): boolean {
+    if (this.#stage !== Stage.NONE || !this.#host.pool.cancel(this.#slot, this.#ticket, this.#attempt)) return false;
+    this.#attempt = undefined;
+    this.#attempts--;
+    if (this.#attempts === 0) this.#host.logger.warn({ instanceId: this.instanceId }, 'stopped before start: the instance will not run');
+    this.#onAttemptEnd(this.#attempts === 0 ? Ending.NEVER_STARTED : this.#lastEnding, this.#lastText);
+    return true;
   }
 
   /** Interrupts the running attempt, for `event` (its cause, unless a stop has come: the stop's). */
@@ -255,8 +274,8 @@ export class Tracker<V = unknown, G = unknown> {
   }
 
   #forceStop(): void {
-    const handle = this.#attemptAbort;
-    if (this.#stage === Stage.FORCE_STOPPED || handle === undefined) return;
+    const attempt = this.#attempt;
+    if (this.#stage === Stage.FORCE_STOPPED || attempt === undefined) return;
     const held = this.#heldReply;
     if (held !== undefined) {
       // The attempt has already ended: its reply is here, held only until its last log lines arrive. There is
@@ -271,18 +290,21 @@ export class Tracker<V = unknown, G = unknown> {
     // Settle and hand the slot on first, so that neither this instance's caller nor the next queued instance (which
     // a spare worker takes at once) waits for the terminate. The attempt's rejection that follows is ignored.
     this.#onAttemptEnd(Ending.FORCE_STOPPED, '');
-    this.#host.pool.abortSoon(handle, this.#cause);
+    this.#host.pool.abortSoon(attempt);
   }
 
   #runAttempt(): void {
     const request = this.#request;
+    this.#ticket = this.#host.pool.arm(this.#slot);
     const attempt: MutableAttempt = {
       slot: this.#slot,
+      ticket: this.#ticket,
       processorIndex: request.processorIndex,
       instanceId: request.instanceId,
-      currentRetryTimes: this.#attempts,
-      maxRetryTimes: request.maxRetries,
     };
+    // Fields at their default (0) are left out: each key is copied to the worker on every attempt.
+    if (this.#attempts > 0) attempt.currentRetryTimes = this.#attempts;
+    if (request.maxRetries > 0) attempt.maxRetryTimes = request.maxRetries;
     // Only the fields the instance has: each key would otherwise be copied to the worker on every attempt.
     if (request.jobId !== undefined) attempt.jobId = request.jobId;
     if (request.wfInstanceId !== undefined) attempt.wfInstanceId = request.wfInstanceId;
@@ -292,19 +314,25 @@ export class Tracker<V = unknown, G = unknown> {
     const rescue = taken.rescue;
     this.#attempts++;
     this.#messagesSeen = this.#messagesAnnounced = 0;
-    const handle = (this.#attemptAbort = new ForceStopHandle());
-    this.#host.pool.run(
+    this.#attempt = this.#host.pool.run(
       attempt,
-      handle,
+      this,
       taken.transfer.length > 0 ? taken.transfer : undefined,
       rescue === undefined ? undefined : () => {
         const again = rescue();
         return { request: putParams({ ...attempt }, again.params), transfer: again.transfer };
       },
-    ).then(
-      (reply) => this.#onReply(reply),
-      (error: unknown) => this.#onAttemptError(error),
     );
+  }
+
+  /** Pool: the current attempt's reply. */
+  [kAttemptReply](attempt: PoolAttempt, reply: AttemptReply): void {
+    if (attempt === this.#attempt) this.#onReply(reply);
+  }
+
+  /** Pool: the current attempt's worker died under it (or piscina refused it). */
+  [kAttemptError](attempt: PoolAttempt, error: unknown): void {
+    if (attempt === this.#attempt) this.#onAttemptError(error);
   }
 
   /**
@@ -367,7 +395,11 @@ export class Tracker<V = unknown, G = unknown> {
 
   // Every end of an attempt comes here: decideOutcome says whether it is retried or how the instance ends.
   #onAttemptEnd(ending: Ending, text: string): void {
-    this.#attemptAbort = undefined;
+    this.#attempt = undefined;
+    // The first attempt's start, before a retry takes the slot's stamp.
+    if (ending !== Ending.NEVER_STARTED) this.#noteStart();
+    this.#lastEnding = ending;
+    this.#lastText = text;
     const decision = decideOutcome({
       ending,
       text,
@@ -383,20 +415,54 @@ export class Tracker<V = unknown, G = unknown> {
       { instanceId: this.instanceId, reason: decision.reason, result: decision.text, currentRetryTimes: this.#attempts },
       'attempt failed: retrying',
     );
-    this.#host.pool.rearm(this.#slot);
     this.#runAttempt();
   }
 
-  // Checks the monotonic clock on each event-loop turn until the deadline: never early, late by about one turn.
-  // Runs only for an instance that is actually timing out, and for at most DEADLINE_EARLY_MS plus the timer's error.
+  /**
+   * When the first attempt started in its worker (epoch ms), or null while it has not: read from the slot's stamp
+   * until seen, then kept (a retry's attempt takes the stamp over).
+   */
+  #noteStart(): number | null {
+    if (this.#startedAt !== null || this.#phase !== Phase.RUNNING) return this.#startedAt;
+    return (this.#startedAt = this.#host.pool.startedAt(this.#slot));
+  }
+
+  /** The first start, as outcomes and reports give it: whole epoch ms, never after the tracker learned of it. */
+  get #startTime(): number | null {
+    const startedAt = this.#noteStart();
+    return startedAt === null ? null : Math.max(this.#createTime, Math.min(Math.round(startedAt), this.#endTime ?? Date.now()));
+  }
+
+  // The timeout's first timer: the deadline is the first start plus timeoutMs, and the start is looked up now. Not
+  // started yet (it waits for a worker): not due before timeoutMs from now either.
+  #onTimeoutTimer(): void {
+    this.#timeoutTimer = undefined;
+    if (this.#phase !== Phase.RUNNING) return;
+    const timeoutMs = this.#request.timeoutMs as number;
+    const startedAt = this.#noteStart();
+    if (startedAt === null) {
+      this.#timeoutTimer = setTimeout(() => this.#onTimeoutTimer(), timeoutMs);
+      return;
+    }
+    this.#deadline = startedAt - performance.timeOrigin + timeoutMs;
+    this.#approachDeadline();
+  }
+
+  // Node's timers may fire up to 1 ms early (libuv's cached, whole-ms loop time) and often a ms or more late: wake a
+  // little before the deadline, then meet it on event-loop turns, checking the monotonic clock: never early, late by
+  // about one turn. Whole milliseconds: Node keeps a timer list per distinct delay, and a fractional one makes a
+  // new list each time.
   #approachDeadline(): void {
     this.#timeoutTimer = this.#timeoutImmediate = undefined;
     if (this.#phase !== Phase.RUNNING) return;
-    if (performance.now() < this.#deadline) {
+    const left = this.#deadline - performance.now();
+    if (left > DEADLINE_EARLY_MS) {
+      this.#timeoutTimer = setTimeout(() => this.#approachDeadline(), Math.floor(left - DEADLINE_EARLY_MS));
+    } else if (left > 0) {
       this.#timeoutImmediate = setImmediate(() => this.#approachDeadline());
-      return;
+    } else {
+      this.#escalate('timeout');
     }
-    this.#escalate('timeout');
   }
 
   #finish(decision: Decision): void {

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import type { Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { resolveOptions, type ResolvedOptions } from '../dist/src/options.js';
-import type { ForceStopHandle, WorkerPool } from '../dist/src/pool.js';
+import { kAttemptError, kAttemptReply, type PoolAttempt, type WorkerPool } from '../dist/src/pool.js';
 import { AttemptEnd, type AttemptReply, type AttemptRequest } from '../dist/src/protocol.js';
 import type { StatusReport } from '../dist/src/report.js';
 import type { AcceptedRequest } from '../dist/src/request.js';
@@ -27,6 +27,8 @@ const PATH = process.env.FC_PATH;
 const STATS = process.env.FC_STATS === undefined ? undefined : new Map<string, number>();
 const T0 = 1_700_000_000_000;
 const SLOT = 3;
+/** Tickets stay below this; a start time (epoch ms) is far above it. */
+const TICKETS = 2 ** 31;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Events and configurations
@@ -43,7 +45,7 @@ type ReplyEvent = {
 
 type Event =
   | { readonly t: 'start' } // the runtime dispatches the instance (kStart) — once, as the runtime does
-  | { readonly t: 'pickup' } // a worker starts the pending attempt (writes its threadId for the slot)
+  | { readonly t: 'pickup' } // a worker starts the pending attempt (takes its ticket, leaves its start time)
   | { readonly t: 'post'; readonly n: 1 | 2 } // the running processor writes log lines (in flight)
   | { readonly t: 'deliver' } // the oldest in-flight log line reaches the runtime (kMessage)
   | ReplyEvent
@@ -134,13 +136,14 @@ function configArb(breaches: boolean): fc.Arbitrary<Config> {
 interface Attempt {
   readonly index: number;
   readonly payload: AttemptRequest;
-  readonly handle: ForceStopHandle;
-  readonly resolve: (reply: AttemptReply) => void;
-  readonly reject: (error: unknown) => void;
-  /** Resolved or rejected by the test: the tracker may have seen it, or will at the next microtask. */
+  /** What pool.run returned: the tracker hears of this attempt under it. */
+  readonly pooled: PoolAttempt;
+  /** Answered or died (told to the tracker): the tracker may have seen it, or will at the next microtask. */
   settled: boolean;
   /** The fake threadId of the worker running it; 0 until a worker has started it. */
   owner: number;
+  /** Cancelled by the tracker before it started: it never runs. */
+  cancelled: boolean;
   /** Log lines its processor wrote (delivered or still in flight). */
   posted: number;
   delivered: number;
@@ -175,11 +178,13 @@ class World {
   readonly tracker: Tracker;
   seq = 0;
   nextThread = 1;
-  /** The owners[] cell of our slot, as the shared buffer would hold it. */
-  ownerCell = 0;
+  /** Our slot's stamp, as the shared buffer would hold it: the waiting attempt's ticket, 0 (cancelled), or its start. */
+  stampCell = 0;
+  /** The fake pool's last ticket. */
+  ticket = 0;
   startCalled = false;
   startAccepted = false;
-  /** Fake time of the start (kStart accepted). */
+  /** Fake time (epoch ms) of the first attempt's start in its worker. */
   startedAt: number | undefined;
   /** Fake time of the interrupt. */
   interruptedAt: number | undefined;
@@ -188,7 +193,7 @@ class World {
   /** The tracker's listeners on the caller's signal, still attached. */
   readonly listeners = new Set<unknown>();
   closeCalled = false;
-  /** Whether the slot was rearmed since the last pool.run (a retry must rearm it). */
+  /** Whether the slot was armed since the last pool.run (every attempt must arm it). */
   rearmed = false;
   final: { resolve: () => void; reject: (error: unknown) => void; settled: boolean } | undefined;
   thrown: string[] = [];
@@ -222,7 +227,7 @@ class World {
       address: 'fake:1',
     });
     const pool = {
-      run: (payload: AttemptRequest, handle: ForceStopHandle): Promise<AttemptReply> => world.onRun(payload, handle),
+      run: (payload: AttemptRequest): PoolAttempt => world.onRun(payload),
       interrupt: (slot: number): void => {
         world.interrupts.push(world.tick(`pool.interrupt(${slot}) at +${Date.now() - (world.startedAt ?? T0)} ms`));
         world.interruptedAt = Date.now();
@@ -234,34 +239,44 @@ class World {
           else if (!(elapsed >= timeoutMs && elapsed <= timeoutMs + 1)) world.violate(`timeout of ${timeoutMs} ms fired after ${elapsed} ms`);
         }
         if (slot !== SLOT) world.violate(`interrupt of slot ${slot}, not ours (${SLOT})`);
-        if (!world.startAccepted) world.violate('interrupt before the instance started');
+        if (world.current === undefined || world.current.owner === 0) world.violate('interrupt before the attempt started in its worker');
         if (world.settles.length > 0) world.violate('interrupt after the outcome was settled');
       },
-      rearm: (slot: number): void => {
-        world.tick(`pool.rearm(${slot})`);
-        if (slot !== SLOT) world.violate(`rearm of slot ${slot}, not ours`);
-        world.ownerCell = 0;
+      arm: (slot: number): number => {
+        world.ticket++;
+        world.tick(`pool.arm(${slot}) = ticket ${world.ticket}`);
+        if (slot !== SLOT) world.violate(`arm of slot ${slot}, not ours`);
+        world.stampCell = world.ticket;
         world.rearmed = true;
+        return world.ticket;
       },
-      ownerOf: (slot: number): number => {
-        world.tick(`pool.ownerOf(${slot}) = ${world.ownerCell}`);
-        if (slot !== SLOT) world.violate(`ownerOf slot ${slot}, not ours`);
-        return world.ownerCell;
+      // A start time is far above any ticket, as in the shared buffer.
+      startedAt: (slot: number): number | null => {
+        if (slot !== SLOT) world.violate(`startedAt of slot ${slot}, not ours`);
+        return world.stampCell > TICKETS ? world.stampCell : null;
       },
-      // As the pool does: piscina's abort of the attempt's task, a little later (the pool waits an event-loop turn;
-      // a microtask here, so that the tracker's own timers stay the only ones the invariants count).
-      abortSoon: (handle: ForceStopHandle, reason: unknown): void => {
-        world.tick('pool.abortSoon');
-        queueMicrotask(() => handle.abort(reason));
-      },
-      terminate: (threadId: number): boolean => {
-        world.tick(`pool.terminate(${threadId})`);
-        if (threadId === 0) return false;
-        world.checkForceStop(`terminate(${threadId})`, threadId);
-        const current = world.attempts.at(-1);
-        if (!world.alive.delete(threadId)) return false;
-        if (current !== undefined && current.owner === threadId) current.killed = true;
+      cancel: (slot: number, ticket: number, pooled: PoolAttempt | undefined): boolean => {
+        world.tick(`pool.cancel(${slot}, ticket ${ticket}) with stamp ${world.stampCell}`);
+        if (slot !== SLOT) world.violate(`cancel of slot ${slot}, not ours`);
+        if (world.stampCell !== ticket) return false;
+        world.stampCell = 0;
+        const attempt = world.attempts.find((a) => a.pooled === pooled);
+        if (attempt !== undefined) attempt.cancelled = true;
         return true;
+      },
+      // As the pool does: the attempt's worker terminated a little later (the pool waits an event-loop turn; a
+      // microtask here, so that the tracker's own timers stay the only ones the invariants count), unless its answer
+      // came first. Its death then reaches the tracker as a 'die' event.
+      abortSoon: (pooled: PoolAttempt): void => {
+        world.tick('pool.abortSoon');
+        const attempt = world.attempts.find((a) => a.pooled === pooled);
+        world.checkForceStop('abortSoon', undefined, attempt);
+        queueMicrotask(() => {
+          if (attempt === undefined || attempt.settled) return;
+          world.tick(`worker ${attempt.owner} terminated (attempt ${attempt.index})`);
+          attempt.killed = true;
+          world.alive.delete(attempt.owner);
+        });
       },
     } as unknown as WorkerPool;
     const host: TrackerHost = {
@@ -327,7 +342,7 @@ class World {
     return this.attempts.at(-1);
   }
 
-  onRun(payload: AttemptRequest, handle: ForceStopHandle): Promise<AttemptReply> {
+  onRun(payload: AttemptRequest): PoolAttempt {
     const index = this.attempts.length;
     this.tick(`pool.run(attempt ${index})`);
     const previous = this.attempts.at(-1);
@@ -335,24 +350,28 @@ class World {
     if (previous !== undefined && previous.delivered < previous.posted) {
       this.violate(`attempt ${index} started before the ${previous.posted - previous.delivered} last log lines of attempt ${previous.index} arrived`);
     }
-    if (index > 0 && !this.rearmed) this.violate(`retry ${index} without a rearm of its slot`);
+    if (!this.rearmed) this.violate(`attempt ${index} without arming its slot`);
+    if (payload.ticket !== this.ticket) this.violate(`attempt ${index} sent ticket ${payload.ticket}, the slot holds ${this.ticket}`);
     this.rearmed = false;
     if (this.interrupts.length > 0) this.violate(`attempt ${index} started after an interrupt`);
     if (this.settles.length > 0) this.violate(`attempt ${index} started after the outcome was settled`);
     if (index > this.cfg.maxRetries) this.violate(`attempt ${index} exceeds maxRetries ${this.cfg.maxRetries}`);
     if (payload.slot !== SLOT) this.violate(`attempt ${index} runs in slot ${payload.slot}, not ${SLOT}`);
-    if (payload.currentRetryTimes !== index) this.violate(`attempt ${index} sent currentRetryTimes ${payload.currentRetryTimes}`);
-    return new Promise<AttemptReply>((resolve, reject) => {
-      const attempt: Attempt = { index, payload, handle, resolve, reject, settled: false, owner: 0, posted: 0, delivered: 0, killed: false, forceStops: 0 };
-      this.attempts.push(attempt);
-      // What piscina does with the handle: aborting it terminates the task's worker, or withdraws a queued task.
-      handle.addEventListener('abort', () => {
-        this.tick(`handle.abort(attempt ${index}, owner ${attempt.owner})`);
-        this.checkForceStop(`handle.abort of attempt ${index}`, undefined, attempt);
-        attempt.killed = true;
-        if (attempt.owner !== 0) this.alive.delete(attempt.owner);
-      });
-    });
+    if ((payload.currentRetryTimes ?? 0) !== index) this.violate(`attempt ${index} sent currentRetryTimes ${payload.currentRetryTimes}`);
+    const pooled = { index } as unknown as PoolAttempt;
+    this.attempts.push({ index, payload, pooled, settled: false, owner: 0, cancelled: false, posted: 0, delivered: 0, killed: false, forceStops: 0 });
+    return pooled;
+  }
+
+  /** Tells the tracker how the attempt ended, as the pool would. */
+  answer(attempt: Attempt, reply: AttemptReply): void {
+    attempt.settled = true;
+    this.tracker[kAttemptReply](attempt.pooled, reply);
+  }
+
+  fail(attempt: Attempt, error: unknown): void {
+    attempt.settled = true;
+    this.tracker[kAttemptError](attempt.pooled, error);
   }
 
   /** Force-stops come only after an interrupt, once per attempt, and only at an attempt still running. */
@@ -368,6 +387,7 @@ class World {
     }
     if (target !== this.current) this.violate(`${what} of attempt ${target.index}, not the current one`);
     if (target.settled) this.violate(`${what}: attempt ${target.index} has already ended (its reply or death was sent): its worker may run another instance by now`);
+    if (target.owner === 0) this.violate(`${what}: attempt ${target.index} never started in a worker`);
     if (threadId !== undefined && threadId !== target.owner) this.violate(`${what}: thread ${threadId} is not the attempt's (${target.owner})`);
     target.forceStops++;
     if (target.forceStops > 1) this.violate(`${what}: a second force-stop of attempt ${target.index}`);
@@ -383,10 +403,8 @@ class World {
       case 'start': {
         if (this.startCalled) break; // the runtime dispatches a tracker once
         this.startCalled = true;
-        this.ownerCell = 0; // takeSlot rearms the slot
         const settledBefore = this.settles.length > 0;
         this.startAccepted = tracker[kStart](SLOT);
-        if (this.startAccepted) this.startedAt = Date.now();
         if (this.startAccepted === settledBefore) this.violate(`kStart answered ${this.startAccepted} with the outcome ${settledBefore ? '' : 'not '}settled`);
         break;
       }
@@ -407,15 +425,13 @@ class World {
         break;
       case 'reply': {
         const attempt = this.current;
-        // A terminated worker may still have replied (the reply was on its way): only a withdrawn task cannot.
-        if (attempt === undefined || attempt.settled || (attempt.killed && attempt.owner === 0)) break;
-        if (attempt.owner === 0) this.pickUp(attempt);
+        // A terminated worker may still have replied (the reply was on its way).
+        if (attempt === undefined || attempt.settled) break;
+        if (attempt.owner === 0 && !this.pickUp(attempt)) break;
         this.post(attempt, event.extraLines);
-        attempt.settled = true;
-        attempt.handle.removeEventListener(); // as piscina does once a task is done: a later abort is a no-op
         const msg = event.end === 2 ? `RangeError: boom ${attempt.index}` : event.end === 3 ? 'Error: cannot load' : `msg ${attempt.index}`;
         const end = [event.success ? AttemptEnd.SUCCEEDED : AttemptEnd.FAILED, AttemptEnd.RETURNED_NULL, AttemptEnd.THREW, AttemptEnd.LOAD_FAILED][event.end] as AttemptEnd;
-        attempt.resolve(event.appended ? { end, msg, appended: { [`k${attempt.index}`]: attempt.index }, messages: attempt.posted } : { end, msg, messages: attempt.posted });
+        this.answer(attempt, event.appended ? { end, msg, appended: { [`k${attempt.index}`]: attempt.index }, messages: attempt.posted } : { end, msg, messages: attempt.posted });
         break;
       }
       case 'die':
@@ -459,11 +475,22 @@ class World {
     this.check();
   }
 
-  pickUp(attempt: Attempt): void {
+  /**
+   * A worker gets the attempt and starts it by taking its ticket from the slot's stamp; a cancelled one it answers at
+   * once without running it (and the tracker, which cancelled it, ignores that). Returns whether it started.
+   */
+  pickUp(attempt: Attempt): boolean {
+    if (attempt.cancelled || this.stampCell !== attempt.payload.ticket) {
+      this.tick(`a worker gets attempt ${attempt.index}: cancelled, answered at once`);
+      this.answer(attempt, { end: AttemptEnd.CANCELLED });
+      return false;
+    }
     attempt.owner = this.nextThread++;
     this.alive.add(attempt.owner);
-    this.ownerCell = attempt.owner;
-    this.tick(`worker ${attempt.owner} starts attempt ${attempt.index}`);
+    this.stampCell = performance.timeOrigin + performance.now();
+    this.startedAt ??= this.stampCell;
+    this.tick(`worker ${attempt.owner} starts attempt ${attempt.index} at ${this.stampCell}`);
+    return true;
   }
 
   post(attempt: Attempt, n: number): void {
@@ -487,15 +514,14 @@ class World {
 
   die(): void {
     const attempt = this.current;
-    if (attempt === undefined || attempt.settled) return;
+    // Only a started attempt dies with its worker (the pool runs one that never started again, elsewhere).
+    if (attempt === undefined || attempt.settled || attempt.owner === 0) return;
     // Node drains a worker's messages before it reports the exit: its log lines come before the rejection.
     while (this.inFlight.length > 0) this.deliverOne();
-    if (attempt.owner !== 0) this.alive.delete(attempt.owner);
-    attempt.settled = true;
-    attempt.handle.removeEventListener();
-    const error = attempt.killed && attempt.owner === 0 ? Object.assign(new Error('The task has been aborted'), { name: 'AbortError' }) : new Error('worker exited with code: 3');
+    this.alive.delete(attempt.owner);
+    const error = new Error(attempt.killed ? 'worker exited with code: 1' : 'worker exited with code: 3');
     this.tick(`attempt ${attempt.index} rejects: ${error.message}`);
-    attempt.reject(error);
+    this.fail(attempt, error);
   }
 
   reportTick(): void {
@@ -558,22 +584,25 @@ class World {
     const settledAt = this.settles[0];
     if (outcome !== undefined && settledAt === undefined) v('done resolved without a settle');
 
-    // The state only moves forward: RECEIVED → PROCESSING → SUCCESS | FAILED.
+    // The state only moves forward: RECEIVED → PROCESSING → SUCCESS | FAILED. (It is read when asked: an attempt
+    // that started and ended between two looks goes from RECEIVED to its end at once.)
     const state = this.tracker.taskStatus;
     const before = this.states.at(-1) as string;
     if (state !== before) {
+      const ended = state === 'WORKER_PROCESS_SUCCESS' || state === 'WORKER_PROCESS_FAILED';
       const allowed =
-        (before === 'WORKER_RECEIVED' && state === 'WORKER_PROCESSING') ||
-        (before === 'WORKER_PROCESSING' && (state === 'WORKER_PROCESS_SUCCESS' || state === 'WORKER_PROCESS_FAILED'));
+        (before === 'WORKER_RECEIVED' && (state === 'WORKER_PROCESSING' || ended)) ||
+        (before === 'WORKER_PROCESSING' && ended);
       if (!allowed) v(`state moved ${before} → ${state}`);
       this.states.push(state);
     }
     if (outcome?.status === 'SUCCEED' && state !== 'WORKER_PROCESS_SUCCESS') v(`outcome SUCCEED with state ${state}`);
     if (outcome?.status === 'FAILED' && state !== 'WORKER_PROCESS_FAILED') v(`outcome FAILED with state ${state}`);
     if (outcome !== undefined) {
-      if (outcome.attempts !== this.attempts.length) v(`outcome counts ${outcome.attempts} attempts, the pool ran ${this.attempts.length}`);
-      if ((outcome.startTime === null) !== (this.attempts.length === 0)) v(`outcome startTime ${outcome.startTime} with ${this.attempts.length} attempts`);
-      if (outcome.reason === 'STOPPED_BEFORE_START' && this.attempts.length > 0) v('stopped before start, yet an attempt ran');
+      const started = this.attempts.filter((attempt) => attempt.owner !== 0).length;
+      if (outcome.attempts !== started) v(`outcome counts ${outcome.attempts} attempts, workers started ${started}`);
+      if ((outcome.startTime === null) !== (started === 0)) v(`outcome startTime ${outcome.startTime} with ${started} attempts started`);
+      if (outcome.reason === 'STOPPED_BEFORE_START' && started > 0) v('stopped before start, yet an attempt ran');
     }
 
     // STOPPED exactly when a stop (stop(), the caller's abort, close) came before the outcome.
@@ -582,7 +611,7 @@ class World {
       if (stoppedFirst !== (outcome.status === 'STOPPED')) v(`outcome ${outcome.status} ${outcome.reason}, yet a stop ${stoppedFirst ? 'came' : 'never came'} before it`);
       const ran = outcome.endTime - (outcome.startTime ?? outcome.endTime);
       if (outcome.reason.startsWith('TIMEOUT_') && !(ran >= (this.cfg.timeoutMs ?? Infinity))) v(`${outcome.reason} after ${ran} ms, before the timeout of ${this.cfg.timeoutMs} ms`);
-      if (outcome.startTime !== null && outcome.startTime !== this.startedAt) v(`outcome startTime ${outcome.startTime}, started at ${this.startedAt}`);
+      if (outcome.startTime !== null && outcome.startTime !== Math.round(this.startedAt ?? Number.NaN)) v(`outcome startTime ${outcome.startTime}, started at ${this.startedAt}`);
     }
     if (settledAt !== undefined && this.listeners.size > 0 && !this.controller.signal.aborted) v('the caller-abort listener is still attached after the outcome');
 
@@ -646,7 +675,7 @@ class World {
     const mustEnd =
       this.settles.length === 0 &&
       this.startAccepted &&
-      (this.closeCalled || (allowForceStop && (this.interrupts.length > 0 || timeoutMs !== undefined)));
+      (this.closeCalled || (allowForceStop && (this.interrupts.length > 0 || (timeoutMs !== undefined && this.startedAt !== undefined))));
     await this.apply({ t: 'advance', ms: (timeoutMs ?? 0) + 1_001, tick: false });
     if (mustEnd && this.settles.length === 0) this.violate('still running after timeout and grace with no help from its worker');
     for (let round = 0; round < 20 && this.registered; round++) {
@@ -771,8 +800,10 @@ describe('tracker state machine: regressions found by the property', () => {
   it('a reply held for its last log lines is taken, not force-stopped, when the grace of a close expires (no worker terminated)', async () => {
     // Seed 20261124, path 10:3:1:0:1:0:0:1:1:1:1:1:2:5:0:0:6:9:8:8:8:8:8:9. Before the fix the tracker terminated
     // thread 1, which had already answered and could be running another instance's attempt by then.
+    // (Its attempt started in a worker: a close before that would cancel it.)
     const world = await runScenario({ ...base, timeoutMs: 1, allowForceStop: false, startFirst: false }, [
       { t: 'start' },
+      { t: 'pickup' },
       { t: 'close' },
       reply(0, false, 1),
       { t: 'advance', ms: 1, tick: false },
@@ -803,7 +834,7 @@ describe('tracker state machine: regressions found by the property', () => {
 
   it('a host whose final delivery rejects (a breach of its contract) does not leak the tracker', async () => {
     // Seed 20261124, path 4:1:0:0:0:0:0:0:0:0:0:0:4:0:5:9 of the breach property: never destroyed before the fix.
-    const world = await runScenario({ ...base, timeoutMs: 1, allowForceStop: false, forceStopGraceMs: 1 }, [{ t: 'die' }, { t: 'finalReject' }]);
+    const world = await runScenario({ ...base, timeoutMs: 1, allowForceStop: false, forceStopGraceMs: 1 }, [{ t: 'pickup' }, { t: 'die' }, { t: 'finalReject' }]);
     expect(world.forgets).toHaveLength(1);
     expect(world.logLines).toContain('error: final report delivery failed outside its retries');
   });

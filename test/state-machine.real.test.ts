@@ -208,7 +208,9 @@ describe('tracker state machine with real workers', () => {
     await logs.waitFor((l) => l.msg === 'attempt failed: retrying' && l.instanceId === tracker.instanceId);
     tracker.stop();
     const outcome = await expectSettledCleanly(test, tracker);
-    expect(outcome).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOPPED, attempts: 2 });
+    // The retry may not have started in its worker when the stop came (then it never runs): 1 attempt, or 2.
+    expect(outcome).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOPPED });
+    expect([1, 2]).toContain(outcome.attempts);
     expect(outcome.result).toMatch(/worker exited with code: 3/);
     expect(await runtime.submit({ processor: 'succeed', jobParams: 'next' }).done).toMatchObject({ status: 'SUCCEED' });
   });

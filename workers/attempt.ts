@@ -23,6 +23,7 @@ import { isProcessor, type ProcessorFunction } from './processor.js';
 
 const boot = workerData as WorkerBootData;
 const flags = new Int32Array(boot.flags);
+const stamps = new BigInt64Array(boot.stamps);
 const loaded = new Map<string, ProcessorFunction>();
 
 // piscina reports a worker ready only once entry.cts hands it runAttempt, which waits for this module's top-level
@@ -32,7 +33,14 @@ parentPort?.postMessage({ type: BOOTED_MESSAGE, threadId });
 
 type Reply = { -readonly [K in keyof AttemptReply]: AttemptReply[K] };
 
+const CANCELLED: AttemptReply = Object.freeze({ end: AttemptEnd.CANCELLED });
+
 export default async function runAttempt(request: AttemptRequest): Promise<AttemptReply | object> {
+  // The attempt starts here, by taking its ticket from the slot's stamp and leaving its start time there: unless
+  // the main thread cancelled it first (the ticket is gone), and then it never runs.
+  const ticket = BigInt(request.ticket);
+  const startUs = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+  if (Atomics.compareExchange(stamps, request.slot, ticket, startUs) !== ticket) return CANCELLED;
   const url = boot.preload[request.processorIndex] as string;
   let process = loaded.get(url);
   if (process === undefined) {

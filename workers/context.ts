@@ -27,8 +27,8 @@ export class AttemptContext implements ProcessorContext {
   get jobId(): string | number | undefined { return this.#request.jobId; }
   get jobParams(): unknown { return this.#request.jobParams; }
   get instanceParams(): unknown { return this.#request.instanceParams; }
-  get currentRetryTimes(): number { return this.#request.currentRetryTimes; }
-  get maxRetryTimes(): number { return this.#request.maxRetryTimes; }
+  get currentRetryTimes(): number { return this.#request.currentRetryTimes ?? 0; }
+  get maxRetryTimes(): number { return this.#request.maxRetryTimes ?? 0; }
 
   get interrupted(): boolean {
     return Atomics.load(this.#flags, this.#slot) !== FLAG_RUNNING;
@@ -51,12 +51,12 @@ export class AttemptContext implements ProcessorContext {
   }
 
   get log(): ProcessorLogger {
-    return (this.#log ??= createLogger(this.#request.instanceId, this.#request.currentRetryTimes, (this.#posted ??= { messages: 0 })));
+    return (this.#log ??= createLogger(this.#request.instanceId, this.#request.currentRetryTimes ?? 0, (this.#posted ??= { messages: 0 })));
   }
 
   progress(value: unknown): void {
     const posted = (this.#posted ??= { messages: 0 });
-    (this.#progress ??= new ProgressSender(this.#request.instanceId, this.#request.currentRetryTimes, posted, (text) => this.log.warn(text))).set(value);
+    (this.#progress ??= new ProgressSender(this.#request.instanceId, this.#request.currentRetryTimes ?? 0, posted, (text) => this.log.warn(text))).set(value);
   }
 
   get childrenValues(): Readonly<Record<string, unknown>> | undefined {
