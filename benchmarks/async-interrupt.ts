@@ -1,30 +1,38 @@
 // async-interrupt: how long from `tracker.stop()` in the main thread until a processor awaiting `ctx.signal` runs
-// its 'abort' listener in its worker.
+// its 'abort' listener in its worker, in two positions, beside the floors measured in the same run.
 // How: a 2-thread runtime (silent logger, no-op reporter) runs the bench-async-wait processor, one instance at a
 // time. The processor gets a SharedArrayBuffer probe in jobParams (shared across threads), adds an 'abort'
 // listener to ctx.signal, marks 'started' with Atomics.store + notify, and awaits a promise only that listener
-// resolves (its event loop is otherwise idle). The main thread waits for the mark with Atomics.waitAsync, takes
-// t0 = now(), calls stop(), and awaits `done`; the listener wrote the worker's now() into the probe as its first
-// act. Sample = seen − t0, printed in µs (now() = performance.timeOrigin + performance.now() on both threads).
-// The path: the flag store + Atomics.notify in stop(), the worker's Atomics.waitAsync waking its event loop,
-// the AbortController firing.
-// Beside it, in the same run, the floor for waking an idle worker: a bare node:worker_threads Worker (eval'd code)
-// calls Atomics.waitAsync on a shared cell, marks 'started' and idles; the main thread takes t0 = now() and does
-// Atomics.store + Atomics.notify; the worker's waitAsync callback writes its now(). Sample = that − t0. Ours and the
-// floor alternate, one sample each per round. 50 unmeasured rounds first; BENCH_SAMPLES (default 1000) measured.
+// resolves (its event loop is otherwise idle). The listener writes the worker's now() into the probe as its first
+// act. Sample = that − t0, in µs (now() = performance.timeOrigin + performance.now() on both threads).
+//   suite position  the main thread wakes on the mark (Atomics.waitAsync), takes t0 and calls stop() at once: the
+//                   worker has only just started waiting, and may not be asleep yet.
+//   user position   the main thread sees the mark, then sleeps until a 2 ms timer fires; in its callback it takes
+//                   t0 and calls stop(). The worker's event loop has been asleep for 2 ms, as a processor awaiting
+//                   I/O or a timer is when a stop or a timeout comes.
+// The floors, bare node:worker_threads Workers (eval'd code) in the user position: the main thread wakes from the
+// same 2 ms timer, takes t0, then
+//   notify  stores a shared flag and Atomics.notify()s it: the idle worker's Atomics.waitAsync callback writes its now();
+//   post    postMessage()s the worker: its 'message' listener writes its now().
+// The four take turns, one sample each per round. 50 unmeasured rounds first; BENCH_SAMPLES (default 1000) measured.
+// Run with `npm run bench:async-interrupt`.
 import { Worker } from 'node:worker_threads';
-import { now, printLatencyTable, summarize, writeResults, envInt } from './lib/stats.js';
+import { envInt, now, printLatencyTable, printTable, summarize, writeResults } from './lib/stats.js';
 import { Probe } from './lib/probe.js';
-import { benchRuntime, expectReason, toMicros, hostLoad } from './lib/harness.js';
+import { benchRuntime, expectReason, hostLoad, toMicros } from './lib/harness.js';
 
 const NAME = 'async-interrupt';
 const SAMPLES = envInt('BENCH_SAMPLES', 1000);
 const WARMUP = 50;
-const CASE = "stop() → signal 'abort' listener runs";
-const FLOOR = 'floor: Atomics.notify → idle worker\'s waitAsync callback';
+const SLEEP_MS = 2;
+const SUITE = "ours, suite position: stop() → 'abort' listener (the worker just started waiting)";
+const USER = `ours, user position: stop() → 'abort' listener (worker idle ${SLEEP_MS} ms, main woken by a timer)`;
+const NOTIFY = 'floor: Atomics.notify → idle worker\'s waitAsync callback (same position)';
+const POST = 'floor: postMessage → idle worker\'s message listener (same position)';
 
-// The floor's worker: cell 0 = started mark, cell 1 = the flag it waits on, Float64 slot 1 = its now() on waking.
-const FLOOR_CODE = `
+// The floor workers: cell 0 = started mark, cell 1 = the flag the notify worker waits on, Float64 slot 1 = the
+// worker's now() on waking.
+const NOTIFY_CODE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const cells = new Int32Array(workerData, 0, 2);
 const times = new Float64Array(workerData);
@@ -38,65 +46,125 @@ parentPort.on('message', () => {
   });
 });
 `;
+const POST_CODE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const cells = new Int32Array(workerData, 0, 2);
+const times = new Float64Array(workerData);
+let armed = false;
+parentPort.on('message', (message) => {
+  if (message === 'arm') {
+    armed = true;
+    Atomics.store(cells, 0, 1);
+    Atomics.notify(cells, 0);
+    return;
+  }
+  if (!armed) return;
+  times[1] = performance.timeOrigin + performance.now();
+  armed = false;
+  parentPort.postMessage('woken');
+});
+`;
 
 const wallStart = now();
 const runtime = benchRuntime({ 'bench-async-wait': new URL('./processors/bench-async-wait.js', import.meta.url) });
 const probe = new Probe();
-const floorMemory = new SharedArrayBuffer(2 * Float64Array.BYTES_PER_ELEMENT);
-const floorCells = new Int32Array(floorMemory, 0, 2);
-const floorTimes = new Float64Array(floorMemory);
-const floorWorker = new Worker(FLOOR_CODE, { eval: true, workerData: floorMemory });
 
-/** One run: submit, wait until the processor awaits its signal, stop it; the latency in µs. */
-async function runOnce(): Promise<number> {
+interface Floor {
+  readonly worker: Worker;
+  readonly cells: Int32Array;
+  readonly times: Float64Array;
+}
+function floorWorker(code: string): Floor {
+  const memory = new SharedArrayBuffer(2 * Float64Array.BYTES_PER_ELEMENT);
+  return { worker: new Worker(code, { eval: true, workerData: memory }), cells: new Int32Array(memory, 0, 2), times: new Float64Array(memory) };
+}
+const notifyFloor = floorWorker(NOTIFY_CODE);
+const postFloor = floorWorker(POST_CODE);
+
+/** Resolves with t0 = now() taken in a timer callback `ms` from now, after `act` ran right after it. */
+function afterTimer(ms: number, act: () => void): Promise<number> {
+  return new Promise((resolve) => {
+    setTimeout(() => {
+      const t0 = now();
+      act();
+      resolve(t0);
+    }, ms);
+  });
+}
+
+/** One run of ours: submit, wait until the processor awaits its signal, stop it; the latency in µs. */
+async function ours(userPosition: boolean): Promise<number> {
   probe.reset();
   const tracker = runtime.submit({ processor: 'bench-async-wait', jobParams: probe.params });
   await probe.waitStarted(tracker.done);
-  const t0 = now();
-  tracker.stop();
+  let t0: number;
+  if (userPosition) {
+    t0 = await afterTimer(SLEEP_MS, () => tracker.stop());
+  } else {
+    t0 = now();
+    tracker.stop();
+  }
   expectReason(await tracker.done, 'STOP_INTERRUPTED', NAME);
   return toMicros(probe.seenTime - t0);
 }
 
-/** One floor sample: wake the bare worker's waitAsync; µs until its callback ran. */
-async function runFloor(): Promise<number> {
-  Atomics.store(floorCells, 0, 0);
-  Atomics.store(floorCells, 1, 0);
-  const woken = new Promise((resolve) => floorWorker.once('message', resolve));
-  floorWorker.postMessage('arm');
-  while (Atomics.load(floorCells, 0) !== 1) {
-    const waiting = Atomics.waitAsync(floorCells, 0, 0, 1000);
+/** One floor sample: arm the bare worker, wait for its mark, then wake it from a timer; µs until it ran. */
+async function floor({ worker, cells, times }: Floor, wake: () => void): Promise<number> {
+  Atomics.store(cells, 0, 0);
+  Atomics.store(cells, 1, 0);
+  const woken = new Promise((resolve) => worker.once('message', resolve));
+  worker.postMessage('arm');
+  while (Atomics.load(cells, 0) !== 1) {
+    const waiting = Atomics.waitAsync(cells, 0, 0, 1000);
     if (waiting.async) await waiting.value;
   }
-  const t0 = now();
-  Atomics.store(floorCells, 1, 1);
-  Atomics.notify(floorCells, 1);
+  const t0 = await afterTimer(SLEEP_MS, wake);
   await woken;
-  return toMicros((floorTimes[1] as number) - t0);
+  return toMicros((times[1] as number) - t0);
 }
+const wakeNotify = (): void => {
+  Atomics.store(notifyFloor.cells, 1, 1);
+  Atomics.notify(notifyFloor.cells, 1);
+};
+const wakePost = (): void => postFloor.worker.postMessage('wake');
 
-const samples: number[] = [];
-const floor: number[] = [];
+const samples: Record<string, number[]> = { [SUITE]: [], [USER]: [], [NOTIFY]: [], [POST]: [] };
+const runs: Array<[string, () => Promise<number>]> = [
+  [SUITE, () => ours(false)],
+  [USER, () => ours(true)],
+  [NOTIFY, () => floor(notifyFloor, wakeNotify)],
+  [POST, () => floor(postFloor, wakePost)],
+];
 try {
-  for (let i = 0; i < WARMUP; i++) {
-    await runOnce();
-    await runFloor();
-  }
+  await runtime.ready();
+  for (let i = 0; i < WARMUP; i++) for (const [, run] of runs) await run();
   for (let i = 0; i < SAMPLES; i++) {
-    samples.push(await runOnce());
-    floor.push(await runFloor());
+    // The order rotates from round to round.
+    for (let j = 0; j < runs.length; j++) {
+      const [name, run] = runs[(i + j) % runs.length] as [string, () => Promise<number>];
+      samples[name]?.push(await run());
+    }
   }
 } finally {
   await runtime.close();
-  await floorWorker.terminate();
+  await notifyFloor.worker.terminate();
+  await postFloor.worker.terminate();
 }
 
-const summaries = [summarize(CASE, samples, 'µs'), summarize(FLOOR, floor, 'µs')];
+const summaries = Object.entries(samples).map(([name, values]) => summarize(name, values, 'µs'));
 printLatencyTable(`${NAME}: stop() → the worker's signal 'abort' listener runs (µs)`, summaries);
+const p50 = (name: string): number => summaries.find((s) => s.name === name)?.p50 ?? Number.NaN;
+const floorP50 = Math.min(p50(NOTIFY), p50(POST));
+const ratio = p50(USER) / floorP50;
+printTable('user position against the floor (same run)', ['case', 'p50 µs', 'ratio to the lower floor', 'target'], [
+  ['ours, user position', p50(USER).toFixed(1), ratio.toFixed(2), ratio <= 1.5 ? 'met (≤ 1.5)' : 'NOT met (≤ 1.5)'],
+  ['lower floor', floorP50.toFixed(1), '1.00', ''],
+]);
 const file = writeResults(NAME, {
   summaries,
-  samples: { [CASE]: samples, [FLOOR]: floor },
+  samples,
+  ratioUserToFloor: ratio,
   loadAverageAtEnd: hostLoad(),
-  config: { samples: SAMPLES, warmup: WARMUP, maxThreads: 2 },
+  config: { samples: SAMPLES, warmup: WARMUP, maxThreads: 2, sleepMs: SLEEP_MS },
 });
 console.log(`\nraw samples: ${file}\nwall time: ${((now() - wallStart) / 1000).toFixed(1)} s`);

@@ -261,7 +261,8 @@ export class WorkerPool {
    * started.
    */
   cancel(slot: number, ticket: number, attempt: PoolAttempt | undefined): boolean {
-    if (Atomics.compareExchange(this.#stamps, slot, BigInt(ticket), 0n) !== BigInt(ticket)) return false;
+    const expected = BigInt(ticket);
+    if (Atomics.compareExchange(this.#stamps, slot, expected, 0n) !== expected) return false;
     if (attempt !== undefined && this.#queue.take(attempt)) attempt.launch++;
     return true;
   }

@@ -205,12 +205,12 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
           this.#onAttemptEnd(Ending.NEVER_STARTED, '');
           return;
         }
-        if (!this.#cancelUnstarted()) this.#interrupt(event);
+        this.#interrupt(event);
         return;
       case 'timeout':
         if (this.#phase !== Phase.RUNNING) return;
         if (this.#cause === 'none') this.#cause = 'timeout';
-        if (!this.#cancelUnstarted()) this.#interrupt(event);
+        this.#interrupt(event);
         return;
       case 'grace-expired':
         if (this.#phase !== Phase.RUNNING) return;
@@ -235,28 +235,27 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   }
 
   /**
-   * Cancels the current attempt if its worker has not started it (then it never will), and ends the instance
-   * under its cause: never started, or — for a retry that had not started — as the attempt before it ended.
-   * False when the attempt has started: it must be interrupted instead.
+   * Interrupts the current attempt, for `event` (its cause, unless a stop has come: the stop's). If its worker has
+   * not started it, it is cancelled instead (then it never runs), and the instance ends under its cause: never
+   * started, or — for a retry that had not started — as the attempt before it ended.
    */
-  #cancelUnstarted(): boolean {
-    if (this.#stage !== Stage.NONE || !this.#host.pool.cancel(this.#slot, this.#ticket, this.#attempt)) return false;
-    this.#attempt = undefined;
-    this.#attempts--;
-    if (this.#attempts === 0) this.#host.logger.warn({ instanceId: this.instanceId }, 'stopped before start: the instance will not run');
-    this.#onAttemptEnd(this.#attempts === 0 ? Ending.NEVER_STARTED : this.#lastEnding, this.#lastText);
-    return true;
-  }
-
-  /** Interrupts the running attempt, for `event` (its cause, unless a stop has come: the stop's). */
   #interrupt(event: 'stop' | 'timeout'): void {
     if (this.#stage !== Stage.NONE) {
       this.#host.logger.info({ instanceId: this.instanceId, cause: event }, 'already interrupted');
       return;
     }
+    // The flag before anything else: a hot loop sees it now, and an attempt that has not started never reads it
+    // (the slot is still ours, and the next attempt in it clears the flag).
+    const pool = this.#host.pool;
+    pool.interrupt(this.#slot);
+    if (pool.cancel(this.#slot, this.#ticket, this.#attempt)) {
+      this.#attempt = undefined;
+      this.#attempts--;
+      if (this.#attempts === 0) this.#host.logger.warn({ instanceId: this.instanceId }, 'stopped before start: the instance will not run');
+      this.#onAttemptEnd(this.#attempts === 0 ? Ending.NEVER_STARTED : this.#lastEnding, this.#lastText);
+      return;
+    }
     this.#stage = Stage.INTERRUPTED;
-    // The flag first, the log line after: the worker should not wait for our logging.
-    this.#host.pool.interrupt(this.#slot);
     if (this.#cause === 'timeout') {
       this.#host.logger.warn(
         { instanceId: this.instanceId, startTime: this.#startTime, timeoutMs: this.#request.timeoutMs },
@@ -466,15 +465,15 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   }
 
   #finish(decision: Decision): void {
-    const started = this.#phase === Phase.RUNNING;
+    const dispatched = this.#phase === Phase.RUNNING;
     this.#phase = Phase.FINISHED;
     this.#decision = decision;
     this.#endTime = Date.now();
     this.#clearTimers();
-    if (started) {
-      this.#host.releaseSlot(this.#slot);
-      const startTime = this.#startTime as number;
-      // Guarded: this line comes once per instance, and its fields are built even when the level is off.
+    if (dispatched) this.#host.releaseSlot(this.#slot);
+    const startTime = this.#startTime;
+    if (startTime !== null) {
+      // Guarded: this line comes once per instance that ran, and its fields are built even when the level is off.
       if (this.#host.logger.isLevelEnabled('info')) this.#host.logger.info(
         {
           instanceId: this.instanceId,

@@ -186,6 +186,8 @@ class World {
   startAccepted = false;
   /** Fake time (epoch ms) of the first attempt's start in its worker. */
   startedAt: number | undefined;
+  /** The step of an interrupt of an attempt that had not started, until the cancel that must follow it. */
+  flagBeforeStart: number | undefined;
   /** Fake time of the interrupt. */
   interruptedAt: number | undefined;
   /** When the first stop of any kind (stop(), the caller's abort, close) was asked for. */
@@ -229,6 +231,14 @@ class World {
     const pool = {
       run: (payload: AttemptRequest): PoolAttempt => world.onRun(payload),
       interrupt: (slot: number): void => {
+        if (slot !== SLOT) world.violate(`interrupt of slot ${slot}, not ours (${SLOT})`);
+        if (world.settles.length > 0) world.violate('interrupt after the outcome was settled');
+        if (world.current === undefined || world.current.owner === 0) {
+          // The tracker raises the flag first and then cancels the attempt, which has not started: its cancel must
+          // follow at once (check() sees a flag left without one).
+          world.flagBeforeStart = world.tick(`pool.interrupt(${slot}) before the attempt started`);
+          return;
+        }
         world.interrupts.push(world.tick(`pool.interrupt(${slot}) at +${Date.now() - (world.startedAt ?? T0)} ms`));
         world.interruptedAt = Date.now();
         if (world.stopSeq === undefined) {
@@ -238,9 +248,6 @@ class World {
           if (timeoutMs === undefined) world.violate('interrupted with neither a stop nor a timeout');
           else if (!(elapsed >= timeoutMs && elapsed <= timeoutMs + 1)) world.violate(`timeout of ${timeoutMs} ms fired after ${elapsed} ms`);
         }
-        if (slot !== SLOT) world.violate(`interrupt of slot ${slot}, not ours (${SLOT})`);
-        if (world.current === undefined || world.current.owner === 0) world.violate('interrupt before the attempt started in its worker');
-        if (world.settles.length > 0) world.violate('interrupt after the outcome was settled');
       },
       arm: (slot: number): number => {
         world.ticket++;
@@ -260,6 +267,7 @@ class World {
         if (slot !== SLOT) world.violate(`cancel of slot ${slot}, not ours`);
         if (world.stampCell !== ticket) return false;
         world.stampCell = 0;
+        world.flagBeforeStart = undefined;
         const attempt = world.attempts.find((a) => a.pooled === pooled);
         if (attempt !== undefined) attempt.cancelled = true;
         return true;
@@ -583,6 +591,7 @@ class World {
     const outcome = this.outcomes[0];
     const settledAt = this.settles[0];
     if (outcome !== undefined && settledAt === undefined) v('done resolved without a settle');
+    if (this.flagBeforeStart !== undefined) v(`[seq ${this.flagBeforeStart}] interrupt before the attempt started in its worker, and no cancel after it`);
 
     // The state only moves forward: RECEIVED → PROCESSING → SUCCESS | FAILED. (It is read when asked: an attempt
     // that started and ended between two looks goes from RECEIVED to its end at once.)
