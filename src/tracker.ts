@@ -176,8 +176,8 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     this.#slot = slot;
     const { timeoutMs } = this.#request;
     // The timeout counts from the attempt's start in its worker, which cannot come before now: not due before
-    // timeoutMs from now, when the start is looked up (#onTimeoutTimer).
-    if (timeoutMs !== undefined) this.#timeoutTimer = setTimeout(() => this.#onTimeoutTimer(), timeoutMs);
+    // timeoutMs from now, a little before which the start is looked up (#onTimeoutTimer).
+    if (timeoutMs !== undefined) this.#timeoutTimer = setTimeout(() => this.#onTimeoutTimer(), lookupDelay(timeoutMs));
     this.#runAttempt();
     return true;
   }
@@ -440,23 +440,24 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     const timeoutMs = this.#request.timeoutMs as number;
     const startedAt = this.#noteStart();
     if (startedAt === null) {
-      this.#timeoutTimer = setTimeout(() => this.#onTimeoutTimer(), timeoutMs);
+      // Not started yet: its deadline is at least timeoutMs from now.
+      this.#timeoutTimer = setTimeout(() => this.#onTimeoutTimer(), lookupDelay(timeoutMs));
       return;
     }
     this.#deadline = startedAt - performance.timeOrigin + timeoutMs;
     this.#approachDeadline();
   }
 
-  // Node's timers may fire up to 1 ms early (libuv's cached, whole-ms loop time) and often a ms or more late: wake a
-  // little before the deadline, then meet it on event-loop turns, checking the monotonic clock: never early, late by
-  // about one turn. Whole milliseconds: Node keeps a timer list per distinct delay, and a fractional one makes a
-  // new list each time.
+  // Node's timers may fire up to 1 ms early (libuv's cached, whole-ms loop time), and late, the later the longer
+  // they slept: wake a little before the deadline (a margin that grows with the sleep), then meet it on event-loop
+  // turns, checking the monotonic clock: never early, late by about one turn. Whole milliseconds: Node keeps a
+  // timer list per distinct delay, and a fractional one makes a new list each time.
   #approachDeadline(): void {
     this.#timeoutTimer = this.#timeoutImmediate = undefined;
     if (this.#phase !== Phase.RUNNING) return;
     const left = this.#deadline - performance.now();
-    if (left > DEADLINE_EARLY_MS) {
-      this.#timeoutTimer = setTimeout(() => this.#approachDeadline(), Math.floor(left - DEADLINE_EARLY_MS));
+    if (left > wakeMargin(left)) {
+      this.#timeoutTimer = setTimeout(() => this.#approachDeadline(), Math.floor(left - wakeMargin(left)));
     } else if (left > 0) {
       this.#timeoutImmediate = setImmediate(() => this.#approachDeadline());
     } else {
@@ -598,8 +599,19 @@ function putParams(attempt: MutableAttempt, params: Params): MutableAttempt {
   return attempt;
 }
 
-/** How long before a timeout's deadline its timer wakes, to meet the deadline exactly (ms). */
-const DEADLINE_EARLY_MS = 2;
+/**
+ * How long before a deadline `left` ms away its timer should wake (ms): the last stretch is met on event-loop turns.
+ * A timer fires up to 1 ms early, and a long sleep wakes later than a short one (measured: a second's sleep, up to
+ * 4 ms late on a quiet machine), hence the part that grows with the sleep. The turns cost CPU, hence no more.
+ */
+function wakeMargin(left: number): number {
+  return 1.25 + left / 200;
+}
+
+/** When to look up an attempt's start, for a deadline at least `timeoutMs` away: early enough to meet it (ms). */
+function lookupDelay(timeoutMs: number): number {
+  return Math.max(1, Math.floor(timeoutMs - wakeMargin(timeoutMs)));
+}
 
 /** The reference's check period: timeout/10 for timeouts under 1 s, else 1 s. */
 function defaultGrace(timeoutMs: number | undefined): number {

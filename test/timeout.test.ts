@@ -72,4 +72,24 @@ describe('timeout', () => {
     const started = logs.lines.filter((l) => l.instanceId === tracker.instanceId && l.msg === 'started');
     expect(started).toHaveLength(outcome.attempts);
   });
+
+  // Regression: the timeout counted from the dispatch in the main thread, so the hand-off to the worker came out of
+  // the job's budget, and an instance that waited for a worker (prefetched behind a running one) was interrupted
+  // almost as soon as it started.
+  it('counts the budget from the processor\'s start in its worker, not from the dispatch', async () => {
+    const { runtime } = runtimes.make({ forceStopGraceMs: 60_000, maxThreads: 2 });
+    await runtime.ready();
+    const timeoutMs = 50;
+    const runs = Array.from({ length: 8 }, () => new SharedArrayBuffer(2 * Float64Array.BYTES_PER_ELEMENT));
+    // Eight at once on two threads: six of them wait for a worker (two prefetched), one or more whole timeouts.
+    const outcomes = await Promise.all(runs.map((times) => runtime.submit({ processor: 'timedSpin', jobParams: { times }, timeoutMs }).done));
+    for (const outcome of outcomes) expect(outcome.reason).toBe(OutcomeReason.TIMEOUT_INTERRUPTED);
+    const spent = runs.map((times) => {
+      const [start, seen] = new Float64Array(times);
+      return (seen as number) - (start as number);
+    });
+    // The deadline is exact to the start stamp, taken just before the processor is called; what lies between the
+    // two (a GC, the thread descheduled on a busy machine) is not the timer's, hence half the budget here.
+    expect(spent.filter((ms) => !(ms > timeoutMs / 2))).toEqual([]);
+  });
 });

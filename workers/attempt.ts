@@ -36,21 +36,24 @@ type Reply = { -readonly [K in keyof AttemptReply]: AttemptReply[K] };
 const CANCELLED: AttemptReply = Object.freeze({ end: AttemptEnd.CANCELLED });
 
 export default async function runAttempt(request: AttemptRequest): Promise<AttemptReply | object> {
-  // The attempt starts here, by taking its ticket from the slot's stamp and leaving its start time there: unless
-  // the main thread cancelled it first (the ticket is gone), and then it never runs.
-  const ticket = BigInt(request.ticket);
-  const startUs = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
-  if (Atomics.compareExchange(stamps, request.slot, ticket, startUs) !== ticket) return CANCELLED;
   const url = boot.preload[request.processorIndex] as string;
   let process = loaded.get(url);
+  let ctx: AttemptContext;
   if (process === undefined) {
+    // Not imported at boot (it failed then): the attempt starts with its import.
+    if (!start(request)) return CANCELLED;
     try {
       process = await load(url);
     } catch (error) {
       return { end: AttemptEnd.LOAD_FAILED, msg: textOf(error) };
     }
+    ctx = new AttemptContext(request, flags);
+  } else {
+    // The start is stamped the moment before the processor runs: its timeout counts from there, and a processor
+    // must never find its budget spent before it began.
+    ctx = new AttemptContext(request, flags);
+    if (!start(request)) return CANCELLED;
   }
-  const ctx = new AttemptContext(request, flags);
   const reply: Reply = { end: AttemptEnd.THREW };
   let moved: Array<ArrayBuffer | MessagePort> | undefined;
   try {
@@ -77,6 +80,16 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
   if (ctx.appended !== undefined) reply.appended = ctx.appended;
   if (ctx.messages > 0) reply.messages = ctx.messages;
   return moved === undefined ? reply : movable(reply, moved);
+}
+
+/**
+ * Starts the attempt, by taking its ticket from the slot's stamp and leaving its start time there (epoch µs);
+ * false if the main thread cancelled it first (the ticket is gone): it must then never run.
+ */
+function start(request: AttemptRequest): boolean {
+  const ticket = BigInt(request.ticket);
+  const startUs = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+  return Atomics.compareExchange(stamps, request.slot, ticket, startUs) === ticket;
 }
 
 /**
