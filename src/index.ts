@@ -14,6 +14,19 @@ export {
 export { Tracker, type Outcome } from './tracker.js';
 export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine, type ProgressEvent } from './options.js';
 export { move } from './protocol.js';
+export type { MetricsSnapshot, ProcessorMetrics, Distribution } from './metrics.js';
+export {
+  channels,
+  type InstanceMessage,
+  type SubmitMessage,
+  type StartMessage,
+  type InterruptMessage,
+  type ForceStopMessage,
+  type RetryMessage,
+  type EndMessage,
+  type WorkerMessage,
+  type RetireMessage,
+} from './channels.js';
 export type { SubmitRequest } from './request.js';
 export type { Reporter, StatusReport, RunningStatus } from './report.js';
 export { MemoryReporter } from './reporters/memory.js';

@@ -162,6 +162,12 @@ export interface TaskRuntimeOptions<M = Record<string, unknown>> {
    * @default 10000
    */
   readonly reportBackoffMaxMs?: number;
+  /**
+   * The sliding window of `runtime.metrics()`'s wait-time and run-time distributions and its `utilization` (ms):
+   * what happened longer ago leaves them (in steps of a sixth of the window). 100 to 2^31-1.
+   * @default 60000
+   */
+  readonly metricsWindowMs?: number;
 }
 
 export const defaultOptions = Object.freeze({
@@ -175,6 +181,7 @@ export const defaultOptions = Object.freeze({
   reportTimeoutMs: 30_000,
   reportBackoffMs: 200,
   reportBackoffMaxMs: 10_000,
+  metricsWindowMs: 60_000,
 });
 
 /** The options as the runtime uses them: every default filled in, every value checked. */
@@ -198,6 +205,7 @@ export interface ResolvedOptions {
   readonly reportTimeoutMs: number;
   readonly reportBackoffMs: number;
   readonly reportBackoffMaxMs: number;
+  readonly metricsWindowMs: number;
 }
 
 export function resolveOptions(options: TaskRuntimeOptions<unknown>): ResolvedOptions {
@@ -243,6 +251,7 @@ export function resolveOptions(options: TaskRuntimeOptions<unknown>): ResolvedOp
     reportTimeoutMs: ms('reportTimeoutMs', options.reportTimeoutMs ?? defaultOptions.reportTimeoutMs, 1),
     reportBackoffMs: ms('reportBackoffMs', options.reportBackoffMs ?? defaultOptions.reportBackoffMs, 0),
     reportBackoffMaxMs: ms('reportBackoffMaxMs', options.reportBackoffMaxMs ?? defaultOptions.reportBackoffMaxMs, 0),
+    metricsWindowMs: ms('metricsWindowMs', options.metricsWindowMs ?? defaultOptions.metricsWindowMs, 100),
   };
 }
 

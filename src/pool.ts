@@ -4,6 +4,7 @@
 // (the epoch µs it did).
 import type { MessagePort, ResourceLimits, TransferListItem } from 'node:worker_threads';
 import { Piscina, type TaskQueue } from 'piscina';
+import { channels, epochNow, type WorkerMessage } from './channels.js';
 import {
   FLAG_INTERRUPTED,
   FLAG_RUNNING,
@@ -164,6 +165,7 @@ export class WorkerPool {
         }
         if (idle === null || busy >= maxThreads) return null;
         attemptOf(task).workerId = idle.id;
+        this.#inWorkers++;
         return idle;
       },
       taskQueue: this.#queue,
@@ -183,11 +185,18 @@ export class WorkerPool {
     });
     this.#piscina.on('error', options.onError);
     // piscina emits workerCreate when it marks a worker ready, just before it offers the worker the waiting tasks.
-    this.#piscina.on('workerCreate', (worker: { id: number }) => started.add(worker.id));
+    this.#piscina.on('workerCreate', (worker: { id: number }) => {
+      started.add(worker.id);
+      this.#workersStarted++;
+      if (channels.workerStart.hasSubscribers) channels.workerStart.publish({ threadId: worker.id, time: epochNow() } satisfies WorkerMessage);
+    });
     // A worker that has exited no longer has its threadId (-1): what is known of the workers is checked against those
     // still alive instead.
     this.#piscina.on('workerDestroy', () => {
       const alive = new Set(this.#piscina.threads.map((thread) => thread.threadId));
+      if (channels.workerExit.hasSubscribers) {
+        for (const id of started) if (!alive.has(id)) channels.workerExit.publish({ threadId: id, time: epochNow() } satisfies WorkerMessage);
+      }
       for (const known of [started, doomed, this.#booted]) for (const id of known) if (!alive.has(id)) known.delete(id);
       this.#onBooted(0);
     });
@@ -203,6 +212,10 @@ export class WorkerPool {
   #destroyed = false;
   // Force-stops not yet carried out: until they are, piscina's thread count still holds the worker to be replaced.
   #abortsDue = 0;
+  // Attempts given to a worker and not yet settled.
+  #inWorkers = 0;
+  #workersStarted = 0;
+  #workersRetired = 0;
 
   /** Resolves once the pool holds its full set of workers (minThreads + spares), each booted, its processors imported. */
   ready(): Promise<void> {
@@ -324,11 +337,13 @@ export class WorkerPool {
     running.then(
       (reply) => {
         if (attempt.launch !== launch) return;
+        this.#leftWorker(attempt);
         attempt.settled = true;
         attempt.owner[kAttemptReply](attempt, reply);
       },
       (error: unknown) => {
         if (attempt.launch !== launch) return;
+        this.#leftWorker(attempt);
         // Its worker died before starting it (it was on its way there): it runs elsewhere, a few times at most.
         if (Atomics.load(this.#stamps, request.slot) === BigInt(request.ticket) && launch < MAX_LAUNCHES && !this.#destroyed) {
           attempt.workerId = 0;
@@ -349,9 +364,35 @@ export class WorkerPool {
     for (const attempt of this.#queue.takeAll()) this.#launch(attempt);
   }
 
+  // An attempt's launch has settled: it no longer occupies its worker.
+  #leftWorker(attempt: PoolAttempt): void {
+    if (attempt.workerId !== 0) this.#inWorkers--;
+  }
+
   /** The live worker threads. */
   get threads(): number {
     return this.#piscina.threads.length;
+  }
+
+  /** Live worker threads running no attempt. */
+  get idleThreads(): number {
+    const threads = this.#piscina.threads.length;
+    return Math.max(0, threads - this.#inWorkers);
+  }
+
+  /** Slots taken: attempts handed to the pool, running or waiting for a worker. */
+  get slotsInUse(): number {
+    return this.slots - this.#freeSlots.length;
+  }
+
+  /** Worker threads started since the pool was made. */
+  get workersStarted(): number {
+    return this.#workersStarted;
+  }
+
+  /** Worker threads retired since the pool was made. */
+  get workersRetired(): number {
+    return this.#workersRetired;
   }
 
   destroy(): Promise<void> {

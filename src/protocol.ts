@@ -18,6 +18,9 @@ export const BOOTED_MESSAGE = 'light-task-tracker:booted';
 /** Tags a progress value posted by a worker. */
 export const PROGRESS_MESSAGE = 'light-task-tracker:progress';
 
+/** Tags a worker's word that an attempt has started (sent only when the request asks, `announce`). */
+export const STARTED_MESSAGE = 'light-task-tracker:started';
+
 /** Interrupt flag values, one Int32 per dispatch slot in `WorkerBootData.flags`. */
 export const FLAG_RUNNING = 0;
 export const FLAG_INTERRUPTED = 1;
@@ -58,6 +61,10 @@ export interface AttemptRequest {
   readonly maxRetryTimes?: number;
   /** The values of the instance's children (a BullMQ flow's parent job): child key → value. */
   readonly childrenValues?: Record<string, unknown>;
+  /** Trace context entries (W3C `traceparent`, `tracestate`) put in by a submit subscriber: `ctx.trace`. */
+  readonly trace?: Readonly<Record<string, string>>;
+  /** Set when someone listens for starts: the worker posts a StartedMessage as the attempt starts. */
+  readonly announce?: true;
 }
 
 /** How an attempt ended, seen from inside the worker. */
@@ -133,6 +140,19 @@ export function isWorkerProgressMessage(value: unknown): value is WorkerProgress
 
 export function isWorkerLogMessage(value: unknown): value is WorkerLogMessage {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === LOG_MESSAGE;
+}
+
+/** A worker's word that an attempt has started: its start time is in the slot's stamp. */
+export interface StartedMessage {
+  readonly type: typeof STARTED_MESSAGE;
+  readonly instanceId: string;
+  /** The attempt (its currentRetryTimes). */
+  readonly attempt: number;
+  readonly threadId: number;
+}
+
+export function isStartedMessage(value: unknown): value is StartedMessage {
+  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === STARTED_MESSAGE;
 }
 
 /** A worker's word that it has booted: `threadId` is ready for attempts. */

@@ -8,13 +8,14 @@ import { AdmissionLimitError, DuplicateInstanceError, InstanceError, RuntimeClos
 import { defaultLogger, resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
 import { WorkerPool } from './pool.js';
 import { writeProcessorLine } from './processor-log.js';
-import { isWorkerProgressMessage } from './protocol.js';
+import { Metrics, type MetricsSnapshot } from './metrics.js';
+import { isStartedMessage, isWorkerProgressMessage } from './protocol.js';
 import { FifoQueue } from './queue.js';
 import { resolveRegistry, type ProcessorRegistry } from './registry.js';
 import { ReportSender, type ReportCounters } from './report-sender.js';
 import { acceptRequest, type SubmitRequest } from './request.js';
 import { OutcomeStatus } from './status.js';
-import { kMessage, kProgress, kReportTick, kStart, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
+import { kMessage, kProgress, kReportTick, kStart, kStarted, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
 
 /** The type of a processor module, as `typeof import('./processor.js')`: its default export is a processor. */
 export interface ProcessorModule {
@@ -71,6 +72,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
   readonly #host: TrackerHost;
   readonly #live = new Map<string, AnyTracker>();
   readonly #queue = new FifoQueue<AnyTracker>();
+  readonly #metrics: Metrics;
   #submitted = 0;
   #closing: Promise<void> | undefined;
   #onEmpty: (() => void) | undefined;
@@ -89,6 +91,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
       onError: (error) => logger.error({ err: error }, 'a worker failed outside any attempt'),
       preload: this.#registry.urls,
     });
+    this.#metrics = new Metrics(this.#options.metricsWindowMs);
     this.#reports.startTicker((now) => {
       for (const tracker of this.#live.values()) tracker[kReportTick](now);
     });
@@ -107,6 +110,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
         }
       },
       reportFinal: (report) => this.#reports.final(report),
+      metrics: this.#metrics,
       releaseSlot: (slot) => {
         this.#pool.releaseSlot(slot);
         this.#dispatch();
@@ -216,6 +220,35 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
   }
 
   /**
+   * A snapshot of the runtime: counts now, counters since it was made, and per processor the wait-time and run-time
+   * distributions over the last `metricsWindowMs` (see docs/observability.md). A plain object, made afresh.
+   */
+  metrics(): MetricsSnapshot {
+    const pool = this.#pool;
+    const live = this.#live.size;
+    const queued = this.#queue.size;
+    const running = pool.slotsInUse;
+    return this.#metrics.snapshot({
+      live,
+      queued,
+      running,
+      awaitingReport: Math.max(0, live - queued - running),
+      threads: pool.threads,
+      idleThreads: pool.idleThreads,
+      workersStarted: pool.workersStarted,
+      workersRetired: pool.workersRetired,
+      maxThreads: this.#options.maxThreads,
+      submitted: this.#submitted,
+      ...this.#reports.counters,
+    });
+  }
+
+  /** Starts the distributions and `utilization` of `metrics()` afresh; the counters since the runtime was made stay. */
+  resetMetrics(): void {
+    this.#metrics.reset();
+  }
+
+  /**
    * Refuses new work, stops every live instance (interrupt, then terminate after the grace, even with
    * `allowForceStop: false`), waits for every final report to be delivered or given up, and destroys the pool.
    * Every call returns the same promise; a call with `reportDeadlineMs` may bring the deadline closer.
@@ -249,6 +282,10 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
   }
 
   #onWorkerMessage(message: unknown): void {
+    if (isStartedMessage(message)) {
+      if (typeof message.attempt === 'number') this.#live.get(message.instanceId)?.[kStarted](message.attempt, message.threadId);
+      return;
+    }
     if (isWorkerProgressMessage(message)) {
       if (typeof message.attempt === 'number') this.#live.get(message.instanceId)?.[kProgress](message.attempt, message.value);
       return;

@@ -6,6 +6,8 @@
 import type { Logger } from 'pino';
 import { decideOutcome, Ending, type Cause, type Decision } from './outcome.js';
 import { kAttemptError, kAttemptReply, type AttemptOwner, type PoolAttempt, type WorkerPool } from './pool.js';
+import { channels, epochNow, type EndMessage, type ForceStopMessage, type InterruptMessage, type RetryMessage, type StartMessage, type SubmitMessage } from './channels.js';
+import type { Metrics } from './metrics.js';
 import { AttemptEnd, readValue, textOf, type AttemptReply, type AttemptRequest } from './protocol.js';
 import { cutResult, type RunningStatus, type StatusReport } from './report.js';
 import type { AcceptedRequest, Params } from './request.js';
@@ -41,6 +43,8 @@ export interface TrackerHost {
   reportFinal(report: StatusReport): Promise<void> | undefined;
   /** The tracker is done with its dispatch slot. */
   releaseSlot(slot: number): void;
+  /** The runtime's metrics: the tracker records its instance's start, attempts and end. */
+  readonly metrics: Metrics;
   /** The tracker is destroyed: forget it. */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   forget(tracker: Tracker<any, any>): void;
@@ -52,6 +56,7 @@ export const kStopForClose = Symbol('stopForClose');
 export const kMessage = Symbol('message');
 export const kProgress = Symbol('progress');
 export const kReportTick = Symbol('reportTick');
+export const kStarted = Symbol('started');
 
 const Phase = { QUEUED: 0, RUNNING: 1, FINISHED: 2, DESTROYED: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
@@ -80,6 +85,12 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   readonly #host: TrackerHost;
   readonly #request: AcceptedRequest;
   readonly #createTime = Date.now();
+  /** The submit, for wait times (epoch ms, µs precision). */
+  readonly #submittedAt = epochNow();
+  /** The last attempt (1, 2, …) whose start has been counted and published. */
+  #startSeen = 0;
+  /** Trace context a submit subscriber put in, sent with every attempt; undefined when none. */
+  #trace: Record<string, string> | undefined;
   #resolveDone!: (outcome: Outcome<V>) => void;
   #phase: Phase = Phase.QUEUED;
   #cause: Cause = 'none';
@@ -130,6 +141,23 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
       this.#onCallerAbort = () => this.stop();
       request.signal.addEventListener('abort', this.#onCallerAbort, { once: true });
     }
+    if (channels.submit.hasSubscribers) this.#publishSubmit();
+  }
+
+  #publishSubmit(): void {
+    const request = this.#request;
+    const message: SubmitMessage = {
+      instanceId: this.instanceId,
+      processor: request.processorName,
+      attempt: 0,
+      time: this.#submittedAt,
+      trace: {},
+      timeoutMs: request.timeoutMs,
+      maxRetries: request.maxRetries,
+    };
+    channels.submit.publish(message);
+    const entries = Object.entries(message.trace).filter(([key, value]) => typeof key === 'string' && typeof value === 'string');
+    if (entries.length > 0) this.#trace = Object.fromEntries(entries);
   }
 
   /** The reference's TaskStatus: WORKER_RECEIVED → WORKER_PROCESSING → WORKER_PROCESS_SUCCESS | WORKER_PROCESS_FAILED. */
@@ -256,6 +284,9 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
       return;
     }
     this.#stage = Stage.INTERRUPTED;
+    if (channels.interrupt.hasSubscribers) {
+      channels.interrupt.publish({ ...this.#about(this.#attempts), cause: this.#cause as 'stop' | 'timeout' } satisfies InterruptMessage);
+    }
     if (this.#cause === 'timeout') {
       this.#host.logger.warn(
         { instanceId: this.instanceId, startTime: this.#startTime, timeoutMs: this.#request.timeoutMs },
@@ -285,6 +316,10 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
       return;
     }
     this.#stage = Stage.FORCE_STOPPED;
+    this.#host.metrics.forceStops++;
+    if (channels.forceStop.hasSubscribers) {
+      channels.forceStop.publish({ ...this.#about(this.#attempts), cause: this.#cause as 'stop' | 'timeout' } satisfies ForceStopMessage);
+    }
     this.#host.logger.warn({ instanceId: this.instanceId }, 'the instance did not finish after its interrupt: terminating its worker');
     // Settle and hand the slot on first, so that neither this instance's caller nor the next queued instance (which
     // a spare worker takes at once) waits for the terminate. The attempt's rejection that follows is ignored.
@@ -307,6 +342,8 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     // Only the fields the instance has: each key would otherwise be copied to the worker on every attempt.
     if (request.jobId !== undefined) attempt.jobId = request.jobId;
     if (request.wfInstanceId !== undefined) attempt.wfInstanceId = request.wfInstanceId;
+    if (this.#trace !== undefined) attempt.trace = this.#trace;
+    if (channels.start.hasSubscribers) attempt.announce = true;
     // Moved params go with the first attempt; an instance with retries holds them in shared memory instead.
     const taken = request.params.take();
     putParams(attempt, taken.params);
@@ -358,6 +395,13 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     this[kMessage](attempt);
   }
 
+  /** Runtime: the worker says attempt `attempt` (its currentRetryTimes) has started; its time is in the stamp. */
+  [kStarted](attempt: number, threadId: number): void {
+    if (this.#phase !== Phase.RUNNING || attempt !== this.#attempts - 1) return;
+    const startedAt = this.#host.pool.startedAt(this.#slot);
+    if (startedAt !== null) this.#seeStart(this.#attempts, startedAt, threadId);
+  }
+
   #onReply(reply: AttemptReply, counted = false): void {
     if (this.#phase !== Phase.RUNNING) return;
     if (!counted) this.#messagesAnnounced = reply.messages ?? 0;
@@ -388,15 +432,24 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   #onAttemptError(error: unknown): void {
     if (this.#phase !== Phase.RUNNING) return;
     this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'the worker died under the attempt');
+    this.#host.metrics.workerDeaths++;
     // "Name: message", without the [code] Node's own errors add to their text.
     this.#onAttemptEnd(Ending.WORKER_DIED, error instanceof Error ? `${error.name}: ${error.message}` : textOf(error));
   }
 
   // Every end of an attempt comes here: decideOutcome says whether it is retried or how the instance ends.
   #onAttemptEnd(ending: Ending, text: string): void {
+    const pooled = this.#attempt;
     this.#attempt = undefined;
-    // The first attempt's start, before a retry takes the slot's stamp.
-    if (ending !== Ending.NEVER_STARTED) this.#noteStart();
+    if (ending !== Ending.NEVER_STARTED) {
+      // This attempt's start, before a retry takes the slot's stamp: null if it never started (cancelled, or its
+      // worker died first).
+      const startedAt = this.#host.pool.startedAt(this.#slot);
+      if (startedAt !== null) {
+        this.#seeStart(this.#attempts, startedAt, pooled?.workerId ?? 0);
+        this.#host.metrics.busy(epochNow() - startedAt);
+      }
+    }
     this.#lastEnding = ending;
     this.#lastText = text;
     const decision = decideOutcome({
@@ -414,6 +467,9 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
       { instanceId: this.instanceId, reason: decision.reason, result: decision.text, currentRetryTimes: this.#attempts },
       'attempt failed: retrying',
     );
+    if (channels.retry.hasSubscribers) {
+      channels.retry.publish({ ...this.#about(this.#attempts + 1), reason: decision.attemptReason, result: decision.text } satisfies RetryMessage);
+    }
     this.#runAttempt();
   }
 
@@ -423,7 +479,31 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
    */
   #noteStart(): number | null {
     if (this.#startedAt !== null || this.#phase !== Phase.RUNNING) return this.#startedAt;
-    return (this.#startedAt = this.#host.pool.startedAt(this.#slot));
+    const startedAt = this.#host.pool.startedAt(this.#slot);
+    if (startedAt !== null) this.#seeStart(this.#attempts, startedAt, this.#attempt?.workerId ?? 0);
+    return this.#startedAt;
+  }
+
+  /**
+   * Attempt `attempt` started at `startedAt` (epoch ms): kept if it is the first start, counted once for the
+   * metrics (the instance's wait) and published once on the start channel.
+   */
+  #seeStart(attempt: number, startedAt: number, threadId: number): void {
+    if (attempt <= this.#startSeen) return;
+    this.#startSeen = attempt;
+    const waitMs = startedAt - this.#submittedAt;
+    if (this.#startedAt === null) {
+      this.#startedAt = startedAt;
+      this.#host.metrics.started(this.#request.processorName, waitMs);
+    }
+    if (channels.start.hasSubscribers) {
+      channels.start.publish({ ...this.#about(attempt), time: startedAt, threadId, waitMs } satisfies StartMessage);
+    }
+  }
+
+  /** What every message on the instance channels holds, about attempt `attempt`, now. */
+  #about(attempt: number): { instanceId: string; processor: string; attempt: number; time: number } {
+    return { instanceId: this.instanceId, processor: this.#request.processorName, attempt, time: epochNow() };
   }
 
   /** The first start, as outcomes and reports give it: whole epoch ms, never after the tracker learned of it. */
@@ -513,7 +593,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
 
   #settle(decision: Decision): void {
     if (this.#onCallerAbort !== undefined) this.#request.signal?.removeEventListener('abort', this.#onCallerAbort);
-    this.#resolveDone({
+    const outcome: Outcome<V> = {
       status: decision.status,
       reason: decision.reason,
       result: decision.text,
@@ -521,7 +601,11 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
       attempts: this.#attempts,
       startTime: this.#startTime,
       endTime: this.#endTime ?? Date.now(),
-    });
+    };
+    const startedAt = this.#startedAt;
+    this.#host.metrics.ended(this.#request.processorName, decision.reason, startedAt === null ? null : epochNow() - startedAt);
+    if (channels.end.hasSubscribers) channels.end.publish({ ...this.#about(this.#startSeen), outcome } satisfies EndMessage);
+    this.#resolveDone(outcome);
   }
 
   #destroy(): void {

@@ -13,6 +13,7 @@
 import fc from 'fast-check';
 import type { Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Metrics } from '../dist/src/metrics.js';
 import { resolveOptions, type ResolvedOptions } from '../dist/src/options.js';
 import { kAttemptError, kAttemptReply, type PoolAttempt, type WorkerPool } from '../dist/src/pool.js';
 import { AttemptEnd, type AttemptReply, type AttemptRequest } from '../dist/src/protocol.js';
@@ -291,6 +292,7 @@ class World {
       options,
       logger,
       pool,
+      metrics: new Metrics(options.metricsWindowMs),
       onProgress: () => undefined,
       reportRunning: (report) => {
         world.running.push({ seq: world.tick(`reportRunning(reportTime ${report.reportTime})`), value: report });

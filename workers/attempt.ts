@@ -11,11 +11,13 @@ import {
   isPromiseLike,
   markedBuffers,
   plainTransfers,
+  STARTED_MESSAGE,
   textOf,
   ValueWriter,
   writeValue,
   type AttemptReply,
   type AttemptRequest,
+  type StartedMessage,
   type WorkerBootData,
 } from '../src/protocol.js';
 import { AttemptContext } from './context.js';
@@ -53,6 +55,9 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
     // must never find its budget spent before it began.
     ctx = new AttemptContext(request, flags);
     if (!start(request)) return CANCELLED;
+  }
+  if (request.announce === true) {
+    parentPort?.postMessage({ type: STARTED_MESSAGE, instanceId: request.instanceId, attempt: request.currentRetryTimes ?? 0, threadId } satisfies StartedMessage);
   }
   const reply: Reply = { end: AttemptEnd.THREW };
   let moved: Array<ArrayBuffer | MessagePort> | undefined;

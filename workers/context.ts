@@ -63,6 +63,10 @@ export class AttemptContext implements ProcessorContext {
     return this.#request.childrenValues;
   }
 
+  get trace(): Readonly<Record<string, string>> | undefined {
+    return this.#request.trace;
+  }
+
   /** Messages (log lines, progress values) posted so far. */
   get messages(): number {
     return this.#posted?.messages ?? 0;

@@ -78,6 +78,11 @@ export interface ProcessorContext<P = unknown, G = unknown> {
    * return values. Undefined when the instance has none.
    */
   readonly childrenValues: Readonly<Record<string, unknown>> | undefined;
+  /**
+   * The instance's trace context, as W3C propagation entries (`traceparent`, `tracestate`), when a subscriber of
+   * the submit channel put them in (the `light-task-tracker/otel` entry does); undefined otherwise.
+   */
+  readonly trace: Readonly<Record<string, string>> | undefined;
 }
 
 export type ProcessorFunction<P = unknown, V = unknown, G = unknown> = (

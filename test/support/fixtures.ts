@@ -17,6 +17,7 @@ export const processors = {
   sleep: fixture('sleep'),
   awaitSignal: fixture('await-signal'),
   exit: fixture('exit'),
+  exitOnce: fixture('exit-once'),
   uncaught: fixture('uncaught'),
   heapBlowup: fixture('heap-blowup'),
   flaky: fixture('flaky'),
