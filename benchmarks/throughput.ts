@@ -16,15 +16,13 @@
 // wall time, so it also counts time the thread was runnable but preempted) and process.cpuUsage() (every thread of
 // the process, workers included), both per instance.
 // Run with `npm run bench:throughput` (BENCH_INSTANCES, BENCH_ROUNDS, BENCH_WINDOW change the sizes; BENCH_POOLS=ours,piscina a subset).
-import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { Piscina } from 'piscina';
 import workerpool from 'workerpool';
 import { TaskRuntime } from 'light-task-tracker';
 import { envInt, now, printLatencyTable, printTable, summarize, writeResults } from './lib/stats.js';
-import { drive } from './lib/drive.js';
+import { mainCpuSource, median, runRounds, type Round } from './lib/rounds.js';
 
 const INSTANCES = envInt('BENCH_INSTANCES', 20_000);
 const ROUNDS = envInt('BENCH_ROUNDS', 5);
@@ -33,17 +31,6 @@ const WARMUP = Math.min(INSTANCES, 2_000);
 const THREADS = 2;
 
 const processor = (name: string): URL => new URL(`./processors/${name}.js`, import.meta.url);
-
-// --- Clocks ---------------------------------------------------------------------------------------------------
-const MAIN_SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
-/** The main thread's own CPU time in ms (Linux), or NaN where /proc does not have it. */
-function mainThreadCpuMs(): number {
-  try {
-    return Number(readFileSync(MAIN_SCHEDSTAT, 'utf8').split(' ')[0]) / 1e6;
-  } catch {
-    return Number.NaN;
-  }
-}
 
 // --- The three pools ------------------------------------------------------------------------------------------
 type PoolName = 'ours' | 'piscina' | 'workerpool';
@@ -68,55 +55,11 @@ const start: Record<PoolName, () => Promise<boolean>> = {
   }),
 };
 
-interface Round {
-  readonly pool: PoolName;
-  readonly round: number;
-  readonly instances: number;
-  readonly failures: number;
-  readonly wallMs: number;
-  readonly opsPerSec: number;
-  /** Per instance, in microseconds. */
-  readonly mainCpuUs: number;
-  readonly eluActiveUs: number;
-  readonly processCpuUs: number;
-}
-
-async function measure(pool: PoolName, round: number, instances: number): Promise<Round> {
-  const elu0 = performance.eventLoopUtilization();
-  const cpu0 = process.cpuUsage();
-  const main0 = mainThreadCpuMs();
-  const t0 = now();
-  const failures = await drive(instances, WINDOW, start[pool]);
-  const wallMs = now() - t0;
-  const mainMs = mainThreadCpuMs() - main0;
-  const cpu = process.cpuUsage(cpu0);
-  const elu = performance.eventLoopUtilization(elu0);
-  return {
-    pool,
-    round,
-    instances,
-    failures,
-    wallMs,
-    opsPerSec: instances / (wallMs / 1000),
-    mainCpuUs: (mainMs * 1000) / instances,
-    eluActiveUs: (elu.active * 1000) / instances,
-    processCpuUs: (cpu.user + cpu.system) / instances,
-  };
-}
-
 const wallStart = now();
-const rounds: Round[] = [];
+let rounds: Round[] = [];
 try {
-  // Warm-up: every thread started, every module loaded, the JITs have seen the paths.
-  for (const pool of POOLS) await measure(pool, 0, WARMUP);
-  for (let round = 1; round <= ROUNDS; round++) {
-    for (let i = 0; i < POOLS.length; i++) {
-      const pool = POOLS[(i + round - 1) % POOLS.length] as PoolName;
-      const result = await measure(pool, round, INSTANCES);
-      rounds.push(result);
-      console.log(`round ${round} ${pool.padEnd(10)} ${result.opsPerSec.toFixed(0).padStart(7)} ops/s${result.failures > 0 ? `  (${result.failures} failed)` : ''}`);
-    }
-  }
+  // The warm-up round starts every thread, loads every module, and lets the JITs see the paths.
+  rounds = await runRounds(Object.fromEntries(POOLS.map((pool) => [pool, start[pool]])), { rounds: ROUNDS, instances: INSTANCES, warmup: WARMUP, window: WINDOW });
 } finally {
   await runtime.close();
   await piscina.destroy();
@@ -125,11 +68,6 @@ try {
 
 // --- Output ---------------------------------------------------------------------------------------------------
 const of = (pool: PoolName): Round[] => rounds.filter((r) => r.pool === pool);
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : (((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2);
-};
 const medianOps = (pool: PoolName): number => median(of(pool).map((r) => r.opsPerSec));
 
 printTable(
@@ -162,7 +100,7 @@ printTable(
     median(of(pool).map((r) => r.processCpuUs)).toFixed(2),
   ]),
 );
-console.log(`main thread on-CPU: /proc/self/task/${process.pid}/schedstat (the JS thread alone); event loop active: wall time, includes preemption;`);
+console.log(`main thread on-CPU: ${mainCpuSource} (the JS thread alone); event loop active: wall time, includes preemption;`);
 console.log('process: process.cpuUsage(), every thread (workers, GC helpers, libuv pool) — the no-op work itself is in there.');
 
 const target = ratios.oursOverPiscina >= 0.9 ? 'met' : 'NOT met';
@@ -173,7 +111,7 @@ const wallS = (now() - wallStart) / 1000;
 console.log(`wall time ${wallS.toFixed(1)} s`);
 
 const file = writeResults('throughput', {
-  config: { instances: INSTANCES, rounds: ROUNDS, window: WINDOW, warmup: WARMUP, threads: THREADS, mainCpuSource: MAIN_SCHEDSTAT },
+  config: { instances: INSTANCES, rounds: ROUNDS, window: WINDOW, warmup: WARMUP, threads: THREADS, mainCpuSource },
   rounds,
   medians: Object.fromEntries(POOLS.map((pool) => [pool, {
     opsPerSec: medianOps(pool),

@@ -168,6 +168,24 @@ export interface TaskRuntimeOptions<M = Record<string, unknown>> {
    * @default 60000
    */
   readonly metricsWindowMs?: number;
+  /**
+   * Retires a worker between attempts, never during one, once it has run `afterAttempts` attempts or its heap after
+   * an attempt is above `heapUsedMb` (V8's used heap, measured in the worker as the attempt ends): it gets no new
+   * work and exits once idle, and a replacement starts off the dispatch path (spares cover the gap). For
+   * processors that leak (native or JS memory) and would otherwise grow their worker's heap until its cap kills it
+   * mid-job. At least one of the two must be given; `afterAttempts` a whole number from 1, `heapUsedMb` a number
+   * above 0 (MB of 2^20 bytes).
+   * @default undefined (workers are never retired)
+   */
+  readonly recycleWorkers?: RecycleWorkers;
+}
+
+/** When a worker is retired: see `TaskRuntimeOptions.recycleWorkers`. */
+export interface RecycleWorkers {
+  /** Retire a worker once it has run this many attempts. */
+  readonly afterAttempts?: number;
+  /** Retire a worker when its used heap after an attempt is above this (MB). */
+  readonly heapUsedMb?: number;
 }
 
 export const defaultOptions = Object.freeze({
@@ -206,6 +224,7 @@ export interface ResolvedOptions {
   readonly reportBackoffMs: number;
   readonly reportBackoffMaxMs: number;
   readonly metricsWindowMs: number;
+  readonly recycleWorkers: RecycleWorkers | undefined;
 }
 
 export function resolveOptions(options: TaskRuntimeOptions<unknown>): ResolvedOptions {
@@ -252,7 +271,25 @@ export function resolveOptions(options: TaskRuntimeOptions<unknown>): ResolvedOp
     reportBackoffMs: ms('reportBackoffMs', options.reportBackoffMs ?? defaultOptions.reportBackoffMs, 0),
     reportBackoffMaxMs: ms('reportBackoffMaxMs', options.reportBackoffMaxMs ?? defaultOptions.reportBackoffMaxMs, 0),
     metricsWindowMs: ms('metricsWindowMs', options.metricsWindowMs ?? defaultOptions.metricsWindowMs, 100),
+    recycleWorkers: recycleWorkers(options.recycleWorkers),
   };
+}
+
+function recycleWorkers(value: unknown): RecycleWorkers | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null) {
+    throw new TypeError(`TaskRuntime: options.recycleWorkers must be an object, got ${describeValue(value)}`);
+  }
+  const given = value as Record<keyof RecycleWorkers, unknown>;
+  const rule: { afterAttempts?: number; heapUsedMb?: number } = {};
+  if (given.afterAttempts !== undefined) rule.afterAttempts = integer('recycleWorkers.afterAttempts', given.afterAttempts, 1, Number.MAX_SAFE_INTEGER);
+  if (given.heapUsedMb !== undefined) {
+    rule.heapUsedMb = checkNumber('TaskRuntime: options.recycleWorkers.heapUsedMb', given.heapUsedMb, { min: 0, exclusiveMin: true, max: Number.MAX_SAFE_INTEGER, unit: 'MB' });
+  }
+  if (rule.afterAttempts === undefined && rule.heapUsedMb === undefined) {
+    throw new TypeError('TaskRuntime: options.recycleWorkers must give afterAttempts, heapUsedMb, or both');
+  }
+  return Object.freeze(rule);
 }
 
 // Node checks none of these: a negative heap cap becomes 2 MB (every worker dies at boot), NaN is ignored, and a

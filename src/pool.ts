@@ -4,7 +4,8 @@
 // (the epoch µs it did).
 import type { MessagePort, ResourceLimits, TransferListItem } from 'node:worker_threads';
 import { Piscina, type TaskQueue } from 'piscina';
-import { channels, epochNow, type WorkerMessage } from './channels.js';
+import { channels, epochNow, type RetireMessage, type WorkerMessage } from './channels.js';
+import type { RecycleWorkers } from './options.js';
 import {
   FLAG_INTERRUPTED,
   FLAG_RUNNING,
@@ -29,6 +30,8 @@ export interface PoolOptions {
   readonly onError: (error: unknown) => void;
   /** Processor module URLs every worker imports while it boots. */
   readonly preload: readonly string[];
+  /** When a worker is retired, between attempts; undefined: never. */
+  readonly recycle: RecycleWorkers | undefined;
 }
 
 /** What `run()` re-queues over buffers of our own when an attempt holding the caller's cannot be posted at once. */
@@ -145,9 +148,13 @@ export class WorkerPool {
     this.#flags = new Int32Array(flags);
     this.#stamps = new BigInt64Array(stamps);
     this.#freeSlots = Array.from({ length: this.slots }, (_, slot) => this.slots - 1 - slot);
-    const workerData: WorkerBootData = { flags, stamps, preload: options.preload };
+    const recycle = (this.#recycle = options.recycle);
+    const heaps = recycle?.heapUsedMb === undefined ? undefined : new SharedArrayBuffer(this.slots * Int32Array.BYTES_PER_ELEMENT);
+    this.#heaps = heaps === undefined ? undefined : new Int32Array(heaps);
+    const workerData: WorkerBootData = heaps === undefined ? { flags, stamps, preload: options.preload } : { flags, stamps, preload: options.preload, heaps };
     const started = this.#started;
     const doomed = this.#doomed;
+    const inWorker = this.#inWorker;
     const maxThreads = options.maxThreads;
     this.#piscina = new Piscina<AttemptRequest, AttemptReply>({
       // An idle worker that has finished starting, while fewer than maxThreads work; else none (the attempt waits in
@@ -161,11 +168,17 @@ export class WorkerPool {
         for (const worker of workers) {
           if (doomed.has(worker.id)) continue;
           if (worker.currentUsage > 0) busy++;
-          else if (idle === null && started.has(worker.id)) idle = worker;
+          // A worker due for retirement has just answered: it is retired here, before it is given anything more.
+          else if (idle === null && started.has(worker.id) && (recycle === undefined || !this.#retireIfDue(worker.id))) idle = worker;
         }
         if (idle === null || busy >= maxThreads) return null;
-        attemptOf(task).workerId = idle.id;
-        this.#inWorkers++;
+        const attempt = attemptOf(task);
+        attempt.workerId = idle.id;
+        inWorker.set(idle.id, attempt);
+        if (recycle !== undefined) {
+          this.#attemptsOf.set(idle.id, (this.#attemptsOf.get(idle.id) ?? 0) + 1);
+          this.#lastSlotOf.set(idle.id, attempt.request.slot);
+        }
         return idle;
       },
       taskQueue: this.#queue,
@@ -197,7 +210,8 @@ export class WorkerPool {
       if (channels.workerExit.hasSubscribers) {
         for (const id of started) if (!alive.has(id)) channels.workerExit.publish({ threadId: id, time: epochNow() } satisfies WorkerMessage);
       }
-      for (const known of [started, doomed, this.#booted]) for (const id of known) if (!alive.has(id)) known.delete(id);
+      for (const known of [started, doomed, this.#booted, this.#retiring]) for (const id of known) if (!alive.has(id)) known.delete(id);
+      for (const known of [this.#attemptsOf, this.#lastSlotOf, inWorker]) for (const id of known.keys()) if (!alive.has(id)) known.delete(id);
       this.#onBooted(0);
     });
     this.#size = options.minThreads + options.spareThreads;
@@ -212,10 +226,18 @@ export class WorkerPool {
   #destroyed = false;
   // Force-stops not yet carried out: until they are, piscina's thread count still holds the worker to be replaced.
   #abortsDue = 0;
-  // Attempts given to a worker and not yet settled.
-  #inWorkers = 0;
+  // The attempt each worker runs (given to it and not yet settled), by threadId.
+  readonly #inWorker = new Map<number, PoolAttempt>();
   #workersStarted = 0;
   #workersRetired = 0;
+  readonly #recycle: RecycleWorkers | undefined;
+  // Where workers leave their used heap (MB) as an attempt ends, per slot: with recycle.heapUsedMb only.
+  readonly #heaps: Int32Array | undefined;
+  // Per worker (threadId): attempts given to it, and the slot of the last one.
+  readonly #attemptsOf = new Map<number, number>();
+  readonly #lastSlotOf = new Map<number, number>();
+  // Workers retired and still running an attempt: terminated once it settles.
+  readonly #retiring = new Set<number>();
 
   /** Resolves once the pool holds its full set of workers (minThreads + spares), each booted, its processors imported. */
   ready(): Promise<void> {
@@ -259,6 +281,8 @@ export class WorkerPool {
     const ticket = (this.#nextTicket = (this.#nextTicket % MAX_TICKET) + 1);
     Atomics.store(this.#flags, slot, FLAG_RUNNING);
     Atomics.store(this.#stamps, slot, BigInt(ticket));
+    // A heap left by an earlier attempt in this slot is not this one's worker's.
+    if (this.#heaps !== undefined) Atomics.store(this.#heaps, slot, 0);
     return ticket;
   }
 
@@ -364,9 +388,54 @@ export class WorkerPool {
     for (const attempt of this.#queue.takeAll()) this.#launch(attempt);
   }
 
-  // An attempt's launch has settled: it no longer occupies its worker.
+  // An attempt's launch has settled: it no longer occupies its worker. A worker due for retirement is retired now,
+  // before its next attempt (if piscina has posted one already, the worker is retired once that one ends).
   #leftWorker(attempt: PoolAttempt): void {
-    if (attempt.workerId !== 0) this.#inWorkers--;
+    const id = attempt.workerId;
+    if (id === 0) return;
+    // piscina may have given the worker its next attempt already (inside its answer to this one).
+    if (this.#inWorker.get(id) === attempt) this.#inWorker.delete(id);
+    if (this.#retiring.has(id)) {
+      if (!this.#inWorker.has(id)) this.#terminateSoon(id);
+    } else if (this.#recycle !== undefined) {
+      this.#retireIfDue(id);
+    }
+  }
+
+  /**
+   * Retires worker `id` if it has run `afterAttempts` attempts or its heap after its last one is above `heapUsedMb`:
+   * piscina gives it nothing more, and it is terminated once idle (its replacement spawns when it has exited).
+   * True when it is retired.
+   */
+  #retireIfDue(id: number): boolean {
+    const recycle = this.#recycle;
+    if (recycle === undefined || this.#doomed.has(id)) return false;
+    const attempts = this.#attemptsOf.get(id) ?? 0;
+    const slot = this.#lastSlotOf.get(id);
+    const heapUsedMb = slot === undefined || this.#heaps === undefined ? 0 : Atomics.load(this.#heaps, slot);
+    let reason: RetireMessage['reason'];
+    if (recycle.afterAttempts !== undefined && attempts >= recycle.afterAttempts) reason = 'afterAttempts';
+    else if (recycle.heapUsedMb !== undefined && heapUsedMb > recycle.heapUsedMb) reason = 'heapUsedMb';
+    else return false;
+    this.#doomed.add(id);
+    this.#workersRetired++;
+    if (channels.workerRetire.hasSubscribers) channels.workerRetire.publish({ threadId: id, time: epochNow(), reason, attempts, heapUsedMb } satisfies RetireMessage);
+    if (this.#inWorker.has(id)) this.#retiring.add(id);
+    else this.#terminateSoon(id);
+    return true;
+  }
+
+  // Terminates worker `id` on the next turn: not inside piscina's balancer or reply handler, which called us.
+  #terminateSoon(id: number): void {
+    this.#retiring.delete(id);
+    this.#abortsDue++;
+    setImmediate(() => {
+      this.#abortsDue--;
+      const worker = this.#piscina.threads.find((thread) => thread.threadId === id);
+      if (worker !== undefined) void worker.terminate();
+      this.#reoffer();
+      this.#onBooted(0);
+    });
   }
 
   /** The live worker threads. */
@@ -377,7 +446,7 @@ export class WorkerPool {
   /** Live worker threads running no attempt. */
   get idleThreads(): number {
     const threads = this.#piscina.threads.length;
-    return Math.max(0, threads - this.#inWorkers);
+    return Math.max(0, threads - this.#inWorker.size);
   }
 
   /** Slots taken: attempts handed to the pool, running or waiting for a worker. */

@@ -40,6 +40,11 @@ export interface WorkerBootData {
   readonly stamps: SharedArrayBuffer;
   /** The registry's module URLs, imported while the worker boots so that its first attempt starts warm. */
   readonly preload: readonly string[];
+  /**
+   * With `recycleWorkers.heapUsedMb` only: one Int32 per dispatch slot, where a worker leaves its used heap (MB,
+   * rounded up) as it ends an attempt in that slot, before it replies.
+   */
+  readonly heaps?: SharedArrayBuffer;
 }
 
 /** One attempt of one instance, as posted to a worker. Fields the instance does not have are left out. */

@@ -90,6 +90,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
       onMessage: (message) => this.#onWorkerMessage(message),
       onError: (error) => logger.error({ err: error }, 'a worker failed outside any attempt'),
       preload: this.#registry.urls,
+      recycle: this.#options.recycleWorkers,
     });
     this.#metrics = new Metrics(this.#options.metricsWindowMs);
     this.#reports.startTicker((now) => {

@@ -2,6 +2,7 @@
 // runs one attempt of one instance per task and answers with a plain, cloneable reply; a successful attempt's value
 // travels written by ValueWriter, its moved buffers transferred with the reply.
 import { createRequire } from 'node:module';
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import {
   AttemptEnd,
@@ -26,6 +27,8 @@ import { isProcessor, type ProcessorFunction } from './processor.js';
 const boot = workerData as WorkerBootData;
 const flags = new Int32Array(boot.flags);
 const stamps = new BigInt64Array(boot.stamps);
+const heaps = boot.heaps === undefined ? undefined : new Int32Array(boot.heaps);
+const MB = 2 ** 20;
 const loaded = new Map<string, ProcessorFunction>();
 
 // piscina reports a worker ready only once entry.cts hands it runAttempt, which waits for this module's top-level
@@ -81,6 +84,8 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
     ctx.release();
     // Marks of this attempt's buffers do not outlive it: a buffer marked and not returned has gone with the reply.
     forgetMarkedBuffers();
+    // For recycleWorkers.heapUsedMb: the heap this attempt leaves, read by the pool before it gives us another.
+    if (heaps !== undefined) Atomics.store(heaps, request.slot, Math.ceil(getHeapStatistics().used_heap_size / MB));
   }
   if (ctx.appended !== undefined) reply.appended = ctx.appended;
   if (ctx.messages > 0) reply.messages = ctx.messages;

@@ -20,6 +20,7 @@ export const processors = {
   exitOnce: fixture('exit-once'),
   uncaught: fixture('uncaught'),
   heapBlowup: fixture('heap-blowup'),
+  leak: fixture('leak'),
   flaky: fixture('flaky'),
   workflow: fixture('workflow'),
   logMany: fixture('log-many'),
