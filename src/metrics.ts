@@ -97,6 +97,23 @@ function distribution(merged: RecordableHistogram | undefined): Distribution {
   };
 }
 
+/**
+ * Hears each wait and run sample as the runtime records it, for a collector that keeps distributions of its own
+ * (the `light-task-tracker/prometheus` entry's histograms). Called in the main thread, at the moment of recording.
+ */
+export interface MetricsListener {
+  /** An instance of `processor` started its first attempt `waitMs` after its submit. */
+  started(processor: string, waitMs: number): void;
+  /** An instance of `processor` ended for `reason`, `runMs` after its first start (null: it never started). */
+  ended(processor: string, reason: OutcomeReason, runMs: number | null): void;
+}
+
+/**
+ * The runtime's method that adds a `MetricsListener` and returns its removal. A symbol the main entry does not
+ * export: the `light-task-tracker/prometheus` entry uses it, and it stays off the public API.
+ */
+export const kListenMetrics = Symbol('listenMetrics');
+
 /** The counts a snapshot takes from the runtime, the pool and the report sender at the moment it is made. */
 export type LiveCounts = Pick<
   MetricsSnapshot,
@@ -114,6 +131,8 @@ export class Metrics {
   readonly #steps: Step[] = [];
   #since: number;
   readonly #outcomes: Record<OutcomeReason, number>;
+  // Replaced, never changed in place: a listener removed while the others are being called leaves the loop alone.
+  #listeners: readonly MetricsListener[] = [];
   forceStops = 0;
   workerDeaths = 0;
 
@@ -127,12 +146,34 @@ export class Metrics {
   /** An instance of `processor` started `waitMs` after its submit. */
   started(processor: string, waitMs: number): void {
     this.#record(this.#current().wait, processor, waitMs);
+    for (const listener of this.#listeners) {
+      try {
+        listener.started(processor, waitMs);
+      } catch {
+        // A listener's failure must not reach the tracker recording the start.
+      }
+    }
   }
 
   /** An instance of `processor` ended for `reason`, `runMs` after its first start (null: it never started). */
   ended(processor: string, reason: OutcomeReason, runMs: number | null): void {
     this.#outcomes[reason]++;
     if (runMs !== null) this.#record(this.#current().run, processor, runMs);
+    for (const listener of this.#listeners) {
+      try {
+        listener.ended(processor, reason, runMs);
+      } catch {
+        // A listener's failure must not reach the tracker settling its outcome.
+      }
+    }
+  }
+
+  /** Adds a listener; returns its removal (which may be called more than once). */
+  listen(listener: MetricsListener): () => void {
+    this.#listeners = [...this.#listeners, listener];
+    return () => {
+      this.#listeners = this.#listeners.filter((each) => each !== listener);
+    };
   }
 
   /** An attempt ran `ms` in a worker (for utilization). */

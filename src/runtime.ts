@@ -8,7 +8,7 @@ import { AdmissionLimitError, DuplicateInstanceError, InstanceError, RuntimeClos
 import { defaultLogger, resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
 import { WorkerPool } from './pool.js';
 import { writeProcessorLine } from './processor-log.js';
-import { Metrics, type MetricsSnapshot } from './metrics.js';
+import { kListenMetrics, Metrics, type MetricsListener, type MetricsSnapshot } from './metrics.js';
 import { isStartedMessage, isWorkerProgressMessage } from './protocol.js';
 import { FifoQueue } from './queue.js';
 import { resolveRegistry, type ProcessorRegistry } from './registry.js';
@@ -247,6 +247,11 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
   /** Starts the distributions and `utilization` of `metrics()` afresh; the counters since the runtime was made stay. */
   resetMetrics(): void {
     this.#metrics.reset();
+  }
+
+  /** Adds a listener of each wait and run sample `metrics()` records; returns its removal. Not public (a symbol). */
+  [kListenMetrics](listener: MetricsListener): () => void {
+    return this.#metrics.listen(listener);
   }
 
   /**

@@ -1,12 +1,14 @@
-// The package as a user installs it: both entries resolve through the exports map, from outside this repo.
+// The package as a user installs it: its entries resolve through the exports map, from outside this repo; the
+// Prometheus entry is the only one that loads prom-client.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import * as api from 'light-task-tracker';
 import { defineProcessor, InterruptedError, type ProcessorContext, type ProcessResult } from 'light-task-tracker/processor';
+import * as prometheus from 'light-task-tracker/prometheus';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const app = mkdtempSync(join(tmpdir(), 'ltt-app-'));
@@ -56,5 +58,32 @@ describe('package exports', () => {
     expectTypeOf<api.StatusReport['status']>().toEqualTypeOf<'RUNNING' | 'SUCCEED' | 'FAILED'>();
     expectTypeOf<api.TaskRuntime['submit']>().returns.toEqualTypeOf<api.Tracker>();
     expect(new InterruptedError()).toMatchObject({ name: 'InterruptedError', code: 'ERR_INTERRUPTED' });
+  });
+
+  it('exports registerMetrics from "./prometheus"; the main entry never loads prom-client, an optional peer', () => {
+    expect(Object.keys(prometheus).sort()).toEqual(['MetricsConflictError', 'defaultPrometheusOptions', 'registerMetrics']);
+    expect(prometheus.defaultPrometheusOptions.prefix).toBe('light_task_tracker_');
+    expectTypeOf(prometheus.registerMetrics).returns.toEqualTypeOf<prometheus.MetricsRegistration>();
+    expectTypeOf<prometheus.MetricsRegistration['unregister']>().toEqualTypeOf<() => void>();
+    expect(new prometheus.MetricsConflictError('m', 'taken')).toBeInstanceOf(api.TaskTrackerError);
+
+    // In a process of its own: which modules of prom-client (CommonJS, so in require.cache) each import loads.
+    const script = [
+      "import { createRequire } from 'node:module';",
+      "const loaded = () => Object.keys(createRequire(process.cwd() + '/').cache).filter((path) => path.includes('/prom-client/')).length;",
+      "await import('light-task-tracker');",
+      'const main = loaded();',
+      "await import('light-task-tracker/prometheus');",
+      'console.log(JSON.stringify({ main, prometheus: loaded() }));',
+    ].join('\n');
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    const loaded = JSON.parse(output) as { main: number; prometheus: number };
+    expect(loaded.main).toBe(0);
+    expect(loaded.prometheus).toBeGreaterThan(0);
+
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, Record<string, unknown>>;
+    expect(pkg.exports?.['./prometheus']).toEqual({ types: './dist/src/prometheus/index.d.ts', default: './dist/src/prometheus/index.js' });
+    expect(pkg.peerDependenciesMeta?.['prom-client']).toEqual({ optional: true });
+    expect(pkg.dependencies).not.toHaveProperty('prom-client');
   });
 });

@@ -1,8 +1,14 @@
 // Observability: the lifecycle events on node:diagnostics_channel, in their exact sequences, and runtime.metrics().
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
-import { OutcomeReason, OutcomeStatus, type InstanceMessage } from 'light-task-tracker';
+import { OutcomeReason, OutcomeStatus, type InstanceMessage, type TaskRuntime } from 'light-task-tracker';
+import { kListenMetrics, type MetricsListener } from '../dist/src/metrics.js';
 import { useRuntimes } from './support/runtime.js';
+
+/** The runtime's listener method, a symbol the main entry does not export (the Prometheus entry's way in). */
+function listenTo(runtime: TaskRuntime, listener: MetricsListener): () => void {
+  return (runtime as unknown as { [kListenMetrics]: (listener: MetricsListener) => () => void })[kListenMetrics](listener);
+}
 
 const runtimes = useRuntimes();
 
@@ -174,5 +180,42 @@ describe('runtime.metrics()', () => {
     expect(now).toMatchObject({ live: 4, queued: 2, running: 2 });
     for (const tracker of trackers) tracker.stop();
     await Promise.all(trackers.map((tracker) => tracker.done));
+  });
+
+  it('hands a listener each wait and run it records, with the same values; a listener that throws harms nothing', async () => {
+    const { runtime } = runtimes.make();
+    const heard: Array<[string, string, number | null]> = [];
+    const listener: MetricsListener = {
+      started: (processor, waitMs) => void heard.push(['started', processor, waitMs]),
+      ended: (processor, reason, runMs) => void heard.push([`ended ${reason}`, processor, runMs]),
+    };
+    const thrower: MetricsListener = {
+      started: () => {
+        throw new Error('listener broke');
+      },
+      ended: () => {
+        throw new Error('listener broke');
+      },
+    };
+    const removeThrower = listenTo(runtime, thrower);
+    const remove = listenTo(runtime, listener);
+    const outcome = await runtime.submit({ processor: 'succeed', jobParams: { n: 1 } }).done;
+    expect(outcome.reason).toBe(OutcomeReason.SUCCEEDED);
+    await runtime.submit({ processor: 'succeed', signal: AbortSignal.abort() }).done;
+    expect(heard.map(([event, processor, ms]) => [event, processor, ms === null ? null : 'ms'])).toEqual([
+      ['started', 'succeed', 'ms'],
+      ['ended SUCCEEDED', 'succeed', 'ms'],
+      ['ended STOPPED_BEFORE_START', 'succeed', null],
+    ]);
+    const { waitMs, runMs } = runtime.metrics().processors.succeed!;
+    // The distributions keep two significant figures: within 1 %.
+    for (const [kept, given] of [[waitMs.max, heard[0]![2]!], [runMs.max, heard[1]![2]!]] as const) {
+      expect(Math.abs(kept - given)).toBeLessThanOrEqual(given / 100 + 0.001);
+    }
+    remove();
+    removeThrower();
+    remove();
+    await runtime.submit({ processor: 'succeed', jobParams: { n: 2 } }).done;
+    expect(heard).toHaveLength(3);
   });
 });
