@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as main from 'light-task-tracker';
 import * as bullmq from 'light-task-tracker/bullmq';
+import * as otel from 'light-task-tracker/otel';
 import { resolveOptions } from '../dist/src/options.js';
 import { fixture } from './support/fixtures.js';
 
@@ -38,13 +39,15 @@ describe('docs/api.md', () => {
     expect(keys.filter((key) => !documents(api, key))).toEqual([]);
   });
 
-  it('names every error class exported by light-task-tracker and light-task-tracker/bullmq', () => {
+  it('names every error class exported by light-task-tracker, light-task-tracker/bullmq and light-task-tracker/otel', () => {
     const mainErrors = errorClasses(main);
     const bullmqErrors = errorClasses(bullmq);
+    const otelErrors = errorClasses(otel);
     expect(mainErrors).toContain('TaskTrackerError');
     expect(mainErrors.length).toBeGreaterThan(1);
     expect(bullmqErrors.length).toBeGreaterThan(0);
-    const names = new Set([...mainErrors, ...bullmqErrors, 'TaskTrackerError']);
+    expect(otelErrors.length).toBeGreaterThan(0);
+    const names = new Set([...mainErrors, ...bullmqErrors, ...otelErrors, 'TaskTrackerError']);
     expect([...names].filter((name) => !documents(api, name))).toEqual([]);
   });
 });
