@@ -400,6 +400,9 @@ describe('the bullmq entry', () => {
     expect([...bare].filter((spec) => /bullmq|ioredis/.test(spec))).toEqual([]);
     const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as Record<string, Record<string, unknown>>;
     expect(pkg.peerDependenciesMeta).toMatchObject({ bullmq: { optional: true }, ioredis: { optional: true } });
+    // Every peer is optional: each is loaded only by its own entry.
+    const meta = pkg.peerDependenciesMeta as Record<string, { optional?: boolean } | undefined>;
+    expect(Object.keys(pkg.peerDependencies ?? {}).filter((name) => meta[name]?.optional !== true)).toEqual([]);
     expect(pkg.dependencies).not.toHaveProperty('bullmq');
     expect(pkg.dependencies).not.toHaveProperty('ioredis');
     expect(pkg.exports?.['./bullmq']).toEqual({ types: './dist/src/bullmq/index.d.ts', default: './dist/src/bullmq/index.js' });

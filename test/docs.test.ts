@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as main from 'light-task-tracker';
 import * as bullmq from 'light-task-tracker/bullmq';
+import * as otel from 'light-task-tracker/otel';
 import * as prometheus from 'light-task-tracker/prometheus';
 import { resolveOptions } from '../dist/src/options.js';
 import { fixture } from './support/fixtures.js';
@@ -39,15 +40,17 @@ describe('docs/api.md', () => {
     expect(keys.filter((key) => !documents(api, key))).toEqual([]);
   });
 
-  it('names every error class exported by light-task-tracker, light-task-tracker/bullmq and light-task-tracker/prometheus', () => {
+  it('names every error class exported by the main, bullmq, otel and prometheus entries', () => {
     const mainErrors = errorClasses(main);
     const bullmqErrors = errorClasses(bullmq);
+    const otelErrors = errorClasses(otel);
     const prometheusErrors = errorClasses(prometheus);
     expect(mainErrors).toContain('TaskTrackerError');
     expect(mainErrors.length).toBeGreaterThan(1);
     expect(bullmqErrors.length).toBeGreaterThan(0);
+    expect(otelErrors.length).toBeGreaterThan(0);
     expect(prometheusErrors).toEqual(['MetricsConflictError']);
-    const names = new Set([...mainErrors, ...bullmqErrors, ...prometheusErrors, 'TaskTrackerError']);
+    const names = new Set([...mainErrors, ...bullmqErrors, ...otelErrors, ...prometheusErrors, 'TaskTrackerError']);
     expect([...names].filter((name) => !documents(api, name))).toEqual([]);
   });
 });

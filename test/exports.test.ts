@@ -1,5 +1,5 @@
-// The package as a user installs it: its entries resolve through the exports map, from outside this repo; the
-// Prometheus entry is the only one that loads prom-client.
+// The package as a user installs it: its entries resolve through the exports map, from outside this repo, and the
+// main and processor entries never load an optional peer dependency (the otel and prometheus entries load theirs).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import * as api from 'light-task-tracker';
+import * as otel from 'light-task-tracker/otel';
+import * as otelProcessor from 'light-task-tracker/otel/processor';
 import { defineProcessor, InterruptedError, type ProcessorContext, type ProcessResult } from 'light-task-tracker/processor';
 import * as prometheus from 'light-task-tracker/prometheus';
 
@@ -46,6 +48,42 @@ describe('package exports', () => {
     ]);
     expect(Object.isFrozen(api.TaskStatus)).toBe(true);
     expect(api.defaultOptions).toMatchObject({ maxInstances: 1024, statusReportIntervalMs: 15_000, allowForceStop: true, maxResultLength: 8096, maxParamsBytes: 16 * 1024 * 1024 });
+  });
+
+  it('exports the OpenTelemetry entries: traceInstances and its names from "./otel", the worker helpers from "./otel/processor"', () => {
+    expect(Object.keys(otel).sort()).toEqual(['SpanAttribute', 'SpanEvent', 'TracingActiveError', 'defaultTracingOptions', 'traceInstances']);
+    expect(Object.keys(otelProcessor).sort()).toEqual(['traceContext', 'withTraceContext']);
+    expect(Object.isFrozen(otel.SpanAttribute)).toBe(true);
+    expect(new otel.TracingActiveError()).toBeInstanceOf(api.TaskTrackerError);
+  });
+
+  it('loads @opentelemetry/api only from the OpenTelemetry entries, never from the main or processor entry', () => {
+    // A resolve hook refuses every @opentelemetry/* import, so an entry that imports one fails to load; and the
+    // CommonJS cache (where the API's build lands when imported) is searched for it all the same.
+    const hooks = `data:text/javascript,${encodeURIComponent(
+      "export async function resolve(specifier, context, next) { if (specifier.startsWith('@opentelemetry/')) throw new Error('refused ' + specifier); return next(specifier, context); }",
+    )}`;
+    const register = `data:text/javascript,${encodeURIComponent(`import { register } from 'node:module'; register(${JSON.stringify(hooks)});`)}`;
+    const load = (specifier: string, hooked: boolean): { loaded: string; required: string[] } => {
+      const script = [
+        "import { createRequire } from 'node:module';",
+        'let loaded;',
+        `try { await import(${JSON.stringify(specifier)}); loaded = 'loaded'; } catch (error) { loaded = error.message; }`,
+        "const required = Object.keys(createRequire(import.meta.url).cache).filter((path) => path.includes('@opentelemetry'));",
+        'console.log(JSON.stringify({ loaded, required }));',
+      ].join('\n');
+      const args = [...(hooked ? ['--import', register] : []), '--input-type=module', '-e', script];
+      return JSON.parse(execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8' })) as { loaded: string; required: string[] };
+    };
+    expect(load('light-task-tracker', true)).toEqual({ loaded: 'loaded', required: [] });
+    expect(load('light-task-tracker/processor', true)).toEqual({ loaded: 'loaded', required: [] });
+    expect(load('light-task-tracker/otel', true).loaded).toBe('refused @opentelemetry/api');
+    expect(load('light-task-tracker/otel/processor', true).loaded).toBe('refused @opentelemetry/api');
+    // Unhooked, the OpenTelemetry entry loads and the API shows in the cache: the search above would have seen it.
+    const plain = load('light-task-tracker/otel', false);
+    expect(plain.loaded).toBe('loaded');
+    expect(plain.required.some((path) => path.includes('@opentelemetry/api'))).toBe(true);
+    expect(load('light-task-tracker', false).required).toEqual([]);
   });
 
   it('has the public types a user writes against', () => {

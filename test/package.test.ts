@@ -67,7 +67,10 @@ const tsc = (args: readonly string[]): Promise<Ran> => run(process.execPath, [jo
 /** A TypeScript source is any .ts/.cts/.mts file that is not a declaration file. */
 const isTypeScriptSource = (path: string): boolean => /\.[cm]?ts$/.test(path) && !/\.d\.[cm]?ts$/.test(path);
 
-const REQUIRED = ['dist/src/index.js', 'dist/src/index.d.ts', 'dist/workers/processor.js', 'dist/workers/processor.d.ts', 'dist/workers/entry.cjs'];
+const REQUIRED = [
+  'dist/src/index.js', 'dist/src/index.d.ts', 'dist/workers/processor.js', 'dist/workers/processor.d.ts', 'dist/workers/entry.cjs',
+  'dist/src/otel/index.js', 'dist/src/otel/index.d.ts', 'dist/workers/otel.js', 'dist/workers/otel.d.ts',
+];
 
 let packed: string[] = [];
 let tarball = '';
@@ -186,21 +189,26 @@ describe('the packed package', () => {
     expect(JSON.parse(last)).toMatchObject({ status: 'SUCCEED', reason: 'SUCCEEDED', result: '144', attempts: 1, succeeded: true });
   });
 
-  it('resolves both entries through the exports map into the installed dist/, and refuses a deep import', async () => {
+  it('resolves its entries through the exports map into the installed dist/, and refuses a deep import', async () => {
     writeFileSync(join(app, 'resolve.mjs'), [
-      "const resolved = { main: import.meta.resolve('light-task-tracker'), processor: import.meta.resolve('light-task-tracker/processor') };",
+      "const resolved = { main: import.meta.resolve('light-task-tracker'), processor: import.meta.resolve('light-task-tracker/processor'),",
+      "  otel: import.meta.resolve('light-task-tracker/otel'), otelProcessor: import.meta.resolve('light-task-tracker/otel/processor') };",
       'let deep;',
       "try { await import('light-task-tracker/dist/src/tracker.js'); deep = 'loaded'; } catch (error) { deep = error.code; }",
       'console.log(JSON.stringify({ ...resolved, deep }));',
       '',
     ].join('\n'));
-    const printed = JSON.parse(await mustRun(process.execPath, ['resolve.mjs'], app)) as { main: string; processor: string; deep: string };
+    const printed = JSON.parse(await mustRun(process.execPath, ['resolve.mjs'], app)) as Record<'main' | 'processor' | 'otel' | 'otelProcessor' | 'deep', string>;
 
     const main = fileURLToPath(printed.main);
     const processor = fileURLToPath(printed.processor);
+    const otel = fileURLToPath(printed.otel);
+    const otelProcessor = fileURLToPath(printed.otelProcessor);
     expect(relative(installed, main).split(sep).join('/')).toBe('dist/src/index.js');
     expect(relative(installed, processor).split(sep).join('/')).toBe('dist/workers/processor.js');
-    for (const path of [main, processor]) {
+    expect(relative(installed, otel).split(sep).join('/')).toBe('dist/src/otel/index.js');
+    expect(relative(installed, otelProcessor).split(sep).join('/')).toBe('dist/workers/otel.js');
+    for (const path of [main, processor, otel, otelProcessor]) {
       expect(path.startsWith(join(app, 'node_modules', 'light-task-tracker', 'dist') + sep)).toBe(true);
       expect(path.startsWith(root)).toBe(false);
       expect(existsSync(path)).toBe(true);
