@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { Piscina } from 'piscina';
 import workerpool from 'workerpool';
-import { OutcomeReason, TaskRuntime, TaskStatus } from 'light-task-tracker';
+import { OutcomeReason, TaskRuntime } from 'light-task-tracker';
 import { envInt, now, printLatencyTable, printTable, summarize, writeResults } from './lib/stats.js';
 
 const T = 50;
@@ -86,8 +86,8 @@ const sample: Record<PoolName, () => Promise<Sample>> = {
     const t0 = now();
     const runaway = runtime.submit({ processor: 'peer-runaway', timeoutMs: T });
     const next = runtime.submit({ processor: 'peer-next' });
-    // The thread was free, so the runaway started (and its timeout timer was armed) inside submit().
-    if (runaway.taskStatus !== TaskStatus.WORKER_PROCESSING) throw new Error('the runaway did not start at once');
+    // Ours counts the timeout from the runaway's start in its worker, later than this deadline by the hand-off to the
+    // worker (some 0.25 ms): it is in ours' figures, as the setTimeout's late firing is in piscina's.
     const deadline = t0 + T;
     const outcome = await runaway.done;
     const settledAt = now();
