@@ -6,8 +6,11 @@
 //   channels   plain, measured while a no-op subscriber listens on every instance channel of
 //              node:diagnostics_channel (so every message is built and published, and every worker announces each
 //              start); channels are process-wide, so the subscribers come on only for its measurements
-//   recycle    the same as plain, with recycleWorkers: { afterAttempts: 5000 } (a worker retired, and replaced,
-//              every 5,000 attempts)
+//   recycle, checked   plain with recycleWorkers: { heapUsedMb: 4096 }: the worker measures its heap after every
+//              attempt and the pool checks it, but no worker is ever due (what recycling costs while nothing leaks)
+//   recycle, every 5,000   plain with recycleWorkers: { afterAttempts: 5000 }: a worker retired, and a replacement
+//              booted, every 5,000 attempts (at no-op speed, several a second: a worst case); the cost per
+//              retirement is printed from it
 //   baseline   only with BENCH_BASELINE=<a checkout of an earlier version, built>: that version's runtime, loaded
 //              from <checkout>/dist/src/index.js, running its own benchmarks/processors/tp-noop.js — e.g. the last
 //              version without metrics, to measure what keeping them costs
@@ -33,8 +36,9 @@ interface Submitting {
 const noop = new URL('./processors/tp-noop.js', import.meta.url);
 const common = { maxThreads: THREADS, logger: pino({ level: 'silent' }), reporter: { report: () => {} } };
 const plain = new TaskRuntime({ ...common, processors: { 'tp-noop': noop } });
+const checking = new TaskRuntime({ ...common, processors: { 'tp-noop': noop }, recycleWorkers: { heapUsedMb: 4096 } });
 const recycling = new TaskRuntime({ ...common, processors: { 'tp-noop': noop }, recycleWorkers: { afterAttempts: 5000 } });
-const runtimes: Record<string, Submitting> = { plain, recycle: recycling };
+const runtimes: Record<string, Submitting> = { plain, 'recycle, checked': checking, 'recycle, every 5,000': recycling };
 if (BASELINE !== undefined) {
   const { TaskRuntime: Baseline } = (await import(`${BASELINE}/dist/src/index.js`)) as { TaskRuntime: new (options: object) => Submitting };
   runtimes.baseline = new Baseline({ ...common, processors: { 'tp-noop': new URL(`file://${BASELINE}/dist/benchmarks/processors/tp-noop.js`) } });
@@ -75,7 +79,7 @@ try {
 const medianOf = (all: readonly Round[], pool: string, field: 'opsPerSec' | 'mainCpuUs'): number => median(all.filter((r) => r.pool === pool).map((r) => r[field]));
 const rows: string[][] = [];
 const plainOps = medianOf(rounds, 'plain', 'opsPerSec');
-for (const pool of ['plain', 'channels', 'recycle', 'baseline']) {
+for (const pool of ['plain', 'channels', 'recycle, checked', 'recycle, every 5,000', 'baseline']) {
   if (!rounds.some((r) => r.pool === pool)) continue;
   const ops = medianOf(rounds, pool, 'opsPerSec');
   rows.push([pool, ops.toFixed(0), medianOf(rounds, pool, 'mainCpuUs').toFixed(2), (ops / plainOps).toFixed(3)]);
@@ -86,6 +90,12 @@ if (BASELINE !== undefined) {
   console.log(`\nmetrics (plain against baseline): ${(cost * 100).toFixed(1)} % of throughput (target: at most 3 %)`);
 }
 console.log(`messages published in the channels variant's rounds: ${published}`);
+const retired = recycling.metrics().workersRetired;
+const recycleRounds = rounds.filter((r) => r.pool === 'recycle, every 5,000');
+const recycleMs = recycleRounds.reduce((sum, r) => sum + r.wallMs, 0);
+const plainMsPerInstance = 1000 / plainOps;
+const extraMs = recycleMs - recycleRounds.reduce((sum, r) => sum + r.instances, 0) * plainMsPerInstance;
+console.log(`workers retired (every 5,000 attempts): ${retired}, about ${(extraMs / Math.max(1, retired)).toFixed(1)} ms of throughput each`);
 console.log(`wall time ${((now() - wallStart) / 1000).toFixed(1)} s`);
 const file = writeResults('observability-cost', { config: { instances: INSTANCES, rounds: ROUNDS, window: WINDOW, threads: THREADS, baseline: BASELINE ?? null }, rounds });
 console.log(`raw samples: ${file}`);

@@ -83,5 +83,8 @@ export const channels = Object.freeze({
 
 /** The time now, as the messages give it (epoch ms, µs precision). */
 export function epochNow(): number {
-  return performance.timeOrigin + performance.now();
+  return TIME_ORIGIN + performance.now();
 }
+
+/** performance.timeOrigin, read once: it is a getter. */
+export const TIME_ORIGIN = performance.timeOrigin;

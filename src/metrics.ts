@@ -143,9 +143,9 @@ export class Metrics {
     this.#outcomes = Object.fromEntries(Object.values(OutcomeReason).map((reason) => [reason, 0])) as Record<OutcomeReason, number>;
   }
 
-  /** An instance of `processor` started `waitMs` after its submit. */
-  started(processor: string, waitMs: number): void {
-    this.#record(this.#current().wait, processor, waitMs);
+  /** An instance of `processor` started `waitMs` after its submit, at `at` (performance.now() time). */
+  started(processor: string, waitMs: number, at: number): void {
+    this.#record(this.#current(at).wait, processor, waitMs);
     for (const listener of this.#listeners) {
       try {
         listener.started(processor, waitMs);
@@ -155,10 +155,18 @@ export class Metrics {
     }
   }
 
-  /** An instance of `processor` ended for `reason`, `runMs` after its first start (null: it never started). */
-  ended(processor: string, reason: OutcomeReason, runMs: number | null): void {
+  /**
+   * An instance of `processor` ended for `reason` at `at` (performance.now() time), `runMs` after its first start
+   * (null: it never started). Its run
+   * counts as busy thread time: its retries follow one another at once, in its one slot.
+   */
+  ended(processor: string, reason: OutcomeReason, runMs: number | null, at: number): void {
     this.#outcomes[reason]++;
-    if (runMs !== null) this.#record(this.#current().run, processor, runMs);
+    if (runMs !== null) {
+      const step = this.#current(at);
+      this.#record(step.run, processor, runMs);
+      if (runMs > 0) step.busyMs += runMs;
+    }
     for (const listener of this.#listeners) {
       try {
         listener.ended(processor, reason, runMs);
@@ -174,11 +182,6 @@ export class Metrics {
     return () => {
       this.#listeners = this.#listeners.filter((each) => each !== listener);
     };
-  }
-
-  /** An attempt ran `ms` in a worker (for utilization). */
-  busy(ms: number): void {
-    if (ms > 0) this.#current().busyMs += ms;
   }
 
   /** Forgets the distributions and utilization; the counters since the runtime was made stay. */
@@ -232,7 +235,7 @@ export class Metrics {
     target.record(microseconds(ms));
   }
 
-  #current(now = performance.now()): Step {
+  #current(now: number): Step {
     const last = this.#steps.at(-1);
     if (last !== undefined && now - last.start < this.#stepMs) return last;
     this.#slide(now);

@@ -174,8 +174,9 @@ export class WorkerPool {
         if (idle === null || busy >= maxThreads) return null;
         const attempt = attemptOf(task);
         attempt.workerId = idle.id;
-        inWorker.set(idle.id, attempt);
+        this.#inWorkers++;
         if (recycle !== undefined) {
+          inWorker.set(idle.id, attempt);
           this.#attemptsOf.set(idle.id, (this.#attemptsOf.get(idle.id) ?? 0) + 1);
           this.#lastSlotOf.set(idle.id, attempt.request.slot);
         }
@@ -226,7 +227,8 @@ export class WorkerPool {
   #destroyed = false;
   // Force-stops not yet carried out: until they are, piscina's thread count still holds the worker to be replaced.
   #abortsDue = 0;
-  // The attempt each worker runs (given to it and not yet settled), by threadId.
+  // Attempts given to a worker and not yet settled; with recycle, which worker (threadId) runs which.
+  #inWorkers = 0;
   readonly #inWorker = new Map<number, PoolAttempt>();
   #workersStarted = 0;
   #workersRetired = 0;
@@ -393,13 +395,12 @@ export class WorkerPool {
   #leftWorker(attempt: PoolAttempt): void {
     const id = attempt.workerId;
     if (id === 0) return;
+    this.#inWorkers--;
+    if (this.#recycle === undefined) return;
     // piscina may have given the worker its next attempt already (inside its answer to this one).
     if (this.#inWorker.get(id) === attempt) this.#inWorker.delete(id);
-    if (this.#retiring.has(id)) {
-      if (!this.#inWorker.has(id)) this.#terminateSoon(id);
-    } else if (this.#recycle !== undefined) {
-      this.#retireIfDue(id);
-    }
+    if (!this.#retiring.has(id)) this.#retireIfDue(id);
+    else if (!this.#inWorker.has(id)) this.#terminateSoon(id);
   }
 
   /**
@@ -446,7 +447,7 @@ export class WorkerPool {
   /** Live worker threads running no attempt. */
   get idleThreads(): number {
     const threads = this.#piscina.threads.length;
-    return Math.max(0, threads - this.#inWorker.size);
+    return Math.max(0, threads - this.#inWorkers);
   }
 
   /** Slots taken: attempts handed to the pool, running or waiting for a worker. */

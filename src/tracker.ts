@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import { decideOutcome, Ending, type Cause, type Decision } from './outcome.js';
 import { kAttemptError, kAttemptReply, type AttemptOwner, type PoolAttempt, type WorkerPool } from './pool.js';
-import { channels, epochNow, type EndMessage, type ForceStopMessage, type InterruptMessage, type RetryMessage, type StartMessage, type SubmitMessage } from './channels.js';
+import { channels, epochNow, TIME_ORIGIN, type EndMessage, type ForceStopMessage, type InterruptMessage, type RetryMessage, type StartMessage, type SubmitMessage } from './channels.js';
 import type { Metrics } from './metrics.js';
 import { AttemptEnd, readValue, textOf, type AttemptReply, type AttemptRequest } from './protocol.js';
 import { cutResult, type RunningStatus, type StatusReport } from './report.js';
@@ -445,10 +445,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
       // This attempt's start, before a retry takes the slot's stamp: null if it never started (cancelled, or its
       // worker died first).
       const startedAt = this.#host.pool.startedAt(this.#slot);
-      if (startedAt !== null) {
-        this.#seeStart(this.#attempts, startedAt, pooled?.workerId ?? 0);
-        this.#host.metrics.busy(epochNow() - startedAt);
-      }
+      if (startedAt !== null) this.#seeStart(this.#attempts, startedAt, pooled?.workerId ?? 0);
     }
     this.#lastEnding = ending;
     this.#lastText = text;
@@ -494,7 +491,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     const waitMs = startedAt - this.#submittedAt;
     if (this.#startedAt === null) {
       this.#startedAt = startedAt;
-      this.#host.metrics.started(this.#request.processorName, waitMs);
+      this.#host.metrics.started(this.#request.processorName, waitMs, startedAt - TIME_ORIGIN);
     }
     if (channels.start.hasSubscribers) {
       channels.start.publish({ ...this.#about(attempt), time: startedAt, threadId, waitMs } satisfies StartMessage);
@@ -603,7 +600,8 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
       endTime: this.#endTime ?? Date.now(),
     };
     const startedAt = this.#startedAt;
-    this.#host.metrics.ended(this.#request.processorName, decision.reason, startedAt === null ? null : epochNow() - startedAt);
+    const now = performance.now();
+    this.#host.metrics.ended(this.#request.processorName, decision.reason, startedAt === null ? null : TIME_ORIGIN + now - startedAt, now);
     if (channels.end.hasSubscribers) channels.end.publish({ ...this.#about(this.#startSeen), outcome } satisfies EndMessage);
     this.#resolveDone(outcome);
   }
