@@ -19,7 +19,7 @@
 import { Worker } from 'node:worker_threads';
 import { envInt, now, printLatencyTable, printTable, summarize, writeResults } from './lib/stats.js';
 import { Probe } from './lib/probe.js';
-import { benchRuntime, expectReason, hostLoad, toMicros } from './lib/harness.js';
+import { afterTimer, benchRuntime, expectReason, hostLoad, toMicros } from './lib/harness.js';
 
 const NAME = 'async-interrupt';
 const SAMPLES = envInt('BENCH_SAMPLES', 1000);
@@ -81,17 +81,6 @@ function floorWorker(code: string): Floor {
 const notifyFloor = floorWorker(NOTIFY_CODE);
 const postFloor = floorWorker(POST_CODE);
 
-/** Resolves with t0 = now() taken in a timer callback `ms` from now, after `act` ran right after it. */
-function afterTimer(ms: number, act: () => void): Promise<number> {
-  return new Promise((resolve) => {
-    setTimeout(() => {
-      const t0 = now();
-      act();
-      resolve(t0);
-    }, ms);
-  });
-}
-
 /** One run of ours: submit, wait until the processor awaits its signal, stop it; the latency in µs. */
 async function ours(userPosition: boolean): Promise<number> {
   probe.reset();
@@ -99,7 +88,7 @@ async function ours(userPosition: boolean): Promise<number> {
   await probe.waitStarted(tracker.done);
   let t0: number;
   if (userPosition) {
-    t0 = await afterTimer(SLEEP_MS, () => tracker.stop());
+    [t0] = await afterTimer(SLEEP_MS, () => tracker.stop());
   } else {
     t0 = now();
     tracker.stop();
@@ -118,7 +107,7 @@ async function floor({ worker, cells, times }: Floor, wake: () => void): Promise
     const waiting = Atomics.waitAsync(cells, 0, 0, 1000);
     if (waiting.async) await waiting.value;
   }
-  const t0 = await afterTimer(SLEEP_MS, wake);
+  const [t0] = await afterTimer(SLEEP_MS, wake);
   await woken;
   return toMicros((times[1] as number) - t0);
 }

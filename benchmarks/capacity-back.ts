@@ -12,6 +12,7 @@
 import { pino } from 'pino';
 import { TaskRuntime } from 'light-task-tracker';
 import { envInt, now, printLatencyTable, printTable, summarize, writeResults, type Summary } from './lib/stats.js';
+import { afterTimer } from './lib/harness.js';
 
 const samples = envInt('BENCH_SAMPLES', 1000);
 const processors = {
@@ -42,7 +43,7 @@ async function measure(spareThreads: number, userPosition: boolean, count: numbe
     const runaway = runtime.submit({ processor: 'runaway', jobParams: { buffer, index: 0 } });
     const probe = runtime.submit({ processor: 'probe', jobParams: { buffer } });
     await waitForMark(marks, 0);
-    const stoppedAt = userPosition ? await afterTimer(2, () => runaway.stop()) : now();
+    const stoppedAt = userPosition ? (await afterTimer(2, () => runaway.stop()))[0] : now();
     if (!userPosition) runaway.stop();
     await probe.done;
     if (i >= warmup) result.push(new Float64Array(buffer, 8, 1)[0]! - stoppedAt);
@@ -50,17 +51,6 @@ async function measure(spareThreads: number, userPosition: boolean, count: numbe
   }
   await runtime.close();
   return result;
-}
-
-/** Resolves with now() taken in a timer callback `ms` from now, just before `act` runs in it. */
-function afterTimer(ms: number, act: () => void): Promise<number> {
-  return new Promise((resolve) => {
-    setTimeout(() => {
-      const t0 = now();
-      act();
-      resolve(t0);
-    }, ms);
-  });
 }
 
 const started = Date.now();

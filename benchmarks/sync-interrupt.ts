@@ -18,7 +18,7 @@
 import { Worker } from 'node:worker_threads';
 import { envInt, now, printLatencyTable, printTable, summarize, writeResults } from './lib/stats.js';
 import { Probe } from './lib/probe.js';
-import { benchRuntime, expectReason, hostLoad, toMicros } from './lib/harness.js';
+import { afterTimer, benchRuntime, expectReason, hostLoad, toMicros } from './lib/harness.js';
 
 const NAME = 'sync-interrupt';
 const SAMPLES = envInt('BENCH_SAMPLES', 1000);
@@ -50,17 +50,6 @@ const floorMemory = new SharedArrayBuffer(2 * Float64Array.BYTES_PER_ELEMENT);
 const floorCells = new Int32Array(floorMemory, 0, 2);
 const floorTimes = new Float64Array(floorMemory);
 const floorWorker = new Worker(FLOOR_CODE, { eval: true, workerData: floorMemory });
-
-/** Resolves with [t0, t1]: now() taken in a timer callback `ms` from now, before and after `act` ran in it. */
-function afterTimer(ms: number, act: () => void): Promise<[number, number]> {
-  return new Promise((resolve) => {
-    setTimeout(() => {
-      const t0 = now();
-      act();
-      resolve([t0, now()]);
-    }, ms);
-  });
-}
 
 const calls: number[] = [];
 

@@ -3,6 +3,7 @@
 import { loadavg } from 'node:os';
 import { pino } from 'pino';
 import { TaskRuntime, type Outcome, type TaskRuntimeOptions } from 'light-task-tracker';
+import { now } from './stats.js';
 
 /** A runtime for benchmarks: maxThreads 2, silent pino logger, a reporter that does nothing; `options` override. */
 export function benchRuntime(processors: TaskRuntimeOptions['processors'], options: Partial<TaskRuntimeOptions> = {}): TaskRuntime {
@@ -30,3 +31,18 @@ export const pause = (ms: number): Promise<void> => new Promise((resolve) => set
 
 /** The host's 1/5/15-minute load averages, saved with the results: other work on the machine skews latencies. */
 export const hostLoad = (): number[] => loadavg();
+
+/**
+ * The user's position: sleeps `ms` on a timer, then in its callback takes now(), runs `act` and takes now() again.
+ * Resolves with [before, after]: the moment the main thread, woken, acted, and when `act` returned.
+ */
+export function afterTimer(ms: number, act: () => void): Promise<[before: number, after: number]> {
+  return new Promise((resolve) => {
+    setTimeout(() => {
+      const before = now();
+      act();
+      resolve([before, now()]);
+    }, ms);
+  });
+}
+
