@@ -58,7 +58,7 @@ const withoutSpare = await measure(0, false, Math.min(300, samples));
 const withSpare = await measure(1, false, samples);
 const withSpareUser = await measure(1, true, samples);
 const rows: Summary[] = [
-  summarize('terminate → next starts, spareThreads 0', withoutSpare),
+  summarize('terminate → next starts, spareThreads 0 (suite position)', withoutSpare),
   summarize('terminate → next starts, spareThreads 1 (suite position)', withSpare),
   summarize('terminate → next starts, spareThreads 1 (user position: spinning 2 ms, stop() from a timer)', withSpareUser),
 ];
@@ -66,7 +66,7 @@ printLatencyTable(`Capacity back after a terminate (ms)`, rows);
 const ratio = (rows[0]!.p50 / rows[1]!.p50).toFixed(1);
 const user = rows[2]!.p50;
 printTable('Ratio and target (same run)', ['what', 'value'], [
-  ['p50 spares 0 / spares 1', `${ratio}×`],
+  ['p50 spares 0 / spares 1, suite position', `${ratio}×`],
   ['user position p50, target ≤ 1 ms', `${user.toFixed(3)} ms: ${user <= 1 ? 'met' : 'NOT met'}`],
 ]);
 const file = writeResults('capacity-back', { summaries: rows, samples: Object.fromEntries(rows.map((row, i) => [row.name, [withoutSpare, withSpare, withSpareUser][i]])) });

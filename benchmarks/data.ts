@@ -19,7 +19,7 @@
 import { pino } from 'pino';
 import { Piscina } from 'piscina';
 import { move, TaskRuntime } from 'light-task-tracker';
-import { drive } from './lib/drive.js';
+import { median, runRounds } from './lib/rounds.js';
 import { envInt, now, printLatencyTable, printTable, summarize, writeResults, type Summary } from './lib/stats.js';
 
 const MiB = 1024 * 1024;
@@ -78,7 +78,7 @@ const samples = new Map<string, number[]>();
 const rows: Summary[] = [];
 const ratios: Array<{ mb: number; p50: number; p99: number; p50DiffMs: number }> = [];
 let runRatio = Number.NaN;
-const runRounds: Array<{ round: number; run: number; submit: number }> = [];
+const runAgainstSubmit: Array<{ round: number; run: number; submit: number }> = [];
 try {
   await runtime.ready();
   // Warm-up: every thread started, every path seen once.
@@ -107,22 +107,13 @@ try {
   const ROUNDS = envInt('BENCH_ROUNDS', 5);
   const viaRun = (): Promise<boolean> => runtime.run('tp-noop').then(() => true);
   const viaSubmit = (): Promise<boolean> => runtime.submit({ processor: 'tp-noop' }).done.then((outcome) => outcome.status === 'SUCCEED');
-  const opsPerSec = async (start: () => Promise<boolean>): Promise<number> => {
-    const t0 = now();
-    const failures = await drive(INSTANCES, 512, start);
-    if (failures > 0) throw new Error(`${failures} no-ops failed`);
-    return INSTANCES / ((now() - t0) / 1000);
-  };
-  await opsPerSec(viaRun);
-  await opsPerSec(viaSubmit);
+  const rounds = await runRounds({ 'run()': viaRun, 'submit().done': viaSubmit }, { rounds: ROUNDS, instances: INSTANCES, warmup: Math.min(INSTANCES, 2_000), window: 512 });
+  if (rounds.some((r) => r.failures > 0)) throw new Error('some no-ops failed');
   for (let round = 1; round <= ROUNDS; round++) {
-    const first = round % 2 === 1;
-    const a = await opsPerSec(first ? viaRun : viaSubmit);
-    const b = await opsPerSec(first ? viaSubmit : viaRun);
-    runRounds.push({ round, run: first ? a : b, submit: first ? b : a });
+    const of = (pool: string): number => rounds.find((r) => r.round === round && r.pool === pool)?.opsPerSec ?? Number.NaN;
+    runAgainstSubmit.push({ round, run: of('run()'), submit: of('submit().done') });
   }
-  const median = (values: number[]): number => [...values].sort((x, y) => x - y)[values.length >> 1] as number;
-  runRatio = median(runRounds.map((r) => r.run / r.submit));
+  runRatio = median(runAgainstSubmit.map((r) => r.run / r.submit));
 } finally {
   await runtime.close();
   await piscina.destroy();
@@ -136,11 +127,11 @@ printTable('ours (move) / piscina (Piscina.move), same run', ['size', 'p50 ratio
   `${r.p50DiffMs >= 0 ? '+' : ''}${r.p50DiffMs.toFixed(3)} ms`,
   r.mb >= 64 ? (r.p50 <= 1.2 || Math.abs(r.p50DiffMs) <= 1 ? 'met (≤ 1.2 or within 1 ms)' : 'NOT met') : '',
 ]));
-printTable('no-op throughput, run() against submit().done (same run, alternating)', ['round', 'run() ops/s', 'submit().done ops/s', 'ratio'], runRounds.map((r) => [
+printTable('no-op throughput, run() against submit().done (same run, alternating)', ['round', 'run() ops/s', 'submit().done ops/s', 'ratio'], runAgainstSubmit.map((r) => [
   String(r.round), r.run.toFixed(0), r.submit.toFixed(0), (r.run / r.submit).toFixed(3),
 ]));
 console.log(`median ratio run() / submit().done: ${runRatio.toFixed(3)} (target ≥ 0.97: ${runRatio >= 0.97 ? 'met' : 'NOT met'})`);
 const wallS = (now() - wallStart) / 1000;
 console.log(`wall time ${wallS.toFixed(1)} s`);
-const file = writeResults('data', { config: { sizesMb: SIZES, threads: THREADS }, samples: Object.fromEntries(samples), rows, ratios, runRounds, runRatio, wallSeconds: wallS });
+const file = writeResults('data', { config: { sizesMb: SIZES, threads: THREADS }, samples: Object.fromEntries(samples), rows, ratios, runRounds: runAgainstSubmit, runRatio, wallSeconds: wallS });
 console.log(`raw samples: ${file}`);

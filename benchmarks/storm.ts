@@ -353,8 +353,8 @@ async function shortInstances(runtime: TaskRuntime, samples: number): Promise<nu
 const FLOOR = 'floor: new Worker(eval) → its first message';
 const CTOR = 'floor: main thread inside new Worker()';
 const COLD = 'ours, cold: new TaskRuntime → ready()';
-const OURS_REPLACEMENT = 'ours, replacement: stop() → ready()';
-const PISCINA_REPLACEMENT = 'piscina, replacement: abort() → workerCreate';
+const OURS_REPLACEMENT = 'ours, replacement: stop() → ready() (a runaway just started, stopped as its start is seen)';
+const PISCINA_REPLACEMENT = 'piscina, replacement: abort() → workerCreate (the same runaway, aborted as its start is seen)';
 const boot: Record<string, number[]> = {
   [FLOOR]: [],
   [CTOR]: [],
@@ -489,7 +489,7 @@ printTable(`(c) instances that waited for a worker still booting while another b
 }));
 
 const latencySummaries = Object.entries(latency).map(([name, values]) => summarize(name, values, 'ms'));
-printLatencyTable(`${NAME} (d): short instances on a second runtime, submit → the processor's own start (ms)`, latencySummaries);
+printLatencyTable(`${NAME} (d): short instances on a second runtime, each submitted as a 5–15 ms timer wakes the main thread: submit → the processor's own start (ms)`, latencySummaries);
 const lat = (name: string, q: 'p50' | 'p90' | 'p99'): number => latencySummaries.find((s) => s.name === name)?.[q] ?? Number.NaN;
 printTable('(d) against the same without a storm (same run)', ['case', 'p50 ratio', 'p90 ratio', 'p99 ratio', 'force-stops during it'], BESIDE.map(([name]) => [
   name,

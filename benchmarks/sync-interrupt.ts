@@ -15,8 +15,8 @@
 // position and the floor take turns; the suite position runs back to back after them. 50 unmeasured rounds first;
 // BENCH_SAMPLES (default 1000) measured of each.
 // Run with `npm run bench:sync-interrupt`.
-import { Worker } from 'node:worker_threads';
 import { envInt, now, printLatencyTable, printTable, summarize, writeResults } from './lib/stats.js';
+import { floorSample, floorWorker } from './lib/floor.js';
 import { Probe } from './lib/probe.js';
 import { afterTimer, benchRuntime, expectReason, hostLoad, toMicros } from './lib/harness.js';
 
@@ -46,10 +46,7 @@ parentPort.on('message', () => {
 const wallStart = now();
 const runtime = benchRuntime({ 'bench-sync-spin': new URL('./processors/bench-sync-spin.js', import.meta.url) });
 const probe = new Probe();
-const floorMemory = new SharedArrayBuffer(2 * Float64Array.BYTES_PER_ELEMENT);
-const floorCells = new Int32Array(floorMemory, 0, 2);
-const floorTimes = new Float64Array(floorMemory);
-const floorWorker = new Worker(FLOOR_CODE, { eval: true, workerData: floorMemory });
+const floor = floorWorker(FLOOR_CODE);
 
 const calls: number[] = [];
 
@@ -71,27 +68,13 @@ async function ours(userPosition: boolean): Promise<number> {
   return toMicros(probe.seenTime - t0);
 }
 
-/** One floor sample: start the bare worker's spin, wait for its mark, then store the flag from a timer. */
-async function floor(): Promise<number> {
-  Atomics.store(floorCells, 0, 0);
-  Atomics.store(floorCells, 1, 0);
-  const seen = new Promise((resolve) => floorWorker.once('message', resolve));
-  floorWorker.postMessage('spin');
-  while (Atomics.load(floorCells, 0) !== 1) {
-    const waiting = Atomics.waitAsync(floorCells, 0, 0, 1000);
-    if (waiting.async) await waiting.value;
-  }
-  const [t0] = await afterTimer(SLEEP_MS, () => Atomics.store(floorCells, 1, 1));
-  await seen;
-  return toMicros((floorTimes[1] as number) - t0);
-}
 
 const samples: Record<string, number[]> = { [SUITE]: [], [USER]: [], [FLOOR]: [] };
 // The user position and the floor take turns, one sample each per round; the suite position runs as a block of
 // its own, back to back, as it always has (between sleeps, the main thread's code goes cold and stop() costs more).
 const alternating: Array<[string, () => Promise<number>]> = [
   [USER, () => ours(true)],
-  [FLOOR, floor],
+  [FLOOR, () => floorSample(floor, SLEEP_MS, () => Atomics.store(floor.cells, 1, 1))],
 ];
 try {
   await runtime.ready();
@@ -107,7 +90,7 @@ try {
   for (let i = 0; i < SAMPLES; i++) samples[SUITE]?.push(await ours(false));
 } finally {
   await runtime.close();
-  await floorWorker.terminate();
+  await floor.worker.terminate();
 }
 
 const summaries = [...Object.entries(samples).map(([name, values]) => summarize(name, values, 'µs')), summarize(CALL, calls, 'µs')];

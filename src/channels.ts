@@ -1,6 +1,7 @@
 // The lifecycle events published on node:diagnostics_channel: the channels, by name, and what each message holds.
 // A message is built only when its channel has subscribers: with none, publishing costs one property read.
 import { channel } from 'node:diagnostics_channel';
+import type { OutcomeReason } from './status.js';
 import type { Outcome } from './tracker.js';
 
 /** What every instance message holds. */
@@ -46,7 +47,7 @@ export interface ForceStopMessage extends InstanceMessage {
 /** `light-task-tracker:instance:retry`: an attempt failed and the next one (`attempt`) is handed to the pool. */
 export interface RetryMessage extends InstanceMessage {
   /** Why the previous attempt failed. */
-  readonly reason: string;
+  readonly reason: OutcomeReason;
   readonly result: string;
 }
 

@@ -314,19 +314,7 @@ export class WorkerPool {
    * waiting in the queue are offered again, so that a spare takes the next one at once.
    */
   abortSoon(attempt: PoolAttempt): void {
-    this.#abortsDue++;
-    setImmediate(() => {
-      this.#abortsDue--;
-      if (!attempt.settled && attempt.workerId !== 0) {
-        const worker = this.#piscina.threads.find((thread) => thread.threadId === attempt.workerId);
-        if (worker !== undefined) {
-          this.#doomed.add(attempt.workerId);
-          void worker.terminate();
-        }
-      }
-      this.#reoffer();
-      this.#onBooted(0);
-    });
+    this.#terminateSoon(() => (attempt.settled ? 0 : attempt.workerId));
   }
 
   /** Interrupts the attempt running in `slot`: its hot loop sees the flag now, its signal fires when its loop turns. */
@@ -400,7 +388,7 @@ export class WorkerPool {
     // piscina may have given the worker its next attempt already (inside its answer to this one).
     if (this.#inWorker.get(id) === attempt) this.#inWorker.delete(id);
     if (!this.#retiring.has(id)) this.#retireIfDue(id);
-    else if (!this.#inWorker.has(id)) this.#terminateSoon(id);
+    else if (!this.#inWorker.has(id)) this.#retire(id);
   }
 
   /**
@@ -422,18 +410,30 @@ export class WorkerPool {
     this.#workersRetired++;
     if (channels.workerRetire.hasSubscribers) channels.workerRetire.publish({ threadId: id, time: epochNow(), reason, attempts, heapUsedMb } satisfies RetireMessage);
     if (this.#inWorker.has(id)) this.#retiring.add(id);
-    else this.#terminateSoon(id);
+    else this.#retire(id);
     return true;
   }
 
-  // Terminates worker `id` on the next turn: not inside piscina's balancer or reply handler, which called us.
-  #terminateSoon(id: number): void {
+  // A retired worker, idle now: terminated on the next turn (not inside piscina's balancer or reply handler).
+  #retire(id: number): void {
     this.#retiring.delete(id);
+    this.#terminateSoon(() => id);
+  }
+
+  /**
+   * On the next event-loop turn, terminates the worker `which()` names then (0: none any more), marked first so
+   * that piscina gives it nothing more; then offers the waiting attempts again, so that a spare takes the next.
+   */
+  #terminateSoon(which: () => number): void {
     this.#abortsDue++;
     setImmediate(() => {
       this.#abortsDue--;
-      const worker = this.#piscina.threads.find((thread) => thread.threadId === id);
-      if (worker !== undefined) void worker.terminate();
+      const id = which();
+      const worker = id === 0 ? undefined : this.#piscina.threads.find((thread) => thread.threadId === id);
+      if (worker !== undefined) {
+        this.#doomed.add(id);
+        void worker.terminate();
+      }
       this.#reoffer();
       this.#onBooted(0);
     });

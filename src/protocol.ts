@@ -230,7 +230,7 @@ export function forgetMarkedBuffers(sent?: ReadonlySet<ArrayBuffer>): void {
 }
 
 /** Whether an ArrayBuffer has been detached (transferred away): Node 20 has no `detached` property yet. */
-export function isDetached(buffer: ArrayBuffer): boolean {
+function isDetached(buffer: ArrayBuffer): boolean {
   try {
     new Uint8Array(buffer, 0, 0);
     return false;
@@ -297,13 +297,10 @@ export class ValueWriter extends Serializer {
   /** SharedArrayBuffers the value holds as such (V8 writes them by reference; a v8 Deserializer cannot read them). */
   readonly shared: SharedArrayBuffer[] = [];
   readonly #index = new Map<object, number>();
-  readonly #moves: boolean;
 
-  /** `moves`: whether marked buffers are moved (false: every byte is copied, as for a snapshot kept whole). */
-  constructor(moves = true) {
+  constructor() {
     super();
     (this as unknown as { _setTreatArrayBufferViewsAsHostObjects(flag: boolean): void })._setTreatArrayBufferViewsAsHostObjects(true);
-    this.#moves = moves;
   }
 
   /** Declares a marked ArrayBuffer the value may hold: V8 then writes it by reference. Call before `writeValue`. */
@@ -323,7 +320,7 @@ export class ValueWriter extends Serializer {
 
   _writeHostObject(object: object): void {
     if (object instanceof MessagePort) {
-      if (!(this.#moves && marks.marked.has(object))) throw new Error('A MessagePort could not be cloned: mark it with move() to send it.');
+      if (!(marks.marked.has(object))) throw new Error('A MessagePort could not be cloned: mark it with move() to send it.');
       this.writeUint32(PORT);
       this.writeUint32(this.#indexOf(object));
       return;
@@ -331,7 +328,7 @@ export class ValueWriter extends Serializer {
     if (!ArrayBuffer.isView(object)) throw new Error(`${Object.prototype.toString.call(object)} could not be cloned.`);
     const kind = viewKind(object);
     const buffer = object.buffer;
-    if (this.#moves && marks.marked.has(object) && types.isSharedArrayBuffer(buffer)) {
+    if (marks.marked.has(object) && types.isSharedArrayBuffer(buffer)) {
       let index = this.sharedViews.indexOf(buffer);
       if (index === -1) index = this.sharedViews.push(buffer) - 1;
       this.writeUint32(SHARED_VIEW + kind);
@@ -340,7 +337,7 @@ export class ValueWriter extends Serializer {
       this.writeUint32(object.byteLength);
       return;
     }
-    if (this.#moves && marks.marked.has(object)) {
+    if (marks.marked.has(object)) {
       if (isDetached(buffer as ArrayBuffer)) throw new DetachedBufferMark(`a moved ${Buffer.isBuffer(object) ? 'Buffer' : Object.prototype.toString.call(object).slice(8, -1)}`);
       if (object.byteOffset === 0 && object.byteLength === buffer.byteLength) {
         this.writeUint32(MOVED_VIEW + kind);
@@ -363,7 +360,7 @@ export class ValueWriter extends Serializer {
  * Reads what ValueWriter wrote. `transfer` holds what the writer's `transfer` held, by index (each ArrayBuffer may
  * now be a SharedArrayBuffer holding the same bytes). A copied view gets a buffer of its own, of its exact size.
  */
-export class ValueReader extends Deserializer {
+class ValueReader extends Deserializer {
   readonly #transfer: ReadonlyArray<ArrayBufferLike | MessagePort>;
   readonly #sharedViews: readonly SharedArrayBuffer[];
 

@@ -238,23 +238,8 @@ interface Encoded {
 // algorithm, with marked buffers by reference), which proves it can reach a worker and gives its size in copied
 // bytes.
 function encode(field: ParamsField, value: unknown, limit: number): Encoded {
-  switch (typeof value) {
-    case 'undefined':
-    case 'number':
-    case 'boolean':
-      return { field, value };
-    case 'string': {
-      const bytes = value.length * 2;
-      if (bytes > limit) throw new ParamsTooLargeError(field, bytes, limit);
-      return { field, value };
-    }
-    case 'object':
-      if (value === null) return { field, value };
-      break;
-    default:
-      // bigint (immutable, but up to 128 MiB), function and symbol (refused by the writer)
-      break;
-  }
+  if (isPlainValue(field, value, limit)) return { field, value };
+  // bigint (immutable, but up to 128 MiB), function and symbol (refused by the writer) fall through to the writer.
   // A buffer moved on its own (the usual case for data): nothing to write. (Writing would make a Node Buffer,
   // whose allocation has V8 weigh the big external memory just allocated: a full GC on each such submit.)
   const whole = movedWhole(value);

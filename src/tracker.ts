@@ -156,7 +156,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
       maxRetries: request.maxRetries,
     };
     channels.submit.publish(message);
-    const entries = Object.entries(message.trace).filter(([key, value]) => typeof key === 'string' && typeof value === 'string');
+    const entries = Object.entries(message.trace).filter(([, value]) => typeof value === 'string');
     if (entries.length > 0) this.#trace = Object.fromEntries(entries);
   }
 

@@ -1,5 +1,5 @@
 // Log lines written in the worker reach the main thread's pino logger as they happen, in order, tagged.
-import { spawn } from 'node:child_process';
+import { runNode } from './support/child.js';
 import { describe, expect, it } from 'vitest';
 import { fixture } from './support/fixtures.js';
 import { useRuntimes } from './support/runtime.js';
@@ -70,12 +70,7 @@ describe('onProcessorLog', () => {
 
 describe('the default logger', () => {
   it('is quiet unless something needs attention: warnings and errors only, on stdout', async () => {
-    const child = spawn(process.execPath, [fixture('default-logger')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    const { code, stdout, stderr } = await runNode([fixture('default-logger')]);
     expect({ code, stderr }).toEqual({ code: 0, stderr: `${JSON.stringify({ quiet: 'SUCCEEDED', runaway: 'TIMEOUT_FORCE_STOPPED' })}\n` });
     const lines = stdout.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { level: number; msg: string; name?: string; instanceId?: string });
     // Nothing below warn: no per-instance info lines, no processor debug or info line.

@@ -3,6 +3,7 @@ import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OutcomeReason, OutcomeStatus, type InstanceMessage, type TaskRuntime } from 'light-task-tracker';
 import { kListenMetrics, type MetricsListener } from '../dist/src/metrics.js';
+import { Metrics } from '../dist/src/metrics.js';
 import { useRuntimes } from './support/runtime.js';
 
 /** The runtime's listener method, a symbol the main entry does not export (the Prometheus entry's way in). */
@@ -160,15 +161,24 @@ describe('runtime.metrics()', () => {
     expect(after.outcomes.SUCCEEDED).toBe(2); // counters stay
   });
 
-  it('drops from the distributions what is older than metricsWindowMs', async () => {
-    const { runtime } = runtimes.make({ metricsWindowMs: 300 });
-    await runtime.submit({ processor: 'succeed', jobParams: { n: 1 } }).done;
-    expect(runtime.metrics().processors.succeed?.runMs.count).toBe(1);
-    // The window has passed once a later instance, submitted 300 ms on, is recorded.
-    await runtime.submit({ processor: 'sleep', jobParams: { ms: 350 } }).done;
-    const metrics = runtime.metrics();
-    expect(metrics.processors.succeed).toBeUndefined();
-    expect(metrics.processors.sleep?.runMs.count).toBe(1);
+  it('drops from the distributions what is older than metricsWindowMs, a sixth of the window at a time', () => {
+    // The window on its own, with the times given: 600 ms, in steps of 100 ms.
+    const metrics = new Metrics(600, 0);
+    const counts = { live: 0, queued: 0, running: 0, awaitingReport: 0, threads: 2, idleThreads: 2, workersStarted: 2, workersRetired: 0, submitted: 2, maxThreads: 2, reportsDelivered: 0, reportsRetried: 0, reportsLost: 0, runningReportsFailed: 0 };
+    metrics.started('a', 5, 10);
+    metrics.ended('a', OutcomeReason.SUCCEEDED, 20, 30);
+    metrics.ended('b', OutcomeReason.PROCESSOR_FAILED, 40, 450);
+    const early = metrics.snapshot(counts, 500);
+    expect(early.processors.a).toMatchObject({ waitMs: { count: 1 }, runMs: { count: 1 } });
+    expect(early.processors.b?.runMs.count).toBe(1);
+    expect(early.utilization).toBeCloseTo(60 / (500 * 2), 5);
+    // 700 ms: the step of 0–100 ms has left the window; the one of 400–500 ms has not.
+    const later = metrics.snapshot(counts, 700);
+    expect(later.processors.a).toBeUndefined();
+    expect(later.processors.b?.runMs.count).toBe(1);
+    // The counters stay: only the distributions slide.
+    expect(later.outcomes).toMatchObject({ SUCCEEDED: 1, PROCESSOR_FAILED: 1 });
+    expect(metrics.snapshot(counts, 1200).processors).toEqual({});
   });
 
   it('counts live, queued and running instances as they are', async () => {

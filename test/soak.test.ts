@@ -2,7 +2,7 @@
 // dist/test/soak/run.js, checks every outcome and report, and the process must exit by itself after close()).
 // `npm run soak` runs 10,000.
 // The seed is fixed so that a run is replayable; SOAK_SEED picks another.
-import { spawn } from 'node:child_process';
+import { runNode } from './support/child.js';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -16,18 +16,12 @@ interface Run {
   readonly output: string;
 }
 
-function runSoak(instances: number, seed: number): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    // A wider grace than `npm run soak`'s 50 ms: here the soak shares two cores with the other test files, and an
-    // interrupt a starved worker thread sees late would count against it.
-    const env = { ...process.env, SOAK_GRACE_MS: process.env.SOAK_GRACE_MS ?? '150' };
-    const child = spawn(process.execPath, ['--expose-gc', driver, String(instances), String(seed)], { stdio: ['ignore', 'pipe', 'pipe'], env });
-    let output = '';
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => resolve({ code, signal, output }));
-  });
+async function runSoak(instances: number, seed: number): Promise<Run> {
+  // A wider grace than `npm run soak`'s 50 ms: here the soak shares two cores with the other test files, and an
+  // interrupt a starved worker thread sees late would count against it.
+  const env = { ...process.env, SOAK_GRACE_MS: process.env.SOAK_GRACE_MS ?? '150' };
+  const { code, signal, stdout, stderr } = await runNode(['--expose-gc', driver, String(instances), String(seed)], env);
+  return { code, signal, output: stdout + stderr };
 }
 
 describe('chaos soak', () => {

@@ -67,7 +67,7 @@ export class ActiveJob {
     };
     const write = this.job.updateProgress(progress);
     // The runtime logs and counts a failed RUNNING report: only wait for it here.
-    this.#track(write, false);
+    this.#track(write);
     return write;
   }
 
@@ -85,7 +85,7 @@ export class ActiveJob {
       this.#progressRefused = true;
       return;
     }
-    this.#track(this.job.updateProgress(value as object), true, 'progress');
+    this.#track(this.job.updateProgress(value as object), 'progress');
   }
 
   /** Appends a processor log line to the job's log, up to `maxLines`. A failed write is logged, never thrown. */
@@ -101,20 +101,20 @@ export class ActiveJob {
   }
 
   #write(text: string): void {
-    this.#track(this.job.log(text).then(() => undefined), true, 'log line');
+    this.#track(this.job.log(text).then(() => undefined), 'log line');
   }
 
   /** Makes the job's completion wait for `work` too (which must not reject). */
   hold(work: Promise<void>): void {
-    this.#track(work, false);
+    this.#track(work);
   }
 
-
-  #track(write: Promise<void>, logFailure: boolean, what = 'write'): void {
+  // A write whose failure is worth a warning names itself (`what`); one without a name fails silently.
+  #track(write: Promise<void>, what?: string): void {
     const tracked = write.then(
       () => undefined,
       (error: unknown) => {
-        if (logFailure) this.#logger.warn({ err: error, jobId: this.job.id, instanceId: this.instanceId }, `a ${what} could not be written to the BullMQ job`);
+        if (what !== undefined) this.#logger.warn({ err: error, jobId: this.job.id, instanceId: this.instanceId }, `a ${what} could not be written to the BullMQ job`);
       },
     );
     this.#writes.add(tracked);
