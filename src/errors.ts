@@ -123,6 +123,18 @@ export class RuntimeClosedError extends TaskTrackerError {
 }
 
 /**
+ * No worker of the pool can boot (its heap cap, `resourceLimits`, is too small for a thread to start, or the
+ * package's worker entry cannot be loaded): what `ready()` rejects with. Every instance waiting for a worker, and
+ * every one submitted after, ends FAILED with reason `WORKER_BOOT_FAILED`. `cause` is the worker's error, if it
+ * gave one.
+ */
+export class WorkerBootError extends TaskTrackerError {
+  constructor(message: string, options?: ErrorOptions) {
+    super('ERR_WORKER_BOOT_FAILED', message, options);
+  }
+}
+
+/**
  * A report's try outlasted its time (`reportTimeoutMs`; an `HttpReporter` request, its `timeoutMs`): the reason
  * its `signal` aborts with, and what the try fails with.
  */

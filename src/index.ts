@@ -47,5 +47,6 @@ export {
   TimeoutError,
   DetachedBufferError,
   InstanceError,
+  WorkerBootError,
   type ParamsField,
 } from './errors.js';

@@ -65,6 +65,16 @@ export interface TaskRuntimeOptions<M = Record<string, unknown>> {
    */
   readonly resourceLimits?: ResourceLimits;
   /**
+   * How long an attempt may wait for its processor module's first import in a worker (ms). A module is imported on
+   * its first use in each worker (and, once it has loaded in one, by every worker that boots later). One that throws,
+   * exits (`process.exit` at its top level) or does not finish loading in time fails its instances with reason
+   * `PROCESSOR_LOAD_FAILED`; a worker stuck in a module's top level is terminated, and a module that hung or killed
+   * a worker is not tried again in this runtime. The instance's own timeout counts from the processor's start, after
+   * the import. 1 to 2^31-1.
+   * @default 10000
+   */
+  readonly loadTimeoutMs?: number;
+  /**
    * The admission limit: live instances (queued, running, or awaiting their final report) the runtime holds.
    * A submit past it is refused with `AdmissionLimitError`. 1 to 2^31-1.
    * @default 1024
@@ -190,6 +200,7 @@ export interface RecycleWorkers {
 
 export const defaultOptions = Object.freeze({
   spareThreads: 1,
+  loadTimeoutMs: 10_000,
   maxInstances: 1024,
   statusReportIntervalMs: 15_000,
   allowForceStop: true,
@@ -208,6 +219,7 @@ export interface ResolvedOptions {
   readonly maxThreads: number;
   readonly spareThreads: number;
   readonly resourceLimits: ResourceLimits | undefined;
+  readonly loadTimeoutMs: number;
   readonly maxInstances: number;
   readonly statusReportIntervalMs: number;
   readonly allowForceStop: boolean;
@@ -255,6 +267,7 @@ export function resolveOptions(options: TaskRuntimeOptions<unknown>): ResolvedOp
     maxThreads,
     spareThreads: integer('spareThreads', options.spareThreads ?? defaultOptions.spareThreads, 0, 64),
     resourceLimits: resourceLimits(options.resourceLimits),
+    loadTimeoutMs: checkNumber('TaskRuntime: options.loadTimeoutMs', options.loadTimeoutMs ?? defaultOptions.loadTimeoutMs, { min: 1, max: 2 ** 31 - 1, unit: 'ms' }),
     maxInstances: integer('maxInstances', options.maxInstances ?? defaultOptions.maxInstances, 1, 2 ** 31 - 1),
     statusReportIntervalMs: ms('statusReportIntervalMs', options.statusReportIntervalMs ?? defaultOptions.statusReportIntervalMs, 10),
     allowForceStop: options.allowForceStop ?? defaultOptions.allowForceStop,

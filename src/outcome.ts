@@ -13,6 +13,8 @@ export const Ending = Object.freeze({
   FORCE_STOPPED: 11,
   /** A stop came while the instance was still queued: no attempt ran. */
   NEVER_STARTED: 12,
+  /** No worker can boot: the attempt could not run anywhere. */
+  BOOT_FAILED: 13,
 } as const);
 export type Ending = (typeof Ending)[keyof typeof Ending];
 
@@ -89,6 +91,10 @@ export function decideOutcome(facts: AttemptFacts): Decision {
       // The processor's own doing, and done the same way again on a retry.
       reason = OutcomeReason.VALUE_NOT_CLONEABLE;
       text = `processor "${facts.processorName}" returned a value that cannot be cloned: ${facts.text}`;
+      break;
+    case Ending.BOOT_FAILED:
+      // Every worker fails the same way: nothing to retry on.
+      reason = OutcomeReason.WORKER_BOOT_FAILED;
       break;
     case Ending.WORKER_DIED:
       reason = OutcomeReason.WORKER_DIED;

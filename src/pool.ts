@@ -2,18 +2,29 @@
 // and piscina posts the next one the moment a worker answers), with two shared words per dispatch slot: an
 // interrupt flag, and a stamp that says whether the slot's attempt is waiting (its ticket), cancelled (0) or started
 // (the epoch µs it did).
-import type { MessagePort, ResourceLimits, TransferListItem } from 'node:worker_threads';
+import type { MessagePort, ResourceLimits, TransferListItem, Worker } from 'node:worker_threads';
 import { Piscina, type TaskQueue } from 'piscina';
+import type { Logger } from 'pino';
 import { channels, epochNow, type RetireMessage, type WorkerMessage } from './channels.js';
+import { WorkerBootError } from './errors.js';
 import type { RecycleWorkers } from './options.js';
 import {
+  AttemptEnd,
+  BOOT_FAILED_MESSAGE,
+  BOOTED_MESSAGE,
   FLAG_INTERRUPTED,
   FLAG_RUNNING,
-  isWorkerBootedMessage,
+  LOADED_MESSAGE,
+  LOADING_MESSAGE,
   MAX_TICKET,
+  messageType,
   type AttemptReply,
   type AttemptRequest,
+  type BootFailedMessage,
+  type LoadedMessage,
+  type LoadingMessage,
   type WorkerBootData,
+  type WorkerBootedMessage,
 } from './protocol.js';
 
 const entry = new URL('../workers/entry.cjs', import.meta.url).href;
@@ -28,8 +39,12 @@ export interface PoolOptions {
   readonly onMessage: (message: unknown) => void;
   /** Errors of a worker that had no task to fail. */
   readonly onError: (error: unknown) => void;
-  /** Processor module URLs every worker imports while it boots. */
+  /** The registry's processor module URLs, in its order. */
   readonly preload: readonly string[];
+  /** How long an attempt may wait for its processor module's first import in a worker (ms). */
+  readonly loadTimeoutMs: number;
+  /** For the lines about modules loading and workers that cannot boot. */
+  readonly logger: Logger;
   /** When a worker is retired, between attempts; undefined: never. */
   readonly recycle: RecycleWorkers | undefined;
 }
@@ -151,7 +166,13 @@ export class WorkerPool {
     const recycle = (this.#recycle = options.recycle);
     const heaps = recycle?.heapUsedMb === undefined ? undefined : new SharedArrayBuffer(this.slots * Int32Array.BYTES_PER_ELEMENT);
     this.#heaps = heaps === undefined ? undefined : new Int32Array(heaps);
-    const workerData: WorkerBootData = heaps === undefined ? { flags, stamps, preload: options.preload } : { flags, stamps, preload: options.preload, heaps };
+    this.#urls = options.preload;
+    this.#logger = options.logger;
+    this.#loadTimeoutMs = options.loadTimeoutMs;
+    this.#loadFailures = options.preload.map(() => undefined);
+    const verified = new SharedArrayBuffer(Math.max(1, options.preload.length) * Int32Array.BYTES_PER_ELEMENT);
+    const common = { flags, stamps, preload: options.preload, verified, loadTimeoutMs: options.loadTimeoutMs };
+    const workerData: WorkerBootData = heaps === undefined ? common : { ...common, heaps };
     const started = this.#started;
     const doomed = this.#doomed;
     const inWorker = this.#inWorker;
@@ -194,10 +215,27 @@ export class WorkerPool {
       workerData,
     });
     this.#piscina.on('message', (message: unknown) => {
-      if (isWorkerBootedMessage(message)) this.#onBooted(message.threadId);
-      else options.onMessage(message);
+      switch (messageType(message)) {
+        case BOOTED_MESSAGE:
+          this.#onBooted((message as WorkerBootedMessage).threadId);
+          return;
+        case LOADING_MESSAGE:
+          this.#onLoading(message as LoadingMessage);
+          return;
+        case LOADED_MESSAGE:
+          this.#endLoad((message as LoadedMessage).threadId);
+          return;
+        case BOOT_FAILED_MESSAGE:
+          this.#break(new WorkerBootError(`no worker can start: the worker entry cannot be loaded: ${(message as BootFailedMessage).error}`));
+          return;
+        default:
+          options.onMessage(message);
+      }
     });
-    this.#piscina.on('error', options.onError);
+    this.#piscina.on('error', (error: unknown) => {
+      this.#lastWorkerError = error;
+      options.onError(error);
+    });
     // piscina emits workerCreate when it marks a worker ready, just before it offers the worker the waiting tasks.
     this.#piscina.on('workerCreate', (worker: { id: number }) => {
       started.add(worker.id);
@@ -207,6 +245,9 @@ export class WorkerPool {
     // A worker that has exited no longer has its threadId (-1): what is known of the workers is checked against those
     // still alive instead.
     this.#piscina.on('workerDestroy', () => {
+      // piscina emits it before it lets go of the worker, and before it fails the worker's task with the cause: who
+      // is gone, and why, is known on the next turn.
+      setImmediate(() => this.#onWorkerGone());
       const alive = new Set(this.#piscina.threads.map((thread) => thread.threadId));
       if (channels.workerExit.hasSubscribers) {
         for (const id of started) if (!alive.has(id)) channels.workerExit.publish({ threadId: id, time: epochNow() } satisfies WorkerMessage);
@@ -223,7 +264,7 @@ export class WorkerPool {
   // Workers that have said they booted: their processors are imported.
   readonly #booted = new Set<number>();
   readonly #size: number;
-  #whenReady: Array<() => void> = [];
+  #whenReady: Array<{ resolve: () => void; reject: (error: WorkerBootError) => void }> = [];
   #destroyed = false;
   // Force-stops not yet carried out: until they are, piscina's thread count still holds the worker to be replaced.
   #abortsDue = 0;
@@ -240,11 +281,29 @@ export class WorkerPool {
   readonly #lastSlotOf = new Map<number, number>();
   // Workers retired and still running an attempt: terminated once it settles.
   readonly #retiring = new Set<number>();
+  readonly #urls: readonly string[];
+  readonly #logger: Logger;
+  readonly #loadTimeoutMs: number;
+  // Per registry module: why it cannot be loaded in this runtime (its import killed or hung a worker), else undefined.
+  readonly #loadFailures: Array<string | undefined>;
+  // First imports under way, per worker (threadId).
+  readonly #loads = new Map<number, Load>();
+  // The attempt launched in each slot, until it leaves its worker: a worker's LOADING message names its slot.
+  readonly #bySlot: Array<PoolAttempt | undefined> = [];
+  // Workers that have booted (the objects: a worker that has exited has no threadId), and departures they explain.
+  readonly #bootedWorkers = new Set<Worker>();
+  #departuresExplained = 0;
+  #lastWorkerError: unknown;
+  #broken: WorkerBootError | undefined;
 
-  /** Resolves once the pool holds its full set of workers (minThreads + spares), each booted, its processors imported. */
+  /**
+   * Resolves once the pool holds its full set of workers (minThreads + spares), each booted, the processors that have
+   * loaded before imported. Rejects with a `WorkerBootError` once no worker can boot.
+   */
   ready(): Promise<void> {
+    if (this.#broken !== undefined) return Promise.reject(this.#broken);
     if (this.#destroyed || this.#isReady()) return Promise.resolve();
-    return new Promise((resolve) => this.#whenReady.push(resolve));
+    return new Promise((resolve, reject) => this.#whenReady.push({ resolve, reject }));
   }
 
   #isReady(): boolean {
@@ -254,11 +313,15 @@ export class WorkerPool {
   }
 
   #onBooted(threadId: number): void {
-    if (threadId !== 0) this.#booted.add(threadId);
+    if (threadId !== 0) {
+      this.#booted.add(threadId);
+      const worker = this.#piscina.threads.find((thread) => thread.threadId === threadId);
+      if (worker !== undefined) this.#bootedWorkers.add(worker);
+    }
     if (this.#whenReady.length === 0 || !this.#isReady()) return;
     const waiting = this.#whenReady;
     this.#whenReady = [];
-    for (const resolve of waiting) resolve();
+    for (const { resolve } of waiting) resolve();
   }
 
   /** Whether a slot is free, so that one more attempt may be dispatched now. */
@@ -331,6 +394,13 @@ export class WorkerPool {
    */
   run(request: AttemptRequest, owner: AttemptOwner, transfer?: ReadonlyArray<ArrayBuffer | MessagePort>, rescue?: Rescue): PoolAttempt {
     const attempt = new PoolAttempt(request, owner, transfer, this.#nextOrder++);
+    // Its module failed to load in a way that cost a worker, or no worker can boot: it ends now, without a worker.
+    const failure = this.#broken ?? this.#loadFailures[request.processorIndex];
+    if (failure !== undefined) {
+      attempt.settled = true;
+      queueMicrotask(() => this.#settleWithout(attempt, failure));
+      return attempt;
+    }
     this.#launch(attempt);
     if (rescue !== undefined && attempt.workerId === 0 && this.#queue.take(attempt)) {
       const again = rescue();
@@ -344,6 +414,7 @@ export class WorkerPool {
   #launch(attempt: PoolAttempt): void {
     const { request, transfer } = attempt;
     const launch = ++attempt.launch;
+    this.#bySlot[request.slot] = attempt;
     // The attempt rides on piscina's queue options (a symbol key: never copied to the worker), for the queue and the
     // balancer.
     (request as unknown as Record<symbol, PoolAttempt>)[Piscina.queueOptionsSymbol] = attempt;
@@ -357,9 +428,27 @@ export class WorkerPool {
       },
       (error: unknown) => {
         if (attempt.launch !== launch) return;
+        const load = this.#loads.get(attempt.workerId);
         this.#leftWorker(attempt);
+        // Its worker died while importing its processor module: a load failure, never tried again in this runtime.
+        if (load !== undefined && load.slot === request.slot && load.ticket === request.ticket) {
+          this.#endLoad(attempt.workerId);
+          const text = `${this.#urls[load.index]}: the worker died while the module loaded: ${describeDeath(error)}`;
+          this.#loadFailures[load.index] = text;
+          this.#logger.error({ module: this.#urls[load.index], err: error }, 'a worker died while a processor module loaded: the module is not loaded again');
+          attempt.settled = true;
+          attempt.owner[kAttemptReply](attempt, this.#startFailed(request) ? { end: AttemptEnd.LOAD_FAILED, msg: text } : CANCELLED);
+          return;
+        }
+        const notStarted = Atomics.load(this.#stamps, request.slot) === BigInt(request.ticket);
+        if (notStarted) this.#lastWorkerError = error; // a worker that dies as it boots may be telling why
+        if (notStarted && this.#broken !== undefined) {
+          attempt.settled = true;
+          this.#settleWithout(attempt, this.#broken);
+          return;
+        }
         // Its worker died before starting it (it was on its way there): it runs elsewhere, a few times at most.
-        if (Atomics.load(this.#stamps, request.slot) === BigInt(request.ticket) && launch < MAX_LAUNCHES && !this.#destroyed) {
+        if (notStarted && launch < MAX_LAUNCHES && !this.#destroyed) {
           attempt.workerId = 0;
           this.#launch(attempt);
           return;
@@ -381,6 +470,7 @@ export class WorkerPool {
   // An attempt's launch has settled: it no longer occupies its worker. A worker due for retirement is retired now,
   // before its next attempt (if piscina has posted one already, the worker is retired once that one ends).
   #leftWorker(attempt: PoolAttempt): void {
+    if (this.#bySlot[attempt.request.slot] === attempt) this.#bySlot[attempt.request.slot] = undefined;
     const id = attempt.workerId;
     if (id === 0) return;
     this.#inWorkers--;
@@ -439,6 +529,111 @@ export class WorkerPool {
     });
   }
 
+  // --- Processor modules' first imports, and workers that cannot boot ---------------------------------------------
+
+  /** A worker's attempt waits for its module's first import there: the wait gets `loadTimeoutMs`. */
+  #onLoading(message: LoadingMessage): void {
+    this.#endLoad(message.threadId);
+    this.#logger.debug({ threadId: message.threadId, module: this.#urls[message.processorIndex] }, 'a processor module is loading');
+    const timer = setTimeout(() => this.#onLoadOverdue(message.threadId), this.#loadTimeoutMs);
+    const attempt = this.#bySlot[message.slot];
+    this.#loads.set(message.threadId, {
+      slot: message.slot,
+      ticket: message.ticket,
+      index: message.processorIndex,
+      attempt: attempt?.request.ticket === message.ticket ? attempt : undefined,
+      timer,
+      lookedAgain: false,
+    });
+  }
+
+  #endLoad(threadId: number): void {
+    const load = this.#loads.get(threadId);
+    if (load === undefined) return;
+    clearTimeout(load.timer);
+    this.#loads.delete(threadId);
+  }
+
+  /**
+   * An import has run for `loadTimeoutMs`: its attempt is cancelled and fails, its worker (stuck in the module's
+   * top level, or holding an import that never settles) is terminated, and the module is not tried again.
+   */
+  #onLoadOverdue(threadId: number): void {
+    const load = this.#loads.get(threadId);
+    if (load === undefined) return;
+    const ticket = BigInt(load.ticket);
+    // Started here, and failed: unless it has started in its worker, or was cancelled, in the meantime.
+    const was = Atomics.compareExchange(this.#stamps, load.slot, ticket, startStamp());
+    if (was !== ticket && was !== 0n && !load.lookedAgain) {
+      // Started just now (the import's end is on its way), or cancelled and its slot taken by another attempt:
+      // the end of a load that did finish arrives well within another period.
+      load.lookedAgain = true;
+      load.timer = setTimeout(() => this.#onLoadOverdue(threadId), this.#loadTimeoutMs);
+      return;
+    }
+    this.#endLoad(threadId);
+    const text = `${this.#urls[load.index]}: did not finish loading within ${this.#loadTimeoutMs} ms`;
+    this.#loadFailures[load.index] = text;
+    this.#logger.error({ threadId, module: this.#urls[load.index], loadTimeoutMs: this.#loadTimeoutMs }, 'a processor module did not finish loading: its worker is terminated, and the module is not loaded again');
+    const attempt = load.attempt;
+    if (was === ticket && attempt !== undefined && !attempt.settled) {
+      this.#leftWorker(attempt);
+      attempt.settled = true;
+      attempt.launch++; // the rejection its worker's terminate brings is not this attempt's end
+      attempt.owner[kAttemptReply](attempt, { end: AttemptEnd.LOAD_FAILED, msg: text });
+    }
+    this.#terminateSoon(() => threadId);
+  }
+
+  /** An attempt that never reaches a worker ends with the pool's failure (a load failure's text, or a boot error). */
+  #settleWithout(attempt: PoolAttempt, failure: string | WorkerBootError): void {
+    if (!this.#startFailed(attempt.request)) attempt.owner[kAttemptReply](attempt, CANCELLED);
+    else if (typeof failure === 'string') attempt.owner[kAttemptReply](attempt, { end: AttemptEnd.LOAD_FAILED, msg: failure });
+    else attempt.owner[kAttemptError](attempt, failure);
+  }
+
+  /**
+   * Starts an attempt that fails before its processor can run (its module, or its worker, failed): its stamp takes
+   * the time now, as a worker's would. False when it was cancelled first.
+   */
+  #startFailed(request: AttemptRequest): boolean {
+    const ticket = BigInt(request.ticket);
+    return Atomics.compareExchange(this.#stamps, request.slot, ticket, startStamp()) === ticket;
+  }
+
+  /**
+   * A worker has left the pool. Each one that had booted accounts for one departure; a departure none accounts for is
+   * a worker that died while it booted, and piscina replaces no worker after that: the pool is broken.
+   */
+  #onWorkerGone(): void {
+    if (this.#destroyed || this.#broken !== undefined) return;
+    const alive = new Set<Worker>(this.#piscina.threads);
+    for (const worker of this.#bootedWorkers) {
+      if (alive.has(worker)) continue;
+      this.#bootedWorkers.delete(worker);
+      this.#departuresExplained++;
+    }
+    if (this.#departuresExplained > 0) {
+      this.#departuresExplained--;
+      return;
+    }
+    const cause = this.#lastWorkerError;
+    this.#break(new WorkerBootError(`no worker can start: a worker died while it booted${cause === undefined ? '' : `: ${describeDeath(cause)}`}`, cause === undefined ? undefined : { cause }));
+  }
+
+  /** No worker can boot: `ready()` rejects, and every attempt waiting for a worker, or run later, fails with `error`. */
+  #break(error: WorkerBootError): void {
+    if (this.#broken !== undefined || this.#destroyed) return;
+    this.#broken = error;
+    this.#logger.error({ err: error }, 'no worker can boot: every instance fails with WORKER_BOOT_FAILED');
+    for (const { reject } of this.#whenReady.splice(0)) reject(error);
+    for (const attempt of this.#queue.takeAll()) {
+      attempt.launch++; // taken out of piscina's queue: its launch never settles
+      attempt.settled = true;
+      this.#settleWithout(attempt, error);
+    }
+  }
+
   /** The live worker threads. */
   get threads(): number {
     return this.#piscina.threads.length;
@@ -468,12 +663,39 @@ export class WorkerPool {
   destroy(): Promise<void> {
     // Nobody waits for a pool that will not be ready again.
     this.#destroyed = true;
-    for (const resolve of this.#whenReady.splice(0)) resolve();
+    for (const { resolve } of this.#whenReady.splice(0)) resolve();
+    for (const threadId of [...this.#loads.keys()]) this.#endLoad(threadId);
     return this.#piscina.destroy();
   }
 }
 
 const MAX_TICKET_BIG = BigInt(MAX_TICKET);
+
+/** The reply of an attempt that was cancelled before it started. */
+const CANCELLED: AttemptReply = Object.freeze({ end: AttemptEnd.CANCELLED });
+
+/** A slot's stamp for an attempt starting now: epoch microseconds, as a worker writes it. */
+function startStamp(): bigint {
+  return BigInt(Math.round(epochNow() * 1000));
+}
+
+/** A processor module's first import in a worker, for the attempt in `slot` with `ticket`. */
+interface Load {
+  readonly slot: number;
+  readonly ticket: number;
+  /** The module's index in the registry. */
+  readonly index: number;
+  /** The attempt waiting for it, while it is this worker's. */
+  readonly attempt: PoolAttempt | undefined;
+  timer: NodeJS.Timeout;
+  /** The overdue check has found the attempt moved on once, and looks again one period later. */
+  lookedAgain: boolean;
+}
+
+/** "Name: message" of a worker's death, without the [code] Node's own errors add to their text. */
+function describeDeath(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
 
 /** How many times one attempt is handed to piscina, at most, when workers die before starting it. */
 const MAX_LAUNCHES = 4;

@@ -21,6 +21,20 @@ export const PROGRESS_MESSAGE = 'light-task-tracker:progress';
 /** Tags a worker's word that an attempt has started (sent only when the request asks, `announce`). */
 export const STARTED_MESSAGE = 'light-task-tracker:started';
 
+/** Tags a worker's word that an attempt waits for its processor module's first import in this worker. */
+export const LOADING_MESSAGE = 'light-task-tracker:loading';
+
+/** Tags a worker's word that the import it announced (LOADING_MESSAGE) has settled, loaded or failed. */
+export const LOADED_MESSAGE = 'light-task-tracker:loaded';
+
+/** Tags a worker's word that its attempt runner itself could not be loaded: no worker can run anything. */
+export const BOOT_FAILED_MESSAGE = 'light-task-tracker:boot-failed';
+
+/** Values of `WorkerBootData.verified`, one Int32 per registry module. */
+export const MODULE_UNTRIED = 0;
+/** A worker has imported the module: workers that boot later import it as they boot. */
+export const MODULE_VERIFIED = 1;
+
 /** Interrupt flag values, one Int32 per dispatch slot in `WorkerBootData.flags`. */
 export const FLAG_RUNNING = 0;
 export const FLAG_INTERRUPTED = 1;
@@ -38,8 +52,15 @@ export interface WorkerBootData {
   readonly flags: SharedArrayBuffer;
   /** One BigInt64 stamp per dispatch slot (see MAX_TICKET). */
   readonly stamps: SharedArrayBuffer;
-  /** The registry's module URLs, imported while the worker boots so that its first attempt starts warm. */
+  /**
+   * The registry's module URLs, in its order. A module is imported on its first use in a worker, or while the worker
+   * boots once another worker has imported it (`verified`), so that a spare or a replacement starts warm.
+   */
   readonly preload: readonly string[];
+  /** One Int32 per registry module: MODULE_VERIFIED once any worker has imported it, else MODULE_UNTRIED. */
+  readonly verified: SharedArrayBuffer;
+  /** How long a booting worker waits for the verified modules' imports before it serves without them (ms). */
+  readonly loadTimeoutMs: number;
   /**
    * With `recycleWorkers.heapUsedMb` only: one Int32 per dispatch slot, where a worker leaves its used heap (MB,
    * rounded up) as it ends an attempt in that slot, before it replies.
@@ -168,6 +189,35 @@ export interface WorkerBootedMessage {
 
 export function isWorkerBootedMessage(value: unknown): value is WorkerBootedMessage {
   return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === BOOTED_MESSAGE;
+}
+
+/**
+ * A worker's word that the attempt in `slot` (with `ticket`) waits for the first import of registry module
+ * `processorIndex` in this worker: the main thread bounds the wait (`loadTimeoutMs`), a worker stuck there included.
+ */
+export interface LoadingMessage {
+  readonly type: typeof LOADING_MESSAGE;
+  readonly threadId: number;
+  readonly slot: number;
+  readonly ticket: number;
+  readonly processorIndex: number;
+}
+
+/** A worker's word that the import it announced has settled. */
+export interface LoadedMessage {
+  readonly type: typeof LOADED_MESSAGE;
+  readonly threadId: number;
+}
+
+/** A worker's word that its attempt runner could not be loaded, with the error's text and stack. */
+export interface BootFailedMessage {
+  readonly type: typeof BOOT_FAILED_MESSAGE;
+  readonly error: string;
+}
+
+/** The `type` of a message a worker posted on its own, or undefined for anything else. */
+export function messageType(value: unknown): unknown {
+  return typeof value === 'object' && value !== null ? (value as { type?: unknown }).type : undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -90,6 +90,8 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
       onMessage: (message) => this.#onWorkerMessage(message),
       onError: (error) => logger.error({ err: error }, 'a worker failed outside any attempt'),
       preload: this.#registry.urls,
+      loadTimeoutMs: this.#options.loadTimeoutMs,
+      logger,
       recycle: this.#options.recycleWorkers,
     });
     this.#metrics = new Metrics(this.#options.metricsWindowMs);
@@ -194,7 +196,9 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    * Resolves once every worker of the pool (minThreads + spareThreads) has booted and imported the registry's
    * processors: an instance submitted then starts without waiting for a thread to start. Optional: instances
    * submitted earlier simply wait for their worker. Also useful after a force-stop, while the replacement boots.
-   * Once `close()` has begun it resolves at once.
+   * A processor is imported on its first use in each worker: once it has loaded in one, the workers that boot later
+   * import it before they count as booted. Rejects with a `WorkerBootError` when no worker can boot. Once `close()`
+   * has begun it resolves at once.
    */
   ready(): Promise<void> {
     return this.#closing === undefined ? this.#pool.ready() : Promise.resolve();

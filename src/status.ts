@@ -43,6 +43,8 @@ export const OutcomeReason = Object.freeze({
   VALUE_NOT_CLONEABLE: 'VALUE_NOT_CLONEABLE',
   /** The worker died under the attempt: `process.exit`, an uncaught error, the heap cap. */
   WORKER_DIED: 'WORKER_DIED',
+  /** No worker can boot (`resourceLimits` too small, a broken install): the processor never ran. */
+  WORKER_BOOT_FAILED: 'WORKER_BOOT_FAILED',
   /** The timeout interrupted the processor and it gave up. */
   TIMEOUT_INTERRUPTED: 'TIMEOUT_INTERRUPTED',
   /** The timeout interrupted the processor, it did not finish within the grace, and its worker was terminated. */

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { decideOutcome, Ending, type Cause, type Decision } from './outcome.js';
 import { kAttemptError, kAttemptReply, type AttemptOwner, type PoolAttempt, type WorkerPool } from './pool.js';
 import { channels, epochNow, TIME_ORIGIN, type EndMessage, type ForceStopMessage, type InterruptMessage, type RetryMessage, type StartMessage, type SubmitMessage } from './channels.js';
+import { WorkerBootError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { AttemptEnd, readValue, textOf, type AttemptReply, type AttemptRequest } from './protocol.js';
 import { cutResult, type RunningStatus, type StatusReport } from './report.js';
@@ -431,6 +432,10 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
 
   #onAttemptError(error: unknown): void {
     if (this.#phase !== Phase.RUNNING) return;
+    if (error instanceof WorkerBootError) {
+      this.#onAttemptEnd(Ending.BOOT_FAILED, error.message);
+      return;
+    }
     this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'the worker died under the attempt');
     this.#host.metrics.workerDeaths++;
     // "Name: message", without the [code] Node's own errors add to their text.

@@ -66,6 +66,8 @@ describe('workers still booting', () => {
       forceStopGraceMs: 0,
     });
     await runtime.ready();
+    // Once the gate module has loaded in one worker, every worker that boots later imports it as it boots.
+    await runtime.run('gate');
 
     // Both workers spin; two more instances wait for a slot.
     const a1 = runtime.submit({ processor: 'spinRunaway', instanceId: 'a1' });

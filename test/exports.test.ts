@@ -44,7 +44,8 @@ describe('package exports', () => {
       'AdmissionLimitError', 'DetachedBufferError', 'DuplicateInstanceError', 'HttpReporter', 'InstanceError', 'InstanceStatus',
       'InvalidRequestError', 'InvalidRetriesError', 'InvalidTimeoutError', 'MemoryReporter', 'OutcomeReason', 'OutcomeStatus',
       'ParamsNotCloneableError', 'ParamsTooLargeError', 'ReportDeliveryError', 'RuntimeClosedError', 'SystemResult', 'TaskRuntime',
-      'TaskStatus', 'TaskTrackerError', 'TimeoutError', 'Tracker', 'UnknownProcessorError', 'channels', 'defaultOptions', 'move',
+      'TaskStatus', 'TaskTrackerError', 'TimeoutError', 'Tracker', 'UnknownProcessorError', 'WorkerBootError', 'channels', 'defaultOptions',
+      'move',
     ]);
     expect(Object.isFrozen(api.TaskStatus)).toBe(true);
     expect(api.defaultOptions).toMatchObject({ maxInstances: 1024, statusReportIntervalMs: 15_000, allowForceStop: true, maxResultLength: 8096, maxParamsBytes: 16 * 1024 * 1024 });

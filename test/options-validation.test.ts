@@ -162,7 +162,7 @@ describe('registry modules that pass the checks but cannot load', () => {
     try {
       const outcome = await runtime.submit({ processor: 'garbage' }).done;
       expect(outcome).toMatchObject({ status: 'FAILED', reason: OutcomeReason.PROCESSOR_LOAD_FAILED });
-      expect(outcome.result).toMatch(/^processor "garbage" failed to load: SyntaxError/);
+      expect(outcome.result).toMatch(/^processor "garbage" failed to load: file:\S*not-a-module\.js: [^]*SyntaxError/);
       await expectStillServing(runtime);
     } finally {
       await runtime.close();

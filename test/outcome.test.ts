@@ -23,6 +23,8 @@ const rows: Row[] = [
   ['dies with its worker, retries left', E.WORKER_DIED, 'none', 1, { status: S.FAILED, reason: R.WORKER_DIED, text: own, retry: true }],
   ['cannot be loaded', E.LOAD_FAILED, 'none', 0, { status: S.FAILED, reason: R.PROCESSOR_LOAD_FAILED, text: `processor "sum" failed to load: ${own}`, retry: false }],
   ['cannot be loaded, retries left: never retried', E.LOAD_FAILED, 'none', 2, { status: S.FAILED, reason: R.PROCESSOR_LOAD_FAILED, text: `processor "sum" failed to load: ${own}`, retry: false }],
+  ['no worker can boot', E.BOOT_FAILED, 'none', 0, { status: S.FAILED, reason: R.WORKER_BOOT_FAILED, text: own, retry: false }],
+  ['no worker can boot, retries left: never retried', E.BOOT_FAILED, 'none', 2, { status: S.FAILED, reason: R.WORKER_BOOT_FAILED, text: own, retry: false }],
   ['succeeds with a value that cannot be cloned', E.VALUE_NOT_CLONEABLE, 'none', 0, { status: S.FAILED, reason: R.VALUE_NOT_CLONEABLE, text: `processor "sum" returned a value that cannot be cloned: ${own}`, retry: false }],
   ['succeeds with a value that cannot be cloned, retries left: never retried', E.VALUE_NOT_CLONEABLE, 'none', 2, { status: S.FAILED, reason: R.VALUE_NOT_CLONEABLE, text: `processor "sum" returned a value that cannot be cloned: ${own}`, retry: false }],
   // Timeout.
@@ -41,6 +43,7 @@ const rows: Row[] = [
   ['stopped while queued, retries left', E.NEVER_STARTED, 'stop', 2, { status: S.STOPPED, reason: R.STOPPED_BEFORE_START, text: T.STOPPED_BEFORE_START, retry: false }],
   ['succeeds after a stop: stopped all the same', E.SUCCEEDED, 'stop', 0, { status: S.STOPPED, reason: R.STOPPED, text: own, retry: false }],
   ['dies with its worker after a stop', E.WORKER_DIED, 'stop', 1, { status: S.STOPPED, reason: R.STOPPED, text: own, retry: false }],
+  ['no worker can boot after a stop', E.BOOT_FAILED, 'stop', 1, { status: S.STOPPED, reason: R.STOPPED, text: own, retry: false }],
   ['fails to load after a stop', E.LOAD_FAILED, 'stop', 0, { status: S.STOPPED, reason: R.STOPPED, text: `processor "sum" failed to load: ${own}`, retry: false }],
   // Precedence: a stop outranks a timeout. The tracker's cause is 'stop' once a stop came, whichever came first, so
   // a timeout followed by a stop (or a stop followed by a timeout) ends as the stop says.

@@ -1,7 +1,11 @@
-// A worker's attempt runner (loaded by entry.cts): imports the registry's processors while the worker boots, then
-// runs one attempt of one instance per task and answers with a plain, cloneable reply; a successful attempt's value
-// travels written by ValueWriter, its moved buffers transferred with the reply.
+// A worker's attempt runner (loaded by entry.cts): runs one attempt of one instance per task and answers with a plain,
+// cloneable reply; a successful attempt's value travels written by ValueWriter, its moved buffers transferred with
+// the reply. Processor modules are imported on their first use in this worker (announced to the main thread, which
+// bounds the wait), or while the worker boots once another worker has imported them: a module that throws, exits
+// or never finishes loading fails its own instances, never the worker's boot.
+import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import {
@@ -10,7 +14,10 @@ import {
   DetachedBufferMark,
   forgetMarkedBuffers,
   isPromiseLike,
+  LOADED_MESSAGE,
+  LOADING_MESSAGE,
   markedBuffers,
+  MODULE_VERIFIED,
   plainTransfers,
   STARTED_MESSAGE,
   textOf,
@@ -18,6 +25,8 @@ import {
   writeValue,
   type AttemptReply,
   type AttemptRequest,
+  type LoadedMessage,
+  type LoadingMessage,
   type StartedMessage,
   type WorkerBootData,
 } from '../src/protocol.js';
@@ -27,14 +36,39 @@ import { isProcessor, type ProcessorFunction } from './processor.js';
 const boot = workerData as WorkerBootData;
 const flags = new Int32Array(boot.flags);
 const stamps = new BigInt64Array(boot.stamps);
+const verified = new Int32Array(boot.verified);
 const heaps = boot.heaps === undefined ? undefined : new Int32Array(boot.heaps);
 const MB = 2 ** 20;
+/** Imported processors, by module URL. */
 const loaded = new Map<string, ProcessorFunction>();
+/** Imports begun in this worker, by module URL: settled or not, each module is imported once. */
+const imports = new Map<string, Promise<ProcessorFunction>>();
+/** Imports running now: while there are any, `process.exit()` throws (see importProcessor). */
+let importsRunning = 0;
+const realExit = process.exit;
+const exitWhileLoading = function exitWhileLoading(code?: number | string | null): never {
+  const error = new Error(`process.exit(${code ?? ''}) was called while the module loaded`);
+  Error.captureStackTrace(error, exitWhileLoading); // the stack starts at the module's own call
+  throw error;
+} as typeof process.exit;
 
 // piscina reports a worker ready only once entry.cts hands it runAttempt, which waits for this module's top-level
-// await: a spare worker is therefore warm, its processors imported. A module that fails here fails again, with its cause, when used.
-await Promise.all(boot.preload.map((url) => load(url).catch(() => undefined)));
+// await: the modules another worker has imported are imported first, so that a spare or a replacement is warm. The
+// wait is bounded (a module that awaits a connection at its top level must not hold the worker's boot), and a
+// failure is only remembered, for the attempts that use the module.
+await warmUp();
 parentPort?.postMessage({ type: BOOTED_MESSAGE, threadId });
+
+async function warmUp(): Promise<void> {
+  const urls = boot.preload.filter((_, index) => Atomics.load(verified, index) === MODULE_VERIFIED);
+  if (urls.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const bound = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, boot.loadTimeoutMs);
+  });
+  await Promise.race([Promise.allSettled(urls.map((url) => importProcessor(url))), bound]);
+  clearTimeout(timer);
+}
 
 type Reply = { -readonly [K in keyof AttemptReply]: AttemptReply[K] };
 
@@ -43,22 +77,26 @@ const CANCELLED: AttemptReply = Object.freeze({ end: AttemptEnd.CANCELLED });
 export default async function runAttempt(request: AttemptRequest): Promise<AttemptReply | object> {
   const url = boot.preload[request.processorIndex] as string;
   let process = loaded.get(url);
-  let ctx: AttemptContext;
   if (process === undefined) {
-    // Not imported at boot (it failed then): the attempt starts with its import.
-    if (!start(request)) return CANCELLED;
+    // Its first use in this worker: the attempt waits for the import, which the main thread bounds (loadTimeoutMs),
+    // before it starts. A cancelled attempt still waits: the import is this worker's, not the attempt's.
+    parentPort?.postMessage({
+      type: LOADING_MESSAGE, threadId, slot: request.slot, ticket: request.ticket, processorIndex: request.processorIndex,
+    } satisfies LoadingMessage);
     try {
-      process = await load(url);
+      process = await importProcessor(url);
     } catch (error) {
-      return { end: AttemptEnd.LOAD_FAILED, msg: textOf(error) };
+      // The attempt ends here, started and failed: unless it was cancelled while the module loaded.
+      const msg = await loadFailureText(url, error);
+      return start(request) ? { end: AttemptEnd.LOAD_FAILED, msg } : CANCELLED;
+    } finally {
+      parentPort?.postMessage({ type: LOADED_MESSAGE, threadId } satisfies LoadedMessage);
     }
-    ctx = new AttemptContext(request, flags);
-  } else {
-    // The start is stamped the moment before the processor runs: its timeout counts from there, and a processor
-    // must never find its budget spent before it began.
-    ctx = new AttemptContext(request, flags);
-    if (!start(request)) return CANCELLED;
   }
+  // The start is stamped the moment before the processor runs: its timeout counts from there, and a processor must
+  // never find its budget spent before it began.
+  const ctx = new AttemptContext(request, flags);
+  if (!start(request)) return CANCELLED;
   if (request.announce === true) {
     parentPort?.postMessage({ type: STARTED_MESSAGE, instanceId: request.instanceId, attempt: request.currentRetryTimes ?? 0, threadId } satisfies StartedMessage);
   }
@@ -157,11 +195,50 @@ function movable(reply: AttemptReply, transfer: Array<ArrayBuffer | MessagePort>
   });
 }
 
-async function load(url: string): Promise<ProcessorFunction> {
-  const module = (await import(url)) as { default?: unknown };
-  if (!isProcessor(module.default)) {
-    throw new TypeError(`${url} does not default-export a processor made with defineProcessor()`);
-  }
-  loaded.set(url, module.default.process);
-  return module.default.process;
+/**
+ * Imports a processor module once per worker; the first import of a module marks it verified for the workers that
+ * boot later. While any import runs, `process.exit()` throws instead of ending the worker: a module that exits at
+ * its top level fails to load, with the code it gave, and the worker serves on.
+ */
+function importProcessor(url: string): Promise<ProcessorFunction> {
+  let pending = imports.get(url);
+  if (pending !== undefined) return pending;
+  if (importsRunning++ === 0) process.exit = exitWhileLoading;
+  pending = (async () => {
+    try {
+      const module = (await import(url)) as { default?: unknown };
+      if (!isProcessor(module.default)) {
+        throw new TypeError(`${url} does not default-export a processor made with defineProcessor()`);
+      }
+      loaded.set(url, module.default.process);
+      Atomics.store(verified, boot.preload.indexOf(url), MODULE_VERIFIED);
+      return module.default.process;
+    } finally {
+      if (--importsRunning === 0) process.exit = realExit;
+    }
+  })();
+  imports.set(url, pending);
+  // Remembered for the attempts that use it; a boot that gave up waiting must not see it as unhandled.
+  pending.catch(() => undefined);
+  return pending;
+}
+
+/**
+ * The text of a failed import: the module's URL and the error with its stack. V8 gives a syntax error no location,
+ * so the file is checked with `node --check`, whose first lines name the file, the line and the column.
+ */
+async function loadFailureText(url: string, error: unknown): Promise<string> {
+  const stack = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : textOf(error);
+  const where = error instanceof SyntaxError && url.startsWith('file:') ? await syntaxErrorLocation(fileURLToPath(url)) : '';
+  return `${url}: ${where}${stack}`;
+}
+
+function syntaxErrorLocation(path: string): Promise<string> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--check', path], { timeout: 5_000, encoding: 'utf8' }, (_error, _stdout, stderr) => {
+      // "path:line\n<source line>\n<caret>\n\nSyntaxError: …": the location part, up to the blank line.
+      const end = stderr.indexOf('\n\n');
+      resolve(end > 0 && stderr.startsWith(path) ? `${stderr.slice(0, end)}\n` : '');
+    });
+  });
 }

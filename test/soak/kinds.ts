@@ -205,8 +205,9 @@ export const KINDS: readonly Kind[] = [
     name: 'load failure', weight: 4,
     make: (_, { between, pick }) => {
       const [processor, text] = pick<readonly [ProcessorName, Text]>([
-        ['loadThrows', 'Error: this module cannot be loaded'],
-        ['badExport', /TypeError: file:.*bad-export\.js does not default-export a processor made with defineProcessor\(\)/],
+        // The module's URL, then the error with its stack.
+        ['loadThrows', /file:\S*load-throws\.js: Error: this module cannot be loaded\n    at connect [^]*/],
+        ['badExport', /file:\S*bad-export\.js: TypeError: file:\S*bad-export\.js does not default-export a processor made with defineProcessor\(\)[^]*/],
       ]);
       const request: KindRequest = { processor, maxRetries: between(0, 2) };
       return spec(request, [outcome(request, always(own(Ending.LOAD_FAILED, text)))]);
