@@ -1,48 +1,55 @@
 // light-task-tracker demo: one instance for each way an instance ends, run one after another on a 2-thread
 // runtime — success, timeout of a cooperative loop (interrupted), timeout of a runaway loop (force-stopped),
-// a user stop of an async sleeper, and a failure followed by a successful retry. It prints each outcome with how
-// long the tracker took to settle it (performance.now()), then the final reports the MemoryReporter received.
-// Run with `npm run demo`. Exits 1 if an outcome is not the expected one.
+// a user stop of an async sleeper, and a failure followed by a successful retry. Each is submitted once the pool's
+// workers are ready (`runtime.ready()`), and starts when a worker takes it, not inside `submit()`: the demo learns
+// each attempt's start from the `light-task-tracker:instance:start` diagnostics channel (the moment the attempt's
+// timeout counts from) and measures every latency from that start, or from the `stop()` call, to when `done`
+// settled (performance.now()). It prints each outcome with its latency, then the final reports the MemoryReporter
+// received. Run with `npm run demo`. Exits 1 if an outcome is not the expected one.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { MemoryReporter, TaskRuntime, TaskStatus, type Outcome, type SubmitRequest } from 'light-task-tracker';
+import { channels, MemoryReporter, TaskRuntime, type Outcome, type StartMessage, type SubmitRequest } from 'light-task-tracker';
 
 const TIMEOUT_MS = 200;
-const GRACE_MS = 50;
+const GRACE_MS = 100; // room for a loaded machine: the cooperative cases reply well within it
+const WORK_MS = 50; // what the successful processor sums for
 
-// --- A quiet logger that doubles as the demo's event source ----------------------------------------------
-// The logger runs at 'info' only so that the processors' 'started' lines reach this stream; the stream turns
-// each into a main-thread time and prints nothing below 'warn' (so the console looks as with level 'warn').
-interface LogLine { level: number; msg: string; instanceId?: string; source?: string; at?: number }
-const startedAt = new Map<string, number>(); // instanceId → performance.now() of its first processor start
-const startWaiters = new Map<string, (at: number) => void>();
+// --- Starts, from the start channel ---------------------------------------------------------------------
+const starts = new Map<string, StartMessage[]>(); // instanceId → its attempts' start messages, in order
+const startWaiters = new Map<string, () => void>();
 
+function onStart(message: unknown): void {
+  const start = message as StartMessage;
+  starts.set(start.instanceId, [...(starts.get(start.instanceId) ?? []), start]);
+  startWaiters.get(start.instanceId)?.();
+  startWaiters.delete(start.instanceId);
+}
+channels.start.subscribe(onStart); // before any submit: a worker announces its starts only while someone listens
+
+/** The main-thread time (performance.now()) at which attempt `attempt` started in its worker; NaN if it did not. */
+function startOf(instanceId: string, attempt = 1): number {
+  const start = starts.get(instanceId)?.find((message) => message.attempt === attempt);
+  return start === undefined ? NaN : start.time - performance.timeOrigin; // `time` is epoch ms
+}
+
+/** Resolves once the instance's first attempt has started in its worker. */
+function started(instanceId: string): Promise<void> {
+  if (starts.has(instanceId)) return Promise.resolve();
+  return new Promise((resolve) => startWaiters.set(instanceId, resolve));
+}
+
+// --- A logger that shows the tracker's warnings as they happen ----------------------------------------------
+interface LogLine { level: number; msg: string; instanceId?: string }
 const logStream = new Writable({
   write(chunk: Buffer, _encoding, callback) {
     for (const text of chunk.toString().split('\n')) {
       if (text === '') continue;
       const line = JSON.parse(text) as LogLine;
-      const id = line.instanceId;
-      if (line.source === 'processor' && line.msg === 'started' && id !== undefined && typeof line.at === 'number') {
-        // `at` is the worker's performance.timeOrigin + performance.now(): bring it onto this thread's clock.
-        const at = line.at - performance.timeOrigin;
-        if (!startedAt.has(id)) startedAt.set(id, at);
-        startWaiters.get(id)?.(at);
-        startWaiters.delete(id);
-      } else if (line.level >= 40) {
-        console.log(`  log ${line.level >= 50 ? 'error' : 'warn '} ${(id ?? '-').padEnd(17)} ${line.msg}`);
-      }
+      console.log(`  log ${line.level >= 50 ? 'error' : 'warn '} ${(line.instanceId ?? '-').padEnd(17)} ${line.msg}`);
     }
     callback();
   },
 });
-
-/** Resolves with the main-thread time at which the instance's processor logged 'started'. */
-function started(instanceId: string): Promise<number> {
-  const seen = startedAt.get(instanceId);
-  if (seen !== undefined) return Promise.resolve(seen);
-  return new Promise((resolve) => startWaiters.set(instanceId, resolve));
-}
 
 // --- The runtime ----------------------------------------------------------------------------------------
 const processor = (name: string): URL => new URL(`./processors/${name}.js`, import.meta.url);
@@ -52,51 +59,55 @@ const runtime = new TaskRuntime({
   maxThreads: 2,
   forceStopGraceMs: GRACE_MS,
   reporter,
-  logger: pino({ level: 'info' }, logStream),
+  logger: pino({ level: 'warn' }, logStream),
 });
 
-const submittedAt = new Map<string, number>(); // instanceId → performance.now() just before submit()
-
-/** Submits one instance; gives its tracker, the time just before submit(), and when `done` settled. */
-function submit(request: SubmitRequest & { instanceId: string }) {
-  const at = performance.now();
-  submittedAt.set(request.instanceId, at);
+/**
+ * Submits one instance once the pool is ready (every worker booted with the processors imported; after the
+ * force-stop, its replacement too), so that no case waits for a boot; gives its tracker and when `done` settled.
+ */
+async function submit(request: SubmitRequest & { instanceId: string }) {
+  await runtime.ready();
   const tracker = runtime.submit(request);
-  // With a free slot the instance starts inside submit(): its timeout timer was armed at `at` (± µs).
-  if (tracker.taskStatus !== TaskStatus.WORKER_PROCESSING) throw new Error(`${request.instanceId} was queued, not started`);
   const settled = tracker.done.then((outcome) => ({ outcome, doneAt: performance.now() }));
-  return { tracker, submittedAt: at, settled };
+  return { tracker, settled };
 }
 
 interface Row { name: string; outcome: Outcome; latencyMs: number; measures: string; expected: string } // expected: 'status reason attempts'
 const rows: Row[] = [];
 
 try {
+  const bootAt = performance.now();
+  await runtime.ready();
+  console.log(`the pool's workers booted and imported the processors in ${(performance.now() - bootAt).toFixed(0)} ms`);
   console.log('running the cases (the tracker\'s warnings are shown as they happen):');
 
   // 1. A CPU-bound processor that finishes on its own.
-  const ok = submit({ processor: 'sum', instanceId: 'success', jobParams: 50 });
+  const ok = await submit({ processor: 'sum', instanceId: 'success', jobParams: WORK_MS });
   const r1 = await ok.settled;
-  rows.push({ name: 'success', outcome: r1.outcome, latencyMs: r1.doneAt - ok.submittedAt, measures: 'submit → done (cold pool)', expected: 'SUCCEED SUCCEEDED 1' });
+  rows.push({
+    name: 'success', outcome: r1.outcome, latencyMs: r1.doneAt - startOf('success'),
+    measures: `start → done (${WORK_MS} ms of work)`, expected: 'SUCCEED SUCCEEDED 1',
+  });
 
   // 2. A hot loop that reads ctx.interrupted: the timeout's interrupt ends it without a terminate.
-  const coop = submit({ processor: 'spin', instanceId: 'timeout-interrupt', timeoutMs: TIMEOUT_MS });
+  const coop = await submit({ processor: 'spin', instanceId: 'timeout-interrupt', timeoutMs: TIMEOUT_MS });
   const r2 = await coop.settled;
   rows.push({
-    name: 'timeout-interrupt', outcome: r2.outcome, latencyMs: r2.doneAt - (coop.submittedAt + TIMEOUT_MS),
+    name: 'timeout-interrupt', outcome: r2.outcome, latencyMs: r2.doneAt - (startOf('timeout-interrupt') + TIMEOUT_MS),
     measures: `deadline (start+${TIMEOUT_MS}) → done`, expected: 'FAILED TIMEOUT_INTERRUPTED 1',
   });
 
   // 3. A loop that ignores the interrupt: its worker is terminated once the grace is over.
-  const runaway = submit({ processor: 'runaway', instanceId: 'force-stop', timeoutMs: TIMEOUT_MS });
+  const runaway = await submit({ processor: 'runaway', instanceId: 'force-stop', timeoutMs: TIMEOUT_MS });
   const r3 = await runaway.settled;
   rows.push({
-    name: 'force-stop', outcome: r3.outcome, latencyMs: r3.doneAt - (runaway.submittedAt + TIMEOUT_MS + GRACE_MS),
-    measures: `deadline+grace (+${GRACE_MS}) → done`, expected: 'FAILED TIMEOUT_FORCE_STOPPED 1',
+    name: 'force-stop', outcome: r3.outcome, latencyMs: r3.doneAt - (startOf('force-stop') + TIMEOUT_MS + GRACE_MS),
+    measures: `deadline+grace (start+${TIMEOUT_MS + GRACE_MS}) → done`, expected: 'FAILED TIMEOUT_FORCE_STOPPED 1',
   });
 
-  // 4. An async sleeper, stopped by the user once its processor has logged 'started'.
-  const sleeper = submit({ processor: 'sleep', instanceId: 'user-stop' });
+  // 4. An async sleeper, stopped by the user once it has started in its worker.
+  const sleeper = await submit({ processor: 'sleep', instanceId: 'user-stop' });
   await Promise.race([started('user-stop'), sleeper.settled]); // settled first only if it failed to start
   const stopAt = performance.now();
   sleeper.tracker.stop();
@@ -104,12 +115,16 @@ try {
   rows.push({ name: 'user-stop', outcome: r4.outcome, latencyMs: r4.doneAt - stopAt, measures: 'stop() → done', expected: 'STOPPED STOP_INTERRUPTED 1' });
 
   // 5. Fails its first attempt, succeeds on the retry.
-  const flaky = submit({ processor: 'flaky', instanceId: 'retry', maxRetries: 2 });
+  const flaky = await submit({ processor: 'flaky', instanceId: 'retry', maxRetries: 2 });
   const r5 = await flaky.settled;
-  rows.push({ name: 'retry', outcome: r5.outcome, latencyMs: r5.doneAt - flaky.submittedAt, measures: 'submit → done (2 attempts)', expected: 'SUCCEED SUCCEEDED 2' });
+  rows.push({
+    name: 'retry', outcome: r5.outcome, latencyMs: r5.doneAt - startOf('retry'),
+    measures: '1st start → done (2 attempts)', expected: 'SUCCEED SUCCEEDED 2',
+  });
 } finally {
   // Waits for every final report to be delivered, then destroys the pool: nothing keeps the process alive.
   await runtime.close();
+  channels.start.unsubscribe(onStart);
 }
 
 // --- Output -------------------------------------------------------------------------------------------
@@ -125,21 +140,23 @@ function printTable(header: string[], body: string[][]): void {
 
 console.log('\noutcomes (tracker.done):');
 printTable(
-  ['case', 'status', 'reason', 'result', 'attempts', 'latency ms', 'latency measures'],
+  ['case', 'status', 'reason', 'attempts', 'latency ms', 'latency measures', 'result'],
   rows.map(({ name, outcome, latencyMs, measures }) => [
-    name, outcome.status, outcome.reason, outcome.result, String(outcome.attempts), latencyMs.toFixed(2), measures,
+    name, outcome.status, outcome.reason, String(outcome.attempts), latencyMs.toFixed(2), measures, outcome.result,
   ]),
 );
 
-const lag = (id: string): string => `${id} ${((startedAt.get(id) ?? NaN) - (submittedAt.get(id) ?? NaN)).toFixed(2)}`;
-console.log(`submit → processor 'started' in ms (worker hand-off + first module load; the first case also waits for the`);
-console.log(`threads to boot): ${rows.map((row) => lag(row.name)).join(', ')}`);
+const wait = (id: string): string => `${id} ${(starts.get(id)?.[0]?.waitMs ?? NaN).toFixed(2)}`;
+console.log(`\nsubmit → start in its worker, in ms (the start channel's waitMs: the hand-off to a ready worker):`);
+console.log(rows.map((row) => wait(row.name)).join(', '));
 
 console.log('\nfinal reports received by the MemoryReporter (a stopped instance sends none):');
 const finals = reporter.reports.filter((report) => report.status !== 'RUNNING');
 printTable(['instanceId', 'status', 'result'], finals.map((report) => [report.instanceId, report.status, report.result]));
 
 const got = ({ outcome }: Row): string => `${outcome.status} ${outcome.reason} ${outcome.attempts}`;
-const wrong = rows.filter((row) => got(row) !== row.expected);
-for (const row of wrong) console.log(`UNEXPECTED ${row.name}: got "${got(row)}", expected "${row.expected}" (status reason attempts)`);
-if (wrong.length > 0 || finals.length !== 4) process.exitCode = 1;
+const wrong = rows.filter((row) => got(row) !== row.expected || !Number.isFinite(row.latencyMs));
+for (const row of wrong) {
+  console.log(`UNEXPECTED ${row.name}: got "${got(row)}", latency ${row.latencyMs}; expected "${row.expected}" (status reason attempts) and a latency`);
+}
+if (rows.length !== 5 || wrong.length > 0 || finals.length !== 4) process.exitCode = 1;

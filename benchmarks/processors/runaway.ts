@@ -2,7 +2,6 @@
 import { defineProcessor } from 'light-task-tracker/processor';
 
 export default defineProcessor((ctx) => {
-  ctx.log.info({ at: performance.timeOrigin + performance.now() }, 'started');
   let spins = 0;
   for (;;) spins++;
 });

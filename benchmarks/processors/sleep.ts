@@ -2,7 +2,6 @@
 import { defineProcessor } from 'light-task-tracker/processor';
 
 export default defineProcessor(async (ctx) => {
-  ctx.log.info({ at: performance.timeOrigin + performance.now() }, 'started');
   await ctx.sleep(60_000);
   return { success: true, msg: 'slept a minute' };
 });

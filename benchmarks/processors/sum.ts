@@ -2,7 +2,6 @@
 import { defineProcessor } from 'light-task-tracker/processor';
 
 export default defineProcessor((ctx) => {
-  ctx.log.info({ at: performance.timeOrigin + performance.now() }, 'started');
   const ms = typeof ctx.jobParams === 'number' ? ctx.jobParams : 50;
   const end = performance.now() + ms;
   let sum = 0;
