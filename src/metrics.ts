@@ -50,6 +50,11 @@ export interface MetricsSnapshot extends Readonly<ReportCounters> {
   readonly workersStarted: number;
   /** Worker threads retired by `recycleWorkers`, since the runtime was made. */
   readonly workersRetired: number;
+  /**
+   * Force-stopped threads that have not exited (blocked in a system call or in native code, which `terminate()`
+   * cannot cut short), now: each holds its memory, and the process cannot exit until the call returns.
+   */
+  readonly stuckThreads: number;
   /** Instances accepted by `submit()`, since the runtime was made. */
   readonly submitted: number;
   /** The share of the threads' time (maxThreads × the window) spent running attempts, 0 to 1. */
@@ -117,7 +122,7 @@ export const kListenMetrics = Symbol('listenMetrics');
 /** The counts a snapshot takes from the runtime, the pool and the report sender at the moment it is made. */
 export type LiveCounts = Pick<
   MetricsSnapshot,
-  | 'live' | 'queued' | 'running' | 'awaitingReport' | 'threads' | 'idleThreads' | 'workersStarted' | 'workersRetired' | 'submitted'
+  | 'live' | 'queued' | 'running' | 'awaitingReport' | 'threads' | 'idleThreads' | 'workersStarted' | 'workersRetired' | 'stuckThreads' | 'submitted'
   | keyof ReportCounters
 > & { readonly maxThreads: number };
 
@@ -219,6 +224,7 @@ export class Metrics {
       workerDeaths: this.workerDeaths,
       workersStarted: counts.workersStarted,
       workersRetired: counts.workersRetired,
+      stuckThreads: counts.stuckThreads,
       submitted: counts.submitted,
       reportsDelivered: counts.reportsDelivered,
       reportsRetried: counts.reportsRetried,

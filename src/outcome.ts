@@ -15,6 +15,8 @@ export const Ending = Object.freeze({
   NEVER_STARTED: 12,
   /** No worker can boot: the attempt could not run anywhere. */
   BOOT_FAILED: 13,
+  /** The tracker terminated the attempt's worker, and its thread did not exit (blocked in a system call). */
+  FORCE_STOP_STUCK: 14,
 } as const);
 export type Ending = (typeof Ending)[keyof typeof Ending];
 
@@ -81,6 +83,10 @@ export function decideOutcome(facts: AttemptFacts): Decision {
     case Ending.FORCE_STOPPED:
       reason = stopped ? OutcomeReason.STOP_FORCE_STOPPED : OutcomeReason.TIMEOUT_FORCE_STOPPED;
       text = stopped ? SystemResult.STOP_FORCE_STOPPED : SystemResult.TIMEOUT_FORCE_STOPPED;
+      break;
+    case Ending.FORCE_STOP_STUCK:
+      reason = stopped ? OutcomeReason.STOP_FORCE_STOPPED : OutcomeReason.TIMEOUT_FORCE_STOPPED;
+      text = stopped ? SystemResult.STOP_FORCE_STOP_STUCK : SystemResult.TIMEOUT_FORCE_STOP_STUCK;
       break;
     case Ending.LOAD_FAILED:
       // It would fail the same way on every attempt.

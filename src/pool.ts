@@ -12,6 +12,7 @@ import {
   AttemptEnd,
   BOOT_FAILED_MESSAGE,
   BOOTED_MESSAGE,
+  FLAG_ENDED,
   FLAG_INTERRUPTED,
   FLAG_RUNNING,
   LOADED_MESSAGE,
@@ -244,10 +245,10 @@ export class WorkerPool {
     });
     // A worker that has exited no longer has its threadId (-1): what is known of the workers is checked against those
     // still alive instead.
-    this.#piscina.on('workerDestroy', () => {
-      // piscina emits it before it lets go of the worker, and before it fails the worker's task with the cause: who
-      // is gone, and why, is known on the next turn.
-      setImmediate(() => this.#onWorkerGone());
+    // piscina emits it before it lets go of the worker, and before it fails the worker's task with the cause: who is
+    // gone, and why, is known on the next turn.
+    this.#piscina.on('workerDestroy', () => setImmediate(() => {
+      this.#onWorkerGone();
       const alive = new Set(this.#piscina.threads.map((thread) => thread.threadId));
       if (channels.workerExit.hasSubscribers) {
         for (const id of started) if (!alive.has(id)) channels.workerExit.publish({ threadId: id, time: epochNow() } satisfies WorkerMessage);
@@ -255,7 +256,7 @@ export class WorkerPool {
       for (const known of [started, doomed, this.#booted, this.#retiring]) for (const id of known) if (!alive.has(id)) known.delete(id);
       for (const known of [this.#attemptsOf, this.#lastSlotOf, inWorker]) for (const id of known.keys()) if (!alive.has(id)) known.delete(id);
       this.#onBooted(0);
-    });
+    }));
     this.#size = options.minThreads + options.spareThreads;
   }
 
@@ -266,7 +267,7 @@ export class WorkerPool {
   readonly #size: number;
   #whenReady: Array<{ resolve: () => void; reject: (error: WorkerBootError) => void }> = [];
   #destroyed = false;
-  // Force-stops not yet carried out: until they are, piscina's thread count still holds the worker to be replaced.
+  // Retirements not yet carried out: until they are, piscina's thread count still holds the worker to be replaced.
   #abortsDue = 0;
   // Attempts given to a worker and not yet settled; with recycle, which worker (threadId) runs which.
   #inWorkers = 0;
@@ -282,6 +283,8 @@ export class WorkerPool {
   // Workers retired and still running an attempt: terminated once it settles.
   readonly #retiring = new Set<number>();
   readonly #urls: readonly string[];
+  // Force-stopped threads that have not exited (STUCK_THREAD_MS after their terminate).
+  readonly #stuck = new Set<number>();
   readonly #logger: Logger;
   readonly #loadTimeoutMs: number;
   // Per registry module: why it cannot be loaded in this runtime (its import killed or hung a worker), else undefined.
@@ -370,19 +373,71 @@ export class WorkerPool {
   }
 
   /**
-   * Force-stops `attempt`, one event-loop turn from now: its worker is terminated (a real `worker.terminate()`),
-   * and piscina replaces it once it has exited, off this call's path. Not at once: should the attempt's reply already
-   * be on its way, it is read first, and the worker, free and correct, is left alone (terminating it would kill the
-   * next instance it runs). The worker is marked first, so that piscina gives it nothing more; and the attempts
-   * waiting in the queue are offered again, so that a spare takes the next one at once.
+   * Force-stops `attempt`, which has started and not ended (its reply is not on its way: see `hasEnded`): its worker
+   * is terminated now (a real `worker.terminate()`; it cannot be running another attempt, as it has not answered
+   * this one), marked first so that piscina gives it nothing more, and the attempts waiting in the queue are offered
+   * again on the next turn, so that a spare takes the next one. Resolves true once the thread has exited, false when
+   * it has not after STUCK_THREAD_MS (see #terminate).
    */
-  abortSoon(attempt: PoolAttempt): void {
-    this.#terminateSoon(() => (attempt.settled ? 0 : attempt.workerId));
+  forceStop(attempt: PoolAttempt): Promise<boolean> {
+    attempt.launch++; // the rejection its worker's end brings is not the attempt's end
+    this.#leftWorker(attempt);
+    attempt.settled = true;
+    const exited = this.#terminate(attempt.workerId);
+    this.#reofferSoon();
+    return exited;
+  }
+
+  /**
+   * Terminates worker `id` now. Resolves true once its thread has exited; false when it has not after
+   * STUCK_THREAD_MS: a thread blocked in a system call or in native code runs until that call returns, whatever
+   * terminate() asks. Such a thread is counted as stuck and the pool lets go of it: piscina is told it has exited, so
+   * that it takes it out of the pool (which then no longer waits for it, in `ready()` or `destroy()`) and starts a
+   * replacement as it needs one. Should it exit later, that is logged.
+   */
+  #terminate(id: number): Promise<boolean> {
+    const worker = id === 0 ? undefined : this.#piscina.threads.find((thread) => thread.threadId === id);
+    if (worker === undefined) return Promise.resolve(true);
+    this.#doomed.add(id);
+    return new Promise((resolve) => {
+      let stuck = false;
+      const timer = setTimeout(() => {
+        stuck = true;
+        this.#stuck.add(id);
+        this.#logger.error(
+          { threadId: id, waitedMs: STUCK_THREAD_MS },
+          'a terminated thread has not exited: it is blocked in a system call or in native code, which terminate() cannot cut short; the pool lets go of it',
+        );
+        resolve(false);
+        // piscina takes a worker out of its pool on the worker's 'exit' event (a contract test pins it); the thread's
+        // own exit, should it come, is the next one.
+        worker.emit('exit', STUCK_EXIT_CODE);
+        worker.once('exit', () => {
+          this.#stuck.delete(id);
+          this.#logger.warn({ threadId: id }, 'a stuck thread has exited at last');
+        });
+      }, STUCK_THREAD_MS);
+      void worker.terminate().then(() => {
+        if (stuck) return;
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Whether the attempt in `slot` has ended in its worker: its reply is on its way (or here). */
+  hasEnded(slot: number): boolean {
+    return (Atomics.load(this.#flags, slot) & FLAG_ENDED) !== 0;
+  }
+
+  /** Threads force-stopped that have not exited (their ids). */
+  get stuckThreads(): readonly number[] {
+    return [...this.#stuck];
   }
 
   /** Interrupts the attempt running in `slot`: its hot loop sees the flag now, its signal fires when its loop turns. */
   interrupt(slot: number): void {
-    Atomics.store(this.#flags, slot, FLAG_INTERRUPTED);
+    Atomics.or(this.#flags, slot, FLAG_INTERRUPTED);
     Atomics.notify(this.#flags, slot);
   }
 
@@ -467,6 +522,13 @@ export class WorkerPool {
     for (const attempt of this.#queue.takeAll()) this.#launch(attempt);
   }
 
+  #reofferSoon(): void {
+    setImmediate(() => {
+      this.#reoffer();
+      this.#onBooted(0);
+    });
+  }
+
   // An attempt's launch has settled: it no longer occupies its worker. A worker due for retirement is retired now,
   // before its next attempt (if piscina has posted one already, the worker is retired once that one ends).
   #leftWorker(attempt: PoolAttempt): void {
@@ -504,26 +566,15 @@ export class WorkerPool {
     return true;
   }
 
-  // A retired worker, idle now: terminated on the next turn (not inside piscina's balancer or reply handler).
+  // A retired worker, idle now: marked at once, so that piscina gives it nothing more, and terminated on the next turn
+  // (not inside piscina's balancer or reply handler); then the waiting attempts are offered again.
   #retire(id: number): void {
     this.#retiring.delete(id);
-    this.#terminateSoon(() => id);
-  }
-
-  /**
-   * On the next event-loop turn, terminates the worker `which()` names then (0: none any more), marked first so
-   * that piscina gives it nothing more; then offers the waiting attempts again, so that a spare takes the next.
-   */
-  #terminateSoon(which: () => number): void {
+    this.#doomed.add(id);
     this.#abortsDue++;
     setImmediate(() => {
       this.#abortsDue--;
-      const id = which();
-      const worker = id === 0 ? undefined : this.#piscina.threads.find((thread) => thread.threadId === id);
-      if (worker !== undefined) {
-        this.#doomed.add(id);
-        void worker.terminate();
-      }
+      void this.#terminate(id);
       this.#reoffer();
       this.#onBooted(0);
     });
@@ -576,13 +627,14 @@ export class WorkerPool {
     this.#loadFailures[load.index] = text;
     this.#logger.error({ threadId, module: this.#urls[load.index], loadTimeoutMs: this.#loadTimeoutMs }, 'a processor module did not finish loading: its worker is terminated, and the module is not loaded again');
     const attempt = load.attempt;
-    if (was === ticket && attempt !== undefined && !attempt.settled) {
+    if (attempt !== undefined && !attempt.settled) {
+      attempt.launch++; // the rejection its worker's end brings is not the attempt's end
       this.#leftWorker(attempt);
       attempt.settled = true;
-      attempt.launch++; // the rejection its worker's terminate brings is not this attempt's end
-      attempt.owner[kAttemptReply](attempt, { end: AttemptEnd.LOAD_FAILED, msg: text });
+      if (was === ticket) attempt.owner[kAttemptReply](attempt, { end: AttemptEnd.LOAD_FAILED, msg: text });
     }
-    this.#terminateSoon(() => threadId);
+    void this.#terminate(threadId);
+    this.#reofferSoon();
   }
 
   /** An attempt that never reaches a worker ends with the pool's failure (a load failure's text, or a boot error). */
@@ -670,6 +722,16 @@ export class WorkerPool {
 }
 
 const MAX_TICKET_BIG = BigInt(MAX_TICKET);
+
+/**
+ * How long a force-stopped thread has to exit before it is taken for stuck (ms): a thread blocked in a system call
+ * (a read of a pipe no one writes to, `execSync`) or in native code (a long `pbkdf2Sync`) runs on until that call
+ * returns, whatever terminate() asks. A thread that spins in JavaScript exits within milliseconds.
+ */
+export const STUCK_THREAD_MS = 1000;
+
+/** The exit code piscina is told of for a thread the pool lets go of while it is stuck. */
+const STUCK_EXIT_CODE = -1;
 
 /** The reply of an attempt that was cancelled before it started. */
 const CANCELLED: AttemptReply = Object.freeze({ end: AttemptEnd.CANCELLED });

@@ -35,9 +35,15 @@ export const MODULE_UNTRIED = 0;
 /** A worker has imported the module: workers that boot later import it as they boot. */
 export const MODULE_VERIFIED = 1;
 
-/** Interrupt flag values, one Int32 per dispatch slot in `WorkerBootData.flags`. */
+/**
+ * A dispatch slot's flags, one Int32 per slot in `WorkerBootData.flags`: 0 while its attempt runs undisturbed, then
+ * bits set with Atomics.or, so that neither side's bit hides the other's.
+ */
 export const FLAG_RUNNING = 0;
+/** Set by the main thread: the attempt is interrupted. */
 export const FLAG_INTERRUPTED = 1;
+/** Set by the worker the moment before it answers: the attempt has ended, and its reply is on its way. */
+export const FLAG_ENDED = 2;
 
 /**
  * The largest attempt ticket. A slot's stamp (`WorkerBootData.stamps`) holds its waiting attempt's ticket (1 to

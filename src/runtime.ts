@@ -242,6 +242,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
       idleThreads: pool.idleThreads,
       workersStarted: pool.workersStarted,
       workersRetired: pool.workersRetired,
+      stuckThreads: pool.stuckThreads.length,
       maxThreads: this.#options.maxThreads,
       submitted: this.#submitted,
       ...this.#reports.counters,
@@ -280,6 +281,13 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
     this.#reports.stopTicker();
     this.#queue.clear();
     await this.#pool.destroy();
+    const stuck = this.#pool.stuckThreads;
+    if (stuck.length > 0) {
+      this.#logger.error(
+        { threadIds: stuck },
+        'closed with threads that could not be stopped: blocked in a system call or in native code, they run until it returns, and the process cannot exit before',
+      );
+    }
   }
 
   // Starts queued instances while slots are free; a tracker stopped while queued declines, and its slot goes on.

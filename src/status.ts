@@ -66,6 +66,9 @@ export const SystemResult = Object.freeze({
   TIMEOUT_FORCE_STOPPED: 'instance execute timeout,force stop success',
   STOP_INTERRUPTED: 'user stop instance,interrupted success',
   STOP_FORCE_STOPPED: 'user stop instance,force stop success',
+  /** Its worker was terminated, and its thread had not exited STUCK_THREAD_MS later (blocked in a system call). */
+  TIMEOUT_FORCE_STOP_STUCK: 'instance execute timeout,force stop requested; thread still blocked',
+  STOP_FORCE_STOP_STUCK: 'user stop instance,force stop requested; thread still blocked',
   STOPPED_BEFORE_START: 'user stop instance,never started',
   PROCESSOR_RETURNED_NULL: 'Processor return null',
 } as const);

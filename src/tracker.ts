@@ -127,6 +127,10 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   /** The timeout's deadline on the monotonic clock (performance.now()): 0 until the first start is seen. */
   #deadline = 0;
   #graceTimer: NodeJS.Timeout | undefined;
+  /** A force-stop found the attempt's reply on its way, and waits for it (once). */
+  #replyAwaited = false;
+  /** The dispatch slot has been given back (a force-stop gives it before its thread has exited). */
+  #slotHandedOn = false;
   #onCallerAbort: (() => void) | undefined;
 
   constructor(host: TrackerHost, request: AcceptedRequest) {
@@ -316,16 +320,40 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
       this.#acceptReply(held);
       return;
     }
+    const pool = this.#host.pool;
+    if (pool.hasEnded(this.#slot) && !this.#replyAwaited) {
+      // The attempt has ended in its worker and its reply is on its way (the main thread was busy when it came): the
+      // reply wins, as the job's own outcome. Should it still not come (a worker stuck after it answered), the
+      // force-stop goes ahead after REPLY_ON_ITS_WAY_MS.
+      this.#replyAwaited = true;
+      this.#graceTimer = setTimeout(() => {
+        this.#graceTimer = undefined;
+        this.#escalate('grace-expired');
+      }, REPLY_ON_ITS_WAY_MS);
+      return;
+    }
     this.#stage = Stage.FORCE_STOPPED;
     this.#host.metrics.forceStops++;
     if (channels.forceStop.hasSubscribers) {
       channels.forceStop.publish({ ...this.#about(this.#attempts), cause: this.#cause as 'stop' | 'timeout' } satisfies ForceStopMessage);
     }
     this.#host.logger.warn({ instanceId: this.instanceId }, 'the instance did not finish after its interrupt: terminating its worker');
-    // Settle and hand the slot on first, so that neither this instance's caller nor the next queued instance (which
-    // a spare worker takes at once) waits for the terminate. The attempt's rejection that follows is ignored.
-    this.#onAttemptEnd(Ending.FORCE_STOPPED, '');
-    this.#host.pool.abortSoon(attempt);
+    // Its start is read before the slot is handed on; the slot goes now, so that the next queued instance (which a
+    // spare takes) never waits for the terminate. The instance ends once its thread has exited, or is known stuck.
+    const startedAt = pool.startedAt(this.#slot);
+    if (startedAt !== null) this.#seeStart(this.#attempts, startedAt, attempt.workerId);
+    this.#attempt = undefined;
+    this.#clearTimers();
+    const exited = pool.forceStop(attempt);
+    this.#handOnSlot();
+    void exited.then((exit) => this.#onAttemptEnd(exit ? Ending.FORCE_STOPPED : Ending.FORCE_STOP_STUCK, ''));
+  }
+
+  /** Gives the dispatch slot back (once): the next queued instance may take it. */
+  #handOnSlot(): void {
+    if (this.#slotHandedOn) return;
+    this.#slotHandedOn = true;
+    this.#host.releaseSlot(this.#slot);
   }
 
   #runAttempt(): void {
@@ -446,7 +474,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   #onAttemptEnd(ending: Ending, text: string): void {
     const pooled = this.#attempt;
     this.#attempt = undefined;
-    if (ending !== Ending.NEVER_STARTED) {
+    if (ending !== Ending.NEVER_STARTED && !this.#slotHandedOn) {
       // This attempt's start, before a retry takes the slot's stamp: null if it never started (cancelled, or its
       // worker died first).
       const startedAt = this.#host.pool.startedAt(this.#slot);
@@ -555,7 +583,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     this.#decision = decision;
     this.#endTime = Date.now();
     this.#clearTimers();
-    if (dispatched) this.#host.releaseSlot(this.#slot);
+    if (dispatched) this.#handOnSlot();
     const startTime = this.#startTime;
     if (startTime !== null) {
       // Guarded: this line comes once per instance that ran, and its fields are built even when the level is off.
@@ -696,6 +724,13 @@ function putParams(attempt: MutableAttempt, params: Params): MutableAttempt {
 function wakeMargin(left: number): number {
   return 1.25 + left / 200;
 }
+
+/**
+ * How long a force-stop waits for a reply that is on its way (ms): the attempt had ended in its worker when the
+ * force-stop came, its reply not yet read (the main thread was busy). The reply wins; only a worker that never sends
+ * it, stuck after it answered, is terminated after this wait.
+ */
+export const REPLY_ON_ITS_WAY_MS = 1000;
 
 /**
  * What the deadline allows for the call of the processor after its start is stamped (ms): the stamp is taken the

@@ -164,7 +164,7 @@ describe('runtime.metrics()', () => {
   it('drops from the distributions what is older than metricsWindowMs, a sixth of the window at a time', () => {
     // The window on its own, with the times given: 600 ms, in steps of 100 ms.
     const metrics = new Metrics(600, 0);
-    const counts = { live: 0, queued: 0, running: 0, awaitingReport: 0, threads: 2, idleThreads: 2, workersStarted: 2, workersRetired: 0, submitted: 2, maxThreads: 2, reportsDelivered: 0, reportsRetried: 0, reportsLost: 0, runningReportsFailed: 0 };
+    const counts = { live: 0, queued: 0, running: 0, awaitingReport: 0, threads: 2, idleThreads: 2, workersStarted: 2, workersRetired: 0, stuckThreads: 0, submitted: 2, maxThreads: 2, reportsDelivered: 0, reportsRetried: 0, reportsLost: 0, runningReportsFailed: 0 };
     metrics.started('a', 5, 10);
     metrics.ended('a', OutcomeReason.SUCCEEDED, 20, 30);
     metrics.ended('b', OutcomeReason.PROCESSOR_FAILED, 40, 450);

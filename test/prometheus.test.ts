@@ -12,7 +12,7 @@ const runtimes = useRuntimes();
 const serve = useMetricsServers();
 
 const P = 'light_task_tracker_';
-const GAUGES = ['instances_live', 'instances_queued', 'instances_running', 'instances_awaiting_report', 'threads', 'threads_idle', 'threads_max', 'utilization_ratio'];
+const GAUGES = ['instances_live', 'instances_queued', 'instances_running', 'instances_awaiting_report', 'threads', 'threads_idle', 'threads_stuck', 'threads_max', 'utilization_ratio'];
 const COUNTERS = [
   'instances_submitted_total', 'force_stops_total', 'worker_deaths_total', 'workers_started_total', 'workers_retired_total',
   'reports_delivered_total', 'reports_retried_total', 'reports_lost_total', 'running_reports_failed_total', 'outcomes_total',

@@ -273,19 +273,24 @@ class World {
         if (attempt !== undefined) attempt.cancelled = true;
         return true;
       },
-      // As the pool does: the attempt's worker terminated a little later (the pool waits an event-loop turn; a
-      // microtask here, so that the tracker's own timers stay the only ones the invariants count), unless its answer
-      // came first. Its death then reaches the tracker as a 'die' event.
-      abortSoon: (pooled: PoolAttempt): void => {
-        world.tick('pool.abortSoon');
+      // The attempt's reply is on its way once its worker has answered (here, delivered at once: held by the tracker
+      // only while its log lines are in flight).
+      hasEnded: (slot: number): boolean => {
+        if (slot !== SLOT) world.violate(`hasEnded of slot ${slot}, not ours`);
+        return world.current?.settled === true;
+      },
+      // As the pool does: the attempt's worker terminated at once; its thread has exited a microtask later (so that
+      // the tracker's own timers stay the only ones the invariants count). Its death reaches the tracker as a 'die'.
+      forceStop: (pooled: PoolAttempt): Promise<boolean> => {
+        world.tick('pool.forceStop');
         const attempt = world.attempts.find((a) => a.pooled === pooled);
-        world.checkForceStop('abortSoon', undefined, attempt);
-        queueMicrotask(() => {
-          if (attempt === undefined || attempt.settled) return;
+        world.checkForceStop('forceStop', undefined, attempt);
+        if (attempt !== undefined) {
           world.tick(`worker ${attempt.owner} terminated (attempt ${attempt.index})`);
           attempt.killed = true;
           world.alive.delete(attempt.owner);
-        });
+        }
+        return Promise.resolve(true);
       },
     } as unknown as WorkerPool;
     const host: TrackerHost = {

@@ -11,6 +11,7 @@ import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_
 import {
   AttemptEnd,
   BOOTED_MESSAGE,
+  FLAG_ENDED,
   DetachedBufferMark,
   forgetMarkedBuffers,
   isPromiseLike,
@@ -88,7 +89,7 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
     } catch (error) {
       // The attempt ends here, started and failed: unless it was cancelled while the module loaded.
       const msg = await loadFailureText(url, error);
-      return start(request) ? { end: AttemptEnd.LOAD_FAILED, msg } : CANCELLED;
+      return start(request) ? ended(request, { end: AttemptEnd.LOAD_FAILED, msg }) : CANCELLED;
     } finally {
       parentPort?.postMessage({ type: LOADED_MESSAGE, threadId } satisfies LoadedMessage);
     }
@@ -127,7 +128,13 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
   }
   if (ctx.appended !== undefined) reply.appended = ctx.appended;
   if (ctx.messages > 0) reply.messages = ctx.messages;
-  return moved === undefined ? reply : movable(reply, moved);
+  return ended(request, moved === undefined ? reply : movable(reply, moved));
+}
+
+/** Marks the attempt ended, its reply on its way: a force-stop decided from now on lets the reply win. */
+function ended<T>(request: AttemptRequest, reply: T): T {
+  Atomics.or(flags, request.slot, FLAG_ENDED);
+  return reply;
 }
 
 /**

@@ -26,6 +26,7 @@ const GAUGES: ReadonlyArray<readonly [string, string, Read]> = [
   ['instances_awaiting_report', 'Instances that have ended and whose final report is still being delivered.', (m) => m.awaitingReport],
   ['threads', 'Worker threads alive.', (m) => m.threads],
   ['threads_idle', 'Worker threads alive and running no attempt.', (m) => m.idleThreads],
+  ['threads_stuck', 'Force-stopped worker threads that have not exited (blocked in a system call or native code).', (m) => m.stuckThreads],
   ['threads_max', 'Instances that run at once (maxThreads).', (_, source) => source.maxThreads],
   [
     'utilization_ratio',
