@@ -9,6 +9,7 @@ import {
   UnknownProcessorError,
   type TaskTrackerError,
 } from '../errors.js';
+import { didYouMean, keySet } from '../keys.js';
 import { InvalidJobDataError } from './errors.js';
 
 /** The data of a job the consumer runs: `queue.add(name, { processor: 'checksum', params: {…}, timeoutMs: 30_000 })`. */
@@ -23,7 +24,7 @@ export interface TaskJobData {
   readonly maxRetries?: number;
 }
 
-const KEYS = new Set(['processor', 'params', 'timeoutMs', 'maxRetries']);
+const KEYS = keySet({ processor: true, params: true, timeoutMs: true, maxRetries: true } satisfies Record<keyof TaskJobData, true>);
 
 /**
  * Checks a job's data and its BullMQ `attempts` option. Throws an `InvalidJobDataError` naming the field; the values
@@ -35,7 +36,7 @@ export function readJobData(data: unknown, attempts: number | undefined): TaskJo
     throw new InvalidJobDataError('(whole)', `must be an object { processor, params?, timeoutMs?, maxRetries? }, got ${Array.isArray(data) ? 'an array' : describeValue(data)}`);
   }
   for (const key of Object.keys(data)) {
-    if (!KEYS.has(key)) throw new InvalidJobDataError(key, 'is not a field of the job data (processor, params, timeoutMs, maxRetries)');
+    if (!KEYS.has(key)) throw new InvalidJobDataError(key, `is not a field of the job data (processor, params, timeoutMs, maxRetries)${didYouMean(key, KEYS)}`);
   }
   const fields = data as Record<string, unknown>;
   if (typeof fields.processor !== 'string') {
