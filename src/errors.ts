@@ -141,7 +141,8 @@ export class ReportDeliveryError extends TaskTrackerError {
 
 /**
  * `runtime.run()`'s rejection: the instance did not succeed. `code` is `ERR_INSTANCE_FAILED` (status FAILED) or
- * `ERR_INSTANCE_STOPPED` (status STOPPED); `outcome` is the whole outcome, `reason` its reason.
+ * `ERR_INSTANCE_STOPPED` (status STOPPED); `outcome` is the whole outcome, `reason` its reason. When the caller's
+ * `signal` stopped it, `cause` is the signal's reason (what was given to `abort(reason)`).
  */
 export class InstanceError extends TaskTrackerError {
   readonly instanceId: string;
@@ -150,7 +151,9 @@ export class InstanceError extends TaskTrackerError {
   constructor(instanceId: string, outcome: Outcome) {
     super(
       outcome.status === OutcomeStatus.STOPPED ? 'ERR_INSTANCE_STOPPED' : 'ERR_INSTANCE_FAILED',
-      `instance "${instanceId}" ended ${outcome.status} (${outcome.reason}): ${outcome.result}`,
+      `instance "${instanceId}" ended ${outcome.status} (${outcome.reason}${outcome.stoppedBy === undefined ? '' : `, stopped by ${outcome.stoppedBy}`}): ${outcome.result}`,
+      // The caller's own abort reason, as fetch() and the other AbortSignal users give it back.
+      outcome.stoppedBy === 'signal' ? { cause: outcome.abortReason } : undefined,
     );
     this.instanceId = instanceId;
     this.outcome = outcome;

@@ -16,7 +16,7 @@ import { resolveRegistry, type ProcessorRegistry } from './registry.js';
 import { ReportSender, type ReportCounters } from './report-sender.js';
 import { acceptRequest, checkRunOptions, type SubmitRequest } from './request.js';
 import { OutcomeStatus } from './status.js';
-import { kMessage, kProgress, kReportTick, kStart, kStarted, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
+import { kCallerAbort, kMessage, kProgress, kReportTick, kStart, kStarted, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
 
 /** The type of a processor module, as `typeof import('./processor.js')`: its default export is a processor. */
 export interface ProcessorModule {
@@ -137,7 +137,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
     this.#live.set(tracker.instanceId, tracker);
     this.#submitted++;
     if (accepted.signal?.aborted === true) {
-      tracker.stop();
+      tracker[kCallerAbort]();
     } else {
       this.#queue.push(tracker);
       this.#dispatch();
