@@ -191,9 +191,11 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     const taskStatus = this.taskStatus;
     const succeeded = taskStatus === TaskStatus.WORKER_PROCESS_SUCCESS;
     const failed = taskStatus === TaskStatus.WORKER_PROCESS_FAILED;
+    // A stopped instance, before its start or while it ran, says so: its task status alone would say RUNNING or FAILED.
+    const stopped = this.#decision?.status === OutcomeStatus.STOPPED;
     return {
       actualTriggerTime: this.#createTime,
-      status: succeeded ? InstanceStatus.SUCCEED : failed ? InstanceStatus.FAILED : InstanceStatus.RUNNING,
+      status: stopped ? InstanceStatus.STOPPED : succeeded ? InstanceStatus.SUCCEED : failed ? InstanceStatus.FAILED : InstanceStatus.RUNNING,
       taskTrackerAddress: this.#host.options.address,
       taskDetail: { totalTaskNum: 1, succeedTaskNum: succeeded ? 1 : 0, failedTaskNum: failed ? 1 : 0 },
     };

@@ -583,7 +583,7 @@ class World {
     const answer = this.tracker.runningStatus();
     const outcome = this.outcomes[0];
     if (this.settles.length === 0 && answer.status !== 'RUNNING') this.violate(`runningStatus ${answer.status} before the outcome`);
-    if (outcome !== undefined && outcome.status !== 'STOPPED' && answer.status !== outcome.status) {
+    if (outcome !== undefined && answer.status !== outcome.status) {
       this.violate(`runningStatus ${answer.status} after the outcome ${outcome.status}`);
     }
     const { succeedTaskNum, failedTaskNum, totalTaskNum } = answer.taskDetail;
