@@ -120,8 +120,9 @@ export interface TaskRuntimeOptions<M = Record<string, unknown>> {
    * The application's pino logger: it gets every line at the levels it enables, the runtime's own (per-instance
    * lines at info, force-stops and worker deaths at warn and error) and the processors' (tagged with `instanceId`
    * and `source: 'processor'`).
-   * @default pino({ name: 'light-task-tracker', level: 'warn' }) on stdout: quiet unless something needs attention
-   * (a force-stop, a worker death, a lost report, a processor's warn or error line)
+   * @default pino({ name: 'light-task-tracker', level: 'warn' }, pino.destination(2)): on stderr, never mixed into
+   * the application's stdout, and quiet unless something needs attention (a force-stop, a worker death, a lost
+   * report, a processor's warn or error line)
    */
   readonly logger?: Logger;
   /**
@@ -369,7 +370,10 @@ function ms(name: string, value: unknown, min: number): number {
   return checkNumber(`TaskRuntime: options.${name}`, value, { min, unit: 'ms' });
 }
 
-/** The logger of a runtime given none: warnings and errors only. */
+/**
+ * The logger of a runtime given none: warnings and errors only, on stderr (stdout is the application's own output,
+ * which a library must not mix into).
+ */
 export function defaultLogger(): Logger {
-  return pino({ name: 'light-task-tracker', level: 'warn' });
+  return pino({ name: 'light-task-tracker', level: 'warn' }, pino.destination(2));
 }
