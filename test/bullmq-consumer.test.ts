@@ -156,6 +156,13 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     expect(await ending(await queue.add('good', { processor: 'succeed', params: 'still here' }))).toEqual({ result: 'hello still here' });
   });
 
+  test('params over maxParamsBytes fail the job at once, saying to pass a reference (move() is no help to a producer)', { timeout: 15_000 }, async () => {
+    await consumer({ maxParamsBytes: 1024 });
+    const job = await queue.add('big', { processor: 'succeed', params: 'x'.repeat(1024) });
+    const end = await ending(job);
+    expect(end.failed).toBe('ERR_INVALID_JOB_DATA: job data params: takes 2048 bytes, over the limit of 1024 (maxParamsBytes): pass a reference to where the data is (a path, a key)');
+  });
+
   test('maxRetries retries inside one BullMQ attempt, with the same timeout', { timeout: 15_000 }, async () => {
     await consumer();
     const job = await queue.add('flaky', { processor: 'flaky', params: { succeedOn: 2 }, maxRetries: 2, timeoutMs: 10_000 });

@@ -14,7 +14,7 @@ import { ActiveJob } from './active-job.js';
 import { StopListener } from './control.js';
 import { InvalidJobDataError, JobFailedError, JobStoppedError, JobValueError, unrecoverable } from './errors.js';
 import { findNotJson } from './json-value.js';
-import { dataFieldOf, readJobData, type TaskJobData } from './job-data.js';
+import { dataFieldOf, readJobData, refusalText, type TaskJobData } from './job-data.js';
 import { resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from './options.js';
 
 /** What `consumer.close()` takes. */
@@ -250,7 +250,7 @@ export class Consumer {
       return await tracker.done;
     } catch (error) {
       const field = error instanceof TaskTrackerError ? dataFieldOf(error) : undefined;
-      if (field !== undefined) throw unrecoverable(new InvalidJobDataError(field, (error as Error).message, { cause: error }));
+      if (field !== undefined) throw unrecoverable(new InvalidJobDataError(field, refusalText(error as TaskTrackerError), { cause: error }));
       if (error instanceof RuntimeClosedError) return requeue(active.job, active.token);
       throw error;
     }

@@ -65,6 +65,17 @@ const FIELD_OF_REFUSAL: ReadonlyArray<readonly [new (...args: never[]) => TaskTr
 ];
 
 /**
+ * The text of a `runtime.submit()` refusal, for the job's `InvalidJobDataError`: its message, but what a producer
+ * can do about params too large (a BullMQ job's data is JSON: no buffer can be moved).
+ */
+export function refusalText(error: TaskTrackerError): string {
+  if (error instanceof ParamsTooLargeError) {
+    return `takes ${error.bytes} bytes, over the limit of ${error.limit} (maxParamsBytes): pass a reference to where the data is (a path, a key)`;
+  }
+  return error.message;
+}
+
+/**
  * The job data field a `runtime.submit()` refusal blames, or undefined when the refusal is not about the data.
  * The instance id is made from the job id, so an id the runtime refuses (too long) blames `jobId`.
  */
