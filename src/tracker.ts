@@ -249,7 +249,8 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
           this.#host.logger.warn({ instanceId: this.instanceId }, 'stop ignored: the instance is already stopping');
           return;
         }
-        this.#cause = this.#closing ? 'close' : event; // it outranks a timeout that came first
+        // What stopped it: close()'s own stop, or the call or signal. A stop outranks a timeout that came first.
+        this.#cause = this.#closing ? 'close' : event;
         if (this.#phase === Phase.QUEUED) {
           this.#host.logger.warn({ instanceId: this.instanceId, stoppedBy: this.#cause }, 'stopped before start: the instance will not run');
           this.#onAttemptEnd(Ending.NEVER_STARTED, '');
