@@ -80,14 +80,20 @@ export class ParamsNotCloneableError extends TaskTrackerError {
 
 /**
  * `jobParams` or `instanceParams` is larger than `maxParamsBytes`. `bytes` is its size as counted: the length of
- * its `v8.serialize` output, or 2 bytes per UTF-16 code unit for a string; `limit` is `maxParamsBytes`.
+ * its `v8.serialize` output, or 2 bytes per UTF-16 code unit for a string; `limit` is `maxParamsBytes`. The message
+ * says how to pass such data instead: its bytes in buffers marked with `move()` (moved, not copied, and not counted),
+ * or a reference (a path, a key) to where it is.
  */
 export class ParamsTooLargeError extends TaskTrackerError {
   readonly field: ParamsField;
   readonly bytes: number;
   readonly limit: number;
   constructor(field: ParamsField, bytes: number, limit: number) {
-    super('ERR_PARAMS_TOO_LARGE', `${field} takes ${bytes} bytes, over the limit of ${limit} (maxParamsBytes)`);
+    super(
+      'ERR_PARAMS_TOO_LARGE',
+      `${field} takes ${bytes} bytes, over the limit of ${limit} (maxParamsBytes): put its bulk in buffers marked with move() ` +
+        '(moved to the worker without a copy, and not counted), or pass a reference to where the data is (a path, a key)',
+    );
     this.field = field;
     this.bytes = bytes;
     this.limit = limit;
@@ -153,7 +159,8 @@ export class ReportDeliveryError extends TaskTrackerError {
 
 /**
  * `runtime.run()`'s rejection: the instance did not succeed. `code` is `ERR_INSTANCE_FAILED` (status FAILED) or
- * `ERR_INSTANCE_STOPPED` (status STOPPED); `outcome` is the whole outcome, `reason` its reason.
+ * `ERR_INSTANCE_STOPPED` (status STOPPED); `outcome` is the whole outcome, `reason` its reason. When the caller's
+ * `signal` stopped it, `cause` is the signal's reason (what was given to `abort(reason)`).
  */
 export class InstanceError extends TaskTrackerError {
   readonly instanceId: string;
@@ -162,7 +169,9 @@ export class InstanceError extends TaskTrackerError {
   constructor(instanceId: string, outcome: Outcome) {
     super(
       outcome.status === OutcomeStatus.STOPPED ? 'ERR_INSTANCE_STOPPED' : 'ERR_INSTANCE_FAILED',
-      `instance "${instanceId}" ended ${outcome.status} (${outcome.reason}): ${outcome.result}`,
+      `instance "${instanceId}" ended ${outcome.status} (${outcome.reason}${outcome.stoppedBy === undefined ? '' : `, stopped by ${outcome.stoppedBy}`}): ${outcome.result}`,
+      // The caller's own abort reason, as fetch() and the other AbortSignal users give it back.
+      outcome.stoppedBy === 'signal' ? { cause: outcome.abortReason } : undefined,
     );
     this.instanceId = instanceId;
     this.outcome = outcome;

@@ -12,6 +12,7 @@ export {
   type ProgressOf,
 } from './runtime.js';
 export { Tracker, type Outcome } from './tracker.js';
+export type { StoppedBy } from './outcome.js';
 export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine, type ProgressEvent, type RecycleWorkers } from './options.js';
 export { move } from './protocol.js';
 export type { MetricsSnapshot, ProcessorMetrics, Distribution } from './metrics.js';

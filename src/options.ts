@@ -4,6 +4,7 @@ import type { ResourceLimits } from 'node:worker_threads';
 import { pino, type Logger } from 'pino';
 import { checkNumber } from './checks.js';
 import { describeValue } from './errors.js';
+import { keySet, refuseUnknownOptions } from './keys.js';
 import type { LogLevel } from './protocol.js';
 import type { Reporter } from './report.js';
 
@@ -129,8 +130,9 @@ export interface TaskRuntimeOptions<M = Record<string, unknown>> {
    * The application's pino logger: it gets every line at the levels it enables, the runtime's own (per-instance
    * lines at info, force-stops and worker deaths at warn and error) and the processors' (tagged with `instanceId`
    * and `source: 'processor'`).
-   * @default pino({ name: 'light-task-tracker', level: 'warn' }) on stdout: quiet unless something needs attention
-   * (a force-stop, a worker death, a lost report, a processor's warn or error line)
+   * @default pino({ name: 'light-task-tracker', level: 'warn' }, pino.destination(2)): on stderr, never mixed into
+   * the application's stdout, and quiet unless something needs attention (a force-stop, a worker death, a lost
+   * report, a processor's warn or error line)
    */
   readonly logger?: Logger;
   /**
@@ -213,6 +215,54 @@ export const defaultOptions = Object.freeze({
   metricsWindowMs: 60_000,
 });
 
+/** Every key `TaskRuntimeOptions` has: any other is refused. */
+const OPTION_KEYS = keySet({
+  processors: true,
+  minThreads: true,
+  maxThreads: true,
+  spareThreads: true,
+  resourceLimits: true,
+  maxInstances: true,
+  statusReportIntervalMs: true,
+  allowForceStop: true,
+  forceStopGraceMs: true,
+  maxResultLength: true,
+  maxParamsBytes: true,
+  reporter: true,
+  logger: true,
+  onProcessorLog: true,
+  onProgress: true,
+  address: true,
+  finalReportRetries: true,
+  reportTimeoutMs: true,
+  reportBackoffMs: true,
+  reportBackoffMaxMs: true,
+  metricsWindowMs: true,
+  recycleWorkers: true,
+  loadTimeoutMs: true,
+} satisfies Record<keyof TaskRuntimeOptions, true>);
+
+const RESOURCE_LIMIT_KEYS = keySet({
+  maxYoungGenerationSizeMb: true,
+  maxOldGenerationSizeMb: true,
+  codeRangeSizeMb: true,
+  stackSizeMb: true,
+} satisfies Record<keyof ResourceLimits, true>);
+
+const RECYCLE_KEYS = keySet({ afterAttempts: true, heapUsedMb: true } satisfies Record<keyof RecycleWorkers, true>);
+
+/**
+ * Throws a `TypeError` for a key the runtime's options do not have, at the top or inside `resourceLimits` or
+ * `recycleWorkers`: `<owner>: unknown option "<path>maxThread" (did you mean "<path>maxThreads"?)`. `path` is where
+ * the runtime's options sit in the caller's own (`runtime.` for a consumer's).
+ */
+export function refuseUnknownRuntimeOptions(owner: string, options: object, path = ''): void {
+  refuseUnknownOptions(owner, options, OPTION_KEYS, path);
+  const { resourceLimits, recycleWorkers } = options as TaskRuntimeOptions;
+  if (typeof resourceLimits === 'object' && resourceLimits !== null) refuseUnknownOptions(owner, resourceLimits, RESOURCE_LIMIT_KEYS, `${path}resourceLimits.`);
+  if (typeof recycleWorkers === 'object' && recycleWorkers !== null) refuseUnknownOptions(owner, recycleWorkers, RECYCLE_KEYS, `${path}recycleWorkers.`);
+}
+
 /** The options as the runtime uses them: every default filled in, every value checked. */
 export interface ResolvedOptions {
   readonly minThreads: number;
@@ -243,6 +293,7 @@ export function resolveOptions(options: TaskRuntimeOptions<unknown>): ResolvedOp
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`TaskRuntime: options must be an object, got ${describeValue(options)}`);
   }
+  refuseUnknownRuntimeOptions('TaskRuntime', options);
   const maxThreads = integer('maxThreads', options.maxThreads ?? availableParallelism(), 1, 1024);
   const minThreads = integer('minThreads', options.minThreads ?? maxThreads, 0, maxThreads);
   if (options.allowForceStop !== undefined && typeof options.allowForceStop !== 'boolean') {
@@ -332,7 +383,10 @@ function ms(name: string, value: unknown, min: number): number {
   return checkNumber(`TaskRuntime: options.${name}`, value, { min, unit: 'ms' });
 }
 
-/** The logger of a runtime given none: warnings and errors only. */
+/**
+ * The logger of a runtime given none: warnings and errors only, on stderr (stdout is the application's own output,
+ * which a library must not mix into).
+ */
 export function defaultLogger(): Logger {
-  return pino({ name: 'light-task-tracker', level: 'warn' });
+  return pino({ name: 'light-task-tracker', level: 'warn' }, pino.destination(2));
 }

@@ -21,10 +21,21 @@ export const Ending = Object.freeze({
 export type Ending = (typeof Ending)[keyof typeof Ending];
 
 /**
- * Why the instance is being ended from outside. A stop outranks a timeout: an instance stopped after its timeout
- * fired (or timed out after a stop) is a stopped one.
+ * What stopped an instance: `'stop'` (`tracker.stop()`, `runtime.stop(id)`), `'signal'` (the request's `signal`
+ * aborted) or `'close'` (`runtime.close()`).
  */
-export type Cause = 'none' | 'timeout' | 'stop';
+export type StoppedBy = 'stop' | 'signal' | 'close';
+
+/**
+ * Why the instance is being ended from outside: its timeout, or a stop (named by what stopped it). A stop outranks a
+ * timeout: an instance stopped after its timeout fired (or timed out after a stop) is a stopped one.
+ */
+export type Cause = 'none' | 'timeout' | StoppedBy;
+
+/** Whether a cause is a stop (of any origin). */
+export function isStop(cause: Cause): cause is StoppedBy {
+  return cause !== 'none' && cause !== 'timeout';
+}
 
 /** What happened to one attempt, as the tracker saw it. */
 export interface AttemptFacts {
@@ -55,6 +66,8 @@ export interface Decision {
   readonly succeeded: boolean;
   /** How the attempt itself ended, before a stop's remapping: `reason` is STOPPED for several of these. */
   readonly attemptReason: OutcomeReason;
+  /** What stopped the instance, when `status` is STOPPED; undefined otherwise. */
+  readonly stoppedBy: StoppedBy | undefined;
 }
 
 // A stop's own reasons: a stopped instance keeps them; any other end under a stop becomes STOPPED.
@@ -67,7 +80,7 @@ const STOP_REASONS: ReadonlySet<OutcomeReason> = new Set([
 /** Turns what happened to an attempt into the instance's outcome, or into a retry. */
 export function decideOutcome(facts: AttemptFacts): Decision {
   const { ending, cause } = facts;
-  const stopped = cause === 'stop';
+  const stopped = isStop(cause);
   let reason: OutcomeReason;
   let text = facts.text;
   let retryable = false;
@@ -125,8 +138,8 @@ export function decideOutcome(facts: AttemptFacts): Decision {
   const succeeded = ending === Ending.SUCCEEDED;
   // Nothing is retried once a timeout or a stop has come, nor after the last attempt.
   const retry = retryable && cause === 'none' && facts.retriesLeft > 0;
-  if (stopped) {
-    return { status: OutcomeStatus.STOPPED, reason: STOP_REASONS.has(reason) ? reason : OutcomeReason.STOPPED, text, retry, succeeded, attemptReason: reason };
+  if (isStop(cause)) {
+    return { status: OutcomeStatus.STOPPED, reason: STOP_REASONS.has(reason) ? reason : OutcomeReason.STOPPED, text, retry, succeeded, attemptReason: reason, stoppedBy: cause };
   }
-  return { status: succeeded ? OutcomeStatus.SUCCEED : OutcomeStatus.FAILED, reason, text, retry, succeeded, attemptReason: reason };
+  return { status: succeeded ? OutcomeStatus.SUCCEED : OutcomeStatus.FAILED, reason, text, retry, succeeded, attemptReason: reason, stoppedBy: undefined };
 }

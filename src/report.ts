@@ -7,7 +7,8 @@ export interface StatusReport {
   readonly instanceId: string;
   readonly jobId: string | number | undefined;
   readonly wfInstanceId: string | number | undefined;
-  readonly status: InstanceStatus;
+  /** `RUNNING`, then `SUCCEED` or `FAILED`: a stopped instance is not reported. */
+  readonly status: typeof InstanceStatus.RUNNING | typeof InstanceStatus.SUCCEED | typeof InstanceStatus.FAILED;
   /** The outcome's message cut to `maxResultLength` with "..." appended where cut; empty while RUNNING. */
   readonly result: string;
   /** When the runtime accepted the instance. */
@@ -44,10 +45,11 @@ export interface Reporter {
 export interface RunningStatus {
   /** When the runtime accepted the instance (epoch ms). */
   readonly actualTriggerTime: number;
-  /** RUNNING until the instance has finished; then its final status. */
+  /** RUNNING until the instance has finished; then SUCCEED, FAILED or STOPPED, as its outcome's status. */
   readonly status: InstanceStatus;
   /** The runtime's `address`. */
   readonly taskTrackerAddress: string;
+  /** The task's own end: for a stopped instance, whether its processor succeeded or failed (0 and 0 if it never ran). */
   readonly taskDetail: {
     readonly totalTaskNum: 1;
     readonly succeedTaskNum: 0 | 1;

@@ -14,6 +14,7 @@ import {
   type ParamsField,
 } from './errors.js';
 import { MAX_TIMER_MS } from './checks.js';
+import { didYouMean, keySet, unknownKey } from './keys.js';
 import { DetachedBufferMark, forgetMarkedBuffers, markedBuffers, movedWhole, readValue, sameKindOver, ValueWriter, writeValue } from './protocol.js';
 import type { ProcessorRegistry } from './registry.js';
 
@@ -62,6 +63,58 @@ export interface SubmitRequest<K extends string = string, P = unknown> {
   readonly wfInstanceId?: string | number;
   /** Aborting it stops the instance, as `tracker.stop()` does. */
   readonly signal?: AbortSignal;
+}
+
+/** Every field a `SubmitRequest` has: any other is refused. */
+const REQUEST_KEYS = keySet({
+  processor: true,
+  instanceId: true,
+  jobId: true,
+  jobParams: true,
+  instanceParams: true,
+  childrenValues: true,
+  timeoutMs: true,
+  maxRetries: true,
+  wfInstanceId: true,
+  signal: true,
+} satisfies Record<keyof SubmitRequest, true>);
+
+/** The fields of a request that `run()` takes as options: all but its own arguments. */
+type RunOptionKey = Exclude<keyof SubmitRequest, 'processor' | 'jobParams'>;
+
+const RUN_OPTION_KEYS = keySet({
+  instanceId: true,
+  jobId: true,
+  instanceParams: true,
+  childrenValues: true,
+  timeoutMs: true,
+  maxRetries: true,
+  wfInstanceId: true,
+  signal: true,
+} satisfies Record<RunOptionKey, true>);
+
+/**
+ * Checks `run()`'s options: an object (or undefined) with no key a request does not take, nor `processor` or
+ * `jobParams` (run()'s own arguments, which would override them). Throws an `InvalidRequestError` naming the key.
+ */
+export function checkRunOptions(options: unknown): void {
+  if (options === undefined) return;
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidRequestError('options', `run()'s options must be an object, got ${describeValue(options)}`);
+  }
+  const key = listUnknown(options, RUN_OPTION_KEYS);
+  if (key === undefined) return;
+  if (key === 'processor' || key === 'jobParams') throw new InvalidRequestError(key, 'is an argument of run(), not one of its options');
+  throw new InvalidRequestError(key, `unknown option of run()${didYouMean(key, RUN_OPTION_KEYS)}`);
+}
+
+/** The first key of `value` not in `known`; a trap or getter that throws while the keys are listed gets a typed error. */
+function listUnknown(value: object, known: ReadonlySet<string>): string | undefined {
+  try {
+    return unknownKey(value, known);
+  } catch (cause) {
+    throw new InvalidRequestError('request', 'listing its fields threw', { cause });
+  }
 }
 
 /** What a job reads: the three data fields, as the instance's attempts see them. */
@@ -120,6 +173,9 @@ export function acceptRequest(request: SubmitRequest<string, unknown>, registry:
   if (typeof request !== 'object' || request === null) {
     throw new InvalidRequestError('request', `must be an object, got ${describeValue(request)}`);
   }
+  // A misspelled field would otherwise be ignored, and its default used.
+  const unknownField = listUnknown(request, REQUEST_KEYS);
+  if (unknownField !== undefined) throw new InvalidRequestError(unknownField, `unknown request field${didYouMean(unknownField, REQUEST_KEYS)}`);
   // Each field is read once, here: a getter that throws gets a typed error, and one that answers differently on
   // each read cannot pass a check with one value and be used with another.
   const processorName = read(request, 'processor');

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Processor } from '../workers/processor.js';
 import { checkDeadline } from './checks.js';
 import { AdmissionLimitError, DuplicateInstanceError, InstanceError, RuntimeClosedError, describeValue } from './errors.js';
+import { keySet, refuseUnknownOptions } from './keys.js';
 import { defaultLogger, resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
 import { WorkerPool } from './pool.js';
 import { writeProcessorLine } from './processor-log.js';
@@ -13,9 +14,9 @@ import { isStartedMessage, isWorkerProgressMessage } from './protocol.js';
 import { FifoQueue } from './queue.js';
 import { resolveRegistry, type ProcessorRegistry } from './registry.js';
 import { ReportSender, type ReportCounters } from './report-sender.js';
-import { acceptRequest, type SubmitRequest } from './request.js';
+import { acceptRequest, checkRunOptions, type SubmitRequest } from './request.js';
 import { OutcomeStatus } from './status.js';
-import { kMessage, kProgress, kReportTick, kStart, kStarted, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
+import { kCallerAbort, kMessage, kProgress, kReportTick, kStart, kStarted, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
 
 /** The type of a processor module, as `typeof import('./processor.js')`: its default export is a processor. */
 export interface ProcessorModule {
@@ -57,6 +58,8 @@ export interface RuntimeCloseOptions {
    */
   readonly reportDeadlineMs?: number;
 }
+
+const CLOSE_OPTION_KEYS = keySet({ reportDeadlineMs: true } satisfies Record<keyof RuntimeCloseOptions, true>);
 
 /**
  * Runs job instances in worker threads, each under a tracker. `M` types the registry (processor name → the type of
@@ -136,7 +139,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
     this.#live.set(tracker.instanceId, tracker);
     this.#submitted++;
     if (accepted.signal?.aborted === true) {
-      tracker.stop();
+      tracker[kCallerAbort]();
     } else {
       this.#queue.push(tracker);
       this.#dispatch();
@@ -157,6 +160,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
     const [jobParams, options] = args;
     let tracker: Tracker<ValueOf<M[K]>, ProgressOf<M[K]>>;
     try {
+      checkRunOptions(options);
       const request = options === undefined ? { processor, jobParams } : { ...options, processor, jobParams };
       tracker = this.submit(request as SubmitRequest<K, ParamsOf<M[K]>>);
     } catch (error) {
@@ -266,6 +270,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    */
   close(options: RuntimeCloseOptions = {}): Promise<void> {
     if (typeof options !== 'object' || options === null) throw new TypeError(`close: options must be an object, got ${describeValue(options)}`);
+    refuseUnknownOptions('close', options, CLOSE_OPTION_KEYS);
     const deadlineMs = options.reportDeadlineMs === undefined ? undefined : checkDeadline('close: options.reportDeadlineMs', options.reportDeadlineMs);
     this.#closing ??= this.#close();
     if (deadlineMs !== undefined) this.#reports.giveUpAfter(deadlineMs, this.#closing);

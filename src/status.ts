@@ -11,11 +11,17 @@ export const TaskStatus = Object.freeze({
 } as const);
 export type TaskStatus = (typeof TaskStatus)[keyof typeof TaskStatus];
 
-/** The status a report carries (PowerJob `InstanceStatus`). */
+/**
+ * An instance's status as the scheduler sees it (PowerJob `InstanceStatus`): what a report carries (`RUNNING`, then
+ * `SUCCEED` or `FAILED`) and what a running-status query answers, `STOPPED` included (a stopped instance is never
+ * reported).
+ */
 export const InstanceStatus = Object.freeze({
   RUNNING: 'RUNNING',
   SUCCEED: 'SUCCEED',
   FAILED: 'FAILED',
+  /** Stopped (before its start or while it ran): only a running-status answer says it. */
+  STOPPED: 'STOPPED',
 } as const);
 export type InstanceStatus = (typeof InstanceStatus)[keyof typeof InstanceStatus];
 

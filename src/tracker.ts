@@ -4,7 +4,7 @@
 // means is decided by decideOutcome (outcome.ts), never here. Each handler is guarded by the phase, so a late event
 // (a reply after a force-stop, a timer after the finish) can never move a finished instance back.
 import type { Logger } from 'pino';
-import { decideOutcome, Ending, type Cause, type Decision } from './outcome.js';
+import { decideOutcome, Ending, isStop, type Cause, type Decision, type StoppedBy } from './outcome.js';
 import { kAttemptError, kAttemptReply, type AttemptOwner, type PoolAttempt, type WorkerPool } from './pool.js';
 import { channels, epochNow, TIME_ORIGIN, type EndMessage, type ForceStopMessage, type InterruptMessage, type RetryMessage, type StartMessage, type SubmitMessage } from './channels.js';
 import { WorkerBootError } from './errors.js';
@@ -29,6 +29,16 @@ export interface Outcome<V = unknown> {
   /** When the first attempt started; null when it never did. */
   readonly startTime: number | null;
   readonly endTime: number;
+  /**
+   * What stopped the instance, when `status` is STOPPED: `'stop'` (`tracker.stop()`, `runtime.stop(id)`),
+   * `'signal'` (the request's `signal` aborted) or `'close'` (`runtime.close()`); undefined otherwise.
+   */
+  readonly stoppedBy: StoppedBy | undefined;
+  /**
+   * When `stoppedBy` is `'signal'`: the signal's `reason`, what was given to `abort(reason)` (a `DOMException`
+   * named `AbortError` when nothing was; `TimeoutError` for `AbortSignal.timeout()`). Undefined otherwise.
+   */
+  readonly abortReason: unknown;
 }
 
 /** What a tracker needs from its runtime: one object per runtime, shared by all its trackers. */
@@ -58,6 +68,7 @@ export const kMessage = Symbol('message');
 export const kProgress = Symbol('progress');
 export const kReportTick = Symbol('reportTick');
 export const kStarted = Symbol('started');
+export const kCallerAbort = Symbol('callerAbort');
 
 const Phase = { QUEUED: 0, RUNNING: 1, FINISHED: 2, DESTROYED: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
@@ -74,8 +85,11 @@ const Stage = {
 } as const;
 type Stage = (typeof Stage)[keyof typeof Stage];
 
-/** What moves an instance's escalation: a stop from outside, its timeout, the grace after an interrupt, close(). */
-type Escalation = 'stop' | 'timeout' | 'grace-expired' | 'close';
+/**
+ * What moves an instance's escalation: a stop from outside (a call, or the caller's signal), its timeout, the grace
+ * after an interrupt, close().
+ */
+type Escalation = 'stop' | 'signal' | 'timeout' | 'grace-expired' | 'close';
 
 /** One instance's tracker. `V` is the type of its processor's value, `G` of its progress values. */
 export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
@@ -143,7 +157,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     const period = host.options.statusReportIntervalMs;
     this.#nextReportAt = this.#createTime + period / 3 + Math.random() * (period / 3);
     if (request.signal !== undefined) {
-      this.#onCallerAbort = () => this.stop();
+      this.#onCallerAbort = () => this[kCallerAbort]();
       request.signal.addEventListener('abort', this.#onCallerAbort, { once: true });
     }
     if (channels.submit.hasSubscribers) this.#publishSubmit();
@@ -182,9 +196,11 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     const taskStatus = this.taskStatus;
     const succeeded = taskStatus === TaskStatus.WORKER_PROCESS_SUCCESS;
     const failed = taskStatus === TaskStatus.WORKER_PROCESS_FAILED;
+    // A stopped instance, before its start or while it ran, says so: its task status alone would say RUNNING or FAILED.
+    const stopped = this.#decision?.status === OutcomeStatus.STOPPED;
     return {
       actualTriggerTime: this.#createTime,
-      status: succeeded ? InstanceStatus.SUCCEED : failed ? InstanceStatus.FAILED : InstanceStatus.RUNNING,
+      status: stopped ? InstanceStatus.STOPPED : succeeded ? InstanceStatus.SUCCEED : failed ? InstanceStatus.FAILED : InstanceStatus.RUNNING,
       taskTrackerAddress: this.#host.options.address,
       taskDetail: { totalTaskNum: 1, succeedTaskNum: succeeded ? 1 : 0, failedTaskNum: failed ? 1 : 0 },
     };
@@ -197,6 +213,11 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
    */
   stop(): void {
     this.#escalate('stop');
+  }
+
+  /** Runtime: the request's signal has aborted (or was aborted at submit): a stop, by the signal. */
+  [kCallerAbort](): void {
+    this.#escalate('signal');
   }
 
   /**
@@ -224,21 +245,23 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   #escalate(event: Escalation): void {
     switch (event) {
       case 'stop':
+      case 'signal':
         if (this.#phase >= Phase.FINISHED) {
           this.#host.logger.warn({ instanceId: this.instanceId, status: this.taskStatus }, 'stop ignored: the instance has finished');
           return;
         }
-        if (this.#cause === 'stop') {
+        if (isStop(this.#cause)) {
           this.#host.logger.warn({ instanceId: this.instanceId }, 'stop ignored: the instance is already stopping');
           return;
         }
-        this.#cause = 'stop'; // it outranks a timeout that came first
+        // What stopped it: close()'s own stop, or the call or signal. A stop outranks a timeout that came first.
+        this.#cause = this.#closing ? 'close' : event;
         if (this.#phase === Phase.QUEUED) {
-          this.#host.logger.warn({ instanceId: this.instanceId }, 'stopped before start: the instance will not run');
+          this.#host.logger.warn({ instanceId: this.instanceId, stoppedBy: this.#cause }, 'stopped before start: the instance will not run');
           this.#onAttemptEnd(Ending.NEVER_STARTED, '');
           return;
         }
-        this.#interrupt(event);
+        this.#interrupt('stop');
         return;
       case 'timeout':
         if (this.#phase !== Phase.RUNNING) return;
@@ -260,7 +283,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
       case 'close':
         this.#closing = true;
         if (this.#phase >= Phase.FINISHED) return;
-        if (this.#cause !== 'stop') this.#escalate('stop');
+        if (!isStop(this.#cause)) this.#escalate('stop'); // a stop by close(): #closing is set
         // Interrupted earlier (a timeout) and its grace already spent without a force-stop: terminate now.
         if (this.#stage === Stage.OVERDUE) this.#forceStop();
         return;
@@ -290,7 +313,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     }
     this.#stage = Stage.INTERRUPTED;
     if (channels.interrupt.hasSubscribers) {
-      channels.interrupt.publish({ ...this.#about(this.#attempts), cause: this.#cause as 'stop' | 'timeout' } satisfies InterruptMessage);
+      channels.interrupt.publish({ ...this.#about(this.#attempts), cause: isStop(this.#cause) ? 'stop' : 'timeout' } satisfies InterruptMessage);
     }
     if (this.#cause === 'timeout') {
       this.#host.logger.warn(
@@ -298,7 +321,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
         'timeout: instance interrupted',
       );
     } else {
-      this.#host.logger.info({ instanceId: this.instanceId }, 'stop requested: instance interrupted');
+      this.#host.logger.info({ instanceId: this.instanceId, stoppedBy: this.#cause }, 'stop requested: instance interrupted');
     }
     const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(this.#request.timeoutMs);
     if (grace === 0) this.#escalate('grace-expired'); // no grace: terminate now, not a timer tick later
@@ -335,7 +358,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     this.#stage = Stage.FORCE_STOPPED;
     this.#host.metrics.forceStops++;
     if (channels.forceStop.hasSubscribers) {
-      channels.forceStop.publish({ ...this.#about(this.#attempts), cause: this.#cause as 'stop' | 'timeout' } satisfies ForceStopMessage);
+      channels.forceStop.publish({ ...this.#about(this.#attempts), cause: isStop(this.#cause) ? 'stop' : 'timeout' } satisfies ForceStopMessage);
     }
     this.#host.logger.warn({ instanceId: this.instanceId }, 'the instance did not finish after its interrupt: terminating its worker');
     // Its start is read before the slot is handed on; the slot goes now, so that the next queued instance (which a
@@ -447,7 +470,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     let { end } = reply;
     let text = reply.msg ?? '';
     // A stopped instance keeps no value: its moved buffers are simply let go.
-    if (end === AttemptEnd.SUCCEEDED && this.#cause !== 'stop') {
+    if (end === AttemptEnd.SUCCEEDED && !isStop(this.#cause)) {
       try {
         this.#value = (reply.valueBytes === undefined ? reply.value : readValue(reply.valueBytes, reply.moved, reply.sharedViews)) as V;
       } catch (error) {
@@ -633,6 +656,8 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
       attempts: this.#attempts,
       startTime: this.#startTime,
       endTime: this.#endTime ?? Date.now(),
+      stoppedBy: decision.stoppedBy,
+      abortReason: decision.stoppedBy === 'signal' ? this.#request.signal?.reason : undefined,
     };
     const startedAt = this.#startedAt;
     const now = performance.now();

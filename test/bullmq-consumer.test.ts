@@ -146,6 +146,7 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
       [{ processor: 'succeed', timeoutMs: '10' }, 'ERR_INVALID_JOB_DATA: job data timeoutMs: must be a number'],
       [{ processor: 'succeed', maxRetries: -1 }, 'ERR_INVALID_JOB_DATA: job data maxRetries: maxRetries must be a whole number'],
       [{ processor: 'succeed', script: 'x' }, 'ERR_INVALID_JOB_DATA: job data script: is not a field'],
+      [{ processor: 'succeed', timeoutMS: 5 }, 'ERR_INVALID_JOB_DATA: job data timeoutMS: is not a field of the job data (processor, params, timeoutMs, maxRetries) (did you mean "timeoutMs"?)'],
       [{ processor: 'succeed', maxRetries: 2 }, "ERR_INVALID_JOB_DATA: job data maxRetries: is 2 while the job's BullMQ attempts is 3"],
     ] as const;
     const jobs = await Promise.all(bad.map(([data]) => queue.add('bad', data, { attempts: 3 })));
@@ -153,6 +154,13 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     endings.forEach((end, i) => expect(end.failed).toMatch(new RegExp(`^${escape(bad[i]![1])}`)));
     for (const job of jobs) expect((await queue.getJob(job.id!))?.attemptsMade).toBe(1);
     expect(await ending(await queue.add('good', { processor: 'succeed', params: 'still here' }))).toEqual({ result: 'hello still here' });
+  });
+
+  test('params over maxParamsBytes fail the job at once, saying to pass a reference (move() is no help to a producer)', { timeout: 15_000 }, async () => {
+    await consumer({ maxParamsBytes: 1024 });
+    const job = await queue.add('big', { processor: 'succeed', params: 'x'.repeat(1024) });
+    const end = await ending(job);
+    expect(end.failed).toBe('ERR_INVALID_JOB_DATA: job data params: takes 2048 bytes, over the limit of 1024 (maxParamsBytes): pass a reference to where the data is (a path, a key)');
   });
 
   test('maxRetries retries inside one BullMQ attempt, with the same timeout', { timeout: 15_000 }, async () => {
@@ -369,6 +377,7 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     // An option set to undefined means BullMQ's default (passed on as undefined, BullMQ would refuse it after connecting).
     const started = await consumer({}, { stalledInterval: undefined, drainDelay: undefined, maxStalledCount: undefined });
     expect(() => started.close({ deadlineMs: Number.NaN })).toThrow(TypeError);
+    expect(() => started.close({ deadline: 0 } as never)).toThrow(new TypeError('close: unknown option "deadline" (did you mean "deadlineMs"?)'));
     expect(started.concurrency).toBe(2);
   });
 

@@ -213,12 +213,9 @@ describe('maxParamsBytes', () => {
 });
 
 describe('hostile options', () => {
-  it('takes options, a registry and resourceLimits carrying own "__proto__" keys as plain data', async () => {
-    const options = JSON.parse('{"__proto__":{"polluted":1,"maxThreads":1000000000},"maxThreads":1,"spareThreads":0}') as Record<string, unknown>;
-    options.processors = JSON.parse(`{"__proto__":${JSON.stringify(probePath)},"succeed":${JSON.stringify(succeedPath)}}`) as Record<string, string>;
-    options.resourceLimits = JSON.parse('{"__proto__":{"polluted":1}}') as object;
-    options.logger = new LogCapture().logger;
-    const runtime = new TaskRuntime(options as unknown as TaskRuntimeOptions);
+  it('takes a registry carrying an own "__proto__" key as plain data: a processor name like any other', async () => {
+    const processors = JSON.parse(`{"__proto__":${JSON.stringify(probePath)},"succeed":${JSON.stringify(succeedPath)}}`) as Record<string, string>;
+    const runtime = new TaskRuntime({ processors, maxThreads: 1, spareThreads: 0, logger: new LogCapture().logger });
     try {
       expectMainThreadClean();
       // "__proto__" is an ordinary registry name here, and names the probe; inherited names stay unknown.
@@ -231,6 +228,16 @@ describe('hostile options', () => {
     } finally {
       await runtime.close();
     }
+  });
+
+  it('refuses options and resourceLimits carrying an own "__proto__" key (no option has that name), polluting nothing', () => {
+    const processors = { succeed: succeedPath };
+    const options = JSON.parse('{"__proto__":{"polluted":1,"maxThreads":1000000000},"maxThreads":1}') as Record<string, unknown>;
+    options.processors = processors;
+    expect(() => new TaskRuntime(options as unknown as TaskRuntimeOptions)).toThrow(new TypeError('TaskRuntime: unknown option "__proto__"'));
+    const resourceLimits = JSON.parse('{"__proto__":{"polluted":1}}') as object;
+    expect(() => new TaskRuntime({ processors, resourceLimits })).toThrow(new TypeError('TaskRuntime: unknown option "resourceLimits.__proto__"'));
+    expectMainThreadClean();
   });
 });
 

@@ -98,4 +98,19 @@ describe('lifecycle of one instance', () => {
     // The hanging reporter keeps the tracker registered until the report is delivered or given up.
     expect(runtime.get(tracker.instanceId)).toBe(tracker);
   });
+
+  it('answers runningStatus STOPPED for a stopped instance, stopped before its start or while it ran', async () => {
+    const { runtime, logs } = runtimes.make({ maxThreads: 1 });
+    const running = runtime.submit({ processor: 'sleep' });
+    const queued = runtime.submit({ processor: 'succeed' });
+    await logs.waitForProcessor(running.instanceId, 'started');
+    expect(queued.runningStatus()).toMatchObject({ status: InstanceStatus.RUNNING, taskDetail: { succeedTaskNum: 0, failedTaskNum: 0 } });
+    queued.stop();
+    expect((await queued.done).status).toBe('STOPPED');
+    // Never ran: no task succeeded or failed.
+    expect(queued.runningStatus()).toMatchObject({ status: InstanceStatus.STOPPED, taskDetail: { totalTaskNum: 1, succeedTaskNum: 0, failedTaskNum: 0 } });
+    running.stop();
+    expect((await running.done).status).toBe('STOPPED');
+    expect(running.runningStatus()).toMatchObject({ status: InstanceStatus.STOPPED, taskDetail: { succeedTaskNum: 0, failedTaskNum: 1 } });
+  });
 });

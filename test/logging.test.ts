@@ -69,10 +69,10 @@ describe('onProcessorLog', () => {
 });
 
 describe('the default logger', () => {
-  it('is quiet unless something needs attention: warnings and errors only, on stdout', async () => {
+  it('is quiet unless something needs attention: warnings and errors only, on stderr (stdout is the application\'s)', async () => {
     const { code, stdout, stderr } = await runNode([fixture('default-logger')]);
-    expect({ code, stderr }).toEqual({ code: 0, stderr: `${JSON.stringify({ quiet: 'SUCCEEDED', runaway: 'TIMEOUT_FORCE_STOPPED' })}\n` });
-    const lines = stdout.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { level: number; msg: string; name?: string; instanceId?: string });
+    expect({ code, stdout }).toEqual({ code: 0, stdout: `${JSON.stringify({ quiet: 'SUCCEEDED', runaway: 'TIMEOUT_FORCE_STOPPED' })}\n` });
+    const lines = stderr.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { level: number; msg: string; name?: string; instanceId?: string });
     // Nothing below warn: no per-instance info lines, no processor debug or info line.
     expect(lines.filter((line) => line.level < 40)).toEqual([]);
     expect(lines.every((line) => line.name === 'light-task-tracker')).toBe(true);

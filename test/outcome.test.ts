@@ -2,9 +2,12 @@
 // gives the status, reason, text and retry decision the docs promise (docs/processors.md, "What becomes of it").
 import { describe, expect, it } from 'vitest';
 import { OutcomeReason as R, OutcomeStatus as S, SystemResult as T } from 'light-task-tracker';
-import { decideOutcome, Ending as E, type AttemptFacts, type Cause, type Decision } from '../dist/src/outcome.js';
+import { decideOutcome, Ending as E, type AttemptFacts, type Cause, type Decision, type StoppedBy } from '../dist/src/outcome.js';
 
-type Row = readonly [what: string, ending: E, cause: Cause, retriesLeft: number, expected: Omit<Decision, 'succeeded' | 'attemptReason'>];
+type Row = readonly [what: string, ending: E, cause: Cause, retriesLeft: number, expected: Omit<Decision, 'succeeded' | 'attemptReason' | 'stoppedBy'>];
+
+/** Every origin of a stop: a call (`tracker.stop()`, `runtime.stop(id)`), the request's signal, `runtime.close()`. */
+const stopCauses: readonly StoppedBy[] = ['stop', 'signal', 'close'];
 
 const own = 'its own text';
 const facts = (ending: E, cause: Cause, retriesLeft: number): AttemptFacts => ({ ending, text: own, cause, retriesLeft, processorName: 'sum' });
@@ -54,14 +57,21 @@ const rows: Row[] = [
   // Stop during a retry: the failed attempt that would have been retried is, under a stop, the last one.
   ['a failed attempt with retries left after a stop: no retry', E.FAILED, 'stop', 3, { status: S.STOPPED, reason: R.STOP_INTERRUPTED, text: own, retry: false }],
   ['a worker death with retries left after a stop: no retry', E.WORKER_DIED, 'stop', 3, { status: S.STOPPED, reason: R.STOPPED, text: own, retry: false }],
+  // A stop by the caller's signal or by close() is a stop: the same outcome, only stoppedBy tells them apart.
+  ['gives up by throwing after the caller\'s signal aborted', E.THREW, 'signal', 0, { status: S.STOPPED, reason: R.STOP_INTERRUPTED, text: T.STOP_INTERRUPTED, retry: false }],
+  ['the caller\'s signal aborted while queued', E.NEVER_STARTED, 'signal', 1, { status: S.STOPPED, reason: R.STOPPED_BEFORE_START, text: T.STOPPED_BEFORE_START, retry: false }],
+  ['ignores close()\'s stop past the grace', E.FORCE_STOPPED, 'close', 0, { status: S.STOPPED, reason: R.STOP_FORCE_STOPPED, text: T.STOP_FORCE_STOPPED, retry: false }],
+  ['succeeds after close()\'s stop: stopped all the same', E.SUCCEEDED, 'close', 0, { status: S.STOPPED, reason: R.STOPPED, text: own, retry: false }],
 ];
 
 describe('decideOutcome', () => {
   it.each(rows)('%s', (_what, ending, cause, retriesLeft, expected) => {
     const { attemptReason, ...decision } = decideOutcome(facts(ending, cause, retriesLeft));
-    expect(decision).toEqual({ ...expected, succeeded: ending === E.SUCCEEDED });
+    // A stopped instance says what stopped it; no other does.
+    const stoppedBy = expected.status === S.STOPPED ? cause : undefined;
+    expect(decision).toEqual({ ...expected, succeeded: ending === E.SUCCEEDED, stoppedBy });
     // Only a stop remaps the reason; the attempt's own is kept beside it.
-    if (cause !== 'stop') expect(attemptReason).toBe(expected.reason);
+    if (stoppedBy === undefined) expect(attemptReason).toBe(expected.reason);
     else if (expected.reason !== R.STOPPED) expect(attemptReason).toBe(expected.reason);
     else expect(attemptReason).not.toBe(R.STOPPED);
   });
@@ -73,9 +83,20 @@ describe('decideOutcome', () => {
     expect([...statuses].sort()).toEqual(Object.values(S).sort());
   });
 
+  it('decides a stop the same whatever its origin: only stoppedBy differs', () => {
+    for (const ending of Object.values(E)) {
+      for (const retriesLeft of [0, 1]) {
+        const byCall = decideOutcome(facts(ending, 'stop', retriesLeft));
+        for (const cause of stopCauses) {
+          expect(decideOutcome(facts(ending, cause, retriesLeft)), `${ending} ${cause}`).toEqual({ ...byCall, stoppedBy: cause });
+        }
+      }
+    }
+  });
+
   it('retries only a failed attempt with no cause and a retry left', () => {
     for (const ending of Object.values(E)) {
-      for (const cause of ['none', 'timeout', 'stop'] as const) {
+      for (const cause of ['none', 'timeout', ...stopCauses] as const) {
         for (const retriesLeft of [0, 1]) {
           const { retry } = decideOutcome(facts(ending, cause, retriesLeft));
           const failedOnItsOwn = ending === E.FAILED || ending === E.THREW || ending === E.RETURNED_NULL || ending === E.WORKER_DIED;

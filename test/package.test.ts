@@ -121,11 +121,15 @@ beforeAll(async () => {
 
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
+/** The packed files under `dist/` that are source maps. */
+const sourceMaps = (): string[] => packed.filter((path) => path.startsWith('dist/') && path.endsWith('.map'));
+
 describe('the packed package', () => {
-  it('is built by prepack from a fresh clone and holds the built entries, not sources or tests', async () => {
+  it('is built by prepack from a fresh clone and holds the built entries and their sources, not tests', async () => {
     expect(packed).toEqual(expect.arrayContaining(REQUIRED));
-    expect(packed.filter(isTypeScriptSource)).toEqual([]);
-    expect(packed.filter((path) => !/^dist\/(src|workers)\//.test(path) && !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(path))).toEqual([]);
+    expect(packed.filter((path) => !/^(dist\/)?(src|workers)\//.test(path) && !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(path))).toEqual([]);
+    // TypeScript sources only beside the build, for its source maps.
+    expect(packed.filter((path) => isTypeScriptSource(path) && !/^(src|workers)\//.test(path))).toEqual([]);
     expect(packed.filter((path) => /(^|\/)test\/|\.test\./.test(path))).toEqual([]);
 
     // The tarball itself, not only npm's report of it.
@@ -136,13 +140,44 @@ describe('the packed package', () => {
     expect(repoDistStamp()).toBe(repoDistBefore);
   });
 
-  it('installs as a real folder with built files only', () => {
+  it('ships the source every source map points at, and no source no map points at', () => {
+    const maps = sourceMaps();
+    expect(maps).toEqual(expect.arrayContaining(['dist/src/index.js.map', 'dist/workers/processor.js.map', 'dist/workers/entry.cjs.map']));
+    // Every built module has its map, and names it.
+    const built = packed.filter((path) => path.startsWith('dist/') && /\.c?js$/.test(path));
+    expect(built.filter((path) => !packed.includes(`${path}.map`))).toEqual([]);
+    const pointedAt = new Set<string>();
+    for (const map of maps) {
+      const { sources, sourceRoot } = JSON.parse(readFileSync(join(installed, map), 'utf8')) as { sources: string[]; sourceRoot?: string };
+      expect(sourceRoot ?? '', map).toBe('');
+      expect(sources.length, map).toBeGreaterThan(0);
+      for (const source of sources) {
+        const path = join(dirname(map), source).split(sep).join('/');
+        expect(packed, `${map} points at ${source}`).toContain(path);
+        pointedAt.add(path);
+      }
+    }
+    expect(packed.filter((path) => isTypeScriptSource(path) && !pointedAt.has(path))).toEqual([]);
+  });
+
+  it('names where it comes from: repository, homepage and bugs, of one GitHub repository', () => {
+    const manifest = JSON.parse(readFileSync(join(installed, 'package.json'), 'utf8')) as {
+      repository: { type: string; url: string };
+      homepage: string;
+      bugs: { url: string };
+    };
+    const repo = 'https://github.com/light-task-tracker/light-task-tracker';
+    expect(manifest.repository).toEqual({ type: 'git', url: `git+${repo}.git` });
+    expect(manifest.homepage).toBe(`${repo}#readme`);
+    expect(manifest.bugs).toEqual({ url: `${repo}/issues` });
+  });
+
+  it('installs as a real folder with built files and their sources, no tests', () => {
     expect(lstatSync(installed).isSymbolicLink()).toBe(false);
     const files = walk(installed);
     expect(files).toEqual(expect.arrayContaining(REQUIRED));
-    expect(existsSync(join(installed, 'src'))).toBe(false);
     expect(existsSync(join(installed, 'test'))).toBe(false);
-    expect(files.filter(isTypeScriptSource)).toEqual([]);
+    expect(files.filter((path) => isTypeScriptSource(path) && !/^(src|workers)\//.test(path))).toEqual([]);
   });
 
   it('compiles a strict TypeScript project against the installed types and runs its processor', { timeout: 120_000 }, async () => {

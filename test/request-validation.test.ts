@@ -44,6 +44,21 @@ describe('request validation, each refusal on a fresh runtime', () => {
     });
   }
 
+  it('says, for params over maxParamsBytes, how to pass them instead: move() or a reference', () => {
+    const { runtime } = runtimes.make({ maxParamsBytes: 1024 });
+    for (const jobParams of [{ data: new Uint8Array(2048) }, 'x'.repeat(1024)]) {
+      try {
+        runtime.submit({ processor: 'succeed', jobParams });
+        expect.unreachable();
+      } catch (error) {
+        expect(error).toMatchObject({ code: 'ERR_PARAMS_TOO_LARGE', field: 'jobParams', limit: 1024 });
+        expect((error as Error).message).toMatch(/^jobParams takes \d+ bytes, over the limit of 1024 \(maxParamsBytes\): /);
+        expect((error as Error).message).toContain('move()');
+        expect((error as Error).message).toContain('a reference');
+      }
+    }
+  });
+
   it('names the params field that cannot be cloned, with the clone error as cause', () => {
     const { runtime } = runtimes.make();
     try {

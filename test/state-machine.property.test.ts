@@ -193,6 +193,8 @@ class World {
   interruptedAt: number | undefined;
   /** When the first stop of any kind (stop(), the caller's abort, close) was asked for. */
   stopSeq: number | undefined;
+  /** What that first stop was, as the outcome's `stoppedBy` must say. */
+  stopBy: 'stop' | 'signal' | 'close' | undefined;
   /** The tracker's listeners on the caller's signal, still attached. */
   readonly listeners = new Set<unknown>();
   closeCalled = false;
@@ -461,16 +463,19 @@ class World {
         break;
       case 'stop':
         this.stopSeq ??= this.seq - 1; // the seq of this EVENT line
+        this.stopBy ??= 'stop';
         await this.guard('stop', () => tracker.stop());
         break;
       case 'abort':
         this.stopSeq ??= this.seq - 1; // the seq of this EVENT line
+        this.stopBy ??= 'signal';
         await this.guard('abort', () => this.controller.abort());
         break;
       case 'close':
         if (this.closeCalled || !this.registered) break;
         this.closeCalled = true;
         this.stopSeq ??= this.seq - 1; // the seq of this EVENT line
+        this.stopBy ??= 'close';
         await this.guard('close', () => tracker[kStopForClose]());
         break;
       case 'finalSettle':
@@ -583,7 +588,7 @@ class World {
     const answer = this.tracker.runningStatus();
     const outcome = this.outcomes[0];
     if (this.settles.length === 0 && answer.status !== 'RUNNING') this.violate(`runningStatus ${answer.status} before the outcome`);
-    if (outcome !== undefined && outcome.status !== 'STOPPED' && answer.status !== outcome.status) {
+    if (outcome !== undefined && answer.status !== outcome.status) {
       this.violate(`runningStatus ${answer.status} after the outcome ${outcome.status}`);
     }
     const { succeedTaskNum, failedTaskNum, totalTaskNum } = answer.taskDetail;
@@ -625,6 +630,11 @@ class World {
     if (outcome !== undefined) {
       const stoppedFirst = this.stopSeq !== undefined && this.stopSeq < (settledAt as number);
       if (stoppedFirst !== (outcome.status === 'STOPPED')) v(`outcome ${outcome.status} ${outcome.reason}, yet a stop ${stoppedFirst ? 'came' : 'never came'} before it`);
+      // It says what stopped it (the first stop), and keeps the caller's abort reason only when that was the signal.
+      const stoppedBy = outcome.status === 'STOPPED' ? this.stopBy : undefined;
+      if (outcome.stoppedBy !== stoppedBy) v(`outcome stoppedBy ${outcome.stoppedBy}, the first stop ${stoppedBy}`);
+      const abortReason = stoppedBy === 'signal' ? this.controller.signal.reason : undefined;
+      if (outcome.abortReason !== abortReason) v(`outcome abortReason ${String(outcome.abortReason)}, expected ${String(abortReason)}`);
       const ran = outcome.endTime - (outcome.startTime ?? outcome.endTime);
       if (outcome.reason.startsWith('TIMEOUT_') && !(ran >= (this.cfg.timeoutMs ?? Infinity))) v(`${outcome.reason} after ${ran} ms, before the timeout of ${this.cfg.timeoutMs} ms`);
       if (outcome.startTime !== null && outcome.startTime !== Math.round(this.startedAt ?? Number.NaN)) v(`outcome startTime ${outcome.startTime}, started at ${this.startedAt}`);

@@ -1,7 +1,7 @@
 // Stop from outside: before start the job never runs; running it is interrupted then force-stopped; a stopped
 // instance sends no final report; after the finish a stop is ignored.
 import { describe, expect, it } from 'vitest';
-import { OutcomeReason, OutcomeStatus, SystemResult, TaskStatus } from 'light-task-tracker';
+import { InstanceError, OutcomeReason, OutcomeStatus, SystemResult, TaskStatus } from 'light-task-tracker';
 import { useRuntimes } from './support/runtime.js';
 
 const runtimes = useRuntimes();
@@ -91,6 +91,62 @@ describe('stop', () => {
     const early = runtime.submit({ processor: 'succeed', signal: AbortSignal.abort() });
     expect(await early.done).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOPPED_BEFORE_START, attempts: 0 });
     expect(runtime.size).toBe(0);
+  });
+
+  it('keeps the caller\'s abort reason: on the outcome, with stoppedBy "signal", for every instance sharing the signal', async () => {
+    const { runtime, logs } = runtimes.make({ maxThreads: 1 });
+    const controller = new AbortController();
+    const running = runtime.submit({ processor: 'sleep', signal: controller.signal });
+    const queued = runtime.submit({ processor: 'succeed', signal: controller.signal });
+    const other = runtime.submit({ processor: 'succeed', jobParams: 'not stopped' });
+    await logs.waitForProcessor(running.instanceId, 'started');
+    const reason = new Error('the user closed the tab');
+    controller.abort(reason);
+    expect(await running.done).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOP_INTERRUPTED, stoppedBy: 'signal' });
+    expect((await running.done).abortReason).toBe(reason);
+    expect(await queued.done).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOPPED_BEFORE_START, stoppedBy: 'signal' });
+    expect((await queued.done).abortReason).toBe(reason);
+    expect(await other.done).toMatchObject({ status: 'SUCCEED', stoppedBy: undefined, abortReason: undefined });
+    expect(logs.withMessage('stop requested: instance interrupted', running.instanceId)[0]).toMatchObject({ stoppedBy: 'signal' });
+
+    // Aborted before the submit: stopped before start, with that reason; abort() without one gives the AbortError.
+    const early = await runtime.submit({ processor: 'succeed', signal: AbortSignal.abort('too late') }).done;
+    expect(early).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOPPED_BEFORE_START, stoppedBy: 'signal', abortReason: 'too late' });
+    const bare = await runtime.submit({ processor: 'succeed', signal: AbortSignal.abort() }).done;
+    expect(bare.abortReason).toBeInstanceOf(DOMException);
+    expect((bare.abortReason as DOMException).name).toBe('AbortError');
+  });
+
+  it('says what else stopped an instance: "stop" for a call, "close" for close(), with no abort reason', async () => {
+    const { runtime, logs } = runtimes.make();
+    const controller = new AbortController();
+    const called = runtime.submit({ processor: 'sleep', signal: controller.signal });
+    await logs.waitForProcessor(called.instanceId, 'started');
+    called.stop();
+    controller.abort(new Error('after the stop'));
+    expect(await called.done).toMatchObject({ status: 'STOPPED', stoppedBy: 'stop', abortReason: undefined });
+    const closed = runtime.submit({ processor: 'sleep' });
+    await logs.waitForProcessor(closed.instanceId, 'started');
+    await runtime.close();
+    expect(await closed.done).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOP_INTERRUPTED, stoppedBy: 'close', abortReason: undefined });
+  });
+
+  it('run(): the InstanceError\'s cause is the reason given to abort(reason)', async () => {
+    const { runtime, logs } = runtimes.make();
+    const controller = new AbortController();
+    const reason = new RangeError('cancelled by the caller');
+    const running = runtime.run('sleep', undefined, { instanceId: 'run-signal', signal: controller.signal });
+    await logs.waitForProcessor('run-signal', 'started');
+    controller.abort(reason);
+    const error: unknown = await running.catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(InstanceError);
+    expect(error).toMatchObject({ code: 'ERR_INSTANCE_STOPPED', outcome: { status: 'STOPPED', stoppedBy: 'signal' } });
+    expect((error as InstanceError).cause).toBe(reason);
+    expect((error as InstanceError).message).toMatch(/, stopped by signal\): /);
+    // Stopped otherwise, or failed: no cause.
+    const failed: unknown = await runtime.run('fail').catch((caught: unknown) => caught);
+    expect(failed).toMatchObject({ code: 'ERR_INSTANCE_FAILED' });
+    expect(Object.hasOwn(failed as Error, 'cause')).toBe(false);
   });
 
   it('stops a timed-out instance as a stop: no report, status STOPPED', async () => {

@@ -2,7 +2,7 @@
 // and the outcome. Each @ts-expect-error line must be an error: `npm test` type-checks this file before vitest runs
 // it, so a type that turns lax (or wrong) fails the build.
 import { describe, expectTypeOf, it } from 'vitest';
-import { TaskRuntime, type Outcome, type ProgressEvent, type Tracker } from 'light-task-tracker';
+import { TaskRuntime, type Outcome, type ProgressEvent, type StoppedBy, type Tracker } from 'light-task-tracker';
 import { defineProcessor, type Processor, type ProcessorContext, type ProcessResult } from 'light-task-tracker/processor';
 import type { HashParams } from './types/hash-processor.js';
 
@@ -42,6 +42,9 @@ describe('types', () => {
     expectTypeOf(tracker.progress).toEqualTypeOf<{ done: number } | undefined>();
     expectTypeOf(tracker.done).toEqualTypeOf<Promise<Outcome<{ digest: string; bytes: Uint8Array }>>>();
     expectTypeOf<Outcome<number>['value']>().toEqualTypeOf<number | undefined>();
+    expectTypeOf<Outcome['stoppedBy']>().toEqualTypeOf<StoppedBy | undefined>();
+    expectTypeOf<StoppedBy>().toEqualTypeOf<'stop' | 'signal' | 'close'>();
+    expectTypeOf<Outcome['abortReason']>().toEqualTypeOf<unknown>();
     // @ts-expect-error jobParams of the wrong type
     runtime.submit({ processor: 'hash', jobParams: 42 });
   }));

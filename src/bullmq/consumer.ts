@@ -3,7 +3,8 @@
 import { Worker, WaitingError, type ConnectionOptions, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import { checkDeadline } from '../checks.js';
-import { RuntimeClosedError, TaskTrackerError } from '../errors.js';
+import { describeValue, RuntimeClosedError, TaskTrackerError } from '../errors.js';
+import { keySet, refuseUnknownOptions } from '../keys.js';
 import { defaultLogger } from '../options.js';
 import type { Reporter, StatusReport } from '../report.js';
 import { InstanceStatus, OutcomeReason, OutcomeStatus } from '../status.js';
@@ -13,7 +14,7 @@ import { ActiveJob } from './active-job.js';
 import { StopListener } from './control.js';
 import { InvalidJobDataError, JobFailedError, JobStoppedError, JobValueError, unrecoverable } from './errors.js';
 import { findNotJson } from './json-value.js';
-import { dataFieldOf, readJobData, type TaskJobData } from './job-data.js';
+import { dataFieldOf, readJobData, refusalText, type TaskJobData } from './job-data.js';
 import { resolveConsumerOptions, type ConsumerOptions, type ResolvedConsumerOptions } from './options.js';
 
 /** What `consumer.close()` takes. */
@@ -25,6 +26,8 @@ export interface ConsumerCloseOptions {
    */
   readonly deadlineMs?: number;
 }
+
+const CLOSE_OPTION_KEYS = keySet({ deadlineMs: true } satisfies Record<keyof ConsumerCloseOptions, true>);
 
 /** The runtime's own ceiling on live instances, for the consumer's runtime, whose admission is BullMQ's. */
 const MAX_LIVE_INSTANCES = 2 ** 31 - 1;
@@ -142,6 +145,8 @@ export class Consumer {
    */
   close(options: ConsumerCloseOptions = {}): Promise<void> {
     if (this.#closed !== undefined) return this.#closed;
+    if (typeof options !== 'object' || options === null) throw new TypeError(`close: options must be an object, got ${describeValue(options)}`);
+    refuseUnknownOptions('close', options, CLOSE_OPTION_KEYS);
     const deadlineMs = checkDeadline('close: options.deadlineMs', options.deadlineMs ?? this.#options.closeDeadlineMs);
     this.#closed = this.#close(deadlineMs);
     return this.#closed;
@@ -245,7 +250,7 @@ export class Consumer {
       return await tracker.done;
     } catch (error) {
       const field = error instanceof TaskTrackerError ? dataFieldOf(error) : undefined;
-      if (field !== undefined) throw unrecoverable(new InvalidJobDataError(field, (error as Error).message, { cause: error }));
+      if (field !== undefined) throw unrecoverable(new InvalidJobDataError(field, refusalText(error as TaskTrackerError), { cause: error }));
       if (error instanceof RuntimeClosedError) return requeue(active.job, active.token);
       throw error;
     }

@@ -3,6 +3,8 @@
 import { Redis, type RedisOptions } from 'ioredis';
 import { checkNumber } from '../checks.js';
 import { describeValue } from '../errors.js';
+import { keySet, refuseUnknownOptions } from '../keys.js';
+import type { ConsumerOptions } from './options.js';
 
 /** Where a queue lives: its name, its Redis, and BullMQ's key prefix. */
 export interface QueueLocation {
@@ -25,6 +27,22 @@ export interface StopJobOptions {
    */
   readonly markTtlMs?: number;
 }
+
+/**
+ * Every key `ConsumerOptions` has: `startConsumer` refuses any other. A consumer's options hold a queue location, so
+ * they may be given as one: `stopJob` takes these keys in its location too.
+ */
+export const CONSUMER_OPTION_KEYS = keySet({
+  queue: true,
+  connection: true,
+  prefix: true,
+  runtime: true,
+  worker: true,
+  closeDeadlineMs: true,
+  maxJobLogLines: true,
+} satisfies Record<keyof ConsumerOptions, true>);
+
+const STOP_JOB_OPTION_KEYS = keySet({ markTtlMs: true } satisfies Record<keyof StopJobOptions, true>);
 
 /** BullMQ's own default key prefix. */
 export const DEFAULT_PREFIX = 'bull';
@@ -51,6 +69,8 @@ export function stopMarkKey(prefix: string, queue: string, jobId: string): strin
  */
 export async function stopJob(location: QueueLocation, jobId: string, options: StopJobOptions = {}): Promise<number> {
   if (typeof jobId !== 'string' || jobId === '') throw new TypeError(`stopJob: jobId must be a non-empty string, got ${describeValue(jobId)}`);
+  if (typeof options !== 'object' || options === null) throw new TypeError(`stopJob: options must be an object, got ${describeValue(options)}`);
+  refuseUnknownOptions('stopJob', options, STOP_JOB_OPTION_KEYS);
   const ttl = checkNumber('stopJob: options.markTtlMs', options.markTtlMs ?? DEFAULT_STOP_MARK_TTL_MS, { min: 1, integer: true, unit: 'ms' });
   const { queue, prefix } = checkLocation('stopJob', location);
   const [client, owned] = connect(location.connection);
@@ -127,6 +147,7 @@ export class StopListener {
 
 function checkLocation(caller: string, location: QueueLocation): { queue: string; prefix: string } {
   if (typeof location !== 'object' || location === null) throw new TypeError(`${caller}: the queue location must be an object, got ${describeValue(location)}`);
+  refuseUnknownOptions(caller, location, CONSUMER_OPTION_KEYS);
   if (typeof location.queue !== 'string' || location.queue === '') throw new TypeError(`${caller}: queue must be a non-empty string, got ${describeValue(location.queue)}`);
   const prefix = location.prefix ?? DEFAULT_PREFIX;
   if (typeof prefix !== 'string' || prefix === '') throw new TypeError(`${caller}: prefix must be a non-empty string, got ${describeValue(prefix)}`);

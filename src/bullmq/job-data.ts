@@ -9,6 +9,7 @@ import {
   UnknownProcessorError,
   type TaskTrackerError,
 } from '../errors.js';
+import { didYouMean, keySet } from '../keys.js';
 import { InvalidJobDataError } from './errors.js';
 
 /** The data of a job the consumer runs: `queue.add(name, { processor: 'checksum', params: {…}, timeoutMs: 30_000 })`. */
@@ -23,7 +24,7 @@ export interface TaskJobData {
   readonly maxRetries?: number;
 }
 
-const KEYS = new Set(['processor', 'params', 'timeoutMs', 'maxRetries']);
+const KEYS = keySet({ processor: true, params: true, timeoutMs: true, maxRetries: true } satisfies Record<keyof TaskJobData, true>);
 
 /**
  * Checks a job's data and its BullMQ `attempts` option. Throws an `InvalidJobDataError` naming the field; the values
@@ -35,7 +36,7 @@ export function readJobData(data: unknown, attempts: number | undefined): TaskJo
     throw new InvalidJobDataError('(whole)', `must be an object { processor, params?, timeoutMs?, maxRetries? }, got ${Array.isArray(data) ? 'an array' : describeValue(data)}`);
   }
   for (const key of Object.keys(data)) {
-    if (!KEYS.has(key)) throw new InvalidJobDataError(key, 'is not a field of the job data (processor, params, timeoutMs, maxRetries)');
+    if (!KEYS.has(key)) throw new InvalidJobDataError(key, `is not a field of the job data (processor, params, timeoutMs, maxRetries)${didYouMean(key, KEYS)}`);
   }
   const fields = data as Record<string, unknown>;
   if (typeof fields.processor !== 'string') {
@@ -62,6 +63,17 @@ const FIELD_OF_REFUSAL: ReadonlyArray<readonly [new (...args: never[]) => TaskTr
   [ParamsNotCloneableError, 'params'],
   [ParamsTooLargeError, 'params'],
 ];
+
+/**
+ * The text of a `runtime.submit()` refusal, for the job's `InvalidJobDataError`: its message, but what a producer
+ * can do about params too large (a BullMQ job's data is JSON: no buffer can be moved).
+ */
+export function refusalText(error: TaskTrackerError): string {
+  if (error instanceof ParamsTooLargeError) {
+    return `takes ${error.bytes} bytes, over the limit of ${error.limit} (maxParamsBytes): pass a reference to where the data is (a path, a key)`;
+  }
+  return error.message;
+}
 
 /**
  * The job data field a `runtime.submit()` refusal blames, or undefined when the refusal is not about the data.

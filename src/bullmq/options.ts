@@ -2,8 +2,9 @@
 import type { WorkerOptions } from 'bullmq';
 import { checkDeadline, checkNumber, type NumberRule } from '../checks.js';
 import { describeValue } from '../errors.js';
-import type { TaskRuntimeOptions } from '../options.js';
-import { DEFAULT_PREFIX, type QueueLocation } from './control.js';
+import { refuseUnknownOptions } from '../keys.js';
+import { refuseUnknownRuntimeOptions, type TaskRuntimeOptions } from '../options.js';
+import { CONSUMER_OPTION_KEYS, DEFAULT_PREFIX, type QueueLocation } from './control.js';
 
 /** BullMQ `Worker` options a consumer passes on; the consumer sets the others itself. */
 export type ConsumerWorkerOptions = Omit<WorkerOptions, 'concurrency' | 'autorun' | 'connection' | 'prefix' | 'useWorkerThreads'>;
@@ -65,9 +66,12 @@ const WORKER_RULES: ReadonlyArray<[keyof ConsumerWorkerOptions, NumberRule]> = [
 /** Checks what the consumer needs beside what `new TaskRuntime()` checks itself. */
 export function resolveConsumerOptions(options: ConsumerOptions): ResolvedConsumerOptions {
   if (typeof options !== 'object' || options === null) throw new TypeError(`startConsumer: options must be an object, got ${describeValue(options)}`);
+  refuseUnknownOptions('startConsumer', options, CONSUMER_OPTION_KEYS);
   if (typeof options.runtime !== 'object' || options.runtime === null) {
     throw new TypeError(`startConsumer: options.runtime must be the runtime's options, got ${describeValue(options.runtime)}`);
   }
+  // Before any connection is made (the runtime's own check comes after the stop channel's).
+  refuseUnknownRuntimeOptions('startConsumer', options.runtime, 'runtime.');
   if (options.runtime.maxInstances !== undefined) {
     throw new TypeError('startConsumer: options.runtime.maxInstances does not apply to a consumer: BullMQ admits jobs, at most maxThreads at once');
   }

@@ -2,6 +2,7 @@
 import type { Tracer } from '@opentelemetry/api';
 import { checkNumber } from '../checks.js';
 import { describeValue } from '../errors.js';
+import { keySet, refuseUnknownOptions } from '../keys.js';
 
 export interface InstanceTracingOptions {
   /**
@@ -28,6 +29,8 @@ export const defaultTracingOptions = Object.freeze({
   maxResultLength: 1024,
 });
 
+const OPTION_KEYS = keySet({ tracer: true, tracerName: true, maxResultLength: true } satisfies Record<keyof InstanceTracingOptions, true>);
+
 export interface ResolvedTracingOptions {
   /** Undefined: the global provider's, by `tracerName`. */
   readonly tracer: Tracer | undefined;
@@ -40,6 +43,7 @@ export function resolveTracingOptions(options: InstanceTracingOptions): Resolved
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`traceInstances: options must be an object, got ${describeValue(options)}`);
   }
+  refuseUnknownOptions('traceInstances', options, OPTION_KEYS);
   const { tracer, tracerName = defaultTracingOptions.tracerName, maxResultLength = defaultTracingOptions.maxResultLength } = options;
   if (tracer !== undefined && (typeof tracer !== 'object' || tracer === null || typeof tracer.startSpan !== 'function')) {
     throw new TypeError(`traceInstances: options.tracer must be an OpenTelemetry Tracer, got ${describeValue(tracer)}`);

@@ -1,6 +1,7 @@
 // registerMetrics()'s options: one type, its defaults, and the check that fills them in.
 import { register, type Registry, type RegistryContentType } from 'prom-client';
 import { describeValue } from '../errors.js';
+import { keySet, refuseUnknownOptions } from '../keys.js';
 
 /** A prom-client registry, of either exposition format. */
 export type AnyRegistry = Registry<RegistryContentType>;
@@ -47,6 +48,14 @@ export const defaultPrometheusOptions = Object.freeze({
 });
 
 /** The options as registerMetrics() uses them: every default filled in, every value checked. */
+const OPTION_KEYS = keySet({
+  registry: true,
+  prefix: true,
+  labels: true,
+  waitBuckets: true,
+  runBuckets: true,
+} satisfies Record<keyof PrometheusOptions, true>);
+
 export interface ResolvedPrometheusOptions {
   readonly registry: AnyRegistry;
   readonly prefix: string;
@@ -65,6 +74,7 @@ export function resolvePrometheusOptions(options: PrometheusOptions): ResolvedPr
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`registerMetrics: options must be an object, got ${describeValue(options)}`);
   }
+  refuseUnknownOptions('registerMetrics', options, OPTION_KEYS);
   const registry = options.registry ?? (register as AnyRegistry);
   if (typeof registry !== 'object' || registry === null || typeof registry.registerMetric !== 'function' || typeof registry.getSingleMetric !== 'function') {
     throw new TypeError(`registerMetrics: options.registry must be a prom-client Registry, got ${describeValue(options.registry)}`);

@@ -1,6 +1,7 @@
 // POSTs each report as JSON to a URL, with a per-request timeout and retries with backoff.
 import { checkNumber } from '../checks.js';
 import { ReportDeliveryError, TimeoutError } from '../errors.js';
+import { keySet, refuseUnknownOptions } from '../keys.js';
 import { textOf } from '../protocol.js';
 import type { Reporter, StatusReport } from '../report.js';
 import { retry, type RetryPolicy } from '../retry.js';
@@ -37,6 +38,15 @@ export interface HttpReporterOptions {
 
 const defaults = { timeoutMs: 5000, retries: 2, backoffMs: 100, backoffMaxMs: 2000 } as const;
 
+const OPTION_KEYS = keySet({
+  url: true,
+  timeoutMs: true,
+  retries: true,
+  backoffMs: true,
+  backoffMaxMs: true,
+  headers: true,
+} satisfies Record<keyof HttpReporterOptions, true>);
+
 export class HttpReporter implements Reporter {
   readonly url: URL;
   // The URL as error messages show it: without its query, which may hold a token.
@@ -46,6 +56,7 @@ export class HttpReporter implements Reporter {
 
   constructor(options: HttpReporterOptions) {
     if (typeof options !== 'object' || options === null) throw new TypeError('HttpReporter: options must be an object');
+    refuseUnknownOptions('HttpReporter', options, OPTION_KEYS);
     let url: URL;
     try {
       url = new URL(options.url);
