@@ -285,6 +285,8 @@ export class WorkerPool {
   readonly #urls: readonly string[];
   // Force-stopped threads that have not exited (STUCK_THREAD_MS after their terminate).
   readonly #stuck = new Set<number>();
+  // Attempts whose worker died under them since the last attempt that answered.
+  #deathsInARow = 0;
   readonly #logger: Logger;
   readonly #loadTimeoutMs: number;
   // Per registry module: why it cannot be loaded in this runtime (its import killed or hung a worker), else undefined.
@@ -477,6 +479,7 @@ export class WorkerPool {
     running.then(
       (reply) => {
         if (attempt.launch !== launch) return;
+        if (reply.end !== AttemptEnd.CANCELLED) this.#deathsInARow = 0;
         this.#leftWorker(attempt);
         attempt.settled = true;
         attempt.owner[kAttemptReply](attempt, reply);
@@ -509,9 +512,21 @@ export class WorkerPool {
           return;
         }
         attempt.settled = true;
+        this.#deathsInARow++;
         attempt.owner[kAttemptError](attempt, error);
       },
     );
+  }
+
+  /**
+   * How long the retry of an attempt whose worker died waits (ms): nothing after one death, then, while workers keep
+   * dying under their attempts with no attempt answering in between, DEATH_BACKOFF_MS doubled on each further death,
+   * at most DEATH_BACKOFF_MAX_MS. A processor that kills its worker on every attempt so costs a worker every two
+   * seconds at most, not dozens a second.
+   */
+  deathBackoffMs(): number {
+    const deaths = this.#deathsInARow;
+    return deaths <= 1 ? 0 : Math.min(DEATH_BACKOFF_MAX_MS, DEATH_BACKOFF_MS * 2 ** (deaths - 2));
   }
 
   // piscina offers its queue only when a worker answers or comes up: after a terminate, a spare stands idle while
@@ -729,6 +744,11 @@ const MAX_TICKET_BIG = BigInt(MAX_TICKET);
  * returns, whatever terminate() asks. A thread that spins in JavaScript exits within milliseconds.
  */
 export const STUCK_THREAD_MS = 1000;
+
+/** The first backoff of a retry after repeated worker deaths (ms): see WorkerPool.deathBackoffMs. */
+export const DEATH_BACKOFF_MS = 20;
+/** The longest backoff of a retry after repeated worker deaths (ms). */
+export const DEATH_BACKOFF_MAX_MS = 2000;
 
 /** The exit code piscina is told of for a thread the pool lets go of while it is stuck. */
 const STUCK_EXIT_CODE = -1;

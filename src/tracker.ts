@@ -141,6 +141,8 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   /** The timeout's deadline on the monotonic clock (performance.now()): 0 until the first start is seen. */
   #deadline = 0;
   #graceTimer: NodeJS.Timeout | undefined;
+  /** A retry waiting out the death backoff. */
+  #retryTimer: NodeJS.Timeout | undefined;
   /** A force-stop found the attempt's reply on its way, and waits for it (once). */
   #replyAwaited = false;
   /** The dispatch slot has been given back (a force-stop gives it before its thread has exited). */
@@ -298,6 +300,14 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   #interrupt(event: 'stop' | 'timeout'): void {
     if (this.#stage !== Stage.NONE) {
       this.#host.logger.info({ instanceId: this.instanceId, cause: event }, 'already interrupted');
+      return;
+    }
+    if (this.#retryTimer !== undefined) {
+      // Between a worker's death and the retry, backing off: the retry never runs, and the instance ends as the
+      // attempt before it did.
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = undefined;
+      this.#onAttemptEnd(this.#lastEnding, this.#lastText);
       return;
     }
     // The flag before anything else: a hot loop sees it now, and an attempt that has not started never reads it
@@ -523,7 +533,16 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     if (channels.retry.hasSubscribers) {
       channels.retry.publish({ ...this.#about(this.#attempts + 1), reason: decision.attemptReason, result: decision.text } satisfies RetryMessage);
     }
-    this.#runAttempt();
+    // After a worker's death, the retry waits while workers keep dying (see WorkerPool.deathBackoffMs).
+    const backoff = ending === Ending.WORKER_DIED ? this.#host.pool.deathBackoffMs() : 0;
+    if (backoff === 0) {
+      this.#runAttempt();
+      return;
+    }
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      if (this.#phase === Phase.RUNNING) this.#runAttempt();
+    }, backoff);
   }
 
   /**
@@ -690,6 +709,8 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   }
 
   #clearTimers(): void {
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
     clearTimeout(this.#timeoutTimer);
     clearImmediate(this.#timeoutImmediate);
     clearTimeout(this.#graceTimer);

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OutcomeReason, OutcomeStatus, SystemResult } from 'light-task-tracker';
+import { channels, OutcomeReason, OutcomeStatus, SystemResult, type StartMessage } from 'light-task-tracker';
 import { fixture, processors } from './support/fixtures.js';
 import { useRuntimes } from './support/runtime.js';
 
@@ -90,5 +90,42 @@ describe('a thread that terminate() cannot end', () => {
     }
     await logs.waitFor((line) => line.msg === 'a stuck thread has exited at last');
     expect(runtime.metrics().stuckThreads).toBe(0);
+  });
+});
+
+describe('a processor that kills its worker on every attempt', () => {
+  // Regression: with a large maxRetries, workers were respawned some 54 times a second, with no backoff.
+  it('worker-death-respawn-storm: its retries back off, doubling from the second death in a row', { timeout: 20_000 }, async () => {
+    const { runtime } = runtimes.make({ processors: registry, maxThreads: 1, spareThreads: 0 });
+    const starts: number[] = [];
+    const tracker = runtime.submit({ processor: 'exit', maxRetries: 4 });
+    const listen = (message: unknown): void => {
+      const start = message as StartMessage;
+      if (start.instanceId === tracker.instanceId) starts[start.attempt - 1] = start.time;
+    };
+    channels.start.subscribe(listen);
+    try {
+      expect(await tracker.done).toMatchObject({ status: OutcomeStatus.FAILED, reason: OutcomeReason.WORKER_DIED, attempts: 5 });
+    } finally {
+      channels.start.unsubscribe(listen);
+    }
+    expect(starts).toHaveLength(5);
+    const gaps = starts.slice(1).map((time, index) => time - (starts[index] as number));
+    // No wait after the first death; then 20, 40, 80 ms at least (a timer may fire up to 1 ms early).
+    for (const [index, backoff] of [[1, 20], [2, 40], [3, 80]] as const) expect(gaps[index]).toBeGreaterThanOrEqual(backoff - 1);
+  });
+
+  it('a stop while its retry backs off ends it at once, as the attempt before ended', async () => {
+    const { runtime } = runtimes.make({ processors: registry, maxThreads: 1, spareThreads: 0 });
+    const tracker = runtime.submit({ processor: 'exit', maxRetries: 50 });
+    // The retry after the second death backs off (20 ms): the stop comes then, the moment the retry is decided.
+    const listen = (message: unknown): void => {
+      const retry = message as { instanceId: string; attempt: number };
+      if (retry.instanceId !== tracker.instanceId || retry.attempt !== 3) return;
+      channels.retry.unsubscribe(listen);
+      queueMicrotask(() => tracker.stop());
+    };
+    channels.retry.subscribe(listen);
+    expect(await tracker.done).toMatchObject({ status: OutcomeStatus.STOPPED, reason: OutcomeReason.STOPPED, attempts: 2 });
   });
 });

@@ -275,6 +275,7 @@ class World {
         if (attempt !== undefined) attempt.cancelled = true;
         return true;
       },
+      deathBackoffMs: (): number => 0,
       // The attempt's reply is on its way once its worker has answered (here, delivered at once: held by the tracker
       // only while its log lines are in flight).
       hasEnded: (slot: number): boolean => {
