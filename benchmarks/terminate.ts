@@ -6,10 +6,9 @@
 // processor marks 'started' on a SharedArrayBuffer probe in jobParams and spins; the main thread waits for the mark
 // with Atomics.waitAsync, takes t0 = now(), calls stop(), and a `done.then(() => now())` gives t1. What lies on that
 // path is the runtime's business; as written (grace 0) the tracker force-stops inside stop(): it sets the interrupt
-// flag, settles STOP_FORCE_STOPPED and frees the slot, then aborts the attempt, and piscina calls
-// worker.terminate() (without awaiting the thread's exit) and spawns the replacement worker synchronously, all
-// before stop() returns and `done`'s callbacks can run. So `done` does not wait for the thread to be gone; the
-// floor below does. A third row gives, on the same runs, t0 → stop() returns.
+// flag, calls worker.terminate() and frees the slot before stop() returns, and `done` resolves once the thread has
+// exited (an instance is never said force-stopped while its thread may still run), as the floor below waits for the
+// exit too. A third row gives, on the same runs, t0 → stop() returns.
 // How (floor): new Worker(eval'd code that posts 'spinning' then loops forever); once 'spinning' arrives,
 // t0 = now(), await worker.terminate(), t1 = now().
 // The two alternate, one sample each per round. After each of ours the script waits for runtime.ready()

@@ -69,8 +69,8 @@ export interface TaskRuntimeOptions<M = Record<string, unknown>> {
    * How long an attempt may wait for its processor module's first import in a worker (ms). A module is imported on
    * its first use in each worker (and, once it has loaded in one, by every worker that boots later). One that throws,
    * exits (`process.exit` at its top level) or does not finish loading in time fails its instances with reason
-   * `PROCESSOR_LOAD_FAILED`; a worker stuck in a module's top level is terminated, and a module that hung or killed
-   * a worker is not tried again in this runtime. The instance's own timeout counts from the processor's start, after
+   * `PROCESSOR_LOAD_FAILED`; a worker stuck in a module's top level is terminated, and a module that hung is not
+   * tried again in this runtime. The instance's own timeout counts from the processor's start, after
    * the import. 1 to 2^31-1.
    * @default 10000
    */

@@ -289,7 +289,7 @@ export class WorkerPool {
   #deathsInARow = 0;
   readonly #logger: Logger;
   readonly #loadTimeoutMs: number;
-  // Per registry module: why it cannot be loaded in this runtime (its import killed or hung a worker), else undefined.
+  // Per registry module: why it cannot be loaded in this runtime (its import hung a worker), else undefined.
   readonly #loadFailures: Array<string | undefined>;
   // First imports under way, per worker (threadId).
   readonly #loads = new Map<number, Load>();
@@ -487,18 +487,20 @@ export class WorkerPool {
       (error: unknown) => {
         if (attempt.launch !== launch) return;
         const load = this.#loads.get(attempt.workerId);
+        if (load !== undefined) this.#endLoad(attempt.workerId);
         this.#leftWorker(attempt);
-        // Its worker died while importing its processor module: a load failure, never tried again in this runtime.
-        if (load !== undefined && load.slot === request.slot && load.ticket === request.ticket) {
-          this.#endLoad(attempt.workerId);
-          const text = `${this.#urls[load.index]}: the worker died while the module loaded: ${describeDeath(error)}`;
-          this.#loadFailures[load.index] = text;
-          this.#logger.error({ module: this.#urls[load.index], err: error }, 'a worker died while a processor module loaded: the module is not loaded again');
+        const notStarted = Atomics.load(this.#stamps, request.slot) === BigInt(request.ticket);
+        // Its worker died while importing its processor module: the module may be the cause (its heap cap), or a
+        // timer an earlier attempt left behind. A worker death, said so, and never run elsewhere at once (it could
+        // kill worker after worker): retried as deaths are, with their backoff.
+        if (notStarted && load !== undefined && load.slot === request.slot && load.ticket === request.ticket) {
           attempt.settled = true;
-          attempt.owner[kAttemptReply](attempt, this.#startFailed(request) ? { end: AttemptEnd.LOAD_FAILED, msg: text } : CANCELLED);
+          this.#deathsInARow++;
+          const died = new Error(`the worker died while ${this.#urls[load.index]} loaded: ${describeDeath(error)}`, { cause: error });
+          if (this.#startFailed(request)) attempt.owner[kAttemptError](attempt, died);
+          else attempt.owner[kAttemptReply](attempt, CANCELLED);
           return;
         }
-        const notStarted = Atomics.load(this.#stamps, request.slot) === BigInt(request.ticket);
         if (notStarted) this.#lastWorkerError = error; // a worker that dies as it boots may be telling why
         if (notStarted && this.#broken !== undefined) {
           attempt.settled = true;

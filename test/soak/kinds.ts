@@ -23,6 +23,7 @@ export const PROCESSOR_FILES = {
   badExport: 'bad-export',
   soakUncloneable: 'soak-uncloneable',
   soakFlaky: 'soak-flaky',
+  blockExec: 'block-exec',
 } as const;
 export type ProcessorName = keyof typeof PROCESSOR_FILES;
 
@@ -135,6 +136,16 @@ export const KINDS: readonly Kind[] = [
     make: (_, { between }) => {
       const request = { processor: 'spinRunaway', timeoutMs: between(5, 30), maxRetries: between(0, 1) } as const;
       return spec(request, [outcome(request, always(forceStopped('timeout')))]);
+    },
+  },
+  {
+    // Blocked in a system call for 1.4 s, past its timeout: terminate() cannot end the thread, which is let go of a
+    // second after the terminate and said still blocked (or, under starvation, seen to exit by then).
+    name: 'blocked in a system call', weight: 1,
+    make: () => {
+      const request = { processor: 'blockExec', jobParams: { ms: 1400 }, timeoutMs: 20 } as const;
+      const stuck: AttemptEnd = { ending: Ending.FORCE_STOP_STUCK, text: '', cause: 'timeout' };
+      return spec(request, [outcome(request, always(stuck)), outcome(request, always(forceStopped('timeout')), true)]);
     },
   },
   {

@@ -18,6 +18,8 @@ export function soakLogger(state: SoakState): Logger {
         const i = instanceOfLine(line);
         if (msg === 'final report lost: every try failed' && i >= 0) inc(state.finalLostLines, i);
         else if (msg === 'the worker died under the attempt' && i >= 0) inc(state.diedLines, i);
+        // A thread blocked in a system call (the 'blocked in a system call' kind), let go of after its terminate.
+        else if (msg?.startsWith('a terminated thread has not exited') === true) bump(counts.warnings, 'a terminated thread has not exited (error)');
         else violation(`an unexpected error line: ${line.slice(0, 400)}`);
         return;
       }
