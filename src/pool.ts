@@ -469,6 +469,15 @@ export class WorkerPool {
     // Nobody waits for a pool that will not be ready again.
     this.#destroyed = true;
     for (const resolve of this.#whenReady.splice(0)) resolve();
+    // piscina terminates every worker and waits for each one's exit. On Node 22 and 24 a termination that lands
+    // while a booting worker evaluates a CommonJS module its processors import (the OpenTelemetry SDK, say) can be
+    // lost: Node's loader catches it there, the importing module goes on with the CommonJS bindings undefined, and
+    // the error it then throws takes the termination's place. The import merely fails, the boot carries on, and
+    // piscina parks the worker in a synchronous Atomics.wait, where the stop Node left queued on its event loop never
+    // runs: it would never exit, and destroy() never settle. Such a worker always speaks before it parks (its
+    // booted message, piscina's ready): a worker that speaks after its termination is terminated again, which wakes
+    // it from the wait and stops it.
+    for (const worker of this.#piscina.threads) worker.on('message', () => void worker.terminate());
     return this.#piscina.destroy();
   }
 }
