@@ -67,7 +67,8 @@ export class InvalidRetriesError extends TaskTrackerError {
 
 /**
  * `jobParams`, `instanceParams` or `childrenValues` cannot be cloned (`v8.serialize`: a function, a symbol, a
- * WeakMap, a Proxy, a Node host object such as a Blob, a MessagePort not marked with `move()`, a getter that
+ * WeakMap, a Proxy, a Node object whose state Node holds (a Blob or File, a BlockList, a SocketAddress, a web stream,
+ * a CryptoKey: on every Node version), a MessagePort not marked with `move()`, a getter that
  * throws…), so it could never reach a worker. `cause` holds the clone error.
  */
 export class ParamsNotCloneableError extends TaskTrackerError {

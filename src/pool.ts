@@ -419,7 +419,12 @@ export class WorkerPool {
           this.#logger.warn({ threadId: id }, 'a stuck thread has exited at last');
         });
       }, STUCK_THREAD_MS);
+      // A termination Node 22 and 24 lose in a CommonJS module's evaluation (see destroy()) is asked again when the
+      // worker speaks.
+      const again = (): void => void worker.terminate();
+      worker.on('message', again);
       void worker.terminate().then(() => {
+        worker.off('message', again);
         if (stuck) return;
         clearTimeout(timer);
         resolve(true);
@@ -734,6 +739,15 @@ export class WorkerPool {
     this.#destroyed = true;
     for (const { resolve } of this.#whenReady.splice(0)) resolve();
     for (const threadId of [...this.#loads.keys()]) this.#endLoad(threadId);
+    // piscina terminates every worker and waits for each one's exit. On Node 22 and 24 a termination that lands
+    // while a booting worker evaluates a CommonJS module its processors import (the OpenTelemetry SDK, say) can be
+    // lost: Node's loader catches it there, the importing module goes on with the CommonJS bindings undefined, and
+    // the error it then throws takes the termination's place. The import merely fails, the boot carries on, and
+    // piscina parks the worker in a synchronous Atomics.wait, where the stop Node left queued on its event loop never
+    // runs: it would never exit, and destroy() never settle. Such a worker always speaks before it parks (its
+    // booted message, piscina's ready): a worker that speaks after its termination is terminated again, which wakes
+    // it from the wait and stops it.
+    for (const worker of this.#piscina.threads) worker.on('message', () => void worker.terminate());
     return this.#piscina.destroy();
   }
 }

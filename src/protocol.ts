@@ -2,6 +2,7 @@
 // shared-memory layout, the tags, how a value and its moved buffers are written and read), and the few helpers both
 // sides use to produce it.
 // Keep it free of package dependencies (Node's own modules only): the worker entry imports it on every worker start.
+import { BlockList, SocketAddress } from 'node:net';
 import { types } from 'node:util';
 import { Deserializer, Serializer } from 'node:v8';
 import { MessagePort } from 'node:worker_threads';
@@ -528,8 +529,89 @@ export function plainTransfers(value: unknown): Array<ArrayBuffer | MessagePort>
   return transfer;
 }
 
+/**
+ * Node's objects that keep their state out of their own properties and cross threads only through Node's own clone
+ * and transfer hooks: Blob (and File), BlockList, SocketAddress, the web streams and CryptoKey. v8.serialize cannot
+ * carry them, and what it does with them depends on the Node version: Node 20 makes them host objects, which it
+ * refuses; Node 22 and 24 make them ordinary objects, which it writes as `{}` (the worker would get an empty object).
+ * ValueWriter refuses them by what they are, at any depth, on every version.
+ */
+const NODE_OBJECTS: ReadonlySet<object> = new Set<object>(
+  [Blob, BlockList, SocketAddress, ReadableStream, WritableStream, TransformStream, (globalThis as { CryptoKey?: unknown }).CryptoKey]
+    .flatMap((kind) => (typeof kind === 'function' ? [kind.prototype as object] : [])),
+);
+
+/** Whether `object` is one of NODE_OBJECTS (a subclass's instance too). A Proxy in its prototype chain is not asked. */
+function isNodeObject(object: object): boolean {
+  for (let prototype = Object.getPrototypeOf(object) as object | null; prototype !== null && prototype !== Object.prototype; prototype = Object.getPrototypeOf(prototype) as object | null) {
+    if (NODE_OBJECTS.has(prototype)) return true;
+    if (types.isProxy(prototype)) return false;
+  }
+  return false;
+}
+
+/**
+ * The first of NODE_OBJECTS that `value` holds where v8.serialize looks (own enumerable data properties, array
+ * elements, Map and Set entries, an error's cause); undefined when it holds none. What a getter returns is not looked
+ * at (only the writer calls it), nor what a Proxy holds (the writer refuses a Proxy). One pass over the value's
+ * objects, in JavaScript: on params of many small objects it costs about what writing them does; buffers and
+ * strings are not read.
+ */
+function nodeObjectIn(value: unknown): object | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const seen = new Set<object>();
+  const stack: object[] = [value];
+  while (stack.length > 0) {
+    const item = stack.pop() as object;
+    if (seen.has(item)) continue;
+    seen.add(item);
+    if (types.isProxy(item)) continue;
+    const prototype = Object.getPrototypeOf(item) as unknown;
+    if (prototype === Array.prototype && Array.isArray(item)) {
+      // Elements are read as the writer reads them (an element getter, rare on an array, runs here too: a long array
+      // of data is then walked at the speed of a loop); an array's other own properties are left to the writer.
+      for (let index = 0; index < item.length; index++) {
+        const element: unknown = item[index];
+        if (typeof element === 'object' && element !== null) stack.push(element);
+      }
+      continue;
+    }
+    if (prototype !== Object.prototype && prototype !== null) {
+      if (ArrayBuffer.isView(item) || types.isAnyArrayBuffer(item) || types.isDate(item) || types.isRegExp(item) || types.isBoxedPrimitive(item)) continue;
+      if (isNodeObject(item)) return item;
+      if (types.isMap(item)) {
+        Map.prototype.forEach.call(item, (entry: unknown, key: unknown) => {
+          if (typeof key === 'object' && key !== null) stack.push(key);
+          if (typeof entry === 'object' && entry !== null) stack.push(entry);
+        });
+        continue;
+      }
+      if (types.isSet(item)) {
+        Set.prototype.forEach.call(item, (entry: unknown) => {
+          if (typeof entry === 'object' && entry !== null) stack.push(entry);
+        });
+        continue;
+      }
+      if (types.isNativeError(item)) {
+        // The writer keeps an error's message, stack and cause, nothing else of it.
+        const cause = Object.getOwnPropertyDescriptor(item, 'cause');
+        if (cause !== undefined && 'value' in cause && typeof cause.value === 'object' && cause.value !== null) stack.push(cause.value as object);
+        continue;
+      }
+    }
+    // A plain object, or any other the writer writes as one (its own enumerable properties).
+    for (const key of Object.keys(item)) {
+      const descriptor = Object.getOwnPropertyDescriptor(item, key);
+      if (descriptor !== undefined && 'value' in descriptor && typeof descriptor.value === 'object' && descriptor.value !== null) stack.push(descriptor.value as object);
+    }
+  }
+  return undefined;
+}
+
 /** Writes `value` with a ValueWriter; throws what the writer throws (a clone error, a DetachedBufferMark). */
 export function writeValue(value: unknown, writer: ValueWriter): Buffer {
+  const nodeObject = nodeObjectIn(value);
+  if (nodeObject !== undefined) throw new Error(`${Object.prototype.toString.call(nodeObject)} could not be cloned: Node holds its state, where v8.serialize cannot copy it.`);
   writer.writeHeader();
   writer.writeValue(value);
   return writer.releaseBuffer();

@@ -33,7 +33,8 @@ export interface SubmitRequest<K extends string = string, P = unknown> {
    * The job's parameters. Cloned at submit (`v8.serialize`, the structured-clone algorithm: plain data, arrays,
    * Map, Set, Date, RegExp, Error, BigInt, ArrayBuffer, typed arrays and Buffers; a SharedArrayBuffer is shared, not
    * copied, as postMessage shares it; a class instance arrives as a plain
-   * object of its own public fields), so later changes by the caller are not seen. At most `maxParamsBytes`
+   * object of its own public fields; a Blob, File, BlockList, SocketAddress, web stream or CryptoKey, whose state
+   * Node holds, is refused), so later changes by the caller are not seen. At most `maxParamsBytes`
    * (a string counts 2 bytes per UTF-16 code unit and is not copied, being immutable).
    *
    * Buffers marked with `move()`, at any depth, are not copied: they change owner (the caller's are detached once

@@ -293,6 +293,47 @@ describe('the instance span', () => {
     expect(events(instanceSpan(running.instanceId)).map((event) => event.name)).toEqual([SpanEvent.INTERRUPT]);
     for (const tracker of waiting) expect(instanceSpan(tracker.instanceId).attributes[SpanAttribute.OUTCOME_STATUS]).toBe('STOPPED');
   });
+
+  it('close() settles, every span ended, while a worker is terminated inside a CommonJS import of its boot', async () => {
+    // Node 22 and 24 can lose a termination that lands there (as when a worker is still importing the OpenTelemetry
+    // SDK): the worker's boot goes on and it parks waiting for work. boot-hold.js holds a worker's boot at that point.
+    const channel = new BroadcastChannel('light-task-tracker-boot-hold');
+    try {
+      let first: number | undefined;
+      const holding = new Promise<void>((resolve) => {
+        channel.onmessage = ({ data }: { data: { booting?: number; holding?: number } }) => {
+          if (data.holding !== undefined) return resolve();
+          if (data.booting === undefined) return;
+          // The first worker boots; any later one is held.
+          first ??= data.booting;
+          channel.postMessage({ threadId: data.booting, hold: data.booting !== first });
+        };
+      });
+      const tracing = traced();
+      const { runtime, started } = make({
+        processors: { ...processors, hold: fixture('boot-hold') },
+        maxThreads: 2,
+        minThreads: 1,
+        spareThreads: 0,
+      });
+      await runtime.ready();
+      // Loaded once (in the first worker, not held), the module is imported by every worker that boots later.
+      await runtime.run('hold');
+      const running = runtime.submit({ processor: 'otel', jobParams: { mode: 'await-stop' } });
+      await started(running);
+      // The one worker is busy: the next instance makes the pool start a second, whose boot is held.
+      const waiting = runtime.submit({ processor: 'otel' });
+      await holding;
+      expect(tracing.openSpans).toBe(2);
+      await runtime.close();
+      expect(runtime.threads).toBe(0);
+      expect(tracing.openSpans).toBe(0);
+      expect(instanceSpan(running.instanceId).attributes[SpanAttribute.OUTCOME_REASON]).toBe('STOP_INTERRUPTED');
+      expect(instanceSpan(waiting.instanceId).attributes[SpanAttribute.OUTCOME_REASON]).toBe('STOPPED_BEFORE_START');
+    } finally {
+      channel.close();
+    }
+  });
 });
 
 describe('traceInstances()', () => {

@@ -66,6 +66,10 @@ describe('values', () => {
     const symbol = await runtime.submit({ processor: 'data', jobParams: { mode: 'symbol' } }).done;
     expect(symbol).toMatchObject({ reason: 'VALUE_NOT_CLONEABLE' });
     expect(symbol.result).toMatch(/Symbol\(s\) could not be cloned/);
+    // A Node object that holds its state itself, on every Node version (22 and 24 would otherwise send {}).
+    const blob = await runtime.submit({ processor: 'data', jobParams: { mode: 'blob' } }).done;
+    expect(blob).toMatchObject({ reason: 'VALUE_NOT_CLONEABLE', value: undefined });
+    expect(blob.result).toMatch(/\[object Blob\] could not be cloned/);
     // Same worker, still there: the next instance runs, and no worker died.
     expect(await runtime.run('data', { mode: 'value', value: 'after' })).toBe('after');
     expect(runtime.threads).toBe(1);
