@@ -395,6 +395,9 @@ export class ValueWriter extends Serializer {
         return;
       }
     }
+    if (!types.isSharedArrayBuffer(buffer) && isDetached(buffer as ArrayBuffer)) {
+      throw new Error(`A ${Buffer.isBuffer(object) ? 'Buffer' : Object.prototype.toString.call(object).slice(8, -1)} over a detached ArrayBuffer could not be cloned.`);
+    }
     this.writeUint32(kind);
     this.writeUint32(object.byteLength);
     this.writeRawBytes(new Uint8Array(buffer, object.byteOffset, object.byteLength));
@@ -467,7 +470,9 @@ const PLAIN_VISITS = 4096;
  * The transfer list of a value that postMessage can take as it is, with the same result as ValueWriter and no
  * risk of a clone error: primitives, plain objects and arrays of data properties, Maps, Sets, Dates, RegExps, and
  * whole-buffer views and ArrayBuffers (marked ones transferred, others copied). Undefined for anything else (a
- * Buffer, a partial view, a class instance, a getter, a function, …): that value goes through ValueWriter.
+ * Buffer, a partial view, a class instance, a getter, a function, a Proxy, a buffer that may be detached, …): that
+ * value goes through ValueWriter, which says whether it can be cloned. A clone error at post time would kill the
+ * worker: what is let through here must never fail there.
  * Skipping ValueWriter matters for moved buffers: its output is a new Node Buffer, whose allocation makes V8 weigh
  * the external memory just received, and a big moved buffer then costs a full GC on every reply.
  */
@@ -481,23 +486,23 @@ export function plainTransfers(value: unknown): Array<ArrayBuffer | MessagePort>
       if (typeof item === 'symbol' || typeof item === 'function') return undefined;
       continue;
     }
+    // A Proxy (Vue's reactive(), MobX, an immer draft) looks like plain data, but postMessage cannot clone it; and
+    // anything else done to it here would run its traps. Checked before anything else touches it.
+    if (types.isProxy(item)) return undefined;
     if (seen.has(item)) continue;
     if (seen.size >= PLAIN_VISITS) return undefined;
     seen.add(item);
     if (ArrayBuffer.isView(item)) {
       const buffer = item.buffer;
       if (Buffer.isBuffer(item) || types.isSharedArrayBuffer(buffer) || item.byteOffset !== 0 || item.byteLength !== buffer.byteLength) return undefined;
-      if (marks.marked.has(item)) {
-        if (buffer.byteLength === 0) return undefined; // maybe detached: ValueWriter says so
-        if (!transfer.includes(buffer)) transfer.push(buffer);
-      }
+      // An empty buffer may be a detached one, which cannot be cloned: ValueWriter says which.
+      if (buffer.byteLength === 0) return undefined;
+      if (marks.marked.has(item) && !transfer.includes(buffer)) transfer.push(buffer);
       continue;
     }
     if (types.isArrayBuffer(item)) {
-      if (marks.marked.has(item)) {
-        if (item.byteLength === 0) return undefined;
-        if (!transfer.includes(item)) transfer.push(item);
-      }
+      if (item.byteLength === 0) return undefined; // maybe detached, as above
+      if (marks.marked.has(item) && !transfer.includes(item)) transfer.push(item);
       continue;
     }
     if (types.isSharedArrayBuffer(item) || types.isDate(item) || types.isRegExp(item)) continue;
@@ -549,8 +554,22 @@ export function textOf(value: unknown): string {
   try {
     return String(value);
   } catch {
-    return Object.prototype.toString.call(value);
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return '[a value whose text cannot be read]'; // a revoked Proxy, or one whose every trap throws
+    }
   }
+}
+
+/** The message of a thrown error (its text for anything that is not an Error); never throws. */
+export function messageOf(error: unknown): string {
+  try {
+    if (error instanceof Error) return textOf(error.message);
+  } catch {
+    // a Proxy whose traps throw, a message getter that throws: its text, as for anything else
+  }
+  return textOf(error);
 }
 
 export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {

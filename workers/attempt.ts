@@ -17,6 +17,7 @@ import {
   LOADED_MESSAGE,
   LOADING_MESSAGE,
   markedBuffers,
+  messageOf,
   MODULE_VERIFIED,
   plainTransfers,
   STARTED_MESSAGE,
@@ -152,8 +153,16 @@ function putValue(reply: Reply, value: unknown): Array<ArrayBuffer | MessagePort
     reply.value = value;
     return undefined;
   }
-  // Plain data and whole buffers go as they are (postMessage clones them, and moves the marked ones).
-  const plain = plainTransfers(value);
+  // Plain data and whole buffers go as they are (postMessage clones them, and moves the marked ones). The walk
+  // never runs a Proxy's traps; should it throw all the same, the value is not one that can be sent.
+  let plain: Array<ArrayBuffer | MessagePort> | undefined;
+  try {
+    plain = plainTransfers(value);
+  } catch (error) {
+    reply.end = AttemptEnd.VALUE_NOT_CLONEABLE;
+    reply.msg = messageOf(error);
+    return undefined;
+  }
   if (plain !== undefined) {
     reply.value = value;
     return plain.length > 0 ? plain : undefined;
@@ -165,7 +174,7 @@ function putValue(reply: Reply, value: unknown): Array<ArrayBuffer | MessagePort
     bytes = writeValue(value, writer);
   } catch (error) {
     reply.end = AttemptEnd.VALUE_NOT_CLONEABLE;
-    reply.msg = error instanceof DetachedBufferMark ? `${error.what} was moved already` : textOf(error instanceof Error ? error.message : error);
+    reply.msg = error instanceof DetachedBufferMark ? `${error.what} was moved already` : messageOf(error);
     return undefined;
   }
   if (writer.shared.length > 0) {

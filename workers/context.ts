@@ -130,14 +130,17 @@ class AttemptWorkflow implements WorkflowContext {
 
   append(key: string, value: unknown): void {
     if (typeof key !== 'string' || key === '') throw new TypeError(`workflow.append: key must be a non-empty string, got ${String(key)}`);
+    // The copy is what is kept: the value as it is now, which the processor may change or break afterwards (a
+    // function put into it later would make the reply impossible to send).
+    let copy: unknown;
     try {
-      structuredClone(value);
+      copy = structuredClone(value);
     } catch (cause) {
       throw new TypeError(`workflow.append: the value for "${key}" cannot be structured-cloned`, { cause });
     }
     // A null-prototype object: a key such as "__proto__" is stored as data, never as a prototype.
     this.#appended ??= Object.create(null) as Record<string, unknown>;
-    this.#appended[key] = value;
+    this.#appended[key] = copy;
   }
 
   get appended(): Readonly<Record<string, unknown>> {
