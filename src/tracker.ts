@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { decideOutcome, Ending, type Cause, type Decision } from './outcome.js';
 import { kAttemptError, kAttemptReply, type AttemptOwner, type PoolAttempt, type WorkerPool } from './pool.js';
 import { channels, epochNow, TIME_ORIGIN, type EndMessage, type ForceStopMessage, type InterruptMessage, type RetryMessage, type StartMessage, type SubmitMessage } from './channels.js';
+import { listenToAbort } from './caller-signal.js';
 import { WorkerBootError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { AttemptEnd, readValue, textOf, type AttemptReply, type AttemptRequest } from './protocol.js';
@@ -128,6 +129,8 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   #deadline = 0;
   #graceTimer: NodeJS.Timeout | undefined;
   #onCallerAbort: (() => void) | undefined;
+  /** Stops listening to the caller's signal (shared with the other instances given the same signal). */
+  #stopListening: (() => void) | undefined;
 
   constructor(host: TrackerHost, request: AcceptedRequest) {
     this.#host = host;
@@ -140,7 +143,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     this.#nextReportAt = this.#createTime + period / 3 + Math.random() * (period / 3);
     if (request.signal !== undefined) {
       this.#onCallerAbort = () => this.stop();
-      request.signal.addEventListener('abort', this.#onCallerAbort, { once: true });
+      this.#stopListening = listenToAbort(request.signal, this.#onCallerAbort);
     }
     if (channels.submit.hasSubscribers) this.#publishSubmit();
   }
@@ -596,7 +599,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   }
 
   #settle(decision: Decision): void {
-    if (this.#onCallerAbort !== undefined) this.#request.signal?.removeEventListener('abort', this.#onCallerAbort);
+    this.#stopListening?.();
     const outcome: Outcome<V> = {
       status: decision.status,
       reason: decision.reason,

@@ -205,8 +205,7 @@ class World {
     this.cfg = cfg;
     const world = this;
     const signal = this.controller.signal;
-    // #settle removes the caller-abort listener, once per settle: count the calls to see a second settle at once.
-    // It also tells whether the tracker's own listener is gone once settled (a live one would pin the tracker).
+    // Whether a listener on the caller's signal is gone once settled (a live one would pin the tracker).
     const add = signal.addEventListener.bind(signal);
     (signal as { addEventListener: unknown }).addEventListener = (...args: Parameters<AbortSignal['addEventListener']>) => {
       world.listeners.add(args[1]);
@@ -214,7 +213,6 @@ class World {
     };
     const remove = signal.removeEventListener.bind(signal);
     (signal as { removeEventListener: unknown }).removeEventListener = (...args: Parameters<AbortSignal['removeEventListener']>) => {
-      world.settles.push(world.tick(`settle (removeEventListener)`));
       world.listeners.delete(args[1]);
       remove(...args);
     };
@@ -292,7 +290,13 @@ class World {
       options,
       logger,
       pool,
-      metrics: new Metrics(options.metricsWindowMs),
+      // #settle records the instance's end in the metrics, once per settle: count the calls to see a second settle.
+      metrics: new (class extends Metrics {
+        override ended(...args: Parameters<Metrics['ended']>): void {
+          world.settles.push(world.tick('settle (metrics.ended)'));
+          super.ended(...args);
+        }
+      })(options.metricsWindowMs),
       onProgress: () => undefined,
       reportRunning: (report) => {
         world.running.push({ seq: world.tick(`reportRunning(reportTime ${report.reportTime})`), value: report });
