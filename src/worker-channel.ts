@@ -258,7 +258,14 @@ export class WorkerChannels {
         return;
       }
       let lines = 0;
-      for (let i = 0; i < batch.items.length; i += (batch.items[i] as number) <= Item.ERROR ? 3 : 2) lines++;
+      for (let i = 0; i < batch.items.length;) {
+        if ((batch.items[i] as number) <= Item.ERROR) {
+          lines++;
+          i += 3;
+        } else {
+          i += 2;
+        }
+      }
       if (this.#pendingLines + lines > this.#maxPending && lines > 0) {
         this.#queue.push(new BatchEntry(this.#withoutLines(batch), 0));
       } else {

@@ -46,6 +46,19 @@ describe('a processor that floods its log', () => {
     expect(runtime.metrics().processorLogLinesDropped).toBe(0);
   });
 
+  it('sends the lines of a level the logger enables later on', async () => {
+    const logs = new LogCapture('info');
+    const { runtime } = runtimes.make({ processors: registry, logger: logs.logger });
+    await runtime.run('logFlood', { count: 10, level: 'debug' });
+    await logs.waitFor((line) => line.msg === 'done');
+    expect(logs.lines.filter((line) => line.msg === 'flood')).toEqual([]);
+    logs.logger.level = 'debug';
+    const tracker = runtime.submit({ processor: 'logFlood', instanceId: 'later', jobParams: { count: 10, level: 'debug' } });
+    await tracker.done;
+    await logs.waitFor((line) => line.instanceId === 'later' && line.msg === 'done');
+    expect(logs.lines.filter((line) => line.instanceId === 'later' && line.msg === 'flood').map((line) => line.i)).toEqual(Array.from({ length: 10 }, (_, i) => i));
+  });
+
   it('sends every level to onProcessorLog, under the same bound', async () => {
     const lines: ProcessorLogLine[] = [];
     const { runtime } = runtimes.make({
