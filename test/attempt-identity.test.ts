@@ -60,6 +60,19 @@ describe('messages from an attempt that has ended', () => {
   });
 });
 
+describe('recycleWorkers: { afterAttempts: 1 }, the remedy for code that leaves things behind', () => {
+  it('gives each instance a worker of its own: nothing an instance left behind runs beside the next', async () => {
+    const { runtime } = runtimes.make({ ...oneWorker, recycleWorkers: { afterAttempts: 1 } });
+    const a = await runtime.submit({ processor: 'leftover', jobParams: { mode: 'leave-progress' } }).done;
+    expect(a).toMatchObject({ status: 'SUCCEED' });
+    const first = await runtime.run('leftover', { mode: 'thread' });
+    const second = await runtime.run('leftover', { mode: 'thread' });
+    expect(second).not.toBe(first);
+    expect(runtime.metrics()).toMatchObject({ lateMessagesDropped: 0, workerDeaths: 0 });
+    expect(runtime.metrics().workersRetired).toBeGreaterThanOrEqual(2);
+  });
+});
+
 describe('messages a processor forges', () => {
   it('refuses, and logs, messages shaped like the runtime\'s own posted on parentPort: none reaches another instance', async () => {
     // Before the fix the forged lines reached onProcessorLog (a numeric instanceId among them) and the victim's log,
