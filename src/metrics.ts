@@ -46,6 +46,17 @@ export interface MetricsSnapshot extends Readonly<ReportCounters> {
   readonly forceStops: number;
   /** Attempts whose worker died under them, since the runtime was made. */
   readonly workerDeaths: number;
+  /** Processor log lines dropped (over `processorLogRate`, or the main thread behind), since the runtime was made. */
+  readonly processorLogLinesDropped: number;
+  /**
+   * Log lines and progress values dropped because the attempt that sent them had ended (code it left behind on its
+   * worker: a timer, a callback), since the runtime was made.
+   */
+  readonly lateMessagesDropped: number;
+  /** Messages a worker posted with the runtime's tag that the runtime refused (a processor's forgeries). */
+  readonly malformedMessages: number;
+  /** Errors thrown in a worker outside any running attempt (code a finished attempt left behind): logged, none failed an instance. */
+  readonly strayErrors: number;
   /** Worker threads started, since the runtime was made. */
   readonly workersStarted: number;
   /** Worker threads retired by `recycleWorkers`, since the runtime was made. */
@@ -140,6 +151,10 @@ export class Metrics {
   #listeners: readonly MetricsListener[] = [];
   forceStops = 0;
   workerDeaths = 0;
+  processorLogLinesDropped = 0;
+  lateMessagesDropped = 0;
+  malformedMessages = 0;
+  strayErrors = 0;
 
   constructor(windowMs: number, now = performance.now()) {
     this.#windowMs = windowMs;
@@ -222,6 +237,10 @@ export class Metrics {
       outcomes: { ...this.#outcomes },
       forceStops: this.forceStops,
       workerDeaths: this.workerDeaths,
+      processorLogLinesDropped: this.processorLogLinesDropped,
+      lateMessagesDropped: this.lateMessagesDropped,
+      malformedMessages: this.malformedMessages,
+      strayErrors: this.strayErrors,
       workersStarted: counts.workersStarted,
       workersRetired: counts.workersRetired,
       stuckThreads: counts.stuckThreads,

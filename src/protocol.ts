@@ -10,17 +10,26 @@ import { MessagePort } from 'node:worker_threads';
 /** Marks a value made by `defineProcessor`, across copies of this package. */
 export const PROCESSOR_BRAND = Symbol.for('light-task-tracker.processor');
 
-/** Tags a log message posted by a worker, so the main thread tells it from anything else. */
-export const LOG_MESSAGE = 'light-task-tracker:log';
+/** What every tag of the runtime's messages starts with: a message so tagged that the runtime does not take is refused. */
+export const TAG_PREFIX = 'light-task-tracker:';
 
 /** Tags the message a worker posts once booted, its processors imported. */
 export const BOOTED_MESSAGE = 'light-task-tracker:booted';
 
-/** Tags a progress value posted by a worker. */
-export const PROGRESS_MESSAGE = 'light-task-tracker:progress';
+/**
+ * Tags the message a worker posts first, on its parentPort, before any processor code can run there: the port of its
+ * own channel to the main thread, on which its attempts' messages travel (see WorkerBatch).
+ */
+export const CHANNEL_MESSAGE = 'light-task-tracker:channel';
 
-/** Tags a worker's word that an attempt has started (sent only when the request asks, `announce`). */
-export const STARTED_MESSAGE = 'light-task-tracker:started';
+/** Tags a batch of one attempt's messages (log lines, progress values, its start), on a worker's channel. */
+export const BATCH_MESSAGE = 'light-task-tracker:batch';
+
+/** Tags the runtime's settings for a worker's channel, posted to the worker on it once the runtime has the port. */
+export const SETTINGS_MESSAGE = 'light-task-tracker:settings';
+
+/** Tags a worker's word, on its channel, of an error thrown outside its running attempt: logged, no instance fails. */
+export const STRAY_ERROR_MESSAGE = 'light-task-tracker:stray-error';
 
 /** Tags a worker's word that an attempt waits for its processor module's first import in this worker. */
 export const LOADING_MESSAGE = 'light-task-tracker:loading';
@@ -130,10 +139,12 @@ export interface AttemptReply {
   /** Workflow context the processor appended during this attempt. @default none */
   readonly appended?: Record<string, unknown>;
   /**
-   * Messages (log lines and progress values) posted during this attempt on the worker's own channel: the tracker
-   * holds the reply until they have all arrived. @default 0
+   * Batches this attempt posted on the worker's channel (log lines, progress values): when there are any, the main
+   * thread takes in what the channel holds before it takes the reply, so that they come first. @default 0
    */
   readonly messages?: number;
+  /** The attempt's last batch (the lines written since its last post, and its counts), carried by the reply itself. */
+  readonly batch?: WorkerBatch;
   /** A successful attempt's value when it is a primitive, or holds shared memory (then cloned as it is). */
   readonly value?: unknown;
   /** A successful attempt's value, written by `ValueWriter` (see `moved`). */
@@ -148,44 +159,76 @@ export interface AttemptReply {
 export const LOG_LEVELS = Object.freeze(['debug', 'info', 'warn', 'error'] as const);
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-/** A log line written by a processor, posted to the main thread as it happens. */
-export interface WorkerLogMessage {
-  readonly type: typeof LOG_MESSAGE;
-  readonly instanceId: string;
-  /** The attempt that wrote it (its currentRetryTimes). */
-  readonly attempt: number;
-  readonly level: LogLevel;
-  readonly msg: string;
-  readonly fields: Record<string, unknown> | undefined;
-}
+/** The first item of each entry of a batch: a log line's level (its index in LOG_LEVELS), or another kind. */
+export const Item = Object.freeze({
+  /** A log line at LOG_LEVELS[level]: the level, then its message (a string), then its fields (an object, or undefined). */
+  DEBUG: 0,
+  INFO: 1,
+  WARN: 2,
+  ERROR: 3,
+  /** A progress value: PROGRESS, then the value. */
+  PROGRESS: 4,
+  /** The attempt has started: STARTED, then the worker's threadId (posted only when the request asks, `announce`). */
+  STARTED: 5,
+} as const);
 
-/** A processor's progress value, posted to the main thread (coalesced: at most one message per 10 ms). */
-export interface WorkerProgressMessage {
-  readonly type: typeof PROGRESS_MESSAGE;
-  readonly instanceId: string;
-  readonly attempt: number;
-  readonly value: unknown;
-}
-
-export function isWorkerProgressMessage(value: unknown): value is WorkerProgressMessage {
-  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === PROGRESS_MESSAGE;
-}
-
-export function isWorkerLogMessage(value: unknown): value is WorkerLogMessage {
-  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === LOG_MESSAGE;
-}
-
-/** A worker's word that an attempt has started: its start time is in the slot's stamp. */
-export interface StartedMessage {
-  readonly type: typeof STARTED_MESSAGE;
-  readonly instanceId: string;
-  /** The attempt (its currentRetryTimes). */
-  readonly attempt: number;
+/**
+ * The first message a worker posts on its parentPort: its channel's port, transferred. Every message of its attempts
+ * travels on that channel, none on parentPort, which any processor can post on (or close).
+ */
+export interface ChannelMessage {
+  readonly type: typeof CHANNEL_MESSAGE;
   readonly threadId: number;
+  readonly port: MessagePort;
 }
 
-export function isStartedMessage(value: unknown): value is StartedMessage {
-  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === STARTED_MESSAGE;
+/**
+ * One attempt's messages, in the order the processor made them, posted on the worker's channel. The first lines of
+ * each BATCH_AGE_MS go one by one (a processor that logs a little has each line posted as it writes it); past them,
+ * one post takes many lines (a batch is posted when it holds BATCH_LINES lines, when its first line is BATCH_AGE_MS
+ * old, when the worker's event loop turns, or at once with a progress value or a start); the attempt's last batch
+ * travels inside its reply. The attempt is named by its slot and ticket, which the next instance cannot have (an instance id can be
+ * reused): the tracker takes only its current attempt's.
+ */
+export interface WorkerBatch {
+  readonly type: typeof BATCH_MESSAGE;
+  readonly slot: number;
+  readonly ticket: number;
+  /** The entries, flat: each an Item code, then its fields. */
+  readonly items: unknown[];
+  /** Lines of this attempt the worker dropped (over `processorLogRate`) since the attempt's last count. */
+  readonly dropped?: number;
+  /** Messages of attempts that had ended (code they left behind), dropped in the worker since its last count. */
+  readonly late?: number;
+}
+
+/** Lines a batch holds at most: it is posted once it holds this many. */
+export const BATCH_LINES = 128;
+/** How long a batch's first line waits at most before the batch is posted, when the processor keeps logging (ms). */
+export const BATCH_AGE_MS = 10;
+
+/** The runtime's settings for a worker's channel. */
+export interface ChannelSettings {
+  readonly type: typeof SETTINGS_MESSAGE;
+  /**
+   * One Int32: the lowest level (its index in LOG_LEVELS) whose lines are sent, LOG_LEVELS.length for none. Shared by
+   * the runtime's workers, and changed when the runtime's logger changes its level.
+   */
+  readonly levels: SharedArrayBuffer;
+  /** The most lines the worker sends per second (`processorLogRate`). */
+  readonly rate: number;
+  /** The most lines it sends at once (`processorLogBurst`). */
+  readonly burst: number;
+}
+
+/** A worker's word of an error thrown outside its running attempt. */
+export interface StrayErrorMessage {
+  readonly type: typeof STRAY_ERROR_MESSAGE;
+  readonly threadId: number;
+  /** The instance whose finished attempt left the code that threw; undefined when it was no attempt's. */
+  readonly instanceId: string | undefined;
+  /** The error's text, with its stack. */
+  readonly error: string;
 }
 
 /** A worker's word that it has booted: `threadId` is ready for attempts. */
@@ -402,6 +445,9 @@ export class ValueWriter extends Serializer {
         return;
       }
     }
+    if (!types.isSharedArrayBuffer(buffer) && isDetached(buffer as ArrayBuffer)) {
+      throw new Error(`A ${Buffer.isBuffer(object) ? 'Buffer' : Object.prototype.toString.call(object).slice(8, -1)} over a detached ArrayBuffer could not be cloned.`);
+    }
     this.writeUint32(kind);
     this.writeUint32(object.byteLength);
     this.writeRawBytes(new Uint8Array(buffer, object.byteOffset, object.byteLength));
@@ -474,7 +520,9 @@ const PLAIN_VISITS = 4096;
  * The transfer list of a value that postMessage can take as it is, with the same result as ValueWriter and no
  * risk of a clone error: primitives, plain objects and arrays of data properties, Maps, Sets, Dates, RegExps, and
  * whole-buffer views and ArrayBuffers (marked ones transferred, others copied). Undefined for anything else (a
- * Buffer, a partial view, a class instance, a getter, a function, …): that value goes through ValueWriter.
+ * Buffer, a partial view, a class instance, a getter, a function, a Proxy, a buffer that may be detached, …): that
+ * value goes through ValueWriter, which says whether it can be cloned. A clone error at post time would kill the
+ * worker: what is let through here must never fail there.
  * Skipping ValueWriter matters for moved buffers: its output is a new Node Buffer, whose allocation makes V8 weigh
  * the external memory just received, and a big moved buffer then costs a full GC on every reply.
  */
@@ -488,23 +536,23 @@ export function plainTransfers(value: unknown): Array<ArrayBuffer | MessagePort>
       if (typeof item === 'symbol' || typeof item === 'function') return undefined;
       continue;
     }
+    // A Proxy (Vue's reactive(), MobX, an immer draft) looks like plain data, but postMessage cannot clone it; and
+    // anything else done to it here would run its traps. Checked before anything else touches it.
+    if (types.isProxy(item)) return undefined;
     if (seen.has(item)) continue;
     if (seen.size >= PLAIN_VISITS) return undefined;
     seen.add(item);
     if (ArrayBuffer.isView(item)) {
       const buffer = item.buffer;
       if (Buffer.isBuffer(item) || types.isSharedArrayBuffer(buffer) || item.byteOffset !== 0 || item.byteLength !== buffer.byteLength) return undefined;
-      if (marks.marked.has(item)) {
-        if (buffer.byteLength === 0) return undefined; // maybe detached: ValueWriter says so
-        if (!transfer.includes(buffer)) transfer.push(buffer);
-      }
+      // An empty buffer may be a detached one, which cannot be cloned: ValueWriter says which.
+      if (buffer.byteLength === 0) return undefined;
+      if (marks.marked.has(item) && !transfer.includes(buffer)) transfer.push(buffer);
       continue;
     }
     if (types.isArrayBuffer(item)) {
-      if (marks.marked.has(item)) {
-        if (item.byteLength === 0) return undefined;
-        if (!transfer.includes(item)) transfer.push(item);
-      }
+      if (item.byteLength === 0) return undefined; // maybe detached, as above
+      if (marks.marked.has(item) && !transfer.includes(item)) transfer.push(item);
       continue;
     }
     if (types.isSharedArrayBuffer(item) || types.isDate(item) || types.isRegExp(item)) continue;
@@ -637,8 +685,22 @@ export function textOf(value: unknown): string {
   try {
     return String(value);
   } catch {
-    return Object.prototype.toString.call(value);
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return '[a value whose text cannot be read]'; // a revoked Proxy, or one whose every trap throws
+    }
   }
+}
+
+/** The message of a thrown error (its text for anything that is not an Error); never throws. */
+export function messageOf(error: unknown): string {
+  try {
+    if (error instanceof Error) return textOf(error.message);
+  } catch {
+    // a Proxy whose traps throw, a message getter that throws: its text, as for anything else
+  }
+  return textOf(error);
 }
 
 export function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {

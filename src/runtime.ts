@@ -8,15 +8,14 @@ import { AdmissionLimitError, DuplicateInstanceError, InstanceError, RuntimeClos
 import { keySet, refuseUnknownOptions } from './keys.js';
 import { defaultLogger, resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
 import { WorkerPool } from './pool.js';
-import { writeProcessorLine } from './processor-log.js';
 import { kListenMetrics, Metrics, type MetricsListener, type MetricsSnapshot } from './metrics.js';
-import { isStartedMessage, isWorkerProgressMessage } from './protocol.js';
 import { FifoQueue } from './queue.js';
 import { resolveRegistry, type ProcessorRegistry } from './registry.js';
 import { ReportSender, type ReportCounters } from './report-sender.js';
 import { acceptRequest, checkRunOptions, type SubmitRequest } from './request.js';
 import { OutcomeStatus } from './status.js';
-import { kCallerAbort, kMessage, kProgress, kReportTick, kStart, kStarted, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
+import { kCallerAbort, kReportTick, kStart, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
+import { WorkerChannels } from './worker-channel.js';
 
 /** The type of a processor module, as `typeof import('./processor.js')`: its default export is a processor. */
 export interface ProcessorModule {
@@ -76,6 +75,10 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
   readonly #live = new Map<string, AnyTracker>();
   readonly #queue = new FifoQueue<AnyTracker>();
   readonly #metrics: Metrics;
+  /** The workers' channels: their attempts' log lines, progress values and starts. */
+  readonly #channels: WorkerChannels;
+  /** The tracker whose attempt holds each dispatch slot. */
+  readonly #bySlot: Array<AnyTracker | undefined> = [];
   #submitted = 0;
   #closing: Promise<void> | undefined;
   #onEmpty: (() => void) | undefined;
@@ -85,19 +88,27 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
     this.#registry = resolveRegistry(options.processors);
     const logger = (this.#logger = this.#options.logger ?? defaultLogger());
     this.#reports = new ReportSender(this.#options, logger);
+    this.#metrics = new Metrics(this.#options.metricsWindowMs);
+    this.#channels = new WorkerChannels({
+      logger,
+      onProcessorLog: this.#options.onProcessorLog,
+      rate: this.#options.processorLogRate,
+      burst: this.#options.processorLogBurst,
+      metrics: this.#metrics,
+      trackerIn: (slot) => this.#bySlot[slot],
+    });
     this.#pool = new WorkerPool({
       minThreads: this.#options.minThreads,
       maxThreads: this.#options.maxThreads,
       spareThreads: this.#options.spareThreads,
       resourceLimits: this.#options.resourceLimits,
-      onMessage: (message) => this.#onWorkerMessage(message),
+      onMessage: (message) => this.#channels.onParentMessage(message),
       onError: (error) => logger.error({ err: error }, 'a worker failed outside any attempt'),
       preload: this.#registry.urls,
       loadTimeoutMs: this.#options.loadTimeoutMs,
       logger,
       recycle: this.#options.recycleWorkers,
     });
-    this.#metrics = new Metrics(this.#options.metricsWindowMs);
     this.#reports.startTicker((now) => {
       for (const tracker of this.#live.values()) tracker[kReportTick](now);
     });
@@ -115,9 +126,11 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
           logger.warn({ instanceId, err: error }, 'onProgress threw');
         }
       },
+      afterMessages: (threadId, drain, batch, then) => this.#channels.settle(threadId, drain, batch, then),
       reportFinal: (report) => this.#reports.final(report),
       metrics: this.#metrics,
       releaseSlot: (slot) => {
+        this.#bySlot[slot] = undefined;
         this.#pool.releaseSlot(slot);
         this.#dispatch();
       },
@@ -286,6 +299,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
     this.#reports.stopTicker();
     this.#queue.clear();
     await this.#pool.destroy();
+    this.#channels.close();
     const stuck = this.#pool.stuckThreads;
     if (stuck.length > 0) {
       this.#logger.error(
@@ -300,20 +314,12 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
     while (this.#queue.size > 0 && this.#pool.hasFreeSlot) {
       const tracker = this.#queue.shift() as AnyTracker;
       const slot = this.#pool.takeSlot();
-      if (!tracker[kStart](slot)) this.#pool.releaseSlot(slot);
+      // Known by its slot before it starts: its attempt's first messages may come at once.
+      this.#bySlot[slot] = tracker;
+      if (!tracker[kStart](slot)) {
+        this.#bySlot[slot] = undefined;
+        this.#pool.releaseSlot(slot);
+      }
     }
-  }
-
-  #onWorkerMessage(message: unknown): void {
-    if (isStartedMessage(message)) {
-      if (typeof message.attempt === 'number') this.#live.get(message.instanceId)?.[kStarted](message.attempt, message.threadId);
-      return;
-    }
-    if (isWorkerProgressMessage(message)) {
-      if (typeof message.attempt === 'number') this.#live.get(message.instanceId)?.[kProgress](message.attempt, message.value);
-      return;
-    }
-    const line = writeProcessorLine(message, this.#logger, this.#options.onProcessorLog);
-    if (line !== undefined) this.#live.get(line.instanceId)?.[kMessage](line.attempt);
   }
 }

@@ -7,9 +7,10 @@ import type { Logger } from 'pino';
 import { decideOutcome, Ending, isStop, type Cause, type Decision, type StoppedBy } from './outcome.js';
 import { kAttemptError, kAttemptReply, type AttemptOwner, type PoolAttempt, type WorkerPool } from './pool.js';
 import { channels, epochNow, TIME_ORIGIN, type EndMessage, type ForceStopMessage, type InterruptMessage, type RetryMessage, type StartMessage, type SubmitMessage } from './channels.js';
+import { listenToAbort } from './caller-signal.js';
 import { WorkerBootError } from './errors.js';
 import type { Metrics } from './metrics.js';
-import { AttemptEnd, readValue, textOf, type AttemptReply, type AttemptRequest } from './protocol.js';
+import { AttemptEnd, readValue, textOf, type AttemptReply, type AttemptRequest, type WorkerBatch } from './protocol.js';
 import { cutResult, type RunningStatus, type StatusReport } from './report.js';
 import type { AcceptedRequest, Params } from './request.js';
 import { InstanceStatus, OutcomeStatus, TaskStatus, type OutcomeReason } from './status.js';
@@ -50,6 +51,11 @@ export interface TrackerHost {
   reportRunning(report: StatusReport): void;
   /** Hands a progress value on to the application (`onProgress`); never throws. */
   onProgress(instanceId: string, attempt: number, value: unknown): void;
+  /**
+   * Before an attempt's end is taken, what its worker `threadId` posted is taken in (see `WorkerChannels.settle`):
+   * true when it is in; false when `then` is called once it is.
+   */
+  afterMessages(threadId: number, drain: boolean, batch: WorkerBatch | undefined, then: () => void): boolean;
   /** Delivers a final report with retries; never rejects; undefined when delivered synchronously. */
   reportFinal(report: StatusReport): Promise<void> | undefined;
   /** The tracker is done with its dispatch slot. */
@@ -64,7 +70,7 @@ export interface TrackerHost {
 /** The runtime's handles on a tracker: symbols the package does not export, so they stay off the public API. */
 export const kStart = Symbol('start');
 export const kStopForClose = Symbol('stopForClose');
-export const kMessage = Symbol('message');
+export const kAttemptOf = Symbol('attemptOf');
 export const kProgress = Symbol('progress');
 export const kReportTick = Symbol('reportTick');
 export const kStarted = Symbol('started');
@@ -128,10 +134,11 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   #progress: G | undefined;
   #value: V | undefined;
   #lastReportTime = 0;
-  // Processor log lines and progress values arrive on another channel than replies: a reply waits until they are in.
-  #messagesSeen = 0;
-  #messagesAnnounced = 0;
-  #heldReply: AttemptReply | undefined;
+  /**
+   * The attempt's end (its reply, or its worker's death), held while the messages it posted before it are taken in
+   * on this thread (they travel on the worker's channel, not with the reply).
+   */
+  #held: Held | undefined;
   /** The attempt in the pool: what a force-stop terminates. */
   #attempt: PoolAttempt | undefined;
   // When the next RUNNING report is due (epoch ms); the runtime's one report ticker asks every tracker.
@@ -148,6 +155,8 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   /** The dispatch slot has been given back (a force-stop gives it before its thread has exited). */
   #slotHandedOn = false;
   #onCallerAbort: (() => void) | undefined;
+  /** Stops listening to the caller's signal (shared with the other instances given the same signal). */
+  #stopListening: (() => void) | undefined;
 
   constructor(host: TrackerHost, request: AcceptedRequest) {
     this.#host = host;
@@ -160,7 +169,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     this.#nextReportAt = this.#createTime + period / 3 + Math.random() * (period / 3);
     if (request.signal !== undefined) {
       this.#onCallerAbort = () => this[kCallerAbort]();
-      request.signal.addEventListener('abort', this.#onCallerAbort, { once: true });
+      this.#stopListening = listenToAbort(request.signal, this.#onCallerAbort);
     }
     if (channels.submit.hasSubscribers) this.#publishSubmit();
   }
@@ -344,13 +353,12 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   #forceStop(): void {
     const attempt = this.#attempt;
     if (this.#stage === Stage.FORCE_STOPPED || attempt === undefined) return;
-    const held = this.#heldReply;
+    const held = this.#held;
     if (held !== undefined) {
-      // The attempt has already ended: its reply is here, held only until its last log lines arrive. There is
+      // The attempt has already ended: its end is here, held only while its last messages are taken in. There is
       // nothing to terminate (its worker is free, and may be running another instance's attempt by now): take
-      // the reply as it is, without waiting for those lines.
-      this.#heldReply = undefined;
-      this.#acceptReply(held);
+      // the end as it is, without waiting for those (they are dropped and counted).
+      this.#takeHeld(held);
       return;
     }
     const pool = this.#host.pool;
@@ -411,7 +419,6 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     putParams(attempt, taken.params);
     const rescue = taken.rescue;
     this.#attempts++;
-    this.#messagesSeen = this.#messagesAnnounced = 0;
     this.#attempt = this.#host.pool.run(
       attempt,
       this,
@@ -425,53 +432,59 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
 
   /** Pool: the current attempt's reply. */
   [kAttemptReply](attempt: PoolAttempt, reply: AttemptReply): void {
-    if (attempt === this.#attempt) this.#onReply(reply);
+    if (attempt === this.#attempt) this.#onReply(attempt, reply);
   }
 
   /** Pool: the current attempt's worker died under it (or piscina refused it). */
   [kAttemptError](attempt: PoolAttempt, error: unknown): void {
-    if (attempt === this.#attempt) this.#onAttemptError(error);
+    if (attempt === this.#attempt) this.#onAttemptError(attempt, error);
   }
 
   /**
-   * Runtime: one of this instance's messages (a processor log line, already written to the logger) has arrived from
-   * attempt `attempt` (its currentRetryTimes). Only the current attempt's count: an earlier attempt's (a worker that
-   * died with messages still on their way) must not stand in for them.
+   * Channels: the current attempt (its currentRetryTimes) when `ticket` is its ticket and it runs, else -1. An
+   * attempt is named by its ticket, not by the instance id, which the next instance may reuse: what an attempt that
+   * has ended (or code it left behind) posts is never taken for the current one's.
    */
-  [kMessage](attempt: number): void {
-    if (attempt !== this.#attempts - 1) return;
-    this.#messagesSeen++;
-    const held = this.#heldReply;
-    if (held !== undefined && this.#messagesSeen >= this.#messagesAnnounced) {
-      this.#heldReply = undefined;
-      this.#onReply(held, true);
-    }
+  [kAttemptOf](ticket: number): number {
+    return this.#phase === Phase.RUNNING && ticket === this.#ticket ? this.#attempts - 1 : -1;
   }
 
-  /** Runtime: a progress value from attempt `attempt`. Delivered only while the instance runs, in order. */
-  [kProgress](attempt: number, value: unknown): void {
-    if (this.#phase === Phase.RUNNING && attempt === this.#attempts - 1) {
-      this.#progress = value as G;
-      this.#host.onProgress(this.instanceId, attempt, value);
-    }
-    this[kMessage](attempt);
+  /** Channels: a progress value from the attempt with `ticket`. Delivered only while it is current, in order. */
+  [kProgress](ticket: number, value: unknown): void {
+    if (this.#phase !== Phase.RUNNING || ticket !== this.#ticket) return;
+    this.#progress = value as G;
+    this.#host.onProgress(this.instanceId, this.#attempts - 1, value);
   }
 
-  /** Runtime: the worker says attempt `attempt` (its currentRetryTimes) has started; its time is in the stamp. */
-  [kStarted](attempt: number, threadId: number): void {
-    if (this.#phase !== Phase.RUNNING || attempt !== this.#attempts - 1) return;
+  /** Channels: the worker says the attempt with `ticket` has started; its time is in the stamp. */
+  [kStarted](ticket: number, threadId: number): void {
+    if (this.#phase !== Phase.RUNNING || ticket !== this.#ticket) return;
     const startedAt = this.#host.pool.startedAt(this.#slot);
     if (startedAt !== null) this.#seeStart(this.#attempts, startedAt, threadId);
   }
 
-  #onReply(reply: AttemptReply, counted = false): void {
+  #onReply(attempt: PoolAttempt, reply: AttemptReply): void {
     if (this.#phase !== Phase.RUNNING) return;
-    if (!counted) this.#messagesAnnounced = reply.messages ?? 0;
-    if (this.#messagesSeen < this.#messagesAnnounced) {
-      this.#heldReply = reply;
+    // Most attempts post nothing: their reply is taken at once.
+    if (reply.messages === undefined && reply.batch === undefined) {
+      this.#acceptReply(reply);
       return;
     }
-    this.#acceptReply(reply);
+    this.#hold({ reply }, attempt.workerId, reply.messages !== undefined, reply.batch);
+  }
+
+  /** Holds the attempt's end until what it posted before it is in (at once, mostly), then takes it. */
+  #hold(held: Held, threadId: number, drain: boolean, batch: WorkerBatch | undefined): void {
+    this.#held = held;
+    if (this.#host.afterMessages(threadId, drain, batch, () => this.#takeHeld(held))) this.#takeHeld(held);
+  }
+
+  #takeHeld(held: Held): void {
+    if (this.#held !== held) return;
+    this.#held = undefined;
+    if (this.#phase !== Phase.RUNNING) return;
+    if ('reply' in held) this.#acceptReply(held.reply);
+    else this.#endWithDeath(held.error);
   }
 
   #acceptReply(reply: AttemptReply): void {
@@ -491,12 +504,18 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     this.#onAttemptEnd(end, text);
   }
 
-  #onAttemptError(error: unknown): void {
+  #onAttemptError(attempt: PoolAttempt, error: unknown): void {
     if (this.#phase !== Phase.RUNNING) return;
-    if (error instanceof WorkerBootError) {
-      this.#onAttemptEnd(Ending.BOOT_FAILED, error.message);
+    if (error instanceof WorkerBootError || attempt.workerId === 0) {
+      if (error instanceof WorkerBootError) this.#onAttemptEnd(Ending.BOOT_FAILED, error.message);
+      else this.#endWithDeath(error);
       return;
     }
+    // The lines its worker posted before it died come first.
+    this.#hold({ error }, attempt.workerId, true, undefined);
+  }
+
+  #endWithDeath(error: unknown): void {
     this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'the worker died under the attempt');
     this.#host.metrics.workerDeaths++;
     // "Name: message", without the [code] Node's own errors add to their text.
@@ -666,7 +685,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   }
 
   #settle(decision: Decision): void {
-    if (this.#onCallerAbort !== undefined) this.#request.signal?.removeEventListener('abort', this.#onCallerAbort);
+    this.#stopListening?.();
     const outcome: Outcome<V> = {
       status: decision.status,
       reason: decision.reason,
@@ -753,6 +772,9 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
 }
 
 type MutableAttempt = { -readonly [K in keyof AttemptRequest]: AttemptRequest[K] };
+
+/** An attempt's end, held while its messages are taken in: its reply, or its worker's death. */
+type Held = { readonly reply: AttemptReply } | { readonly error: unknown };
 
 /** Puts the params an instance has into its attempt request (a key left out is not copied across). */
 function putParams(attempt: MutableAttempt, params: Params): MutableAttempt {

@@ -19,7 +19,7 @@ import { kAttemptError, kAttemptReply, type PoolAttempt, type WorkerPool } from 
 import { AttemptEnd, type AttemptReply, type AttemptRequest } from '../dist/src/protocol.js';
 import type { StatusReport } from '../dist/src/report.js';
 import type { AcceptedRequest } from '../dist/src/request.js';
-import { kMessage, kReportTick, kStart, kStopForClose, Tracker, type Outcome, type TrackerHost } from '../dist/src/tracker.js';
+import { kAttemptOf, kReportTick, kStart, kStopForClose, Tracker, type Outcome, type TrackerHost } from '../dist/src/tracker.js';
 
 const SEED = Number(process.env.FC_SEED ?? 20_261_124);
 const RUNS = Number(process.env.FC_RUNS ?? 300);
@@ -48,7 +48,7 @@ type Event =
   | { readonly t: 'start' } // the runtime dispatches the instance (kStart) — once, as the runtime does
   | { readonly t: 'pickup' } // a worker starts the pending attempt (takes its ticket, leaves its start time)
   | { readonly t: 'post'; readonly n: 1 | 2 } // the running processor writes log lines (in flight)
-  | { readonly t: 'deliver' } // the oldest in-flight log line reaches the runtime (kMessage)
+  | { readonly t: 'deliver' } // the oldest in-flight log line is taken in on the main thread (kAttemptOf)
   | ReplyEvent
   | { readonly t: 'die' } // the pending attempt's worker dies (or exits after a terminate / an abort)
   | { readonly t: 'advance'; readonly ms: number; readonly tick: boolean } // time passes; maybe a report tick
@@ -175,6 +175,8 @@ class World {
   readonly states: string[] = [];
   /** In-flight log lines, oldest first: the index of the attempt that wrote each. */
   readonly inFlight: number[] = [];
+  /** An attempt's end the tracker holds until that attempt's lines are in (host.afterMessages answered false). */
+  heldEnd: { readonly index: number; readonly then: () => void } | undefined;
   readonly alive = new Set<number>();
   readonly tracker: Tracker;
   seq = 0;
@@ -207,8 +209,7 @@ class World {
     this.cfg = cfg;
     const world = this;
     const signal = this.controller.signal;
-    // #settle removes the caller-abort listener, once per settle: count the calls to see a second settle at once.
-    // It also tells whether the tracker's own listener is gone once settled (a live one would pin the tracker).
+    // Whether a listener on the caller's signal is gone once settled (a live one would pin the tracker).
     const add = signal.addEventListener.bind(signal);
     (signal as { addEventListener: unknown }).addEventListener = (...args: Parameters<AbortSignal['addEventListener']>) => {
       world.listeners.add(args[1]);
@@ -216,7 +217,6 @@ class World {
     };
     const remove = signal.removeEventListener.bind(signal);
     (signal as { removeEventListener: unknown }).removeEventListener = (...args: Parameters<AbortSignal['removeEventListener']>) => {
-      world.settles.push(world.tick(`settle (removeEventListener)`));
       world.listeners.delete(args[1]);
       remove(...args);
     };
@@ -300,8 +300,27 @@ class World {
       options,
       logger,
       pool,
-      metrics: new Metrics(options.metricsWindowMs),
+      // #settle records the instance's end in the metrics, once per settle: count the calls to see a second settle.
+      metrics: new (class extends Metrics {
+        override ended(...args: Parameters<Metrics['ended']>): void {
+          world.settles.push(world.tick('settle (metrics.ended)'));
+          super.ended(...args);
+        }
+      })(options.metricsWindowMs),
       onProgress: () => undefined,
+      // The runtime's channels: an attempt's end is taken once the lines it posted are in (the model's 'deliver').
+      afterMessages: (threadId, drain, _batch, then) => {
+        const attempt = world.attempts.find((a) => a.owner === threadId && a.owner !== 0);
+        world.tick(`afterMessages(thread ${threadId}, drain ${drain})`);
+        if (attempt === undefined) {
+          world.violate(`afterMessages for thread ${threadId}, which runs no attempt of ours`);
+          return true;
+        }
+        if (!world.inFlight.includes(attempt.index)) return true;
+        if (world.heldEnd !== undefined) world.violate(`a second end held (attempt ${attempt.index}) while attempt ${world.heldEnd.index}'s waits`);
+        world.heldEnd = { index: attempt.index, then };
+        return false;
+      },
       reportRunning: (report) => {
         world.running.push({ seq: world.tick(`reportRunning(reportTime ${report.reportTime})`), value: report });
         if (report.status !== 'RUNNING') world.violate(`reportRunning with status ${report.status}`);
@@ -449,7 +468,8 @@ class World {
         this.post(attempt, event.extraLines);
         const msg = event.end === 2 ? `RangeError: boom ${attempt.index}` : event.end === 3 ? 'Error: cannot load' : `msg ${attempt.index}`;
         const end = [event.success ? AttemptEnd.SUCCEEDED : AttemptEnd.FAILED, AttemptEnd.RETURNED_NULL, AttemptEnd.THREW, AttemptEnd.LOAD_FAILED][event.end] as AttemptEnd;
-        this.answer(attempt, event.appended ? { end, msg, appended: { [`k${attempt.index}`]: attempt.index }, messages: attempt.posted } : { end, msg, messages: attempt.posted });
+        const posted = attempt.posted > 0 ? { messages: attempt.posted } : {};
+        this.answer(attempt, event.appended ? { end, msg, appended: { [`k${attempt.index}`]: attempt.index }, ...posted } : { end, msg, ...posted });
         break;
       }
       case 'die':
@@ -507,6 +527,7 @@ class World {
       return false;
     }
     attempt.owner = this.nextThread++;
+    (attempt.pooled as { workerId: number }).workerId = attempt.owner;
     this.alive.add(attempt.owner);
     this.stampCell = performance.timeOrigin + performance.now();
     this.startedAt ??= this.stampCell;
@@ -526,10 +547,20 @@ class World {
     if (index === undefined) return;
     const attempt = this.attempts[index] as Attempt;
     attempt.delivered++;
-    // The runtime hands a line to the tracker only while it is registered.
+    // The runtime asks the tracker in the attempt's slot whether the line is its current attempt's (then it is
+    // written), while it is registered.
     if (this.registered) {
-      this.tick(`kMessage (attempt ${index})`);
-      this.guardSync('kMessage', () => this.tracker[kMessage](index));
+      this.tick(`kAttemptOf (attempt ${index})`);
+      this.guardSync('kAttemptOf', () => {
+        const current = this.tracker[kAttemptOf](attempt.payload.ticket);
+        if (current !== -1 && current !== index) this.violate(`attempt ${index}'s ticket taken for attempt ${current}`);
+      });
+    }
+    const held = this.heldEnd;
+    if (held !== undefined && !this.inFlight.includes(held.index)) {
+      this.heldEnd = undefined;
+      this.tick(`the lines of attempt ${held.index} are in: its end is taken`);
+      this.guardSync('afterMessages then', held.then);
     }
   }
 
@@ -537,8 +568,7 @@ class World {
     const attempt = this.current;
     // Only a started attempt dies with its worker (the pool runs one that never started again, elsewhere).
     if (attempt === undefined || attempt.settled || attempt.owner === 0) return;
-    // Node drains a worker's messages before it reports the exit: its log lines come before the rejection.
-    while (this.inFlight.length > 0) this.deliverOne();
+    // Its lines still in flight are taken in before the death is (the tracker holds it: host.afterMessages).
     this.alive.delete(attempt.owner);
     const error = new Error(attempt.killed ? 'worker exited with code: 1' : 'worker exited with code: 3');
     this.tick(`attempt ${attempt.index} rejects: ${error.message}`);

@@ -3,6 +3,7 @@
 // the reply. Processor modules are imported on their first use in this worker (announced to the main thread, which
 // bounds the wait), or while the worker boots once another worker has imported them: a module that throws, exits
 // or never finishes loading fails its own instances, never the worker's boot.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -18,9 +19,9 @@ import {
   LOADED_MESSAGE,
   LOADING_MESSAGE,
   markedBuffers,
+  messageOf,
   MODULE_VERIFIED,
   plainTransfers,
-  STARTED_MESSAGE,
   textOf,
   ValueWriter,
   writeValue,
@@ -28,9 +29,9 @@ import {
   type AttemptRequest,
   type LoadedMessage,
   type LoadingMessage,
-  type StartedMessage,
   type WorkerBootData,
 } from '../src/protocol.js';
+import { outbox } from './channel.js';
 import { AttemptContext } from './context.js';
 import { isProcessor, type ProcessorFunction } from './processor.js';
 
@@ -52,6 +53,40 @@ const exitWhileLoading = function exitWhileLoading(code?: number | string | null
   Error.captureStackTrace(error, exitWhileLoading); // the stack starts at the module's own call
   throw error;
 } as typeof process.exit;
+
+// Errors thrown outside the running attempt fail no instance. Each processor runs in its attempt's async context, so
+// an uncaught error (or a rejection left unhandled) says whose code threw it: the running attempt's own kills the
+// worker, as it would without this handler, and fails that attempt with WORKER_DIED; one thrown by code a finished
+// attempt left behind (a timer, a callback: instances on one worker share it, and such code runs while the next
+// instance runs), or by no attempt's code, is sent to the main thread to be logged, and the worker serves on.
+const attemptScope = new AsyncLocalStorage<AttemptContext>();
+/** The attempt whose processor runs now. */
+let running: AttemptContext | undefined;
+/**
+ * An attempt's reply is on its way: runAttempt has returned it, and piscina posts it. A clone error there (none
+ * should be possible) is piscina's to throw, in no attempt's context: the worker must die of it, or the attempt would
+ * wait for a reply that never comes.
+ */
+let replying = false;
+process.on('uncaughtException', (error: unknown, origin: string) => {
+  const owner = attemptScope.getStore();
+  if (owner === undefined ? replying : owner === running && !owner.released) {
+    outbox.flush(); // the lines written before the error, first
+    throw error;
+  }
+  outbox.stray(owner?.instanceId, `${origin === 'unhandledRejection' ? 'unhandled rejection: ' : ''}${errorText(error)}`);
+});
+// A worker that exits (process.exit() in a processor) posts the lines it holds first.
+process.on('exit', () => outbox.flush());
+
+function errorText(error: unknown): string {
+  try {
+    if (error instanceof Error && typeof error.stack === 'string') return error.stack;
+  } catch {
+    // its text, as for anything else
+  }
+  return textOf(error);
+}
 
 // piscina reports a worker ready only once entry.cts hands it runAttempt, which waits for this module's top-level
 // await: the modules another worker has imported are imported first, so that a spare or a replacement is warm. The
@@ -76,6 +111,7 @@ type Reply = { -readonly [K in keyof AttemptReply]: AttemptReply[K] };
 const CANCELLED: AttemptReply = Object.freeze({ end: AttemptEnd.CANCELLED });
 
 export default async function runAttempt(request: AttemptRequest): Promise<AttemptReply | object> {
+  replying = false;
   const url = boot.preload[request.processorIndex] as string;
   let process = loaded.get(url);
   if (process === undefined) {
@@ -89,6 +125,7 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
     } catch (error) {
       // The attempt ends here, started and failed: unless it was cancelled while the module loaded.
       const msg = await loadFailureText(url, error);
+      replying = true;
       return start(request) ? ended(request, { end: AttemptEnd.LOAD_FAILED, msg }) : CANCELLED;
     } finally {
       parentPort?.postMessage({ type: LOADED_MESSAGE, threadId } satisfies LoadedMessage);
@@ -97,15 +134,18 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
   // The start is stamped the moment before the processor runs: its timeout counts from there, and a processor must
   // never find its budget spent before it began.
   const ctx = new AttemptContext(request, flags);
-  if (!start(request)) return CANCELLED;
-  if (request.announce === true) {
-    parentPort?.postMessage({ type: STARTED_MESSAGE, instanceId: request.instanceId, attempt: request.currentRetryTimes ?? 0, threadId } satisfies StartedMessage);
+  if (!start(request)) {
+    replying = true;
+    return CANCELLED;
   }
+  if (request.announce === true) outbox.started(ctx.channel);
   const reply: Reply = { end: AttemptEnd.THREW };
   let moved: Array<ArrayBuffer | MessagePort> | undefined;
   try {
     // A synchronous processor's result is used as it is: an await would cost a turn on every instance's round trip.
-    let result = process(ctx);
+    // It runs in the attempt's async context: what it leaves behind is known as its own (see the handler above).
+    running = ctx;
+    let result = attemptScope.run(ctx, process, ctx);
     if (isPromiseLike(result)) result = await result;
     if (result === null || result === undefined) {
       reply.end = AttemptEnd.RETURNED_NULL;
@@ -120,6 +160,7 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
     reply.end = AttemptEnd.THREW;
     reply.msg = textOf(error);
   } finally {
+    running = undefined;
     ctx.release();
     // Marks of this attempt's buffers do not outlive it: a buffer marked and not returned has gone with the reply.
     forgetMarkedBuffers();
@@ -127,7 +168,11 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
     if (heaps !== undefined) Atomics.store(heaps, request.slot, Math.ceil(getHeapStatistics().used_heap_size / MB));
   }
   if (ctx.appended !== undefined) reply.appended = ctx.appended;
+  // The attempt's last lines travel inside its reply; the batches it posted before are taken in first.
+  const batch = ctx.endChannel();
+  if (batch !== undefined) reply.batch = batch;
   if (ctx.messages > 0) reply.messages = ctx.messages;
+  replying = true;
   return ended(request, moved === undefined ? reply : movable(reply, moved));
 }
 
@@ -159,8 +204,16 @@ function putValue(reply: Reply, value: unknown): Array<ArrayBuffer | MessagePort
     reply.value = value;
     return undefined;
   }
-  // Plain data and whole buffers go as they are (postMessage clones them, and moves the marked ones).
-  const plain = plainTransfers(value);
+  // Plain data and whole buffers go as they are (postMessage clones them, and moves the marked ones). The walk
+  // never runs a Proxy's traps; should it throw all the same, the value is not one that can be sent.
+  let plain: Array<ArrayBuffer | MessagePort> | undefined;
+  try {
+    plain = plainTransfers(value);
+  } catch (error) {
+    reply.end = AttemptEnd.VALUE_NOT_CLONEABLE;
+    reply.msg = messageOf(error);
+    return undefined;
+  }
   if (plain !== undefined) {
     reply.value = value;
     return plain.length > 0 ? plain : undefined;
@@ -172,7 +225,7 @@ function putValue(reply: Reply, value: unknown): Array<ArrayBuffer | MessagePort
     bytes = writeValue(value, writer);
   } catch (error) {
     reply.end = AttemptEnd.VALUE_NOT_CLONEABLE;
-    reply.msg = error instanceof DetachedBufferMark ? `${error.what} was moved already` : textOf(error instanceof Error ? error.message : error);
+    reply.msg = error instanceof DetachedBufferMark ? `${error.what} was moved already` : messageOf(error);
     return undefined;
   }
   if (writer.shared.length > 0) {

@@ -1,6 +1,8 @@
-// The ProcessorContext of one attempt, built inside the worker.
-import { parentPort } from 'node:worker_threads';
-import { delay, FLAG_RUNNING, LOG_MESSAGE, PROGRESS_MESSAGE, textOf, type AttemptRequest, type LogLevel } from '../src/protocol.js';
+// The ProcessorContext of one attempt, built inside the worker. Its log lines and progress values go to the main
+// thread on the worker's channel (channel.ts), named by the attempt; once the attempt has ended, whatever code it left
+// behind sends through it is dropped and counted, and its flag reads as interrupted.
+import { delay, FLAG_RUNNING, textOf, type AttemptRequest, type LogLevel, type WorkerBatch } from '../src/protocol.js';
+import { AttemptChannel, outbox } from './channel.js';
 import { InterruptedError, type ProcessorContext, type ProcessorLogger, type WorkflowContext } from './processor.js';
 
 export class AttemptContext implements ProcessorContext {
@@ -11,9 +13,9 @@ export class AttemptContext implements ProcessorContext {
   #controller: AbortController | undefined;
   #released = false;
   #log: ProcessorLogger | undefined;
-  // Messages posted on the worker's own channel (log lines, progress values): made on first use, so a processor
-  // that neither logs nor reports progress pays for none of it.
-  #posted: { messages: number } | undefined;
+  // The attempt's side of the worker's channel (log lines, progress values, its start): made on first use, so a
+  // processor that neither logs nor reports progress pays for none of it.
+  #channel: AttemptChannel | undefined;
   #progress: ProgressSender | undefined;
   #workflow: AttemptWorkflow | undefined;
 
@@ -30,12 +32,13 @@ export class AttemptContext implements ProcessorContext {
   get currentRetryTimes(): number { return this.#request.currentRetryTimes ?? 0; }
   get maxRetryTimes(): number { return this.#request.maxRetryTimes ?? 0; }
 
+  // Once the attempt has ended its slot's flag is another attempt's: code it left behind reads it as interrupted.
   get interrupted(): boolean {
-    return Atomics.load(this.#flags, this.#slot) !== FLAG_RUNNING;
+    return Atomics.load(this.#flags, this.#slot) !== FLAG_RUNNING || this.#released;
   }
 
   throwIfInterrupted(): void {
-    if (Atomics.load(this.#flags, this.#slot) !== FLAG_RUNNING) throw new InterruptedError();
+    if (Atomics.load(this.#flags, this.#slot) !== FLAG_RUNNING || this.#released) throw new InterruptedError();
   }
 
   get signal(): AbortSignal {
@@ -51,12 +54,21 @@ export class AttemptContext implements ProcessorContext {
   }
 
   get log(): ProcessorLogger {
-    return (this.#log ??= createLogger(this.#request.instanceId, this.#request.currentRetryTimes ?? 0, (this.#posted ??= { messages: 0 })));
+    return (this.#log ??= createLogger(this.channel));
   }
 
   progress(value: unknown): void {
-    const posted = (this.#posted ??= { messages: 0 });
-    (this.#progress ??= new ProgressSender(this.#request.instanceId, this.#request.currentRetryTimes ?? 0, posted, (text) => this.log.warn(text))).set(value);
+    (this.#progress ??= new ProgressSender(this.channel, (text) => this.log.warn(text))).set(value);
+  }
+
+  /** The attempt's side of the worker's channel. */
+  get channel(): AttemptChannel {
+    if (this.#channel === undefined) {
+      this.#channel = new AttemptChannel(this.#request);
+      // First used by code the attempt left behind: it has ended already.
+      this.#channel.released = this.#released;
+    }
+    return this.#channel;
   }
 
   get childrenValues(): Readonly<Record<string, unknown>> | undefined {
@@ -67,9 +79,9 @@ export class AttemptContext implements ProcessorContext {
     return this.#request.trace;
   }
 
-  /** Messages (log lines, progress values) posted so far. */
+  /** Batches posted on the worker's channel so far. */
   get messages(): number {
-    return this.#posted?.messages ?? 0;
+    return this.#channel?.posted ?? 0;
   }
 
   get workflow(): AttemptWorkflow {
@@ -90,6 +102,17 @@ export class AttemptContext implements ProcessorContext {
     this.#released = true;
     // Wake our own pending waiter so it does not linger; it sees `released` and does nothing.
     if (this.#controller !== undefined && !this.#controller.signal.aborted) Atomics.notify(this.#flags, this.#slot);
+  }
+
+  /** Whether the attempt has ended (`release()`). */
+  get released(): boolean {
+    return this.#released;
+  }
+
+  /** The attempt's last batch, for its reply (undefined when it has nothing more to say). Call after `release()`. */
+  endChannel(): WorkerBatch | undefined {
+    // An attempt that said nothing still carries the counts of what ended attempts said meanwhile.
+    return this.#channel === undefined && !outbox.holdsCounts ? undefined : outbox.end(this.channel);
   }
 
   #watchFlag(controller: AbortController): void {
@@ -130,14 +153,17 @@ class AttemptWorkflow implements WorkflowContext {
 
   append(key: string, value: unknown): void {
     if (typeof key !== 'string' || key === '') throw new TypeError(`workflow.append: key must be a non-empty string, got ${String(key)}`);
+    // The copy is what is kept: the value as it is now, which the processor may change or break afterwards (a
+    // function put into it later would make the reply impossible to send).
+    let copy: unknown;
     try {
-      structuredClone(value);
+      copy = structuredClone(value);
     } catch (cause) {
       throw new TypeError(`workflow.append: the value for "${key}" cannot be structured-cloned`, { cause });
     }
     // A null-prototype object: a key such as "__proto__" is stored as data, never as a prototype.
     this.#appended ??= Object.create(null) as Record<string, unknown>;
-    this.#appended[key] = value;
+    this.#appended[key] = copy;
   }
 
   get appended(): Readonly<Record<string, unknown>> {
@@ -158,23 +184,23 @@ const PROGRESS_PERIOD_MS = 10;
  * A processor that never yields thus sends one value per period from inside its own calls, and the latest always.
  */
 class ProgressSender {
-  readonly #instanceId: string;
-  readonly #attempt: number;
-  readonly #posted: { messages: number };
+  readonly #channel: AttemptChannel;
   readonly #warn: (text: string) => void;
   #lastSent = Number.NEGATIVE_INFINITY;
   #holding = false;
   #held: unknown;
   #timer: NodeJS.Timeout | undefined;
 
-  constructor(instanceId: string, attempt: number, posted: { messages: number }, warn: (text: string) => void) {
-    this.#instanceId = instanceId;
-    this.#attempt = attempt;
-    this.#posted = posted;
+  constructor(channel: AttemptChannel, warn: (text: string) => void) {
+    this.#channel = channel;
     this.#warn = warn;
   }
 
   set(value: unknown): void {
+    if (this.#channel.released) {
+      outbox.late(); // code the attempt left behind: not held back, dropped and counted at once
+      return;
+    }
     const now = performance.now();
     if (now - this.#lastSent >= PROGRESS_PERIOD_MS) {
       this.#holding = false;
@@ -204,35 +230,34 @@ class ProgressSender {
   // A value that cannot be cloned throws to the processor's own call; one held back is dropped with a warning.
   #send(value: unknown, now: number, fromCall: boolean): void {
     try {
-      parentPort?.postMessage({ type: PROGRESS_MESSAGE, instanceId: this.#instanceId, attempt: this.#attempt, value });
+      outbox.progress(this.#channel, value);
     } catch (cause) {
       if (fromCall) throw new TypeError(`ctx.progress: the value cannot be cloned: ${textOf(cause)}`, { cause });
       this.#warn(`a progress value held back could not be sent (${textOf(cause)}): dropped`);
       return;
     }
     this.#lastSent = now;
-    this.#posted.messages++;
   }
 }
 
-function createLogger(instanceId: string, attempt: number, count: { messages: number }): ProcessorLogger {
-  const write = (level: LogLevel) => (first: unknown, second?: unknown): void => {
-    let fields: Record<string, unknown> | undefined;
-    let msg: string;
-    if (typeof first === 'object' && first !== null) {
-      fields = first as Record<string, unknown>;
-      msg = second === undefined ? '' : String(second);
-    } else {
-      msg = String(first);
-    }
-    const message = { type: LOG_MESSAGE, instanceId, attempt, level, msg, fields };
-    try {
-      parentPort?.postMessage(message);
-    } catch {
-      // Fields that cannot be cloned: keep the line, describe the fields as text.
-      parentPort?.postMessage({ ...message, fields: { fields: String(fields) } });
-    }
-    count.messages++;
+const LEVEL_INDEX: Readonly<Record<LogLevel, number>> = { debug: 0, info: 1, warn: 2, error: 3 };
+
+function createLogger(channel: AttemptChannel): ProcessorLogger {
+  const write = (level: LogLevel) => {
+    const index = LEVEL_INDEX[level];
+    return (first: unknown, second?: unknown): void => {
+      // A line at a level nothing on the main thread would take costs nothing more than this.
+      if (!outbox.sends(index)) return;
+      let fields: Record<string, unknown> | undefined;
+      let msg: string;
+      if (typeof first === 'object' && first !== null) {
+        fields = first as Record<string, unknown>;
+        msg = second === undefined ? '' : textOf(second);
+      } else {
+        msg = textOf(first);
+      }
+      outbox.log(channel, index, msg, fields);
+    };
   };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') } as ProcessorLogger;
 }

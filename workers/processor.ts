@@ -36,10 +36,11 @@ export interface WorkflowContext {
   readonly instanceId: string | number | undefined;
   /**
    * Adds a key to the context passed on to the workflow's next nodes (sent with the final report).
-   * The value must be structured-cloneable; a value that is not throws a `TypeError` here.
+   * The value must be structured-cloneable; a value that is not throws a `TypeError` here. It is copied now: what
+   * is sent is the value as it was when appended, whatever becomes of it afterwards.
    */
   append(key: string, value: unknown): void;
-  /** What this attempt has appended so far. */
+  /** What this attempt has appended so far (the copies taken when appended). */
   readonly appended: Readonly<Record<string, unknown>>;
 }
 

@@ -24,6 +24,9 @@ export const PROCESSOR_FILES = {
   soakUncloneable: 'soak-uncloneable',
   soakFlaky: 'soak-flaky',
   blockExec: 'block-exec',
+  logFlood: 'log-flood',
+  hostileValue: 'hostile-value',
+  soakLeftover: 'soak-leftover',
 } as const;
 export type ProcessorName = keyof typeof PROCESSOR_FILES;
 
@@ -209,6 +212,36 @@ export const KINDS: readonly Kind[] = [
       ]);
       const request = { processor: 'soakUncloneable', jobParams: { variant } } as const;
       return spec(request, [outcome(request, always(own(ending, text)))]);
+    },
+  },
+  {
+    // Logs far past processorLogRate in a loop that never yields: the lines past the bound are dropped in the
+    // worker and counted (the soak checks the counts), or, at debug, never leave it.
+    name: 'log flood', weight: 3,
+    make: (_, { between, pick }) => {
+      const count = between(2_000, 30_000);
+      const request = { processor: 'logFlood', jobParams: { count, level: pick(['debug', 'info'] as const) } } as const;
+      return spec(request, [outcome(request, always(own(Ending.SUCCEEDED, `logged ${count}`)))]);
+    },
+  },
+  {
+    // A value that looks like plain data and cannot be cloned (a Proxy, nested or not, a detached buffer): never
+    // retried, and the worker lives on.
+    name: 'uncloneable value', weight: 3,
+    make: (_, { between, pick }) => {
+      const variant = pick(['proxy', 'throwing-traps', 'revoked', 'in-map', 'in-set', 'in-array', 'in-object', 'detached', 'detached-view'] as const);
+      const request = { processor: 'hostileValue', jobParams: { variant }, maxRetries: between(0, 2) } as const;
+      return spec(request, [outcome(request, always(own(Ending.VALUE_NOT_CLONEABLE, /.*could not be cloned\./)))]);
+    },
+  },
+  {
+    // Leaves a timer behind on its worker (progress and log lines, an error thrown, a rejection left unhandled),
+    // which runs while other instances run there: it succeeds, and must reach, or fail, no other instance.
+    name: 'leftover code', weight: 4,
+    make: (_, { between, pick }) => {
+      const leave = pick(['ticks', 'ticks', 'throw', 'reject'] as const);
+      const request = { processor: 'soakLeftover', jobParams: { leave, ticks: between(1, 20), ms: between(1, 30) } } as const;
+      return spec(request, [outcome(request, always(own(Ending.SUCCEEDED, `left ${leave}`)))]);
     },
   },
   {

@@ -102,6 +102,10 @@ export function faultyReporter(state: SoakState, hash01: Hash01, settings: Repor
     report(report: StatusReport, signal?: AbortSignal): void | Promise<void> {
       const i = state.indexOf(report.instanceId);
       if (i < 0) return undefined;
+      // Code an instance left behind sets progress 'left behind n': no instance's report may ever carry it.
+      if (typeof report.progress === 'string' && report.progress.startsWith('left behind')) {
+        violation(`${state.idOf(i)}: its report carries progress set by code another instance left behind: ${report.progress}`);
+      }
       if (report.status === InstanceStatus.RUNNING) return runningReport(i, report);
       return finalReport(i, report, signal);
     },

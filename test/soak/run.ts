@@ -248,6 +248,14 @@ await closing;
 const closeMs = performance.now() - tClose;
 expectEqual('runtime.size after close()', runtime.size, 0);
 expectEqual('runtime.threads after close()', runtime.threads, 0);
+// Nothing a processor said was lost without a count: every line dropped, every message of an attempt that had ended,
+// every error thrown outside an attempt is in the metrics and in the warnings and errors that reported it (the last
+// of those are logged by close()).
+const metrics = runtime.metrics();
+expectEqual('metrics.processorLogLinesDropped (vs. the warnings that count them)', metrics.processorLogLinesDropped, counts.droppedLines);
+expectEqual('metrics.lateMessagesDropped (vs. the warnings that count them)', metrics.lateMessagesDropped, counts.lateMessages);
+expectEqual('metrics.strayErrors (vs. the error lines that count them)', metrics.strayErrors, counts.strayErrors);
+expectEqual('metrics.malformedMessages', metrics.malformedMessages, 0);
 
 // Figures.
 const sorted = Float64Array.from(state.settleMs).sort();
@@ -265,6 +273,7 @@ console.log(`figures (seed ${SEED}):
   final reports        delivered ${stats.reportsDelivered}, retried ${stats.reportsRetried}, lost ${stats.reportsLost} (each logged as an error)
   report faults        ${table(counts.faults)}; slow answers timed out ${counts.slowTimedOut}, late answers ignored ${counts.lateAnswers}
   RUNNING reports      delivered ${counts.runningDelivered}, failed ${stats.runningReportsFailed} (injected)
+  processor messages   log lines dropped ${metrics.processorLogLinesDropped}, messages of ended attempts dropped ${metrics.lateMessagesDropped}, errors outside any attempt ${metrics.strayErrors} (each counted and logged)
   heap after gc        baseline ${mb(heapBaseline)} MB, mid ${mb(heapMid)} MB, end ${mb(heapEnd)} MB (bound ${mb(heapBound)} MB)
   idle cpu             ${(idleCpuShare * 100).toFixed(1)} % of a core after the soak
   kinds                ${table(kindCounts)}

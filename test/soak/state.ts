@@ -48,6 +48,12 @@ export function createState(n: number) {
       expectedStopIgnored: 0, stopIgnoredLines: 0, retryLines: 0, runningFailLines: 0, runningInjectedFailures: 0,
       runningDelivered: 0, faults: new Map() as Counter, hangs: 0, hangsAborted: 0, lateAnswers: 0, slowTimedOut: 0,
       warnings: new Map() as Counter,
+      /** Log lines the runtime said it dropped (over the rate bound, or the main thread behind). */
+      droppedLines: 0,
+      /** Messages of ended attempts the runtime said it dropped. */
+      lateMessages: 0,
+      /** Errors thrown outside any running attempt, as the runtime's error lines count them. */
+      strayErrors: 0,
     },
     pendingTimers: 0,
     violations,

@@ -9,20 +9,20 @@ export interface LogLine {
   readonly [field: string]: unknown;
 }
 
-/** A pino logger at debug level that keeps every line, and lets a test wait for one. */
+/** A pino logger (at debug level unless told another) that keeps every line, and lets a test wait for one. */
 export class LogCapture {
   readonly lines: LogLine[] = [];
   readonly logger: Logger;
   #waiters: Array<{ match: (line: LogLine) => boolean; resolve: (line: LogLine) => void }> = [];
 
-  constructor() {
+  constructor(level: 'debug' | 'info' = 'debug') {
     const stream = new Writable({
       write: (chunk: Buffer, _encoding, callback) => {
         for (const text of chunk.toString().split('\n')) if (text !== '') this.#add(JSON.parse(text) as LogLine);
         callback();
       },
     });
-    this.logger = pino({ level: 'debug' }, stream);
+    this.logger = pino({ level }, stream);
   }
 
   #add(line: LogLine): void {

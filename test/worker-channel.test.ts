@@ -1,0 +1,110 @@
+// The main thread's side of the workers' channels (src/worker-channel.ts), driven directly: a fake tracker, and a
+// MessageChannel standing in for a worker's. What the runtime tests cannot bring about at will: an attempt's end that
+// comes before the runtime has heard of its worker's channel, a second channel claimed for a thread, a malformed
+// batch, more lines than the main thread holds.
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import { Metrics } from '../dist/src/metrics.js';
+import { BATCH_MESSAGE, CHANNEL_MESSAGE, Item, SETTINGS_MESSAGE, type WorkerBatch } from '../dist/src/protocol.js';
+import { kAttemptOf, kProgress, kStarted } from '../dist/src/tracker.js';
+import { WorkerChannels, type AttemptEndpoint } from '../dist/src/worker-channel.js';
+import { LogCapture } from './support/logs.js';
+
+const SLOT = 2;
+const TICKET = 41;
+
+/** A tracker whose current attempt (0) holds SLOT with TICKET, recording what it is handed. */
+function fakeTracker(): AttemptEndpoint & { progress: unknown[] } {
+  const progress: unknown[] = [];
+  return {
+    instanceId: 'i-1',
+    progress,
+    [kAttemptOf]: (ticket: number) => (ticket === TICKET ? 0 : -1),
+    [kProgress]: (_ticket: number, value: unknown) => progress.push(value),
+    [kStarted]: () => undefined,
+  };
+}
+
+function batch(items: unknown[], ticket = TICKET): WorkerBatch {
+  return { type: BATCH_MESSAGE, slot: SLOT, ticket, items };
+}
+
+const lines = (n: number, from = 0): unknown[] => Array.from({ length: n }, (_, i) => [Item.INFO, 'line', { i: from + i }]).flat();
+
+const open: Array<{ channels: WorkerChannels; ports: MessagePort[] }> = [];
+afterEach(() => {
+  for (const { channels, ports } of open.splice(0)) {
+    channels.close();
+    for (const port of ports) port.close();
+  }
+});
+
+function setUp(options: { burst?: number } = {}) {
+  const logs = new LogCapture();
+  const metrics = new Metrics(60_000);
+  const tracker = fakeTracker();
+  const channels = new WorkerChannels({ logger: logs.logger, onProcessorLog: undefined, rate: 1000, burst: options.burst ?? 2000, metrics, trackerIn: (slot) => (slot === SLOT ? tracker : undefined) });
+  const { port1: worker, port2: main } = new MessageChannel();
+  open.push({ channels, ports: [worker, main] });
+  return { logs, metrics, tracker, channels, worker, main };
+}
+
+describe('the workers\' channels on the main thread', () => {
+  it('holds an end that comes before its worker\'s channel is known, and takes the lines the worker posted first', async () => {
+    const { logs, channels, worker, main } = setUp();
+    worker.postMessage(batch(lines(3)));
+    const order: string[] = [];
+    const taken = new Promise<void>((resolve) => {
+      expect(channels.settle(7, true, batch([Item.PROGRESS, 'last']), () => {
+        order.push(...logs.lines.filter((l) => l.msg === 'line').map((l) => `line ${String(l.i)}`), 'end');
+        resolve();
+      })).toBe(false);
+    });
+    channels.onParentMessage({ type: CHANNEL_MESSAGE, threadId: 7, port: main });
+    await taken;
+    expect(order).toEqual(['line 0', 'line 1', 'line 2', 'end']);
+    // The worker gets the runtime's settings on its channel.
+    const settings = await new Promise((resolve) => worker.once('message', resolve));
+    expect(settings).toMatchObject({ type: SETTINGS_MESSAGE, rate: 1000, burst: 2000 });
+  });
+
+  it('refuses, and logs, a second channel claimed for a thread, and anything with its tag it does not take', () => {
+    const { logs, metrics, channels, main } = setUp();
+    channels.onParentMessage({ type: CHANNEL_MESSAGE, threadId: 9, port: main });
+    const { port1, port2 } = new MessageChannel();
+    open.push({ channels: setUp().channels, ports: [port1, port2] });
+    channels.onParentMessage({ type: CHANNEL_MESSAGE, threadId: 9, port: port2 });
+    channels.onParentMessage({ type: 'light-task-tracker:log', instanceId: 42, level: 'info', msg: 'forged' });
+    channels.onParentMessage({ type: 'a processor\'s own', n: 1 });
+    expect(metrics.malformedMessages).toBe(2);
+    expect(logs.withMessage('a worker posted a message the runtime refuses: ignored')).toHaveLength(1);
+  });
+
+  it('refuses the rest of a malformed batch, and drops (and counts) what a finished attempt posted', () => {
+    const { logs, metrics, channels, worker, main } = setUp();
+    channels.onParentMessage({ type: CHANNEL_MESSAGE, threadId: 3, port: main });
+    worker.postMessage(batch([...lines(1), Item.INFO, 42, undefined, ...lines(1, 1)]));
+    worker.postMessage(batch([...lines(2), Item.PROGRESS, 'old'], TICKET - 1));
+    expect(channels.settle(3, true, undefined, () => undefined)).toBe(true);
+    expect(logs.lines.filter((l) => l.msg === 'line').map((l) => l.i)).toEqual([0]);
+    expect(metrics.malformedMessages).toBe(1);
+    expect(metrics.lateMessagesDropped).toBe(3);
+  });
+
+  it('keeps at most its bound of lines waiting: the lines of the batches past it are dropped and counted, their progress kept', async () => {
+    const { logs, metrics, tracker, channels, worker, main } = setUp({ burst: 100 });
+    channels.onParentMessage({ type: CHANNEL_MESSAGE, threadId: 4, port: main });
+    // 100 batches of 128 lines, read at once: 10,000 lines may wait (the floor of the bound), the rest cannot.
+    for (let b = 0; b < 100; b++) worker.postMessage(batch([...lines(128, b * 128), Item.PROGRESS, b]));
+    const ended = new Promise<void>((resolve) => {
+      if (channels.settle(4, true, undefined, resolve)) resolve();
+    });
+    await ended;
+    const written = logs.lines.filter((l) => l.msg === 'line').length;
+    expect(written + metrics.processorLogLinesDropped).toBe(12_800);
+    expect(written).toBeGreaterThanOrEqual(10_000 - 128);
+    expect(written).toBeLessThanOrEqual(10_000);
+    expect(tracker.progress).toEqual(Array.from({ length: 100 }, (_, b) => b));
+    expect(logs.withMessage('processor log lines dropped: the main thread is behind')).not.toHaveLength(0);
+  });
+});
