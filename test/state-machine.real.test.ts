@@ -70,12 +70,20 @@ describe('tracker state machine with real workers', () => {
     const count = 2000;
     let heldRounds = 0;
     for (let round = 0; round < 8; round++) {
-      const test = runtimes.make({ maxThreads: 1, forceStopGraceMs: 0 });
+      // The stop comes as the line before the last is written, from onProcessorLog: the processor has written all its
+      // lines, and its reply is on the way, or already held while the main thread writes them.
+      let stopAt: (() => void) | undefined;
+      const test = runtimes.make({
+        maxThreads: 1,
+        forceStopGraceMs: 0,
+        onProcessorLog: (line) => {
+          if (line.msg === 'line' && line.fields?.i === count - 2) stopAt?.();
+        },
+      });
       const { runtime, logs } = test;
       const tracker = runtime.submit({ processor: 'logMany', jobParams: { count } });
-      // The processor has written all but its last line: its reply is on the way, or already held for that line.
+      stopAt = () => tracker.stop();
       await logs.waitFor((l) => l.instanceId === tracker.instanceId && l.msg === 'line' && l.i === count - 2);
-      tracker.stop();
       const outcome = await expectSettledCleanly(test, tracker);
       const terminated = logs.withMessage('the instance did not finish after its interrupt: terminating its worker', tracker.instanceId);
       if (outcome.status === 'SUCCEED') {
@@ -96,8 +104,8 @@ describe('tracker state machine with real workers', () => {
       await runtime.close();
       expect(runtime.size).toBe(0);
     }
-    // The main thread logs lines slower than the worker writes them, so the reply usually comes first and waits:
-    // the case of the bug (before the fix its worker, already free, was terminated, and the next instance, given
+    // The main thread writes lines slower than the worker logs them (and a quarter of a millisecond at a time), so
+    // the reply usually comes first and waits: the case of the bug (before the fix its worker, already free, was terminated, and the next instance, given
     // that worker meanwhile, died with it: "worker exited with code: 1").
     expect(heldRounds).toBeGreaterThan(0);
   });

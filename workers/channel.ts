@@ -32,7 +32,7 @@ parentPort?.postMessage({ type: CHANNEL_MESSAGE, threadId, port: port2 } satisfi
 const IMMEDIATE_LINES = 16;
 /** How long between two counts of an attempt's dropped lines, at most one per this period (ms). */
 const DROPPED_REPORT_MS = 1000;
-/** Until the runtime's settings arrive: every level, and these bounds (the options' defaults). */
+/** Until the runtime's settings arrive: every level, and these bounds (`defaultOptions`' own, which this thread cannot import). */
 const DEFAULT_RATE = 1000;
 const DEFAULT_BURST = 2000;
 
@@ -40,7 +40,6 @@ const DEFAULT_BURST = 2000;
 export class AttemptChannel {
   readonly slot: number;
   readonly ticket: number;
-  readonly instanceId: string;
   /** The attempt has ended: whatever it (code it left behind) sends from now on is dropped and counted. */
   released = false;
   /** Batches posted on the channel. */
@@ -52,7 +51,6 @@ export class AttemptChannel {
   constructor(request: AttemptRequest) {
     this.slot = request.slot;
     this.ticket = request.ticket;
-    this.instanceId = request.instanceId;
   }
 }
 
@@ -77,12 +75,12 @@ class Outbox {
 
   /** Whether a line at `level` (its index in LOG_LEVELS) is sent at all: false below what the runtime writes. */
   sends(level: number): boolean {
-    const levels = this.#levels ?? this.#settle();
+    const levels = this.#levels ?? this.#readSettings();
     return levels === undefined || level >= Atomics.load(levels, 0);
   }
 
   // Reads the runtime's settings if they have come (the runtime posts them as soon as it has the channel).
-  #settle(): Int32Array | undefined {
+  #readSettings(): Int32Array | undefined {
     const received = receiveMessageOnPort(port);
     const settings = received?.message as ChannelSettings | undefined;
     if (settings?.type !== SETTINGS_MESSAGE) return undefined;
