@@ -378,13 +378,17 @@ export class WorkerPool {
    * Force-stops `attempt`, which has started and not ended (its reply is not on its way: see `hasEnded`): its worker
    * is terminated now (a real `worker.terminate()`; it cannot be running another attempt, as it has not answered
    * this one), marked first so that piscina gives it nothing more, and the attempts waiting in the queue are offered
-   * again on the next turn, so that a spare takes the next one. Resolves true once the thread has exited, false when
+   * again on the next turn, so that a spare takes the next one; `beforeTerminate` runs once the worker is marked and
+   * before it is terminated (the owner hands its slot on there). Resolves true once the thread has exited, false when
    * it has not after STUCK_THREAD_MS (see #terminate).
    */
-  forceStop(attempt: PoolAttempt): Promise<boolean> {
+  forceStop(attempt: PoolAttempt, beforeTerminate: () => void): Promise<boolean> {
     attempt.launch++; // the rejection its worker's end brings is not the attempt's end
     this.#leftWorker(attempt);
     attempt.settled = true;
+    // Marked first, so that what `beforeTerminate` dispatches goes to a spare at once, before the terminate's cost.
+    if (attempt.workerId !== 0) this.#doomed.add(attempt.workerId);
+    beforeTerminate();
     const exited = this.#terminate(attempt.workerId);
     this.#reofferSoon();
     return exited;

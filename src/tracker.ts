@@ -385,8 +385,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     if (startedAt !== null) this.#seeStart(this.#attempts, startedAt, attempt.workerId);
     this.#attempt = undefined;
     this.#clearTimers();
-    const exited = pool.forceStop(attempt);
-    this.#handOnSlot();
+    const exited = pool.forceStop(attempt, () => this.#handOnSlot());
     void exited.then((exit) => this.#onAttemptEnd(exit ? Ending.FORCE_STOPPED : Ending.FORCE_STOP_STUCK, ''));
   }
 

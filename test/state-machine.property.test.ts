@@ -284,8 +284,9 @@ class World {
       },
       // As the pool does: the attempt's worker terminated at once; its thread has exited a microtask later (so that
       // the tracker's own timers stay the only ones the invariants count). Its death reaches the tracker as a 'die'.
-      forceStop: (pooled: PoolAttempt): Promise<boolean> => {
+      forceStop: (pooled: PoolAttempt, beforeTerminate: () => void): Promise<boolean> => {
         world.tick('pool.forceStop');
+        beforeTerminate();
         const attempt = world.attempts.find((a) => a.pooled === pooled);
         world.checkForceStop('forceStop', undefined, attempt);
         if (attempt !== undefined) {
