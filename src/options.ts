@@ -155,7 +155,8 @@ export interface TaskRuntimeOptions<M = Record<string, unknown>> {
   readonly processorLogRate?: number;
   /**
    * The most log lines a worker thread sends at once, above `processorLogRate`: a processor that has been quiet may
-   * log this many lines in a burst before its lines are dropped (a token bucket, refilled at `processorLogRate`).
+   * log this many lines in a burst before its lines are dropped (a token bucket, refilled at `processorLogRate`; each
+   * attempt starts with a full one, so an instance's flood never costs the next instance on that worker its lines).
    * The main thread holds at most the larger of 10,000 lines and 4 × this many lines not yet written: past it, it
    * drops the lines of the batches that come and counts them the same way. A whole number, 1 to 2^31-1.
    * @default 2000

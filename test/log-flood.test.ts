@@ -35,6 +35,18 @@ describe('a processor that floods its log', () => {
     expect(runtime.metrics().processorLogLinesDropped).toBe(dropped);
   });
 
+  // Regression: the bound was one bucket per worker, so an instance's flood spent the tokens of the next instance
+  // on its worker: the next one's 'started' line was dropped (the soak, waiting for it to stop a sleeper, hung).
+  it('flood-starved-the-next-instance: an instance after a flood on the same worker has its own lines sent', async () => {
+    const { runtime, logs } = runtimes.make({ processors: registry, maxThreads: 1, spareThreads: 0, processorLogRate: 1, processorLogBurst: 50 });
+    await runtime.submit({ processor: 'logFlood', instanceId: 'flood', jobParams: { count: 10_000 } }).done;
+    expect(droppedOf(logs, 'flood')).toBeGreaterThan(0);
+    const after = await runtime.submit({ processor: 'succeed', instanceId: 'after', jobParams: 'x' }).done;
+    expect(after.status).toBe('SUCCEED');
+    expect(logs.lines.filter((line) => line.instanceId === 'after' && line.msg === 'started')).toHaveLength(1);
+    expect(droppedOf(logs, 'after')).toBe(0);
+  });
+
   it('keeps the lines at levels neither the logger nor onProcessorLog takes in the worker: none is dropped or sent', async () => {
     const logs = new LogCapture('info');
     const { runtime } = runtimes.make({ processors: registry, logger: logs.logger, processorLogRate: 1000, processorLogBurst: 500 });

@@ -61,6 +61,8 @@ class Outbox {
   #burst = DEFAULT_BURST;
   #tokens = DEFAULT_BURST;
   #filledAt = performance.now();
+  // The attempt whose lines the bucket holds tokens for.
+  #bucketOwner: AttemptChannel | undefined;
   // The batch being filled: one attempt's entries.
   #owner: AttemptChannel | undefined;
   #items: unknown[] = [];
@@ -108,7 +110,7 @@ class Outbox {
       return;
     }
     const now = performance.now();
-    if (!this.#take(now)) {
+    if (!this.#take(now, channel)) {
       channel.dropped++;
       return;
     }
@@ -220,8 +222,14 @@ class Outbox {
     if (this.#items.length === 0) this.#since = now;
   }
 
-  // A token of the bucket: `rate` a second, at most `burst` saved up.
-  #take(now: number): boolean {
+  // A token of the bucket: `rate` a second, at most `burst` saved up. Each attempt starts with a full bucket: the
+  // lines an attempt's flood spent are never taken from the next instance on this worker.
+  #take(now: number, channel: AttemptChannel): boolean {
+    if (this.#bucketOwner !== channel) {
+      this.#bucketOwner = channel;
+      this.#tokens = this.#burst;
+      this.#filledAt = now;
+    }
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#filledAt) * this.#rate) / 1000);
     this.#filledAt = now;
     if (this.#tokens < 1) return false;
