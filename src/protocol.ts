@@ -237,10 +237,6 @@ export interface WorkerBootedMessage {
   readonly threadId: number;
 }
 
-export function isWorkerBootedMessage(value: unknown): value is WorkerBootedMessage {
-  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === BOOTED_MESSAGE;
-}
-
 /**
  * A worker's word that the attempt in `slot` (with `ticket`) waits for the first import of registry module
  * `processorIndex` in this worker: the main thread bounds the wait (`loadTimeoutMs`), a worker stuck there included.

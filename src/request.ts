@@ -66,24 +66,10 @@ export interface SubmitRequest<K extends string = string, P = unknown> {
   readonly signal?: AbortSignal;
 }
 
-/** Every field a `SubmitRequest` has: any other is refused. */
-const REQUEST_KEYS = keySet({
-  processor: true,
-  instanceId: true,
-  jobId: true,
-  jobParams: true,
-  instanceParams: true,
-  childrenValues: true,
-  timeoutMs: true,
-  maxRetries: true,
-  wfInstanceId: true,
-  signal: true,
-} satisfies Record<keyof SubmitRequest, true>);
-
 /** The fields of a request that `run()` takes as options: all but its own arguments. */
 type RunOptionKey = Exclude<keyof SubmitRequest, 'processor' | 'jobParams'>;
 
-const RUN_OPTION_KEYS = keySet({
+const RUN_OPTION_FIELDS = {
   instanceId: true,
   jobId: true,
   instanceParams: true,
@@ -92,7 +78,12 @@ const RUN_OPTION_KEYS = keySet({
   maxRetries: true,
   wfInstanceId: true,
   signal: true,
-} satisfies Record<RunOptionKey, true>);
+} as const satisfies Record<RunOptionKey, true>;
+
+const RUN_OPTION_KEYS = keySet(RUN_OPTION_FIELDS);
+
+/** Every field a `SubmitRequest` has: any other is refused. */
+const REQUEST_KEYS = keySet({ ...RUN_OPTION_FIELDS, processor: true, jobParams: true } satisfies Record<keyof SubmitRequest, true>);
 
 /**
  * Checks `run()`'s options: an object (or undefined) with no key a request does not take, nor `processor` or
