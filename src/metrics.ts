@@ -124,11 +124,6 @@ export interface MetricsListener {
   ended(processor: string, reason: OutcomeReason, runMs: number | null): void;
 }
 
-/**
- * The runtime's method that adds a `MetricsListener` and returns its removal. A symbol the main entry does not
- * export: the `light-task-tracker/prometheus` entry uses it, and it stays off the public API.
- */
-export const kListenMetrics = Symbol('listenMetrics');
 
 /** The counts a snapshot takes from the runtime, the pool and the report sender at the moment it is made. */
 export type LiveCounts = Pick<

@@ -138,11 +138,6 @@ export interface AttemptReply {
   readonly msg?: string;
   /** Workflow context the processor appended during this attempt. @default none */
   readonly appended?: Record<string, unknown>;
-  /**
-   * Batches this attempt posted on the worker's channel (log lines, progress values): when there are any, the main
-   * thread takes in what the channel holds before it takes the reply, so that they come first. @default 0
-   */
-  readonly messages?: number;
   /** The attempt's last batch (the lines written since its last post, and its counts), carried by the reply itself. */
   readonly batch?: WorkerBatch;
   /** A successful attempt's value when it is a primitive, or holds shared memory (then cloned as it is). */

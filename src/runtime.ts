@@ -8,13 +8,14 @@ import { AdmissionLimitError, DuplicateInstanceError, InstanceError, RuntimeClos
 import { keySet, refuseUnknownOptions } from './keys.js';
 import { defaultLogger, resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
 import { WorkerPool } from './pool.js';
-import { kListenMetrics, Metrics, type MetricsListener, type MetricsSnapshot } from './metrics.js';
+import { Metrics, type MetricsListener, type MetricsSnapshot } from './metrics.js';
 import { FifoQueue } from './queue.js';
 import { resolveRegistry, type ProcessorRegistry } from './registry.js';
 import { ReportSender, type ReportCounters } from './report-sender.js';
 import { acceptRequest, checkRunOptions, type SubmitRequest } from './request.js';
 import { OutcomeStatus } from './status.js';
-import { kCallerAbort, kReportTick, kStart, kStopForClose, Tracker, type TrackerHost } from './tracker.js';
+import { kCallerAbort, kListenMetrics, kReportTick, kStart, kStopForClose } from './symbols.js';
+import { Tracker, type TrackerHost } from './tracker.js';
 import { WorkerChannels } from './worker-channel.js';
 
 /** The type of a processor module, as `typeof import('./processor.js')`: its default export is a processor. */
@@ -77,8 +78,8 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
   readonly #metrics: Metrics;
   /** The workers' channels: their attempts' log lines, progress values and starts. */
   readonly #channels: WorkerChannels;
-  /** The tracker whose attempt holds each dispatch slot. */
-  readonly #bySlot: Array<AnyTracker | undefined> = [];
+  /** Instances dispatched to the pool and not yet finished (or force-stopped): at most the pool's capacity. */
+  #dispatched = 0;
   #submitted = 0;
   #closing: Promise<void> | undefined;
   #onEmpty: (() => void) | undefined;
@@ -89,20 +90,20 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
     const logger = (this.#logger = this.#options.logger ?? defaultLogger());
     this.#reports = new ReportSender(this.#options, logger);
     this.#metrics = new Metrics(this.#options.metricsWindowMs);
-    this.#channels = new WorkerChannels({
+    const channels = (this.#channels = new WorkerChannels({
       logger,
       onProcessorLog: this.#options.onProcessorLog,
       rate: this.#options.processorLogRate,
       burst: this.#options.processorLogBurst,
       metrics: this.#metrics,
-      trackerIn: (slot) => this.#bySlot[slot],
-    });
+      attemptAt: (slot, ticket) => this.#pool.attemptAt(slot, ticket),
+    }));
     this.#pool = new WorkerPool({
       minThreads: this.#options.minThreads,
       maxThreads: this.#options.maxThreads,
       spareThreads: this.#options.spareThreads,
       resourceLimits: this.#options.resourceLimits,
-      onMessage: (message) => this.#channels.onParentMessage(message),
+      channels,
       onError: (error) => logger.error({ err: error }, 'a worker failed outside any attempt'),
       preload: this.#registry.urls,
       loadTimeoutMs: this.#options.loadTimeoutMs,
@@ -126,12 +127,10 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
           logger.warn({ instanceId, err: error }, 'onProgress threw');
         }
       },
-      afterMessages: (threadId, drain, batch, then) => this.#channels.settle(threadId, drain, batch, then),
       reportFinal: (report) => this.#reports.final(report),
       metrics: this.#metrics,
-      releaseSlot: (slot) => {
-        this.#bySlot[slot] = undefined;
-        this.#pool.releaseSlot(slot);
+      release: () => {
+        this.#dispatched--;
         this.#dispatch();
       },
       forget: (tracker) => {
@@ -249,7 +248,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
     const pool = this.#pool;
     const live = this.#live.size;
     const queued = this.#queue.size;
-    const running = pool.slotsInUse;
+    const running = this.#dispatched;
     return this.#metrics.snapshot({
       live,
       queued,
@@ -309,17 +308,13 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
     }
   }
 
-  // Starts queued instances while slots are free; a tracker stopped while queued declines, and its slot goes on.
+  // Starts queued instances while the pool has room; a tracker stopped while queued declines, and the room goes on.
   #dispatch(): void {
-    while (this.#queue.size > 0 && this.#pool.hasFreeSlot) {
+    const capacity = this.#pool.capacity;
+    while (this.#queue.size > 0 && this.#dispatched < capacity) {
       const tracker = this.#queue.shift() as AnyTracker;
-      const slot = this.#pool.takeSlot();
-      // Known by its slot before it starts: its attempt's first messages may come at once.
-      this.#bySlot[slot] = tracker;
-      if (!tracker[kStart](slot)) {
-        this.#bySlot[slot] = undefined;
-        this.#pool.releaseSlot(slot);
-      }
+      this.#dispatched++;
+      if (!tracker[kStart]()) this.#dispatched--;
     }
   }
 }

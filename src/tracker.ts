@@ -1,20 +1,24 @@
-// One tracker per job instance, in the main thread: its timers, its interrupt / force-stop escalation, its retries
-// and its reports. Its state is a phase (queued → running → finished → destroyed), an escalation cause (none,
-// timeout, stop) and an escalation stage; every move of the last two is in #escalate, and what an attempt's end
-// means is decided by decideOutcome (outcome.ts), never here. Each handler is guarded by the phase, so a late event
-// (a reply after a force-stop, a timer after the finish) can never move a finished instance back.
+// One tracker per job instance, in the main thread: it runs the instance's attempts through the pool's Attempt
+// handle, retries them, and ends the instance. Its parts each own one idea: the escalation state machine
+// (escalation.ts) makes every move of its phase, cause and stage; its timeout clock (deadline.ts); its reports
+// (tracker-reports.ts); and what an attempt's end means is decided by decideOutcome (outcome.ts), never here.
+import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import { decideOutcome, Ending, isStop, type Cause, type Decision, type StoppedBy } from './outcome.js';
-import { kAttemptError, kAttemptReply, type AttemptOwner, type PoolAttempt, type WorkerPool } from './pool.js';
-import { channels, epochNow, TIME_ORIGIN, type EndMessage, type ForceStopMessage, type InterruptMessage, type RetryMessage, type StartMessage, type SubmitMessage } from './channels.js';
+import type { Attempt, AttemptExit, AttemptListener } from './attempt.js';
 import { listenToAbort } from './caller-signal.js';
+import { channels, epochNow, TIME_ORIGIN, type EndMessage, type ForceStopMessage, type InterruptMessage, type RetryMessage, type StartMessage, type SubmitMessage } from './channels.js';
+import { DeadlineClock } from './deadline.js';
 import { WorkerBootError } from './errors.js';
+import { escalate, initialEscalation, Phase, type EscalationEvent, type EscalationState } from './escalation.js';
 import type { Metrics } from './metrics.js';
-import { AttemptEnd, readValue, textOf, type AttemptReply, type AttemptRequest, type WorkerBatch } from './protocol.js';
-import { cutResult, type RunningStatus, type StatusReport } from './report.js';
+import { decideOutcome, Ending, isStop, type Decision, type StoppedBy } from './outcome.js';
+import type { AttemptFields, Rescue } from './pool.js';
+import { AttemptEnd, readValue, textOf, type AttemptReply } from './protocol.js';
+import type { RunningStatus } from './report.js';
 import type { AcceptedRequest, Params } from './request.js';
 import { InstanceStatus, OutcomeStatus, TaskStatus, type OutcomeReason } from './status.js';
-import type { ResolvedOptions } from './options.js';
+import { kCallerAbort, kReportTick, kStart, kStopForClose } from './symbols.js';
+import { InstanceReports, type ReportHost, type ReportView } from './tracker-reports.js';
 
 /** How an instance ended: what `tracker.done` resolves with. Times are epoch milliseconds. */
 export interface Outcome<V = unknown> {
@@ -42,24 +46,22 @@ export interface Outcome<V = unknown> {
   readonly abortReason: unknown;
 }
 
+/** What runs a tracker's attempts: the pool, behind its Attempt handle. */
+export interface AttemptRunner {
+  /** Hands an attempt over; `listener` hears of it. `transfer` goes with it; see WorkerPool.run for `rescue`. */
+  run(fields: AttemptFields, listener: AttemptListener, transfer?: ReadonlyArray<ArrayBuffer | MessagePort>, rescue?: Rescue): Attempt;
+  /** How long the retry of an attempt whose worker died waits (ms). */
+  deathBackoffMs(): number;
+}
+
 /** What a tracker needs from its runtime: one object per runtime, shared by all its trackers. */
-export interface TrackerHost {
-  readonly options: ResolvedOptions;
+export interface TrackerHost extends ReportHost {
   readonly logger: Logger;
-  readonly pool: WorkerPool;
-  /** Sends a RUNNING report; failures are logged, not retried (the next period sends a fresher one). */
-  reportRunning(report: StatusReport): void;
+  readonly pool: AttemptRunner;
   /** Hands a progress value on to the application (`onProgress`); never throws. */
   onProgress(instanceId: string, attempt: number, value: unknown): void;
-  /**
-   * Before an attempt's end is taken, what its worker `threadId` posted is taken in (see `WorkerChannels.settle`):
-   * true when it is in; false when `then` is called once it is.
-   */
-  afterMessages(threadId: number, drain: boolean, batch: WorkerBatch | undefined, then: () => void): boolean;
-  /** Delivers a final report with retries; never rejects; undefined when delivered synchronously. */
-  reportFinal(report: StatusReport): Promise<void> | undefined;
-  /** The tracker is done with its dispatch slot. */
-  releaseSlot(slot: number): void;
+  /** The tracker is done with its dispatch: the next queued instance may go. */
+  release(): void;
   /** The runtime's metrics: the tracker records its instance's start, attempts and end. */
   readonly metrics: Metrics;
   /** The tracker is destroyed: forget it. */
@@ -67,38 +69,15 @@ export interface TrackerHost {
   forget(tracker: Tracker<any, any>): void;
 }
 
-/** The runtime's handles on a tracker: symbols the package does not export, so they stay off the public API. */
-export const kStart = Symbol('start');
-export const kStopForClose = Symbol('stopForClose');
-export const kAttemptOf = Symbol('attemptOf');
-export const kProgress = Symbol('progress');
-export const kReportTick = Symbol('reportTick');
-export const kStarted = Symbol('started');
-export const kCallerAbort = Symbol('callerAbort');
-
-const Phase = { QUEUED: 0, RUNNING: 1, FINISHED: 2, DESTROYED: 3 } as const;
-type Phase = (typeof Phase)[keyof typeof Phase];
-
-/** How far the tracker has gone to end the running attempt from outside. */
-const Stage = {
-  NONE: 0,
-  /** The attempt's flag is set; its grace runs. */
-  INTERRUPTED: 1,
-  /** The grace has passed and force-stop is off: it runs on, until it ends or close() terminates it. */
-  OVERDUE: 2,
-  /** Its worker is being terminated. */
-  FORCE_STOPPED: 3,
-} as const;
-type Stage = (typeof Stage)[keyof typeof Stage];
-
 /**
- * What moves an instance's escalation: a stop from outside (a call, or the caller's signal), its timeout, the grace
- * after an interrupt, close().
+ * How long a force-stop waits for a reply that is on its way (ms): the attempt had ended in its worker when the
+ * force-stop came, its reply not yet read (the main thread was busy). The reply wins; only a worker that never sends
+ * it, stuck after it answered, is terminated after this wait.
  */
-type Escalation = 'stop' | 'signal' | 'timeout' | 'grace-expired' | 'close';
+export const REPLY_ON_ITS_WAY_MS = 1000;
 
 /** One instance's tracker. `V` is the type of its processor's value, `G` of its progress values. */
-export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
+export class Tracker<V = unknown, G = unknown> {
   readonly instanceId: string;
   /** Settles exactly once, when the instance's outcome is decided. Never rejects. */
   readonly done: Promise<Outcome<V>>;
@@ -108,55 +87,48 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
   readonly #createTime = Date.now();
   /** The submit, for wait times (epoch ms, µs precision). */
   readonly #submittedAt = epochNow();
-  /** The last attempt (1, 2, …) whose start has been counted and published. */
-  #startSeen = 0;
-  /** Trace context a submit subscriber put in, sent with every attempt; undefined when none. */
-  #trace: Record<string, string> | undefined;
+  readonly #reports: InstanceReports;
   #resolveDone!: (outcome: Outcome<V>) => void;
-  #phase: Phase = Phase.QUEUED;
-  #cause: Cause = 'none';
-  #stage: Stage = Stage.NONE;
-  /** close() has reached it: it is terminated after its grace even with force-stop off. */
-  #closing = false;
+  #state: EscalationState = initialEscalation;
   #decision: Decision | undefined;
   /** When the first attempt started in its worker (epoch ms, µs precision); null until the tracker has seen it. */
   #startedAt: number | null = null;
+  /** The last attempt (1, 2, …) whose start has been counted and published. */
+  #startsSeen = 0;
   #endTime: number | null = null;
   /** Attempts handed to the pool (one of them may not have started yet). */
   #attempts = 0;
-  #slot = -1;
-  /** The current attempt's ticket: its worker starts it by taking the ticket from the slot's stamp. */
-  #ticket = 0;
+  /** The current attempt, while it runs. */
+  #attempt: Attempt | undefined;
   /** How the last attempt ended, for a stop that cancels its retry before it starts. */
   #lastEnding: Ending = Ending.NEVER_STARTED;
   #lastText = '';
   #appended: Record<string, unknown> | undefined;
   #progress: G | undefined;
   #value: V | undefined;
-  #lastReportTime = 0;
-  /**
-   * The attempt's end (its reply, or its worker's death), held while the messages it posted before it are taken in
-   * on this thread (they travel on the worker's channel, not with the reply).
-   */
-  #held: Held | undefined;
-  /** The attempt in the pool: what a force-stop terminates. */
-  #attempt: PoolAttempt | undefined;
-  // When the next RUNNING report is due (epoch ms); the runtime's one report ticker asks every tracker.
-  #nextReportAt: number;
-  #timeoutTimer: NodeJS.Timeout | undefined;
-  #timeoutImmediate: NodeJS.Immediate | undefined;
-  /** The timeout's deadline on the monotonic clock (performance.now()): 0 until the first start is seen. */
-  #deadline = 0;
+  /** Trace context a submit subscriber put in, sent with every attempt; undefined when none. */
+  #trace: Record<string, string> | undefined;
+  #clock: DeadlineClock | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
   /** A retry waiting out the death backoff. */
   #retryTimer: NodeJS.Timeout | undefined;
-  /** A force-stop found the attempt's reply on its way, and waits for it (once). */
-  #replyAwaited = false;
-  /** The dispatch slot has been given back (a force-stop gives it before its thread has exited). */
-  #slotHandedOn = false;
-  #onCallerAbort: (() => void) | undefined;
+  /** The dispatch has been given back (a force-stop gives it before its thread has exited). */
+  #released = false;
   /** Stops listening to the caller's signal (shared with the other instances given the same signal). */
   #stopListening: (() => void) | undefined;
+  readonly #listener: AttemptListener = {
+    attemptStarted: (attempt) => {
+      if (attempt === this.#attempt) this.#noteStart(attempt);
+    },
+    attemptProgress: (attempt, value) => {
+      if (attempt !== this.#attempt) return;
+      this.#progress = value as G;
+      this.#host.onProgress(this.instanceId, attempt.number, value);
+    },
+    attemptEnded: (attempt, exit) => {
+      if (attempt === this.#attempt) this.#onExit(exit);
+    },
+  };
 
   constructor(host: TrackerHost, request: AcceptedRequest) {
     this.#host = host;
@@ -165,12 +137,8 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve;
     });
-    const period = host.options.statusReportIntervalMs;
-    this.#nextReportAt = this.#createTime + period / 3 + Math.random() * (period / 3);
-    if (request.signal !== undefined) {
-      this.#onCallerAbort = () => this[kCallerAbort]();
-      this.#stopListening = listenToAbort(request.signal, this.#onCallerAbort);
-    }
+    this.#reports = new InstanceReports(host, this.#createTime);
+    if (request.signal !== undefined) this.#stopListening = listenToAbort(request.signal, () => this[kCallerAbort]());
     if (channels.submit.hasSubscribers) this.#publishSubmit();
   }
 
@@ -192,7 +160,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
 
   /** The reference's TaskStatus: WORKER_RECEIVED → WORKER_PROCESSING → WORKER_PROCESS_SUCCESS | WORKER_PROCESS_FAILED. */
   get taskStatus(): TaskStatus {
-    if (this.#noteStart() === null) return TaskStatus.WORKER_RECEIVED;
+    if (this.#firstStart() === null) return TaskStatus.WORKER_RECEIVED;
     if (this.#decision === undefined) return TaskStatus.WORKER_PROCESSING;
     return this.#decision.succeeded ? TaskStatus.WORKER_PROCESS_SUCCESS : TaskStatus.WORKER_PROCESS_FAILED;
   }
@@ -231,18 +199,15 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     this.#escalate('signal');
   }
 
-  /**
-   * Runtime: hands the first attempt to the pool in `slot`; it starts when its worker takes it. Returns false when
-   * the instance no longer wants to run.
-   */
-  [kStart](slot: number): boolean {
-    if (this.#phase !== Phase.QUEUED) return false;
-    this.#phase = Phase.RUNNING;
-    this.#slot = slot;
+  /** Runtime: hands the first attempt to the pool. Returns false when the instance no longer wants to run. */
+  [kStart](): boolean {
+    if (this.#state.phase !== Phase.QUEUED) return false;
+    this.#state = { ...this.#state, phase: Phase.RUNNING };
     const { timeoutMs } = this.#request;
-    // The timeout counts from the attempt's start in its worker, which cannot come before now: not due before
-    // timeoutMs from now, a little before which the start is looked up (#onTimeoutTimer).
-    if (timeoutMs !== undefined) this.#timeoutTimer = setTimeout(() => this.#onTimeoutTimer(), lookupDelay(timeoutMs));
+    if (timeoutMs !== undefined) {
+      this.#clock = new DeadlineClock(timeoutMs, () => this.#firstStart(), () => this.#escalate('timeout'));
+      this.#clock.start();
+    }
     this.#runAttempt();
     return true;
   }
@@ -252,66 +217,57 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     this.#escalate('close');
   }
 
-  // Every move of the escalation, in one place: which cause ends the instance, and how far the tracker has gone.
-  #escalate(event: Escalation): void {
-    switch (event) {
-      case 'stop':
-      case 'signal':
-        if (this.#phase >= Phase.FINISHED) {
-          this.#host.logger.warn({ instanceId: this.instanceId, status: this.taskStatus }, 'stop ignored: the instance has finished');
-          return;
-        }
-        if (isStop(this.#cause)) {
-          this.#host.logger.warn({ instanceId: this.instanceId }, 'stop ignored: the instance is already stopping');
-          return;
-        }
-        // What stopped it: close()'s own stop, or the call or signal. A stop outranks a timeout that came first.
-        this.#cause = this.#closing ? 'close' : event;
-        if (this.#phase === Phase.QUEUED) {
-          this.#host.logger.warn({ instanceId: this.instanceId, stoppedBy: this.#cause }, 'stopped before start: the instance will not run');
-          this.#onAttemptEnd(Ending.NEVER_STARTED, '');
-          return;
-        }
-        this.#interrupt('stop');
+  /** Runtime's report ticker: sends the RUNNING report if one is due. */
+  [kReportTick](now: number): void {
+    if (this.#state.phase < Phase.FINISHED) this.#reports.tick(now, () => this.#view());
+  }
+
+  // Carries out the move the escalation machine makes for `event`.
+  #escalate(event: EscalationEvent): void {
+    const attempt = this.#attempt;
+    const { state, move } = escalate(this.#state, event, { allowForceStop: this.#host.options.allowForceStop, attemptEnded: attempt?.ended === true });
+    this.#state = state;
+    const logger = this.#host.logger;
+    switch (move) {
+      case 'none':
         return;
-      case 'timeout':
-        if (this.#phase !== Phase.RUNNING) return;
-        if (this.#cause === 'none') this.#cause = 'timeout';
-        this.#interrupt(event);
+      case 'ignore-finished':
+        logger.warn({ instanceId: this.instanceId, status: this.taskStatus }, 'stop ignored: the instance has finished');
         return;
-      case 'grace-expired':
-        if (this.#phase !== Phase.RUNNING) return;
-        if (this.#host.options.allowForceStop || this.#closing) {
-          this.#forceStop();
-          return;
-        }
-        this.#stage = Stage.OVERDUE;
-        this.#host.logger.warn(
-          { instanceId: this.instanceId },
-          'the instance ignores its interrupt and force-stop is off (allowForceStop: false): it runs on',
-        );
+      case 'ignore-stopping':
+        logger.warn({ instanceId: this.instanceId }, 'stop ignored: the instance is already stopping');
         return;
-      case 'close':
-        this.#closing = true;
-        if (this.#phase >= Phase.FINISHED) return;
-        if (!isStop(this.#cause)) this.#escalate('stop'); // a stop by close(): #closing is set
-        // Interrupted earlier (a timeout) and its grace already spent without a force-stop: terminate now.
-        if (this.#stage === Stage.OVERDUE) this.#forceStop();
+      case 'already-interrupted':
+        logger.info({ instanceId: this.instanceId, cause: isStop(state.cause) ? 'stop' : 'timeout' }, 'already interrupted');
+        return;
+      case 'end-unstarted':
+        logger.warn({ instanceId: this.instanceId, stoppedBy: state.cause }, 'stopped before start: the instance will not run');
+        this.#onAttemptEnd(Ending.NEVER_STARTED, '');
+        return;
+      case 'interrupt':
+        this.#interrupt();
+        return;
+      case 'await-reply':
+        // Should the reply still not come (a worker stuck after it answered), the force-stop goes ahead after the wait.
+        this.#graceAfter(REPLY_ON_ITS_WAY_MS);
+        return;
+      case 'force-stop':
+        this.#forceStop();
+        return;
+      case 'run-on':
+        logger.warn({ instanceId: this.instanceId }, 'the instance ignores its interrupt and force-stop is off (allowForceStop: false): it runs on');
         return;
     }
   }
 
   /**
-   * Interrupts the current attempt, for `event` (its cause, unless a stop has come: the stop's). If its worker has
-   * not started it, it is cancelled instead (then it never runs), and the instance ends under its cause: never
-   * started, or — for a retry that had not started — as the attempt before it ended.
+   * Interrupts the current attempt. If its worker has not started it, it is cancelled instead (then it never runs),
+   * and the instance ends under its cause: never started, or — for a retry that had not started — as the attempt
+   * before it ended.
    */
-  #interrupt(event: 'stop' | 'timeout'): void {
-    if (this.#stage !== Stage.NONE) {
-      this.#host.logger.info({ instanceId: this.instanceId, cause: event }, 'already interrupted');
-      return;
-    }
-    if (this.#retryTimer !== undefined) {
+  #interrupt(): void {
+    const attempt = this.#attempt;
+    if (this.#retryTimer !== undefined || attempt === undefined) {
       // Between a worker's death and the retry, backing off: the retry never runs, and the instance ends as the
       // attempt before it did.
       clearTimeout(this.#retryTimer);
@@ -319,171 +275,108 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
       this.#onAttemptEnd(this.#lastEnding, this.#lastText);
       return;
     }
-    // The flag before anything else: a hot loop sees it now, and an attempt that has not started never reads it
-    // (the slot is still ours, and the next attempt in it clears the flag).
-    const pool = this.#host.pool;
-    pool.interrupt(this.#slot);
-    if (pool.cancel(this.#slot, this.#ticket, this.#attempt)) {
+    // The flag before anything else: a hot loop sees it now.
+    attempt.interrupt();
+    if (attempt.cancel()) {
       this.#attempt = undefined;
       this.#attempts--;
       if (this.#attempts === 0) this.#host.logger.warn({ instanceId: this.instanceId }, 'stopped before start: the instance will not run');
       this.#onAttemptEnd(this.#attempts === 0 ? Ending.NEVER_STARTED : this.#lastEnding, this.#lastText);
       return;
     }
-    this.#stage = Stage.INTERRUPTED;
+    const cause = this.#state.cause;
     if (channels.interrupt.hasSubscribers) {
-      channels.interrupt.publish({ ...this.#about(this.#attempts), cause: isStop(this.#cause) ? 'stop' : 'timeout' } satisfies InterruptMessage);
+      channels.interrupt.publish({ ...this.#about(this.#attempts), cause: isStop(cause) ? 'stop' : 'timeout' } satisfies InterruptMessage);
     }
-    if (this.#cause === 'timeout') {
-      this.#host.logger.warn(
-        { instanceId: this.instanceId, startTime: this.#startTime, timeoutMs: this.#request.timeoutMs },
-        'timeout: instance interrupted',
-      );
+    if (cause === 'timeout') {
+      this.#host.logger.warn({ instanceId: this.instanceId, startTime: this.#startTime, timeoutMs: this.#request.timeoutMs }, 'timeout: instance interrupted');
     } else {
-      this.#host.logger.info({ instanceId: this.instanceId, stoppedBy: this.#cause }, 'stop requested: instance interrupted');
+      this.#host.logger.info({ instanceId: this.instanceId, stoppedBy: cause }, 'stop requested: instance interrupted');
     }
     const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(this.#request.timeoutMs);
     if (grace === 0) this.#escalate('grace-expired'); // no grace: terminate now, not a timer tick later
-    else this.#graceTimer = setTimeout(() => {
+    else this.#graceAfter(Math.ceil(grace));
+  }
+
+  #graceAfter(ms: number): void {
+    this.#graceTimer = setTimeout(() => {
       this.#graceTimer = undefined;
       this.#escalate('grace-expired');
-    }, Math.ceil(grace));
+    }, ms);
   }
 
   #forceStop(): void {
     const attempt = this.#attempt;
-    if (this.#stage === Stage.FORCE_STOPPED || attempt === undefined) return;
-    const held = this.#held;
-    if (held !== undefined) {
-      // The attempt has already ended: its end is here, held only while its last messages are taken in. There is
-      // nothing to terminate (its worker is free, and may be running another instance's attempt by now): take
-      // the end as it is, without waiting for those (they are dropped and counted).
-      this.#takeHeld(held);
-      return;
-    }
-    const pool = this.#host.pool;
-    if (pool.hasEnded(this.#slot) && !this.#replyAwaited) {
-      // The attempt has ended in its worker and its reply is on its way (the main thread was busy when it came): the
-      // reply wins, as the job's own outcome. Should it still not come (a worker stuck after it answered), the
-      // force-stop goes ahead after REPLY_ON_ITS_WAY_MS.
-      this.#replyAwaited = true;
-      this.#graceTimer = setTimeout(() => {
-        this.#graceTimer = undefined;
-        this.#escalate('grace-expired');
-      }, REPLY_ON_ITS_WAY_MS);
-      return;
-    }
-    this.#stage = Stage.FORCE_STOPPED;
+    if (attempt === undefined) return;
+    this.#clearTimers();
+    // Its worker is marked at once and terminated once this turn is over; the dispatch goes back now, so that the next
+    // queued instance (which a spare takes) never waits for the terminate. The instance ends once its thread has
+    // exited, or is known stuck. Should the attempt's end be here already (held behind its last lines), it is taken
+    // as it is, now, and there is nothing to terminate.
+    if (!attempt.terminate()) return;
     this.#host.metrics.forceStops++;
     if (channels.forceStop.hasSubscribers) {
-      channels.forceStop.publish({ ...this.#about(this.#attempts), cause: isStop(this.#cause) ? 'stop' : 'timeout' } satisfies ForceStopMessage);
+      channels.forceStop.publish({ ...this.#about(this.#attempts), cause: isStop(this.#state.cause) ? 'stop' : 'timeout' } satisfies ForceStopMessage);
     }
     this.#host.logger.warn({ instanceId: this.instanceId }, 'the instance did not finish after its interrupt: terminating its worker');
-    // Its start is read before the slot is handed on; the slot goes now, so that the next queued instance (which a
-    // spare takes) never waits for the terminate. The instance ends once its thread has exited, or is known stuck.
-    const startedAt = pool.startedAt(this.#slot);
-    if (startedAt !== null) this.#seeStart(this.#attempts, startedAt, attempt.workerId);
-    this.#attempt = undefined;
-    this.#clearTimers();
-    const exited = pool.forceStop(attempt, () => this.#handOnSlot());
-    void exited.then((exit) => this.#onAttemptEnd(exit ? Ending.FORCE_STOPPED : Ending.FORCE_STOP_STUCK, ''));
+    this.#noteStart(attempt);
+    this.#release();
   }
 
-  /** Gives the dispatch slot back (once): the next queued instance may take it. */
-  #handOnSlot(): void {
-    if (this.#slotHandedOn) return;
-    this.#slotHandedOn = true;
-    this.#host.releaseSlot(this.#slot);
+  /** Gives the dispatch back (once): the next queued instance may take it. */
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#host.release();
   }
 
   #runAttempt(): void {
     const request = this.#request;
-    this.#ticket = this.#host.pool.arm(this.#slot);
-    const attempt: MutableAttempt = {
-      slot: this.#slot,
-      ticket: this.#ticket,
-      processorIndex: request.processorIndex,
-      instanceId: request.instanceId,
-    };
-    // Fields at their default (0) are left out: each key is copied to the worker on every attempt.
-    if (this.#attempts > 0) attempt.currentRetryTimes = this.#attempts;
-    if (request.maxRetries > 0) attempt.maxRetryTimes = request.maxRetries;
-    // Only the fields the instance has: each key would otherwise be copied to the worker on every attempt.
-    if (request.jobId !== undefined) attempt.jobId = request.jobId;
-    if (request.wfInstanceId !== undefined) attempt.wfInstanceId = request.wfInstanceId;
-    if (this.#trace !== undefined) attempt.trace = this.#trace;
-    if (channels.start.hasSubscribers) attempt.announce = true;
+    const fields: MutableFields = { processorIndex: request.processorIndex, instanceId: request.instanceId };
+    // Fields at their default (0), and those the instance does not have, are left out: each key is copied to the
+    // worker on every attempt.
+    if (this.#attempts > 0) fields.currentRetryTimes = this.#attempts;
+    if (request.maxRetries > 0) fields.maxRetryTimes = request.maxRetries;
+    if (request.jobId !== undefined) fields.jobId = request.jobId;
+    if (request.wfInstanceId !== undefined) fields.wfInstanceId = request.wfInstanceId;
+    if (this.#trace !== undefined) fields.trace = this.#trace;
+    if (channels.start.hasSubscribers) fields.announce = true;
     // Moved params go with the first attempt; an instance with retries holds them in shared memory instead.
     const taken = request.params.take();
-    putParams(attempt, taken.params);
+    putParams(fields, taken.params);
     const rescue = taken.rescue;
     this.#attempts++;
     this.#attempt = this.#host.pool.run(
-      attempt,
-      this,
+      fields,
+      this.#listener,
       taken.transfer.length > 0 ? taken.transfer : undefined,
       rescue === undefined ? undefined : () => {
         const again = rescue();
-        return { request: putParams({ ...attempt }, again.params), transfer: again.transfer };
+        return { request: putParams({ ...fields }, again.params), transfer: again.transfer };
       },
     );
   }
 
-  /** Pool: the current attempt's reply. */
-  [kAttemptReply](attempt: PoolAttempt, reply: AttemptReply): void {
-    if (attempt === this.#attempt) this.#onReply(attempt, reply);
-  }
-
-  /** Pool: the current attempt's worker died under it (or piscina refused it). */
-  [kAttemptError](attempt: PoolAttempt, error: unknown): void {
-    if (attempt === this.#attempt) this.#onAttemptError(attempt, error);
-  }
-
-  /**
-   * Channels: the current attempt (its currentRetryTimes) when `ticket` is its ticket and it runs, else -1. An
-   * attempt is named by its ticket, not by the instance id, which the next instance may reuse: what an attempt that
-   * has ended (or code it left behind) posts is never taken for the current one's.
-   */
-  [kAttemptOf](ticket: number): number {
-    return this.#phase === Phase.RUNNING && ticket === this.#ticket ? this.#attempts - 1 : -1;
-  }
-
-  /** Channels: a progress value from the attempt with `ticket`. Delivered only while it is current, in order. */
-  [kProgress](ticket: number, value: unknown): void {
-    if (this.#phase !== Phase.RUNNING || ticket !== this.#ticket) return;
-    this.#progress = value as G;
-    this.#host.onProgress(this.instanceId, this.#attempts - 1, value);
-  }
-
-  /** Channels: the worker says the attempt with `ticket` has started; its time is in the stamp. */
-  [kStarted](ticket: number, threadId: number): void {
-    if (this.#phase !== Phase.RUNNING || ticket !== this.#ticket) return;
-    const startedAt = this.#host.pool.startedAt(this.#slot);
-    if (startedAt !== null) this.#seeStart(this.#attempts, startedAt, threadId);
-  }
-
-  #onReply(attempt: PoolAttempt, reply: AttemptReply): void {
-    if (this.#phase !== Phase.RUNNING) return;
-    // Most attempts post nothing: their reply is taken at once.
-    if (reply.messages === undefined && reply.batch === undefined) {
-      this.#acceptReply(reply);
-      return;
+  #onExit(exit: AttemptExit): void {
+    if (this.#state.phase !== Phase.RUNNING) return;
+    switch (exit.kind) {
+      case 'reply':
+        this.#acceptReply(exit.reply);
+        return;
+      case 'terminated':
+        this.#onAttemptEnd(exit.exited ? Ending.FORCE_STOPPED : Ending.FORCE_STOP_STUCK, '');
+        return;
+      case 'died':
+        if (exit.error instanceof WorkerBootError) {
+          this.#onAttemptEnd(Ending.BOOT_FAILED, exit.error.message);
+          return;
+        }
+        this.#host.logger.error({ instanceId: this.instanceId, err: exit.error }, 'the worker died under the attempt');
+        this.#host.metrics.workerDeaths++;
+        // "Name: message", without the [code] Node's own errors add to their text.
+        this.#onAttemptEnd(Ending.WORKER_DIED, exit.error instanceof Error ? `${exit.error.name}: ${exit.error.message}` : textOf(exit.error));
+        return;
     }
-    this.#hold({ reply }, attempt.workerId, reply.messages !== undefined, reply.batch);
-  }
-
-  /** Holds the attempt's end until what it posted before it is in (at once, mostly), then takes it. */
-  #hold(held: Held, threadId: number, drain: boolean, batch: WorkerBatch | undefined): void {
-    this.#held = held;
-    if (this.#host.afterMessages(threadId, drain, batch, () => this.#takeHeld(held))) this.#takeHeld(held);
-  }
-
-  #takeHeld(held: Held): void {
-    if (this.#held !== held) return;
-    this.#held = undefined;
-    if (this.#phase !== Phase.RUNNING) return;
-    if ('reply' in held) this.#acceptReply(held.reply);
-    else this.#endWithDeath(held.error);
   }
 
   #acceptReply(reply: AttemptReply): void {
@@ -492,7 +385,7 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     let { end } = reply;
     let text = reply.msg ?? '';
     // A stopped instance keeps no value: its moved buffers are simply let go.
-    if (end === AttemptEnd.SUCCEEDED && !isStop(this.#cause)) {
+    if (end === AttemptEnd.SUCCEEDED && !isStop(this.#state.cause)) {
       try {
         this.#value = (reply.valueBytes === undefined ? reply.value : readValue(reply.valueBytes, reply.moved, reply.sharedViews)) as V;
       } catch (error) {
@@ -503,40 +396,18 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     this.#onAttemptEnd(end, text);
   }
 
-  #onAttemptError(attempt: PoolAttempt, error: unknown): void {
-    if (this.#phase !== Phase.RUNNING) return;
-    if (error instanceof WorkerBootError || attempt.workerId === 0) {
-      if (error instanceof WorkerBootError) this.#onAttemptEnd(Ending.BOOT_FAILED, error.message);
-      else this.#endWithDeath(error);
-      return;
-    }
-    // The lines its worker posted before it died come first.
-    this.#hold({ error }, attempt.workerId, true, undefined);
-  }
-
-  #endWithDeath(error: unknown): void {
-    this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'the worker died under the attempt');
-    this.#host.metrics.workerDeaths++;
-    // "Name: message", without the [code] Node's own errors add to their text.
-    this.#onAttemptEnd(Ending.WORKER_DIED, error instanceof Error ? `${error.name}: ${error.message}` : textOf(error));
-  }
-
   // Every end of an attempt comes here: decideOutcome says whether it is retried or how the instance ends.
   #onAttemptEnd(ending: Ending, text: string): void {
-    const pooled = this.#attempt;
+    const attempt = this.#attempt;
     this.#attempt = undefined;
-    if (ending !== Ending.NEVER_STARTED && !this.#slotHandedOn) {
-      // This attempt's start, before a retry takes the slot's stamp: null if it never started (cancelled, or its
-      // worker died first).
-      const startedAt = this.#host.pool.startedAt(this.#slot);
-      if (startedAt !== null) this.#seeStart(this.#attempts, startedAt, pooled?.workerId ?? 0);
-    }
+    // This attempt's start, before a retry's: null if it never started (cancelled, or its worker died first).
+    if (attempt !== undefined) this.#noteStart(attempt);
     this.#lastEnding = ending;
     this.#lastText = text;
     const decision = decideOutcome({
       ending,
       text,
-      cause: this.#cause,
+      cause: this.#state.cause,
       retriesLeft: this.#request.maxRetries + 1 - this.#attempts,
       processorName: this.#request.processorName,
     });
@@ -559,35 +430,34 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     }
     this.#retryTimer = setTimeout(() => {
       this.#retryTimer = undefined;
-      if (this.#phase === Phase.RUNNING) this.#runAttempt();
+      if (this.#state.phase === Phase.RUNNING) this.#runAttempt();
     }, backoff);
   }
 
-  /**
-   * When the first attempt started in its worker (epoch ms), or null while it has not: read from the slot's stamp
-   * until seen, then kept (a retry's attempt takes the stamp over).
-   */
-  #noteStart(): number | null {
-    if (this.#startedAt !== null || this.#phase !== Phase.RUNNING) return this.#startedAt;
-    const startedAt = this.#host.pool.startedAt(this.#slot);
-    if (startedAt !== null) this.#seeStart(this.#attempts, startedAt, this.#attempt?.workerId ?? 0);
+  /** When the first attempt started in its worker (epoch ms), or null while it has not: asked of the current attempt. */
+  #firstStart(): number | null {
+    const attempt = this.#attempt;
+    if (this.#startedAt === null && attempt !== undefined) this.#noteStart(attempt);
     return this.#startedAt;
   }
 
   /**
-   * Attempt `attempt` started at `startedAt` (epoch ms): kept if it is the first start, counted once for the
-   * metrics (the instance's wait) and published once on the start channel.
+   * If `attempt` has started: its start is kept if it is the instance's first, counted once for the metrics (the
+   * instance's wait) and published once on the start channel.
    */
-  #seeStart(attempt: number, startedAt: number, threadId: number): void {
-    if (attempt <= this.#startSeen) return;
-    this.#startSeen = attempt;
+  #noteStart(attempt: Attempt): void {
+    const number = attempt.number + 1;
+    if (number <= this.#startsSeen) return;
+    const startedAt = attempt.startedAt;
+    if (startedAt === null) return;
+    this.#startsSeen = number;
     const waitMs = startedAt - this.#submittedAt;
     if (this.#startedAt === null) {
       this.#startedAt = startedAt;
       this.#host.metrics.started(this.#request.processorName, waitMs, startedAt - TIME_ORIGIN);
     }
     if (channels.start.hasSubscribers) {
-      channels.start.publish({ ...this.#about(attempt), time: startedAt, threadId, waitMs } satisfies StartMessage);
+      channels.start.publish({ ...this.#about(number), time: startedAt, threadId: attempt.threadId, waitMs } satisfies StartMessage);
     }
   }
 
@@ -598,89 +468,43 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
 
   /** The first start, as outcomes and reports give it: whole epoch ms, never after the tracker learned of it. */
   get #startTime(): number | null {
-    const startedAt = this.#noteStart();
+    const startedAt = this.#state.phase === Phase.RUNNING ? this.#firstStart() : this.#startedAt;
     return startedAt === null ? null : Math.max(this.#createTime, Math.min(Math.round(startedAt), this.#endTime ?? Date.now()));
   }
 
-  // The timeout's first timer: the deadline is the first start plus timeoutMs, and the start is looked up now. Not
-  // started yet (it waits for a worker): not due before timeoutMs from now either.
-  #onTimeoutTimer(): void {
-    this.#timeoutTimer = undefined;
-    if (this.#phase !== Phase.RUNNING) return;
-    const timeoutMs = this.#request.timeoutMs as number;
-    const startedAt = this.#noteStart();
-    if (startedAt === null) {
-      // Not started yet: its deadline is at least timeoutMs from now.
-      this.#timeoutTimer = setTimeout(() => this.#onTimeoutTimer(), lookupDelay(timeoutMs));
-      return;
-    }
-    this.#deadline = startedAt - performance.timeOrigin + timeoutMs + START_ALLOWANCE_MS;
-    this.#approachDeadline();
-  }
-
-  // Node's timers may fire up to 1 ms early (libuv's cached, whole-ms loop time), and late, the later the longer
-  // they slept: wake a little before the deadline (a margin that grows with the sleep), then meet it on event-loop
-  // turns, checking the monotonic clock: never early, late by about one turn. Whole milliseconds: Node keeps a
-  // timer list per distinct delay, and a fractional one makes a new list each time.
-  // After one sleep, the rest is met on turns: a thread woken from a sleep may be woken late again by the next one
-  // (measured: a vCPU left idle takes milliseconds to run it again).
-  #approachDeadline(slept = false): void {
-    this.#timeoutTimer = this.#timeoutImmediate = undefined;
-    if (this.#phase !== Phase.RUNNING) return;
-    const left = this.#deadline - performance.now();
-    if (!slept && left > wakeMargin(left)) {
-      this.#timeoutTimer = setTimeout(() => this.#approachDeadline(true), Math.floor(left - wakeMargin(left)));
-    } else if (left > 0) {
-      this.#timeoutImmediate = setImmediate(() => this.#approachDeadline(true));
-    } else {
-      this.#escalate('timeout');
-    }
-  }
-
   #finish(decision: Decision): void {
-    const dispatched = this.#phase === Phase.RUNNING;
-    this.#phase = Phase.FINISHED;
+    const dispatched = this.#state.phase === Phase.RUNNING;
+    this.#state = { ...this.#state, phase: Phase.FINISHED };
     this.#decision = decision;
     this.#endTime = Date.now();
     this.#clearTimers();
-    if (dispatched) this.#handOnSlot();
+    if (dispatched) this.#release();
     const startTime = this.#startTime;
-    if (startTime !== null) {
-      // Guarded: this line comes once per instance that ran, and its fields are built even when the level is off.
-      if (this.#host.logger.isLevelEnabled('info')) this.#host.logger.info(
-        {
-          instanceId: this.instanceId,
-          status: this.taskStatus,
-          reason: decision.attemptReason,
-          attempts: this.#attempts,
-          queueMs: startTime - this.#createTime,
-          runMs: this.#endTime - startTime,
-        },
+    // Guarded: this line comes once per instance that ran, and its fields are built even when the level is off.
+    if (startTime !== null && this.#host.logger.isLevelEnabled('info')) {
+      this.#host.logger.info(
+        { instanceId: this.instanceId, status: this.taskStatus, reason: decision.attemptReason, attempts: this.#attempts, queueMs: startTime - this.#createTime, runMs: this.#endTime - startTime },
         'instance finished',
       );
     }
     this.#settle(decision);
     // A stopped instance is not reported: the side that asked for the stop already knows.
-    if (decision.status === OutcomeStatus.STOPPED) {
-      this.#destroy();
-      return;
-    }
-    let delivering: Promise<void> | undefined;
-    try {
-      delivering = this.#host.reportFinal(this.#report(true));
-    } catch (error) {
-      this.#onReportFinalBroken(error);
-    }
-    // The host's delivery never rejects; should it all the same, the tracker must still go (not leak).
-    if (delivering === undefined) this.#destroy();
-    else void delivering.then(() => this.#destroy(), (error: unknown) => {
-      this.#onReportFinalBroken(error);
-      this.#destroy();
-    });
+    if (decision.status === OutcomeStatus.STOPPED) this.#destroy();
+    else this.#reports.deliverFinal(this.#view(), () => this.#destroy());
   }
 
-  #onReportFinalBroken(error: unknown): void {
-    this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'final report delivery failed outside its retries');
+  #view(): ReportView {
+    const request = this.#request;
+    return {
+      instanceId: this.instanceId,
+      jobId: request.jobId,
+      wfInstanceId: request.wfInstanceId,
+      decision: this.#decision,
+      startTime: this.#startTime,
+      endTime: this.#endTime,
+      appended: this.#appended,
+      progress: this.#progress,
+    };
   }
 
   #settle(decision: Decision): void {
@@ -699,115 +523,52 @@ export class Tracker<V = unknown, G = unknown> implements AttemptOwner {
     const startedAt = this.#startedAt;
     const now = performance.now();
     this.#host.metrics.ended(this.#request.processorName, decision.reason, startedAt === null ? null : TIME_ORIGIN + now - startedAt, now);
-    if (channels.end.hasSubscribers) channels.end.publish({ ...this.#about(this.#startSeen), outcome } satisfies EndMessage);
+    if (channels.end.hasSubscribers) channels.end.publish({ ...this.#about(this.#startsSeen), outcome } satisfies EndMessage);
     this.#resolveDone(outcome);
   }
 
   #destroy(): void {
-    if (this.#phase === Phase.DESTROYED) {
+    if (this.#state.phase === Phase.DESTROYED) {
       this.#host.logger.warn({ instanceId: this.instanceId }, 'destroy ignored: the tracker is already destroyed');
       return;
     }
     this.#clearTimers();
-    this.#phase = Phase.DESTROYED;
+    this.#state = { ...this.#state, phase: Phase.DESTROYED };
     this.#host.forget(this);
-    const now = Date.now();
-    if (this.#host.logger.isLevelEnabled('info')) this.#host.logger.info(
-      {
-        instanceId: this.instanceId,
-        status: this.taskStatus,
-        startTime: this.#startTime,
-        endTime: this.#endTime,
-        queueMs: this.#startTime === null ? null : this.#startTime - this.#createTime,
-        runMs: this.#startTime === null || this.#endTime === null ? null : this.#endTime - this.#startTime,
-        totalMs: now - this.#createTime,
-      },
-      'tracker destroyed',
-    );
+    if (this.#host.logger.isLevelEnabled('info')) {
+      const startTime = this.#startTime;
+      const endTime = this.#endTime;
+      this.#host.logger.info(
+        {
+          instanceId: this.instanceId,
+          status: this.taskStatus,
+          startTime,
+          endTime,
+          queueMs: startTime === null ? null : startTime - this.#createTime,
+          runMs: startTime === null || endTime === null ? null : endTime - startTime,
+          totalMs: Date.now() - this.#createTime,
+        },
+        'tracker destroyed',
+      );
+    }
   }
 
   #clearTimers(): void {
     clearTimeout(this.#retryTimer);
-    this.#retryTimer = undefined;
-    clearTimeout(this.#timeoutTimer);
-    clearImmediate(this.#timeoutImmediate);
     clearTimeout(this.#graceTimer);
-    this.#timeoutTimer = this.#timeoutImmediate = this.#graceTimer = undefined;
-  }
-
-  /** Runtime's report ticker: sends the RUNNING report if one is due. */
-  [kReportTick](now: number): void {
-    if (this.#phase >= Phase.FINISHED || now < this.#nextReportAt) return;
-    const report = this.#report(false);
-    this.#lastReportTime = report.reportTime;
-    this.#nextReportAt = Math.max(this.#nextReportAt + this.#host.options.statusReportIntervalMs, now);
-    this.#host.reportRunning(report);
-  }
-
-  #report(final: boolean): StatusReport {
-    const decision = final ? this.#decision : undefined;
-    const succeeded = decision?.succeeded === true;
-    const failed = decision !== undefined && !succeeded;
-    const now = Date.now();
-    return {
-      instanceId: this.instanceId,
-      jobId: this.#request.jobId,
-      wfInstanceId: this.#request.wfInstanceId,
-      status: succeeded ? InstanceStatus.SUCCEED : failed ? InstanceStatus.FAILED : InstanceStatus.RUNNING,
-      result: decision !== undefined ? cutResult(decision.text, this.#host.options.maxResultLength) : '',
-      triggerTime: this.#createTime,
-      startTime: this.#startTime,
-      endTime: final ? this.#endTime : null,
-      // A final report is stamped later than every RUNNING one, so a receiver ordering by time keeps it.
-      reportTime: final ? Math.max(now, this.#lastReportTime) + 1 : now,
-      sourceAddress: this.#host.options.address,
-      totalTaskNum: 1,
-      succeedTaskNum: succeeded ? 1 : 0,
-      failedTaskNum: failed ? 1 : 0,
-      appendedWfContext: final && this.#request.wfInstanceId !== undefined ? { ...this.#appended } : undefined,
-      progress: this.#progress,
-    };
+    this.#clock?.stop();
+    this.#retryTimer = this.#graceTimer = undefined;
   }
 }
 
-type MutableAttempt = { -readonly [K in keyof AttemptRequest]: AttemptRequest[K] };
+type MutableFields = { -readonly [K in keyof AttemptFields]: AttemptFields[K] };
 
-/** An attempt's end, held while its messages are taken in: its reply, or its worker's death. */
-type Held = { readonly reply: AttemptReply } | { readonly error: unknown };
-
-/** Puts the params an instance has into its attempt request (a key left out is not copied across). */
-function putParams(attempt: MutableAttempt, params: Params): MutableAttempt {
-  if (params.jobParams !== undefined) attempt.jobParams = params.jobParams;
-  if (params.instanceParams !== undefined) attempt.instanceParams = params.instanceParams;
-  if (params.childrenValues !== undefined) attempt.childrenValues = params.childrenValues;
-  return attempt;
-}
-
-/**
- * How long before a deadline `left` ms away its timer should wake (ms): the last stretch is met on event-loop turns.
- * A timer fires up to 1 ms early, and a long sleep wakes later than a short one (measured: a second's sleep, up to
- * 4 ms late on a quiet machine), hence the part that grows with the sleep. The turns cost CPU, hence no more.
- */
-function wakeMargin(left: number): number {
-  return 1.25 + left / 200;
-}
-
-/**
- * How long a force-stop waits for a reply that is on its way (ms): the attempt had ended in its worker when the
- * force-stop came, its reply not yet read (the main thread was busy). The reply wins; only a worker that never sends
- * it, stuck after it answered, is terminated after this wait.
- */
-export const REPLY_ON_ITS_WAY_MS = 1000;
-
-/**
- * What the deadline allows for the call of the processor after its start is stamped (ms): the stamp is taken the
- * moment before the call, and a processor must never find its budget spent before its own first line has run.
- */
-const START_ALLOWANCE_MS = 0.05;
-
-/** When to look up an attempt's start, for a deadline at least `timeoutMs` away: early enough to meet it (ms). */
-function lookupDelay(timeoutMs: number): number {
-  return Math.max(1, Math.floor(timeoutMs - wakeMargin(timeoutMs)));
+/** Puts the params an instance has into its attempt's fields (a key left out is not copied across). */
+function putParams(fields: MutableFields, params: Params): MutableFields {
+  if (params.jobParams !== undefined) fields.jobParams = params.jobParams;
+  if (params.instanceParams !== undefined) fields.instanceParams = params.instanceParams;
+  if (params.childrenValues !== undefined) fields.childrenValues = params.childrenValues;
+  return fields;
 }
 
 /** The reference's check period: timeout/10 for timeouts under 1 s, else 1 s. */

@@ -22,16 +22,7 @@ import {
   type StrayErrorMessage,
   type WorkerBatch,
 } from './protocol.js';
-import { kAttemptOf, kProgress, kStarted } from './tracker.js';
-
-/** What the channels need of a tracker: its id, and its current attempt's messages. */
-export interface AttemptEndpoint {
-  readonly instanceId: string;
-  /** Its current attempt (0 for the first, then its retry count) if `ticket` is that attempt's and it runs; else -1. */
-  [kAttemptOf](ticket: number): number;
-  [kProgress](ticket: number, value: unknown): void;
-  [kStarted](ticket: number, threadId: number): void;
-}
+import type { PooledAttempt } from './attempt.js';
 
 export interface ChannelOptions {
   readonly logger: Logger;
@@ -40,14 +31,12 @@ export interface ChannelOptions {
   readonly rate: number;
   readonly burst: number;
   readonly metrics: Metrics;
-  /** The tracker whose attempt holds `slot`, if any. */
-  readonly trackerIn: (slot: number) => AttemptEndpoint | undefined;
+  /** The attempt in `slot` with `ticket`, while it is current (until its end is heard); else undefined. */
+  readonly attemptAt: (slot: number, ticket: number) => PooledAttempt | undefined;
 }
 
 /** How long one slice of the queue may take before the event loop turns (ms). */
 const SLICE_MS = 0.25;
-/** How long an attempt's end waits for its worker's channel to be heard of, at most (ms): see #settleLater. */
-const CHANNEL_WAIT_MS = 1000;
 /** How often a warning that repeats is logged, at most (ms): the counts of the lines left out are in it. */
 const WARN_PERIOD_MS = 1000;
 /** The most lines waiting here: at least this, and at least four workers' bursts. */
@@ -119,8 +108,6 @@ export class WorkerChannels {
   readonly #ports = new Map<number, MessagePort>();
   /** Channels whose worker has gone (kept a while: an end may still come for an attempt of theirs). */
   readonly #closed = new Map<number, MessagePort>();
-  /** Ends waiting for a worker's channel not heard of yet. */
-  readonly #waiting = new Map<number, Array<() => void>>();
   /** The levels the workers send (one Int32: the lowest, an index in LOG_LEVELS), shared with every worker. */
   readonly #levels = new Int32Array(new SharedArrayBuffer(4));
   readonly #onLevelChange = (): void => this.#updateLevels();
@@ -189,27 +176,20 @@ export class WorkerChannels {
     port.unref();
     const { rate, burst } = this.#options;
     port.postMessage({ type: SETTINGS_MESSAGE, levels: this.#levels.buffer as SharedArrayBuffer, rate, burst } satisfies ChannelSettings);
-    const waiting = this.#waiting.get(threadId);
-    if (waiting !== undefined) {
-      this.#waiting.delete(threadId);
-      for (const then of waiting) then();
-    }
     return true;
   }
 
   /**
-   * Before an attempt's end is taken: what it posted is taken in first — whatever its worker's channel holds (read
-   * now when `drain`, or when the attempt's reply says it posted there), then `batch`, its reply's own. Returns true
-   * when they are in, so that the end may be taken now; false when they wait behind others on this thread, and
-   * `then` is called once they are in.
+   * Before an attempt's end is taken: what it posted is taken in first — whatever its worker's channel holds, read
+   * now, then `batch`, its reply's own. The channel was heard of before the worker booted, and the worker posts on it
+   * before it replies: what the attempt posted is on this thread by the time its end is. Returns true when it is in,
+   * so that the end may be taken now; false when it waits behind others on this thread, and `then` is called once it
+   * is in.
    */
-  settle(threadId: number, drain: boolean, batch: WorkerBatch | undefined, then: () => void): boolean {
+  settle(threadId: number, batch: WorkerBatch | undefined, then: () => void): boolean {
     const wasEmpty = this.#head === this.#queue.length;
-    if (drain) {
-      const port = this.#ports.get(threadId) ?? this.#closed.get(threadId);
-      if (port === undefined) return this.#settleLater(threadId, batch, then);
-      this.#drain(port);
-    }
+    const port = this.#ports.get(threadId) ?? this.#closed.get(threadId);
+    if (port !== undefined) this.#drain(port);
     if (batch !== undefined) this.#receive(batch, false);
     if (this.#head === this.#queue.length) return true;
     // Only this attempt's own (and its worker's) are queued: taken in now, within a slice.
@@ -217,28 +197,6 @@ export class WorkerChannels {
     if (this.#head === this.#queue.length) return true;
     this.#queue.push(new EndEntry(then));
     this.#schedule();
-    return false;
-  }
-
-  // The worker's channel is not known yet: the message that brings it was posted before anything else the worker
-  // did, so it is on its way (held up on a busy thread). The end waits for it, CHANNEL_WAIT_MS at most.
-  #settleLater(threadId: number, batch: WorkerBatch | undefined, then: () => void): false {
-    let done = false;
-    const go = (): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (this.settle(threadId, this.#ports.has(threadId), batch, then)) then();
-    };
-    const timer = setTimeout(() => {
-      const waiting = this.#waiting.get(threadId);
-      waiting?.splice(waiting.indexOf(go), 1);
-      if (waiting?.length === 0) this.#waiting.delete(threadId);
-      go();
-    }, CHANNEL_WAIT_MS);
-    const waiting = this.#waiting.get(threadId);
-    if (waiting === undefined) this.#waiting.set(threadId, [go]);
-    else waiting.push(go);
     return false;
   }
 
@@ -341,9 +299,8 @@ export class WorkerChannels {
   #takeBatch(entry: BatchEntry, deadline: number): boolean {
     const { batch } = entry;
     const metrics = this.#options.metrics;
-    const tracker = this.#options.trackerIn(batch.slot);
     // Looked up on each slice: the attempt may have ended between two.
-    const attempt = tracker === undefined ? -1 : tracker[kAttemptOf](batch.ticket);
+    const attempt = this.#options.attemptAt(batch.slot, batch.ticket);
     if (entry.at === 0) {
       if (batch.late !== undefined && batch.late > 0) {
         metrics.lateMessagesDropped += batch.late;
@@ -351,7 +308,7 @@ export class WorkerChannels {
       }
       if (batch.dropped !== undefined && batch.dropped > 0) {
         metrics.processorLogLinesDropped += batch.dropped;
-        this.#logger.warn(attempt < 0 ? { dropped: batch.dropped } : { instanceId: tracker?.instanceId, dropped: batch.dropped }, DROPPED);
+        this.#logger.warn(attempt === undefined ? { dropped: batch.dropped } : { instanceId: attempt.instanceId, dropped: batch.dropped }, DROPPED);
       }
     }
     const { items } = batch;
@@ -361,9 +318,9 @@ export class WorkerChannels {
       const code = items[at];
       if (code === Item.PROGRESS || code === Item.STARTED) {
         entry.at += 2;
-        if (attempt < 0) late++;
-        else if (code === Item.PROGRESS) (tracker as AttemptEndpoint)[kProgress](batch.ticket, items[at + 1]);
-        else if (typeof items[at + 1] === 'number') (tracker as AttemptEndpoint)[kStarted](batch.ticket, items[at + 1] as number);
+        if (attempt === undefined) late++;
+        else if (code === Item.PROGRESS) attempt.listener.attemptProgress(attempt, items[at + 1]);
+        else if (typeof items[at + 1] === 'number') attempt.listener.attemptStarted(attempt);
       } else {
         const level = typeof code === 'number' ? LOG_LEVELS[code] : undefined;
         const msg = items[at + 1];
@@ -378,8 +335,8 @@ export class WorkerChannels {
         entry.at += 3;
         this.#pendingLines--;
         entry.lines--;
-        if (attempt < 0) late++;
-        else this.#write((tracker as AttemptEndpoint).instanceId, attempt, level, msg, fields as Record<string, unknown> | undefined);
+        if (attempt === undefined) late++;
+        else this.#write(attempt.instanceId, attempt.number, level, msg, fields as Record<string, unknown> | undefined);
       }
       if (performance.now() >= deadline && entry.at < items.length) break;
     }

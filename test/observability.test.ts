@@ -2,8 +2,8 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OutcomeReason, OutcomeStatus, type InstanceMessage, type TaskRuntime } from 'light-task-tracker';
-import { kListenMetrics, type MetricsListener } from '../dist/src/metrics.js';
-import { Metrics } from '../dist/src/metrics.js';
+import { Metrics, type MetricsListener } from '../dist/src/metrics.js';
+import { kListenMetrics } from '../dist/src/symbols.js';
 import { useRuntimes } from './support/runtime.js';
 
 /** The runtime's listener method, a symbol the main entry does not export (the Prometheus entry's way in). */

@@ -1,7 +1,8 @@
 // Property-based test of the tracker's state machine (issue: "prove nothing is lost, leaked or double-reported").
 //
-// A real Tracker (the internal module, reached into on purpose) runs against a FAKE host: a pool whose attempts the
-// test answers, kills or leaves hanging; log lines that arrive on their own channel, before or after the reply;
+// A real Tracker (the internal module, reached into on purpose) runs against a FAKE host: a pool, seen through its
+// one small interface (run() giving an Attempt handle, and the death backoff), whose attempts the test answers, kills
+// or leaves hanging; log lines that arrive on their own channel, before or after the reply, the end held behind them;
 // reporters that acknowledge, hang or throw; fake timers (setTimeout, setImmediate, Date and performance.now).
 // fast-check interleaves random events (start, replies, worker deaths, log lines, time, report ticks, stop, the
 // caller's abort, close, report deliveries, running-status queries) and every invariant below is checked after
@@ -15,11 +16,13 @@ import type { Logger } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Metrics } from '../dist/src/metrics.js';
 import { resolveOptions, type ResolvedOptions } from '../dist/src/options.js';
-import { kAttemptError, kAttemptReply, type PoolAttempt, type WorkerPool } from '../dist/src/pool.js';
-import { AttemptEnd, type AttemptReply, type AttemptRequest } from '../dist/src/protocol.js';
+import type { Attempt as AttemptHandle, AttemptExit, AttemptListener } from '../dist/src/attempt.js';
+import type { AttemptFields } from '../dist/src/pool.js';
+import { AttemptEnd, type AttemptReply } from '../dist/src/protocol.js';
 import type { StatusReport } from '../dist/src/report.js';
 import type { AcceptedRequest } from '../dist/src/request.js';
-import { kAttemptOf, kReportTick, kStart, kStopForClose, Tracker, type Outcome, type TrackerHost } from '../dist/src/tracker.js';
+import { kReportTick, kStart, kStopForClose } from '../dist/src/symbols.js';
+import { Tracker, type AttemptRunner, type Outcome, type TrackerHost } from '../dist/src/tracker.js';
 
 const SEED = Number(process.env.FC_SEED ?? 20_261_124);
 const RUNS = Number(process.env.FC_RUNS ?? 300);
@@ -27,9 +30,6 @@ const PATH = process.env.FC_PATH;
 /** FC_STATS=1 prints how often each path of the state machine was reached. */
 const STATS = process.env.FC_STATS === undefined ? undefined : new Map<string, number>();
 const T0 = 1_700_000_000_000;
-const SLOT = 3;
-/** Tickets stay below this; a start time (epoch ms) is far above it. */
-const TICKETS = 2 ** 31;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Events and configurations
@@ -48,7 +48,7 @@ type Event =
   | { readonly t: 'start' } // the runtime dispatches the instance (kStart) — once, as the runtime does
   | { readonly t: 'pickup' } // a worker starts the pending attempt (takes its ticket, leaves its start time)
   | { readonly t: 'post'; readonly n: 1 | 2 } // the running processor writes log lines (in flight)
-  | { readonly t: 'deliver' } // the oldest in-flight log line is taken in on the main thread (kAttemptOf)
+  | { readonly t: 'deliver' } // the oldest in-flight log line is taken in on the main thread
   | ReplyEvent
   | { readonly t: 'die' } // the pending attempt's worker dies (or exits after a terminate / an abort)
   | { readonly t: 'advance'; readonly ms: number; readonly tick: boolean } // time passes; maybe a report tick
@@ -136,9 +136,12 @@ function configArb(breaches: boolean): fc.Arbitrary<Config> {
 
 interface Attempt {
   readonly index: number;
-  readonly payload: AttemptRequest;
-  /** What pool.run returned: the tracker hears of this attempt under it. */
-  readonly pooled: PoolAttempt;
+  readonly payload: AttemptFields;
+  /** What pool.run returned: the tracker's handle on this attempt. */
+  readonly pooled: AttemptHandle;
+  readonly listener: AttemptListener;
+  /** When its worker started it (epoch ms); null while it has not. */
+  startTime: number | null;
   /** Answered or died (told to the tracker): the tracker may have seen it, or will at the next microtask. */
   settled: boolean;
   /** The fake threadId of the worker running it; 0 until a worker has started it. */
@@ -175,16 +178,12 @@ class World {
   readonly states: string[] = [];
   /** In-flight log lines, oldest first: the index of the attempt that wrote each. */
   readonly inFlight: number[] = [];
-  /** An attempt's end the tracker holds until that attempt's lines are in (host.afterMessages answered false). */
+  /** An attempt's end the pool holds until that attempt's lines are in. */
   heldEnd: { readonly index: number; readonly then: () => void } | undefined;
   readonly alive = new Set<number>();
   readonly tracker: Tracker;
   seq = 0;
   nextThread = 1;
-  /** Our slot's stamp, as the shared buffer would hold it: the waiting attempt's ticket, 0 (cancelled), or its start. */
-  stampCell = 0;
-  /** The fake pool's last ticket. */
-  ticket = 0;
   startCalled = false;
   startAccepted = false;
   /** Fake time (epoch ms) of the first attempt's start in its worker. */
@@ -200,8 +199,6 @@ class World {
   /** The tracker's listeners on the caller's signal, still attached. */
   readonly listeners = new Set<unknown>();
   closeCalled = false;
-  /** Whether the slot was armed since the last pool.run (every attempt must arm it). */
-  rearmed = false;
   final: { resolve: () => void; reject: (error: unknown) => void; settled: boolean } | undefined;
   thrown: string[] = [];
 
@@ -231,72 +228,10 @@ class World {
       logger,
       address: 'fake:1',
     });
-    const pool = {
-      run: (payload: AttemptRequest): PoolAttempt => world.onRun(payload),
-      interrupt: (slot: number): void => {
-        if (slot !== SLOT) world.violate(`interrupt of slot ${slot}, not ours (${SLOT})`);
-        if (world.settles.length > 0) world.violate('interrupt after the outcome was settled');
-        if (world.current === undefined || world.current.owner === 0) {
-          // The tracker raises the flag first and then cancels the attempt, which has not started: its cancel must
-          // follow at once (check() sees a flag left without one).
-          world.flagBeforeStart = world.tick(`pool.interrupt(${slot}) before the attempt started`);
-          return;
-        }
-        world.interrupts.push(world.tick(`pool.interrupt(${slot}) at +${Date.now() - (world.startedAt ?? T0)} ms`));
-        world.interruptedAt = Date.now();
-        if (world.stopSeq === undefined) {
-          // Not asked to stop: a timeout. It fires at its deadline, never before, late by a turn at most.
-          const { timeoutMs } = cfg;
-          const elapsed = Date.now() - (world.startedAt ?? Number.NaN);
-          if (timeoutMs === undefined) world.violate('interrupted with neither a stop nor a timeout');
-          else if (!(elapsed >= timeoutMs && elapsed <= timeoutMs + 1)) world.violate(`timeout of ${timeoutMs} ms fired after ${elapsed} ms`);
-        }
-      },
-      arm: (slot: number): number => {
-        world.ticket++;
-        world.tick(`pool.arm(${slot}) = ticket ${world.ticket}`);
-        if (slot !== SLOT) world.violate(`arm of slot ${slot}, not ours`);
-        world.stampCell = world.ticket;
-        world.rearmed = true;
-        return world.ticket;
-      },
-      // A start time is far above any ticket, as in the shared buffer.
-      startedAt: (slot: number): number | null => {
-        if (slot !== SLOT) world.violate(`startedAt of slot ${slot}, not ours`);
-        return world.stampCell > TICKETS ? world.stampCell : null;
-      },
-      cancel: (slot: number, ticket: number, pooled: PoolAttempt | undefined): boolean => {
-        world.tick(`pool.cancel(${slot}, ticket ${ticket}) with stamp ${world.stampCell}`);
-        if (slot !== SLOT) world.violate(`cancel of slot ${slot}, not ours`);
-        if (world.stampCell !== ticket) return false;
-        world.stampCell = 0;
-        world.flagBeforeStart = undefined;
-        const attempt = world.attempts.find((a) => a.pooled === pooled);
-        if (attempt !== undefined) attempt.cancelled = true;
-        return true;
-      },
+    const pool: AttemptRunner = {
+      run: (fields, listener) => world.onRun(fields, listener),
       deathBackoffMs: (): number => 0,
-      // The attempt's reply is on its way once its worker has answered (here, delivered at once: held by the tracker
-      // only while its log lines are in flight).
-      hasEnded: (slot: number): boolean => {
-        if (slot !== SLOT) world.violate(`hasEnded of slot ${slot}, not ours`);
-        return world.current?.settled === true;
-      },
-      // As the pool does: the attempt's worker terminated at once; its thread has exited a microtask later (so that
-      // the tracker's own timers stay the only ones the invariants count). Its death reaches the tracker as a 'die'.
-      forceStop: (pooled: PoolAttempt, beforeTerminate: () => void): Promise<boolean> => {
-        world.tick('pool.forceStop');
-        beforeTerminate();
-        const attempt = world.attempts.find((a) => a.pooled === pooled);
-        world.checkForceStop('forceStop', undefined, attempt);
-        if (attempt !== undefined) {
-          world.tick(`worker ${attempt.owner} terminated (attempt ${attempt.index})`);
-          attempt.killed = true;
-          world.alive.delete(attempt.owner);
-        }
-        return Promise.resolve(true);
-      },
-    } as unknown as WorkerPool;
+    };
     const host: TrackerHost = {
       options,
       logger,
@@ -309,19 +244,6 @@ class World {
         }
       })(options.metricsWindowMs),
       onProgress: () => undefined,
-      // The runtime's channels: an attempt's end is taken once the lines it posted are in (the model's 'deliver').
-      afterMessages: (threadId, drain, _batch, then) => {
-        const attempt = world.attempts.find((a) => a.owner === threadId && a.owner !== 0);
-        world.tick(`afterMessages(thread ${threadId}, drain ${drain})`);
-        if (attempt === undefined) {
-          world.violate(`afterMessages for thread ${threadId}, which runs no attempt of ours`);
-          return true;
-        }
-        if (!world.inFlight.includes(attempt.index)) return true;
-        if (world.heldEnd !== undefined) world.violate(`a second end held (attempt ${attempt.index}) while attempt ${world.heldEnd.index}'s waits`);
-        world.heldEnd = { index: attempt.index, then };
-        return false;
-      },
       reportRunning: (report) => {
         world.running.push({ seq: world.tick(`reportRunning(reportTime ${report.reportTime})`), value: report });
         if (report.status !== 'RUNNING') world.violate(`reportRunning with status ${report.status}`);
@@ -335,9 +257,8 @@ class World {
           world.final = { resolve, reject, settled: false };
         });
       },
-      releaseSlot: (slot) => {
-        world.released.push(world.tick(`releaseSlot(${slot})`));
-        if (slot !== SLOT) world.violate(`released slot ${slot}, not ours`);
+      release: () => {
+        world.released.push(world.tick('release'));
       },
       forget: (tracker) => {
         world.forgets.push(world.tick('forget'));
@@ -380,36 +301,102 @@ class World {
     return this.attempts.at(-1);
   }
 
-  onRun(payload: AttemptRequest): PoolAttempt {
+  onRun(payload: AttemptFields, listener: AttemptListener): AttemptHandle {
     const index = this.attempts.length;
     this.tick(`pool.run(attempt ${index})`);
     const previous = this.attempts.at(-1);
-    if (previous !== undefined && !previous.settled) this.violate(`attempt ${index} started while attempt ${previous.index} is unsettled`);
+    if (previous !== undefined && !previous.settled && !previous.killed && !previous.cancelled) this.violate(`attempt ${index} started while attempt ${previous.index} is unsettled`);
     if (previous !== undefined && previous.delivered < previous.posted) {
       this.violate(`attempt ${index} started before the ${previous.posted - previous.delivered} last log lines of attempt ${previous.index} arrived`);
     }
-    if (!this.rearmed) this.violate(`attempt ${index} without arming its slot`);
-    if (payload.ticket !== this.ticket) this.violate(`attempt ${index} sent ticket ${payload.ticket}, the slot holds ${this.ticket}`);
-    this.rearmed = false;
     if (this.interrupts.length > 0) this.violate(`attempt ${index} started after an interrupt`);
     if (this.settles.length > 0) this.violate(`attempt ${index} started after the outcome was settled`);
     if (index > this.cfg.maxRetries) this.violate(`attempt ${index} exceeds maxRetries ${this.cfg.maxRetries}`);
-    if (payload.slot !== SLOT) this.violate(`attempt ${index} runs in slot ${payload.slot}, not ${SLOT}`);
     if ((payload.currentRetryTimes ?? 0) !== index) this.violate(`attempt ${index} sent currentRetryTimes ${payload.currentRetryTimes}`);
-    const pooled = { index } as unknown as PoolAttempt;
-    this.attempts.push({ index, payload, pooled, settled: false, owner: 0, cancelled: false, posted: 0, delivered: 0, killed: false, forceStops: 0 });
+    const world = this;
+    // The handle, as the pool's: its start from its worker, its interrupt flag, its cancel (only before its start),
+    // and its terminate (the end is heard a microtask later, so that the tracker's own timers stay the only ones the
+    // invariants count; a reply held behind its lines is heard at once instead).
+    const pooled: AttemptHandle = {
+      instanceId: payload.instanceId,
+      number: index,
+      get threadId() {
+        return attempt.owner;
+      },
+      get startedAt() {
+        return attempt.startTime;
+      },
+      // A reply is heard at once, or held behind its lines (then terminate() takes it): none is ever on its way unheard.
+      ended: false,
+      interrupt: () => {
+        if (world.settles.length > 0) world.violate('interrupt after the outcome was settled');
+        if (attempt.owner === 0) {
+          // The tracker raises the flag first and then cancels the attempt, which has not started: its cancel must
+          // follow at once (check() sees a flag left without one).
+          world.flagBeforeStart = world.tick(`attempt ${index}.interrupt() before it started`);
+          return;
+        }
+        world.interrupts.push(world.tick(`attempt ${index}.interrupt() at +${Date.now() - (world.startedAt ?? T0)} ms`));
+        world.interruptedAt = Date.now();
+        if (world.stopSeq === undefined) {
+          // Not asked to stop: a timeout. It fires at its deadline, never before, late by a turn at most.
+          const { timeoutMs } = world.cfg;
+          const elapsed = Date.now() - (world.startedAt ?? Number.NaN);
+          if (timeoutMs === undefined) world.violate('interrupted with neither a stop nor a timeout');
+          else if (!(elapsed >= timeoutMs && elapsed <= timeoutMs + 1)) world.violate(`timeout of ${timeoutMs} ms fired after ${elapsed} ms`);
+        }
+      },
+      cancel: () => {
+        world.tick(`attempt ${index}.cancel() with owner ${attempt.owner}`);
+        if (attempt.owner !== 0 || attempt.settled || attempt.cancelled) return false;
+        attempt.cancelled = true;
+        world.flagBeforeStart = undefined;
+        return true;
+      },
+      terminate: () => {
+        world.tick(`attempt ${index}.terminate()`);
+        const held = world.heldEnd;
+        if (held !== undefined && held.index === index) {
+          world.heldEnd = undefined;
+          world.tick(`attempt ${index}'s held end taken at once`);
+          held.then();
+          return false;
+        }
+        world.checkForceStop('terminate', undefined, attempt);
+        world.tick(`worker ${attempt.owner} terminated (attempt ${index})`);
+        attempt.killed = true;
+        world.alive.delete(attempt.owner);
+        void Promise.resolve().then(() => listener.attemptEnded(pooled, { kind: 'terminated', exited: true }));
+        return true;
+      },
+    };
+    const attempt: Attempt = {
+      index, payload, pooled, listener, startTime: null, settled: false, owner: 0, cancelled: false, posted: 0, delivered: 0, killed: false, forceStops: 0,
+    };
+    this.attempts.push(attempt);
     return pooled;
   }
 
-  /** Tells the tracker how the attempt ended, as the pool would. */
-  answer(attempt: Attempt, reply: AttemptReply): void {
+  /** Tells the tracker how the attempt ended, as the pool would: after the lines it posted before, held meanwhile. */
+  exit(attempt: Attempt, exit: AttemptExit): void {
     attempt.settled = true;
-    this.tracker[kAttemptReply](attempt.pooled, reply);
+    // A terminated attempt's reply or death is never heard (the pool withdrew it), nor a cancelled one's.
+    if (attempt.killed || attempt.cancelled) return;
+    const tell = (): void => attempt.listener.attemptEnded(attempt.pooled, exit);
+    if (!this.inFlight.includes(attempt.index)) {
+      tell();
+      return;
+    }
+    if (this.heldEnd !== undefined) this.violate(`a second end held (attempt ${attempt.index}) while attempt ${this.heldEnd.index}'s waits`);
+    this.heldEnd = { index: attempt.index, then: tell };
+  }
+
+  answer(attempt: Attempt, reply: AttemptReply): void {
+    this.exit(attempt, { kind: 'reply', reply });
   }
 
   fail(attempt: Attempt, error: unknown): void {
-    attempt.settled = true;
-    this.tracker[kAttemptError](attempt.pooled, error);
+    this.exit(attempt, { kind: 'died', error });
   }
 
   /** Force-stops come only after an interrupt, once per attempt, and only at an attempt still running. */
@@ -442,7 +429,7 @@ class World {
         if (this.startCalled) break; // the runtime dispatches a tracker once
         this.startCalled = true;
         const settledBefore = this.settles.length > 0;
-        this.startAccepted = tracker[kStart](SLOT);
+        this.startAccepted = tracker[kStart]();
         if (this.startAccepted === settledBefore) this.violate(`kStart answered ${this.startAccepted} with the outcome ${settledBefore ? '' : 'not '}settled`);
         break;
       }
@@ -469,8 +456,7 @@ class World {
         this.post(attempt, event.extraLines);
         const msg = event.end === 2 ? `RangeError: boom ${attempt.index}` : event.end === 3 ? 'Error: cannot load' : `msg ${attempt.index}`;
         const end = [event.success ? AttemptEnd.SUCCEEDED : AttemptEnd.FAILED, AttemptEnd.RETURNED_NULL, AttemptEnd.THREW, AttemptEnd.LOAD_FAILED][event.end] as AttemptEnd;
-        const posted = attempt.posted > 0 ? { messages: attempt.posted } : {};
-        this.answer(attempt, event.appended ? { end, msg, appended: { [`k${attempt.index}`]: attempt.index }, ...posted } : { end, msg, ...posted });
+        this.answer(attempt, event.appended ? { end, msg, appended: { [`k${attempt.index}`]: attempt.index } } : { end, msg });
         break;
       }
       case 'die':
@@ -522,17 +508,16 @@ class World {
    * once without running it (and the tracker, which cancelled it, ignores that). Returns whether it started.
    */
   pickUp(attempt: Attempt): boolean {
-    if (attempt.cancelled || this.stampCell !== attempt.payload.ticket) {
-      this.tick(`a worker gets attempt ${attempt.index}: cancelled, answered at once`);
+    if (attempt.cancelled) {
+      this.tick(`a worker gets attempt ${attempt.index}: cancelled, answered at once (unheard)`);
       this.answer(attempt, { end: AttemptEnd.CANCELLED });
       return false;
     }
     attempt.owner = this.nextThread++;
-    (attempt.pooled as { workerId: number }).workerId = attempt.owner;
     this.alive.add(attempt.owner);
-    this.stampCell = performance.timeOrigin + performance.now();
-    this.startedAt ??= this.stampCell;
-    this.tick(`worker ${attempt.owner} starts attempt ${attempt.index} at ${this.stampCell}`);
+    attempt.startTime = performance.timeOrigin + performance.now();
+    this.startedAt ??= attempt.startTime;
+    this.tick(`worker ${attempt.owner} starts attempt ${attempt.index} at ${attempt.startTime}`);
     return true;
   }
 
@@ -548,20 +533,11 @@ class World {
     if (index === undefined) return;
     const attempt = this.attempts[index] as Attempt;
     attempt.delivered++;
-    // The runtime asks the tracker in the attempt's slot whether the line is its current attempt's (then it is
-    // written), while it is registered.
-    if (this.registered) {
-      this.tick(`kAttemptOf (attempt ${index})`);
-      this.guardSync('kAttemptOf', () => {
-        const current = this.tracker[kAttemptOf](attempt.payload.ticket);
-        if (current !== -1 && current !== index) this.violate(`attempt ${index}'s ticket taken for attempt ${current}`);
-      });
-    }
     const held = this.heldEnd;
     if (held !== undefined && !this.inFlight.includes(held.index)) {
       this.heldEnd = undefined;
       this.tick(`the lines of attempt ${held.index} are in: its end is taken`);
-      this.guardSync('afterMessages then', held.then);
+      this.guardSync('the held end', held.then);
     }
   }
 
@@ -569,7 +545,7 @@ class World {
     const attempt = this.current;
     // Only a started attempt dies with its worker (the pool runs one that never started again, elsewhere).
     if (attempt === undefined || attempt.settled || attempt.owner === 0) return;
-    // Its lines still in flight are taken in before the death is (the tracker holds it: host.afterMessages).
+    // Its lines still in flight are taken in before the death is (the pool holds it).
     this.alive.delete(attempt.owner);
     const error = new Error(attempt.killed ? 'worker exited with code: 1' : 'worker exited with code: 3');
     this.tick(`attempt ${attempt.index} rejects: ${error.message}`);

@@ -1,28 +1,31 @@
-// The main thread's side of the workers' channels (src/worker-channel.ts), driven directly: a fake tracker, and a
-// MessageChannel standing in for a worker's. What the runtime tests cannot bring about at will: an attempt's end that
-// comes before the runtime has heard of its worker's channel, a second channel claimed for a thread, a malformed
-// batch, more lines than the main thread holds.
+// The main thread's side of the workers' channels (src/worker-channel.ts), driven directly: a fake attempt, and a
+// MessageChannel standing in for a worker's. What the runtime tests cannot bring about at will: an attempt's end taken
+// the moment its lines are queued on its worker's channel, a second channel claimed for a thread, a malformed batch,
+// more lines than the main thread holds.
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../dist/src/metrics.js';
 import { BATCH_MESSAGE, CHANNEL_MESSAGE, Item, SETTINGS_MESSAGE, type WorkerBatch } from '../dist/src/protocol.js';
-import { kAttemptOf, kProgress, kStarted } from '../dist/src/tracker.js';
-import { WorkerChannels, type AttemptEndpoint } from '../dist/src/worker-channel.js';
+import type { PooledAttempt } from '../dist/src/attempt.js';
+import { WorkerChannels } from '../dist/src/worker-channel.js';
 import { LogCapture } from './support/logs.js';
 
 const SLOT = 2;
 const TICKET = 41;
 
-/** A tracker whose current attempt (0) holds SLOT with TICKET, recording what it is handed. */
-function fakeTracker(): AttemptEndpoint & { progress: unknown[] } {
+/** An instance's first attempt, holding SLOT with TICKET, whose listener records the progress it is handed. */
+function fakeAttempt(): { attempt: PooledAttempt; progress: unknown[] } {
   const progress: unknown[] = [];
-  return {
+  const attempt = {
     instanceId: 'i-1',
-    progress,
-    [kAttemptOf]: (ticket: number) => (ticket === TICKET ? 0 : -1),
-    [kProgress]: (_ticket: number, value: unknown) => progress.push(value),
-    [kStarted]: () => undefined,
-  };
+    number: 0,
+    listener: {
+      attemptStarted: () => undefined,
+      attemptProgress: (_attempt: unknown, value: unknown) => progress.push(value),
+      attemptEnded: () => undefined,
+    },
+  } as unknown as PooledAttempt;
+  return { attempt, progress };
 }
 
 function batch(items: unknown[], ticket = TICKET): WorkerBatch {
@@ -42,27 +45,29 @@ afterEach(() => {
 function setUp(options: { burst?: number } = {}) {
   const logs = new LogCapture();
   const metrics = new Metrics(60_000);
-  const tracker = fakeTracker();
-  const channels = new WorkerChannels({ logger: logs.logger, onProcessorLog: undefined, rate: 1000, burst: options.burst ?? 2000, metrics, trackerIn: (slot) => (slot === SLOT ? tracker : undefined) });
+  const tracker = fakeAttempt();
+  const channels = new WorkerChannels({
+    logger: logs.logger, onProcessorLog: undefined, rate: 1000, burst: options.burst ?? 2000, metrics,
+    attemptAt: (slot, ticket) => (slot === SLOT && ticket === TICKET ? tracker.attempt : undefined),
+  });
   const { port1: worker, port2: main } = new MessageChannel();
   open.push({ channels, ports: [worker, main] });
   return { logs, metrics, tracker, channels, worker, main };
 }
 
 describe('the workers\' channels on the main thread', () => {
-  it('holds an end that comes before its worker\'s channel is known, and takes the lines the worker posted first', async () => {
-    const { logs, channels, worker, main } = setUp();
+  it('takes the lines an attempt posted on its worker\'s channel, then its reply\'s own, before its end: read at once, in order', async () => {
+    const { logs, tracker, channels, worker, main } = setUp();
+    channels.onParentMessage({ type: CHANNEL_MESSAGE, threadId: 7, port: main });
     worker.postMessage(batch(lines(3)));
     const order: string[] = [];
-    const taken = new Promise<void>((resolve) => {
-      expect(channels.settle(7, true, batch([Item.PROGRESS, 'last']), () => {
-        order.push(...logs.lines.filter((l) => l.msg === 'line').map((l) => `line ${String(l.i)}`), 'end');
-        resolve();
-      })).toBe(false);
+    // Taken within a slice of the event loop (at once, on a machine that is not busy): no channel to wait for.
+    await new Promise<void>((resolve) => {
+      if (channels.settle(7, batch([Item.PROGRESS, 'last']), resolve)) resolve();
     });
-    channels.onParentMessage({ type: CHANNEL_MESSAGE, threadId: 7, port: main });
-    await taken;
+    order.push(...logs.lines.filter((l) => l.msg === 'line').map((l) => `line ${String(l.i)}`), 'end');
     expect(order).toEqual(['line 0', 'line 1', 'line 2', 'end']);
+    expect(tracker.progress).toEqual(['last']);
     // The worker gets the runtime's settings on its channel.
     const settings = await new Promise((resolve) => worker.once('message', resolve));
     expect(settings).toMatchObject({ type: SETTINGS_MESSAGE, rate: 1000, burst: 2000 });
@@ -85,7 +90,7 @@ describe('the workers\' channels on the main thread', () => {
     channels.onParentMessage({ type: CHANNEL_MESSAGE, threadId: 3, port: main });
     worker.postMessage(batch([...lines(1), Item.INFO, 42, undefined, ...lines(1, 1)]));
     worker.postMessage(batch([...lines(2), Item.PROGRESS, 'old'], TICKET - 1));
-    expect(channels.settle(3, true, undefined, () => undefined)).toBe(true);
+    expect(channels.settle(3, undefined, () => undefined)).toBe(true);
     expect(logs.lines.filter((l) => l.msg === 'line').map((l) => l.i)).toEqual([0]);
     expect(metrics.malformedMessages).toBe(1);
     expect(metrics.lateMessagesDropped).toBe(3);
@@ -97,7 +102,7 @@ describe('the workers\' channels on the main thread', () => {
     // 100 batches of 128 lines, read at once: 10,000 lines may wait (the floor of the bound), the rest cannot.
     for (let b = 0; b < 100; b++) worker.postMessage(batch([...lines(128, b * 128), Item.PROGRESS, b]));
     const ended = new Promise<void>((resolve) => {
-      if (channels.settle(4, true, undefined, resolve)) resolve();
+      if (channels.settle(4, undefined, resolve)) resolve();
     });
     await ended;
     const written = logs.lines.filter((l) => l.msg === 'line').length;

@@ -171,7 +171,6 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
   // The attempt's last lines travel inside its reply; the batches it posted before are taken in first.
   const batch = ctx.endChannel();
   if (batch !== undefined) reply.batch = batch;
-  if (ctx.messages > 0) reply.messages = ctx.messages;
   replying = true;
   return ended(request, moved === undefined ? reply : movable(reply, moved));
 }
@@ -242,17 +241,17 @@ function putValue(reply: Reply, value: unknown): Array<ArrayBuffer | MessagePort
   return [own.buffer as ArrayBuffer, ...writer.transfer];
 }
 
-let piscinaMove: ((value: object) => object) | undefined;
+type PiscinaTransfer = Pick<typeof import('piscina'), 'move' | 'transferableSymbol' | 'valueSymbol'>;
+let piscina: PiscinaTransfer | undefined;
 
-/** The reply as piscina's movable value: piscina posts it with `transfer` as the transfer list. */
+/**
+ * The reply as piscina's Transferable (its documented `move()` of an object with `transferableSymbol` and
+ * `valueSymbol`): piscina posts the reply with `transfer` as the transfer list. Loaded on first use: most workers
+ * never return a moved value.
+ */
 function movable(reply: AttemptReply, transfer: Array<ArrayBuffer | MessagePort>): object {
-  // piscina's own move() marks a transferable for its worker (its mark is a private symbol): loaded on first use,
-  // since most workers never return a moved value.
-  piscinaMove ??= (createRequire(import.meta.url)('piscina') as { move: (value: object) => object }).move;
-  return piscinaMove({
-    [Symbol.for('Piscina.transferable')]: transfer,
-    [Symbol.for('Piscina.valueOf')]: reply,
-  });
+  piscina ??= createRequire(import.meta.url)('piscina') as PiscinaTransfer;
+  return piscina.move({ [piscina.transferableSymbol]: transfer, [piscina.valueSymbol]: reply } as never);
 }
 
 /**

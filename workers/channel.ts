@@ -42,8 +42,6 @@ export class AttemptChannel {
   readonly ticket: number;
   /** The attempt has ended: whatever it (code it left behind) sends from now on is dropped and counted. */
   released = false;
-  /** Batches posted on the channel. */
-  posted = 0;
   /** Lines dropped by the rate bound, not yet counted to the main thread. */
   dropped = 0;
   droppedSaidAt = Number.NEGATIVE_INFINITY;
@@ -186,7 +184,6 @@ class Outbox {
     const batch = this.#batchOf(owner, final);
     if (batch === undefined) return;
     port.postMessage(batch);
-    owner.posted++;
     this.#sent(owner, batch);
   }
 

@@ -79,11 +79,6 @@ export class AttemptContext implements ProcessorContext {
     return this.#request.trace;
   }
 
-  /** Batches posted on the worker's channel so far. */
-  get messages(): number {
-    return this.#channel?.posted ?? 0;
-  }
-
   get workflow(): AttemptWorkflow {
     return (this.#workflow ??= new AttemptWorkflow(this.#request.wfInstanceId));
   }

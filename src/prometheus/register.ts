@@ -2,7 +2,8 @@
 // under the same prefix, and takes them out again.
 import type { TaskRuntime } from '../runtime.js';
 import { describeValue } from '../errors.js';
-import { kListenMetrics, type MetricsListener, type MetricsSnapshot } from '../metrics.js';
+import type { MetricsListener, MetricsSnapshot } from '../metrics.js';
+import { kListenMetrics } from '../symbols.js';
 import { Families, type FamilyShape, type Source } from './families.js';
 import { resolvePrometheusOptions, type AnyRegistry, type PrometheusOptions } from './options.js';
 

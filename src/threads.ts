@@ -1,0 +1,240 @@
+// The pool's worker threads as piscina runs them: which have booted (said so, their processors imported), which are
+// doomed (being terminated: given nothing more), which are stuck (terminated and not exited), when the pool is ready,
+// and when it is broken (no worker can boot). Also the terminate of one thread, bounded by STUCK_THREAD_MS.
+import type { Worker } from 'node:worker_threads';
+import type { Piscina } from 'piscina';
+import type { Logger } from 'pino';
+import { channels, epochNow, type WorkerMessage } from './channels.js';
+import { WorkerBootError } from './errors.js';
+
+/**
+ * How long a force-stopped thread has to exit before it is taken for stuck (ms): a thread blocked in a system call
+ * (a read of a pipe no one writes to, `execSync`) or in native code (a long `pbkdf2Sync`) runs on until that call
+ * returns, whatever terminate() asks. A thread that spins in JavaScript exits within milliseconds.
+ */
+export const STUCK_THREAD_MS = 1000;
+
+/** The exit code piscina is told of for a thread the pool lets go of while it is stuck. */
+const STUCK_EXIT_CODE = -1;
+
+export interface ThreadEvents {
+  /** A worker has booted, or a retirement was carried out: attempts may be handed on. */
+  onBooted(): void;
+  /** No worker can boot. */
+  onBroken(error: WorkerBootError): void;
+  /** Workers have left the pool: `alive` holds the threadIds of those still in it. */
+  onGone(alive: ReadonlySet<number>): void;
+}
+
+export class ThreadWatch {
+  /** Workers being terminated (threadIds): piscina's balancer is given none of them, and they count for nothing. */
+  readonly doomed = new Set<number>();
+  /** Force-stopped threads that have not exited (STUCK_THREAD_MS after their terminate). */
+  readonly stuck = new Set<number>();
+  /** The last error a worker died of: a worker that dies as it boots may be telling why. */
+  lastError: unknown;
+  broken: WorkerBootError | undefined;
+  destroyed = false;
+  /** Worker threads started since the pool was made. */
+  started = 0;
+  readonly #piscina: Piscina;
+  readonly #size: number;
+  readonly #maxTotal: number;
+  readonly #logger: Logger;
+  readonly #events: ThreadEvents;
+  // Workers that have said they booted (threadIds), and the Worker objects (an exited one has no threadId).
+  readonly #booted = new Set<number>();
+  readonly #bootedWorkers = new Set<Worker>();
+  // Departures that a booted worker's exit accounts for.
+  #departuresExplained = 0;
+  // Retirements not yet carried out: until they are, piscina's thread count still holds the worker to be replaced.
+  #retirementsDue = 0;
+  // Workers piscina has marked ready (threadIds): their exits are published.
+  readonly #startedIds = new Set<number>();
+  #whenReady: Array<{ resolve: () => void; reject: (error: WorkerBootError) => void }> = [];
+
+  constructor(piscina: Piscina, size: number, maxTotal: number, logger: Logger, events: ThreadEvents) {
+    this.#piscina = piscina;
+    this.#size = size;
+    this.#maxTotal = maxTotal;
+    this.#logger = logger;
+    this.#events = events;
+    piscina.on('workerCreate', (worker: { id: number }) => {
+      this.started++;
+      this.#startedIds.add(worker.id);
+      if (channels.workerStart.hasSubscribers) channels.workerStart.publish({ threadId: worker.id, time: epochNow() } satisfies WorkerMessage);
+    });
+    // piscina emits it before it lets go of the worker, and before it fails the worker's task with the cause: who is
+    // gone, and why, is known on the next turn. An exited worker no longer has its threadId (-1): what is known of
+    // the workers is checked against those still alive.
+    piscina.on('workerDestroy', () => setImmediate(() => this.#onGone()));
+  }
+
+  isBooted(id: number): boolean {
+    return this.#booted.has(id);
+  }
+
+  bootedIds(): Iterable<number> {
+    return this.#booted;
+  }
+
+  /** Whether piscina should be made to start a worker: none is booting for it (beyond `claimed`), and there is room. */
+  canGrow(claimed: number): boolean {
+    const threads = this.#piscina.threads;
+    let booting = 0;
+    for (const worker of threads) if (!this.#booted.has(worker.threadId) && !this.doomed.has(worker.threadId)) booting++;
+    return booting <= claimed && threads.length < this.#maxTotal && this.broken === undefined && !this.destroyed;
+  }
+
+  /** Worker `threadId` says it has booted. */
+  booted(threadId: number): void {
+    this.#booted.add(threadId);
+    const worker = this.#piscina.threads.find((thread) => thread.threadId === threadId);
+    if (worker !== undefined) this.#bootedWorkers.add(worker);
+    this.#checkReady();
+    this.#events.onBooted();
+  }
+
+  /**
+   * Resolves once the pool holds its full set of workers, each booted. Rejects with a `WorkerBootError` once no worker
+   * can boot; resolves at once after destroy().
+   */
+  ready(): Promise<void> {
+    if (this.broken !== undefined) return Promise.reject(this.broken);
+    if (this.destroyed || this.#isReady()) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#whenReady.push({ resolve, reject }));
+  }
+
+  #isReady(): boolean {
+    if (this.#retirementsDue > 0 || this.doomed.size > 0) return false;
+    const threads = this.#piscina.threads;
+    return threads.length >= this.#size && threads.every((thread) => this.#booted.has(thread.threadId));
+  }
+
+  #checkReady(): void {
+    if (this.#whenReady.length === 0 || !this.#isReady()) return;
+    for (const { resolve } of this.#whenReady.splice(0)) resolve();
+  }
+
+  /** Retires worker `id`, idle now: marked at once, and terminated on the next turn (not inside piscina's handler). */
+  retire(id: number): void {
+    this.doomed.add(id);
+    this.#retirementsDue++;
+    setImmediate(() => {
+      this.#retirementsDue--;
+      void terminateThread(this, id);
+      this.#events.onBooted();
+      this.#checkReady();
+    });
+  }
+
+  /**
+   * A worker has left the pool. Each one that had booted accounts for one departure; a departure none accounts for is
+   * a worker that died while it booted, and piscina replaces no worker after that: the pool is broken.
+   */
+  #onGone(): void {
+    const threads = this.#piscina.threads;
+    const alive = new Set(threads.map((thread) => thread.threadId));
+    if (channels.workerExit.hasSubscribers) {
+      for (const id of this.#startedIds) if (!alive.has(id)) channels.workerExit.publish({ threadId: id, time: epochNow() } satisfies WorkerMessage);
+    }
+    for (const known of [this.#startedIds, this.#booted, this.doomed]) for (const id of known) if (!alive.has(id)) known.delete(id);
+    if (!this.destroyed && this.broken === undefined) {
+      const objects = new Set<Worker>(threads);
+      for (const worker of this.#bootedWorkers) {
+        if (objects.has(worker)) continue;
+        this.#bootedWorkers.delete(worker);
+        this.#departuresExplained++;
+      }
+      if (this.#departuresExplained > 0) this.#departuresExplained--;
+      else {
+        const cause = this.lastError;
+        const text = `no worker can start: a worker died while it booted${cause === undefined ? '' : `: ${describeDeath(cause)}`}`;
+        this.#events.onBroken(new WorkerBootError(text, cause === undefined ? undefined : { cause }));
+      }
+    }
+    this.#events.onGone(alive);
+    this.#checkReady();
+  }
+
+  /** Marks the pool broken, once: `ready()` rejects. False when it was already (or is destroyed). */
+  break(error: WorkerBootError): boolean {
+    if (this.broken !== undefined || this.destroyed) return false;
+    this.broken = error;
+    this.#logger.error({ err: error }, 'no worker can boot: every instance fails with WORKER_BOOT_FAILED');
+    for (const { reject } of this.#whenReady.splice(0)) reject(error);
+    return true;
+  }
+
+  /** The live Worker of thread `id`, if any. */
+  workerOf(id: number): Worker | undefined {
+    return id === 0 ? undefined : this.#piscina.threads.find((thread) => thread.threadId === id);
+  }
+
+  get logger(): Logger {
+    return this.#logger;
+  }
+
+  destroy(): Promise<void> {
+    // Nobody waits for a pool that will not be ready again.
+    this.destroyed = true;
+    for (const { resolve } of this.#whenReady.splice(0)) resolve();
+    // piscina terminates every worker and waits for each one's exit. On Node 22 and 24 a termination that lands
+    // while a booting worker evaluates a CommonJS module its processors import (the OpenTelemetry SDK, say) can be
+    // lost: Node's loader catches it there, the importing module goes on with the CommonJS bindings undefined, and
+    // the error it then throws takes the termination's place. The import merely fails, the boot carries on, and
+    // piscina parks the worker in a synchronous Atomics.wait, where the stop Node left queued on its event loop never
+    // runs: it would never exit, and destroy() never settle. Such a worker always speaks before it parks (its
+    // booted message, piscina's ready): a worker that speaks after its termination is terminated again, which wakes
+    // it from the wait and stops it.
+    for (const worker of this.#piscina.threads) worker.on('message', () => void worker.terminate());
+    return this.#piscina.destroy();
+  }
+}
+
+/**
+ * Terminates worker `id` now (a real `worker.terminate()`). Resolves true once its thread has exited; false when it
+ * has not after STUCK_THREAD_MS: a thread blocked in a system call or in native code runs until that call returns,
+ * whatever terminate() asks. Such a thread is counted as stuck and the pool lets go of it: piscina is told it has
+ * exited, so that it takes it out of the pool (which then no longer waits for it, in `ready()` or `destroy()`) and
+ * starts a replacement as it needs one. Should it exit later, that is logged.
+ */
+export function terminateThread(watch: ThreadWatch, id: number): Promise<boolean> {
+  const worker = watch.workerOf(id);
+  if (worker === undefined) return Promise.resolve(true);
+  watch.doomed.add(id);
+  return new Promise((resolve) => {
+    let stuck = false;
+    const timer = setTimeout(() => {
+      stuck = true;
+      watch.stuck.add(id);
+      watch.logger.error(
+        { threadId: id, waitedMs: STUCK_THREAD_MS },
+        'a terminated thread has not exited: it is blocked in a system call or in native code, which terminate() cannot cut short; the pool lets go of it',
+      );
+      resolve(false);
+      // piscina takes a worker out of its pool on the worker's 'exit' event (a contract test pins it); the thread's
+      // own exit, should it come, is the next one.
+      worker.emit('exit', STUCK_EXIT_CODE);
+      worker.once('exit', () => {
+        watch.stuck.delete(id);
+        watch.logger.warn({ threadId: id }, 'a stuck thread has exited at last');
+      });
+    }, STUCK_THREAD_MS);
+    // A termination Node 22 and 24 lose in a CommonJS module's evaluation (see destroy()) is asked again when the
+    // worker speaks.
+    const again = (): void => void worker.terminate();
+    worker.on('message', again);
+    void worker.terminate().then(() => {
+      worker.off('message', again);
+      if (stuck) return;
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/** "Name: message" of a worker's death, without the [code] Node's own errors add to their text. */
+export function describeDeath(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
