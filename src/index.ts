@@ -11,7 +11,8 @@ export {
   type ValueOf,
   type ProgressOf,
 } from './runtime.js';
-export { Tracker, type Outcome } from './tracker.js';
+export { Tracker } from './tracker.js';
+export type { Outcome } from './outcome.js';
 export type { StoppedBy } from './outcome.js';
 export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine, type ProgressEvent, type RecycleWorkers } from './options.js';
 export { move } from './protocol.js';

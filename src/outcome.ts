@@ -143,3 +143,29 @@ export function decideOutcome(facts: AttemptFacts): Decision {
   }
   return { status: succeeded ? OutcomeStatus.SUCCEED : OutcomeStatus.FAILED, reason, text, retry, succeeded, attemptReason: reason, stoppedBy: undefined };
 }
+
+/** How an instance ended: what `tracker.done` resolves with. Times are epoch milliseconds. */
+export interface Outcome<V = unknown> {
+  readonly status: OutcomeStatus;
+  /** Why, as a stable code. */
+  readonly reason: OutcomeReason;
+  /** The processor's message, the error's text, or the tracker's own text (`SystemResult`); not cut. */
+  readonly result: string;
+  /** The processor's `value`: undefined when it gave none, and whenever the status is not SUCCEED. */
+  readonly value: V | undefined;
+  /** Attempts started: 0 when stopped before start, 1 + retries otherwise. */
+  readonly attempts: number;
+  /** When the first attempt started; null when it never did. */
+  readonly startTime: number | null;
+  readonly endTime: number;
+  /**
+   * What stopped the instance, when `status` is STOPPED: `'stop'` (`tracker.stop()`, `runtime.stop(id)`),
+   * `'signal'` (the request's `signal` aborted) or `'close'` (`runtime.close()`); undefined otherwise.
+   */
+  readonly stoppedBy: StoppedBy | undefined;
+  /**
+   * When `stoppedBy` is `'signal'`: the signal's `reason`, what was given to `abort(reason)` (a `DOMException`
+   * named `AbortError` when nothing was; `TimeoutError` for `AbortSignal.timeout()`). Undefined otherwise.
+   */
+  readonly abortReason: unknown;
+}

@@ -1,17 +1,16 @@
 // The worker pool: attempts run on piscina, one per worker at a time, at most `maxThreads` at once, spare workers
-// idle for the moment a force-stop takes one away. The pool keeps the attempts waiting for a worker in its own queue,
-// in dispatch order, and hands one to piscina when it knows a worker is idle, naming that worker to piscina's
-// balancer; only while no worker is idle does it hand one over to wait in piscina's queue, so that piscina starts a
-// worker, and that hand-over carries an AbortSignal, by which it is taken back (settled) should a worker come free.
-// Each attempt is behind one handle (attempt.ts): slots, tickets and threads never leave the pool.
-import type { MessagePort, ResourceLimits, TransferListItem } from 'node:worker_threads';
+// idle for the moment a force-stop takes one away (dispatch.ts hands them over). Each attempt is behind one handle
+// (attempt.ts): its slot, ticket and thread never leave the pool, which hears how it ended, holds its end behind the
+// lines it posted before, and carries out its cancel and terminate.
+import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { Place, PooledAttempt, type AttemptDriver, type AttemptExit, type AttemptListener } from './attempt.js';
-import { channels, epochNow, type RetireMessage, type WorkerMessage } from './channels.js';
+import { Dispatcher } from './dispatch.js';
 import { WorkerBootError } from './errors.js';
 import { ModuleLoads, type Load } from './module-loads.js';
 import type { RecycleWorkers } from './options.js';
+import { Recycler } from './recycle.js';
 import { describeDeath, terminateThread, ThreadWatch } from './threads.js';
 import {
   AttemptEnd,
@@ -76,9 +75,6 @@ export type AttemptFields = Omit<AttemptRequest, 'slot' | 'ticket'>;
 /** What `run()` hands over instead when the caller's own buffers cannot be posted at once: buffers of our own. */
 export type Rescue = () => { readonly request: AttemptFields; readonly transfer: ReadonlyArray<ArrayBuffer | MessagePort> };
 
-/** Our attempt rides on a task's queue options (a symbol key: never copied to the worker). */
-const attemptOf = (task: object): PooledAttempt => (task as Record<symbol, unknown>)[Piscina.queueOptionsSymbol] as PooledAttempt;
-
 export class WorkerPool implements AttemptDriver {
   /** Attempts the pool takes at once: running, or waiting for a worker. */
   readonly capacity: number;
@@ -86,56 +82,29 @@ export class WorkerPool implements AttemptDriver {
   readonly #slots: SharedSlots;
   readonly #loads: ModuleLoads;
   readonly #threads: ThreadWatch;
+  readonly #dispatch: Dispatcher;
   readonly #channels: ChannelSink;
-  readonly #logger: Logger;
-  readonly #maxThreads: number;
-  readonly #recycle: RecycleWorkers | undefined;
-  // Attempts waiting for a worker, in dispatch order; those handed to piscina's queue to make it start a worker.
-  readonly #waiting: PooledAttempt[] = [];
-  readonly #inPiscinaQueue = new Set<PooledAttempt>();
+  readonly #recycler: Recycler | undefined;
   // The attempt each slot holds, for the workers' messages that name a slot and a ticket.
   readonly #bySlot: Array<PooledAttempt | undefined> = [];
-  // The worker each attempt given to a worker runs on (threadId → attempt), until its launch settles.
-  readonly #busy = new Map<number, PooledAttempt>();
-  // The worker the pool hands the attempt being run to, named to piscina's balancer; 0: any idle one.
-  #handingTo = 0;
   #nextOrder = 0;
-  // Per worker: attempts given to it, and the heap its last one left (MB): for recycleWorkers.
-  readonly #attemptsOf = new Map<number, number>();
-  readonly #heapOf = new Map<number, number>();
-  #workersRetired = 0;
   // Attempts whose worker died under them since the last attempt that answered.
   #deathsInARow = 0;
 
   constructor(options: PoolOptions) {
     this.capacity = options.maxThreads * ATTEMPTS_PER_THREAD;
-    this.#maxThreads = options.maxThreads;
-    this.#logger = options.logger;
     this.#channels = options.channels;
-    const recycle = (this.#recycle = options.recycle);
-    const slots = (this.#slots = new SharedSlots(this.capacity, recycle?.heapUsedMb !== undefined));
+    const recycler = (this.#recycler = options.recycle === undefined ? undefined : new Recycler(options.recycle));
+    const slots = (this.#slots = new SharedSlots(this.capacity, options.recycle?.heapUsedMb !== undefined));
     this.#loads = new ModuleLoads(options.preload, options.loadTimeoutMs, options.logger, slots, (threadId, load, startedHere, text) =>
       this.#onLoadOverdue(threadId, load, startedHere, text),
     );
     const verified = new SharedArrayBuffer(Math.max(1, options.preload.length) * Int32Array.BYTES_PER_ELEMENT);
     const common = { flags: slots.flags.buffer as SharedArrayBuffer, stamps: slots.stamps.buffer as SharedArrayBuffer, preload: options.preload, verified, loadTimeoutMs: options.loadTimeoutMs };
     const workerData: WorkerBootData = slots.heaps === undefined ? common : { ...common, heaps: slots.heaps.buffer as SharedArrayBuffer };
+    let dispatch: Dispatcher | undefined;
     this.#piscina = new Piscina<AttemptRequest, AttemptReply>({
-      // The worker the pool names, or else (an attempt piscina offers from its own queue) an idle one that has booted,
-      // while fewer than maxThreads work. piscina's own balancer would also pick a worker still booting.
-      loadBalancer: (task, workers) => {
-        const named = this.#handingTo;
-        let chosen: (typeof workers)[number] | null = null;
-        for (const worker of workers) {
-          if (named !== 0 ? worker.id === named : worker.currentUsage === 0 && this.#isIdle(worker.id)) {
-            chosen = worker;
-            break;
-          }
-        }
-        if (chosen === null || (named === 0 && this.#running() >= this.#maxThreads)) return null;
-        this.#assign(attemptOf(task), chosen.id);
-        return chosen;
-      },
+      loadBalancer: (task, workers) => (dispatch as Dispatcher).balancer(task, workers),
       filename: entry,
       minThreads: options.minThreads + options.spareThreads,
       maxThreads: options.maxThreads + options.spareThreads,
@@ -145,18 +114,31 @@ export class WorkerPool implements AttemptDriver {
       resourceLimits: options.resourceLimits,
       workerData,
     });
-    this.#threads = new ThreadWatch(this.#piscina, options.minThreads + options.spareThreads, options.maxThreads + options.spareThreads, options.logger, {
-      onBooted: () => this.#pump(),
+    const threads = (this.#threads = new ThreadWatch(this.#piscina, options.minThreads + options.spareThreads, options.maxThreads + options.spareThreads, options.logger, {
+      onBooted: () => this.#dispatch.pump(),
       onBroken: (error) => this.#break(error),
       onGone: (alive) => {
-        for (const known of [this.#busy, this.#attemptsOf, this.#heapOf]) for (const id of known.keys()) if (!alive.has(id)) known.delete(id);
-        this.#pump();
+        for (const id of this.#dispatch.busy.keys()) if (!alive.has(id)) this.#dispatch.busy.delete(id);
+        recycler?.keepOnly(alive);
+        this.#dispatch.pump();
       },
+    }));
+    dispatch = this.#dispatch = new Dispatcher(threads, options.maxThreads, {
+      isDue: (id) => recycler?.isDue(id) === true,
+      onAssign: (id) => recycler?.assigned(id),
+      onReply: (attempt, reply) => {
+        if (reply.end !== AttemptEnd.CANCELLED) this.#deathsInARow = 0;
+        const threadId = attempt.threadId;
+        this.#leftWorker(attempt);
+        if (attempt.place !== Place.DONE) this.#end(attempt, { kind: 'reply', reply }, threadId, reply.batch);
+      },
+      onFailed: (attempt, error, launch) => this.#onLaunchFailed(attempt, error, launch),
     });
+    dispatch.attach(this.#piscina);
     this.#piscina.on('message', (message: unknown) => {
       switch (messageType(message)) {
         case BOOTED_MESSAGE:
-          this.#threads.booted((message as WorkerBootedMessage).threadId);
+          threads.booted((message as WorkerBootedMessage).threadId);
           return;
         case LOADING_MESSAGE: {
           const loading = message as LoadingMessage;
@@ -175,7 +157,7 @@ export class WorkerPool implements AttemptDriver {
       }
     });
     this.#piscina.on('error', (error: unknown) => {
-      this.#threads.lastError = error;
+      threads.lastError = error;
       options.onError(error);
     });
   }
@@ -203,8 +185,9 @@ export class WorkerPool implements AttemptDriver {
       queueMicrotask(() => this.#endWithout(attempt, failure));
       return attempt;
     }
-    this.#waiting.push(attempt);
-    this.#pump(rescue === undefined);
+    const dispatch = this.#dispatch;
+    dispatch.enqueue(attempt);
+    dispatch.pump(rescue === undefined);
     if (rescue !== undefined) {
       // The caller's buffers must be gone once the call returns: not posted now, it waits over buffers of our own.
       if (attempt.place === Place.WAITING) {
@@ -212,106 +195,9 @@ export class WorkerPool implements AttemptDriver {
         attempt.request = Object.assign(again.request, { slot, ticket: request.ticket });
         attempt.transfer = again.transfer;
       }
-      this.#pump();
+      dispatch.pump();
     }
     return attempt;
-  }
-
-  // --- Handing attempts to workers ---------------------------------------------------------------------------------
-
-  /** Attempts running in workers that are not being terminated. */
-  #running(): number {
-    let running = 0;
-    for (const id of this.#busy.keys()) if (!this.#threads.doomed.has(id)) running++;
-    return running;
-  }
-
-  /** Whether worker `id` can take an attempt now: booted, not given one, not doomed, not due for retirement. */
-  #isIdle(id: number): boolean {
-    return this.#threads.isBooted(id) && !this.#busy.has(id) && !this.#threads.doomed.has(id) && !this.#isDue(id);
-  }
-
-  #idleWorker(): number {
-    for (const id of this.#threads.bootedIds()) if (this.#isIdle(id)) return id;
-    return 0;
-  }
-
-  /** Gives the waiting attempts to idle workers, in order; with `grow`, makes piscina start a worker for the rest. */
-  #pump(grow = true): void {
-    if (this.#waiting.length === 0 || this.#threads.destroyed) return;
-    // An attempt left in piscina's queue when a worker came free in a way piscina does not offer its queue on (a
-    // worker doomed, a first boot): taken back, settled by its signal, to go first.
-    if (this.#inPiscinaQueue.size > 0 && this.#idleWorker() !== 0) {
-      for (const attempt of this.#inPiscinaQueue) this.#takeBack(attempt);
-    }
-    while (this.#waiting.length > 0 && this.#running() < this.#maxThreads) {
-      const id = this.#idleWorker();
-      if (id === 0) {
-        if (grow && this.#running() + this.#inPiscinaQueue.size < this.#maxThreads && this.#threads.canGrow(this.#inPiscinaQueue.size)) this.#launch(this.#waiting.shift() as PooledAttempt, 0);
-        return;
-      }
-      this.#launch(this.#waiting.shift() as PooledAttempt, id);
-    }
-  }
-
-  #takeBack(attempt: PooledAttempt): void {
-    this.#inPiscinaQueue.delete(attempt);
-    attempt.launch++; // its AbortError is not its end
-    attempt.abort?.abort();
-    attempt.abort = undefined;
-    attempt.place = Place.WAITING;
-    this.#requeue(attempt);
-  }
-
-  /** Back into the waiting queue, at its place in dispatch order. */
-  #requeue(attempt: PooledAttempt): void {
-    let at = this.#waiting.length;
-    while (at > 0 && (this.#waiting[at - 1] as PooledAttempt).order > attempt.order) at--;
-    this.#waiting.splice(at, 0, attempt);
-  }
-
-  #assign(attempt: PooledAttempt, id: number): void {
-    attempt.threadId = id;
-    attempt.place = Place.IN_WORKER;
-    attempt.abort = undefined;
-    this.#inPiscinaQueue.delete(attempt);
-    this.#busy.set(id, attempt);
-    if (this.#recycle !== undefined) this.#attemptsOf.set(id, (this.#attemptsOf.get(id) ?? 0) + 1);
-  }
-
-  /** Runs `attempt` on piscina: on worker `id`, or (0) in piscina's queue, withdrawable, until a worker is up. */
-  #launch(attempt: PooledAttempt, id: number): void {
-    const { request, transfer } = attempt;
-    const launch = ++attempt.launch;
-    (request as unknown as Record<symbol, PooledAttempt>)[Piscina.queueOptionsSymbol] = attempt;
-    let abort: AbortController | undefined;
-    if (id === 0) {
-      abort = attempt.abort = new AbortController();
-      attempt.place = Place.IN_PISCINA_QUEUE;
-      this.#inPiscinaQueue.add(attempt);
-    }
-    this.#handingTo = id;
-    let running: Promise<AttemptReply>;
-    try {
-      running =
-        transfer === undefined && abort === undefined
-          ? this.#piscina.run(request)
-          : this.#piscina.run(request, { transferList: transfer as TransferListItem[] | undefined, signal: abort?.signal });
-    } finally {
-      this.#handingTo = 0;
-    }
-    running.then(
-      (reply) => {
-        if (attempt.launch !== launch) return;
-        if (reply.end !== AttemptEnd.CANCELLED) this.#deathsInARow = 0;
-        const threadId = attempt.threadId;
-        this.#leftWorker(attempt);
-        if (attempt.place !== Place.DONE) this.#end(attempt, { kind: 'reply', reply }, threadId, reply.batch);
-      },
-      (error: unknown) => {
-        if (attempt.launch === launch) this.#onLaunchFailed(attempt, error, launch);
-      },
-    );
   }
 
   #onLaunchFailed(attempt: PooledAttempt, error: unknown, launch: number): void {
@@ -339,10 +225,8 @@ export class WorkerPool implements AttemptDriver {
     }
     // Its worker died before starting it (it was on its way there): it runs elsewhere, a few times at most.
     if (notStarted && launch < MAX_LAUNCHES && !this.#threads.destroyed) {
-      attempt.place = Place.WAITING;
-      attempt.threadId = 0;
-      this.#requeue(attempt);
-      this.#pump();
+      this.#dispatch.enqueue(attempt);
+      this.#dispatch.pump();
       return;
     }
     this.#deathsInARow++;
@@ -364,16 +248,21 @@ export class WorkerPool implements AttemptDriver {
   // retired now if it is due, and the waiting attempts are offered again.
   #leftWorker(attempt: PooledAttempt): void {
     const id = attempt.threadId;
-    if (id === 0 || this.#busy.get(id) !== attempt) return;
-    this.#busy.delete(id);
-    if (this.#recycle !== undefined && !this.#threads.doomed.has(id)) {
-      this.#heapOf.set(id, this.#slots.heapOf(attempt.slot));
-      if (this.#isDue(id)) this.#retire(id);
+    if (!this.#dispatch.leave(attempt, id)) return;
+    const recycler = this.#recycler;
+    if (recycler !== undefined && !this.#threads.doomed.has(id)) {
+      recycler.left(id, this.#slots.heapOf(attempt.slot));
+      // Due: marked at once, and terminated on the next turn (not inside piscina's reply handler); its replacement
+      // spawns when it has exited.
+      if (recycler.isDue(id)) {
+        recycler.retire(id);
+        this.#threads.retire(id);
+      }
     }
-    this.#pump();
+    this.#dispatch.pump();
   }
 
-  // --- Ends ---------------------------------------------------------------------------------------------------------
+  // --- Ends, and the handle -----------------------------------------------------------------------------------------
 
   /** Its end is heard once what its worker `threadId` posted before it is in (0: it reached no worker). */
   #end(attempt: PooledAttempt, exit: AttemptExit, threadId: number, batch: WorkerBatch | undefined): void {
@@ -395,10 +284,6 @@ export class WorkerPool implements AttemptDriver {
   #done(attempt: PooledAttempt): void {
     attempt.place = Place.DONE;
     attempt.held = undefined;
-    this.#freeSlot(attempt);
-  }
-
-  #freeSlot(attempt: PooledAttempt): void {
     if (attempt.slotFreed) return;
     attempt.slotFreed = true;
     attempt.startedAtWhenFreed = this.#slots.startedAt(attempt.slot);
@@ -414,8 +299,6 @@ export class WorkerPool implements AttemptDriver {
     else this.#deliver(attempt, { kind: 'died', error: failure });
   }
 
-  // --- The handle ---------------------------------------------------------------------------------------------------
-
   startedAtOf(attempt: PooledAttempt): number | null {
     return attempt.slotFreed ? attempt.startedAtWhenFreed : this.#slots.startedAt(attempt.slot);
   }
@@ -430,13 +313,8 @@ export class WorkerPool implements AttemptDriver {
 
   cancel(attempt: PooledAttempt): boolean {
     if (attempt.place === Place.DONE || !this.#slots.cancel(attempt.slot, attempt.ticket)) return false;
-    if (attempt.place === Place.WAITING) this.#waiting.splice(this.#waiting.indexOf(attempt), 1);
-    else if (attempt.place === Place.IN_PISCINA_QUEUE) {
-      this.#inPiscinaQueue.delete(attempt);
-      attempt.launch++;
-      attempt.abort?.abort();
-    }
-    // Given to a worker already: it answers at once without running it, and its launch settles unheard.
+    // Given to a worker already, it answers at once without running it, and its launch settles unheard.
+    this.#dispatch.withdraw(attempt);
     this.#done(attempt);
     return true;
   }
@@ -453,37 +331,16 @@ export class WorkerPool implements AttemptDriver {
     attempt.launch++; // the rejection its worker's end brings is not its end
     this.#threads.doomed.add(id);
     this.#leftWorker(attempt);
-    this.#freeSlot(attempt);
-    attempt.place = Place.DONE;
+    this.#done(attempt);
     // Terminated once the caller's turn is over: what it dispatches meanwhile goes to a spare, not behind the terminate.
     queueMicrotask(() => {
       void terminateThread(this.#threads, id).then((exited) => attempt.listener.attemptEnded(attempt, { kind: 'terminated', exited }));
-      this.#pump();
+      this.#dispatch.pump();
     });
     return true;
   }
 
-  // --- Retirement (recycleWorkers), overdue imports, broken boots ------------------------------------------------------
-
-  /** Whether worker `id` has run `afterAttempts` attempts, or its last one left a heap above `heapUsedMb`. */
-  #isDue(id: number): boolean {
-    const recycle = this.#recycle;
-    if (recycle === undefined) return false;
-    return (recycle.afterAttempts !== undefined && (this.#attemptsOf.get(id) ?? 0) >= recycle.afterAttempts)
-      || (recycle.heapUsedMb !== undefined && (this.#heapOf.get(id) ?? 0) > recycle.heapUsedMb);
-  }
-
-  // A worker due for retirement, idle now: marked at once, and terminated on the next turn (not inside piscina's reply
-  // handler); its replacement spawns when it has exited.
-  #retire(id: number): void {
-    const attempts = this.#attemptsOf.get(id) ?? 0;
-    const heapUsedMb = this.#heapOf.get(id) ?? 0;
-    const recycle = this.#recycle as RecycleWorkers;
-    const reason: RetireMessage['reason'] = recycle.afterAttempts !== undefined && attempts >= recycle.afterAttempts ? 'afterAttempts' : 'heapUsedMb';
-    this.#workersRetired++;
-    if (channels.workerRetire.hasSubscribers) channels.workerRetire.publish({ threadId: id, time: epochNow(), reason, attempts, heapUsedMb } satisfies RetireMessage);
-    this.#threads.retire(id);
-  }
+  // --- Overdue imports, broken boots -------------------------------------------------------------------------------
 
   #onLoadOverdue(threadId: number, load: Load, startedHere: boolean, text: string): void {
     const attempt = load.attempt;
@@ -495,19 +352,18 @@ export class WorkerPool implements AttemptDriver {
     }
     this.#threads.doomed.add(threadId);
     void terminateThread(this.#threads, threadId);
-    setImmediate(() => this.#pump());
+    setImmediate(() => this.#dispatch.pump());
   }
 
   /** No worker can boot: every attempt waiting for a worker, or run later, fails with `error`. */
   #break(error: WorkerBootError): void {
     if (!this.#threads.break(error)) return;
-    for (const attempt of [...this.#inPiscinaQueue]) this.#takeBack(attempt);
-    for (const attempt of this.#waiting.splice(0)) this.#endWithout(attempt, error);
+    for (const attempt of this.#dispatch.withdrawAll()) this.#endWithout(attempt, error);
   }
 
   // --- Counts, and the end --------------------------------------------------------------------------------------------
 
-  /** The attempt in `slot` with `ticket`, while it is current: its workers' messages are its own. */
+  /** The attempt in `slot` with `ticket`, while it is current: its worker's messages are its own. */
   attemptAt(slot: number, ticket: number): PooledAttempt | undefined {
     const attempt = this.#bySlot[slot];
     return attempt !== undefined && attempt.ticket === ticket ? attempt : undefined;
@@ -520,7 +376,7 @@ export class WorkerPool implements AttemptDriver {
 
   /** Live worker threads running no attempt. */
   get idleThreads(): number {
-    return Math.max(0, this.#piscina.threads.length - this.#busy.size);
+    return Math.max(0, this.#piscina.threads.length - this.#dispatch.busy.size);
   }
 
   get workersStarted(): number {
@@ -528,7 +384,7 @@ export class WorkerPool implements AttemptDriver {
   }
 
   get workersRetired(): number {
-    return this.#workersRetired;
+    return this.#recycler?.retired ?? 0;
   }
 
   /** Threads force-stopped that have not exited (their ids). */

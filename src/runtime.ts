@@ -15,7 +15,8 @@ import { ReportSender, type ReportCounters } from './report-sender.js';
 import { acceptRequest, checkRunOptions, type SubmitRequest } from './request.js';
 import { OutcomeStatus } from './status.js';
 import { kCallerAbort, kListenMetrics, kReportTick, kStart, kStopForClose } from './symbols.js';
-import { Tracker, type TrackerHost } from './tracker.js';
+import { Tracker } from './tracker.js';
+import type { TrackerHost } from './tracker-host.js';
 import { WorkerChannels } from './worker-channel.js';
 
 /** The type of a processor module, as `typeof import('./processor.js')`: its default export is a processor. */

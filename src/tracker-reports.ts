@@ -99,3 +99,21 @@ export class InstanceReports {
     };
   }
 }
+
+/** The tracker's last line, at info: its status and times. */
+export function logDestroyed(logger: Logger, view: ReportView, status: string, createTime: number): void {
+  if (!logger.isLevelEnabled('info')) return;
+  const { startTime, endTime } = view;
+  logger.info(
+    {
+      instanceId: view.instanceId,
+      status,
+      startTime,
+      endTime,
+      queueMs: startTime === null ? null : startTime - createTime,
+      runMs: startTime === null || endTime === null ? null : endTime - startTime,
+      totalMs: Date.now() - createTime,
+    },
+    'tracker destroyed',
+  );
+}

@@ -2,79 +2,23 @@
 // handle, retries them, and ends the instance. Its parts each own one idea: the escalation state machine
 // (escalation.ts) makes every move of its phase, cause and stage; its timeout clock (deadline.ts); its reports
 // (tracker-reports.ts); and what an attempt's end means is decided by decideOutcome (outcome.ts), never here.
-import type { MessagePort } from 'node:worker_threads';
-import type { Logger } from 'pino';
 import type { Attempt, AttemptExit, AttemptListener } from './attempt.js';
 import { listenToAbort } from './caller-signal.js';
-import { channels, epochNow, TIME_ORIGIN, type EndMessage, type ForceStopMessage, type InterruptMessage, type RetryMessage, type StartMessage, type SubmitMessage } from './channels.js';
+import { channels, epochNow, TIME_ORIGIN, type EndMessage, type ForceStopMessage, type InterruptMessage, type RetryMessage } from './channels.js';
 import { DeadlineClock } from './deadline.js';
 import { WorkerBootError } from './errors.js';
 import { escalate, initialEscalation, Phase, type EscalationEvent, type EscalationState } from './escalation.js';
-import type { Metrics } from './metrics.js';
-import { decideOutcome, Ending, isStop, type Decision, type StoppedBy } from './outcome.js';
-import type { AttemptFields, Rescue } from './pool.js';
-import { AttemptEnd, readValue, textOf, type AttemptReply } from './protocol.js';
+import { decideOutcome, Ending, isStop, type Decision, type Outcome } from './outcome.js';
+import { AttemptEnd, textOf, type AttemptReply } from './protocol.js';
 import type { RunningStatus } from './report.js';
-import type { AcceptedRequest, Params } from './request.js';
-import { InstanceStatus, OutcomeStatus, TaskStatus, type OutcomeReason } from './status.js';
+import type { AcceptedRequest } from './request.js';
+import { attemptCargo, publishSubmit, readReply } from './attempt-fields.js';
+import { OutcomeStatus, type TaskStatus } from './status.js';
+import { runningStatusOf, taskStatusOf } from './status-views.js';
 import { kCallerAbort, kReportTick, kStart, kStopForClose } from './symbols.js';
-import { InstanceReports, type ReportHost, type ReportView } from './tracker-reports.js';
-
-/** How an instance ended: what `tracker.done` resolves with. Times are epoch milliseconds. */
-export interface Outcome<V = unknown> {
-  readonly status: OutcomeStatus;
-  /** Why, as a stable code. */
-  readonly reason: OutcomeReason;
-  /** The processor's message, the error's text, or the tracker's own text (`SystemResult`); not cut. */
-  readonly result: string;
-  /** The processor's `value`: undefined when it gave none, and whenever the status is not SUCCEED. */
-  readonly value: V | undefined;
-  /** Attempts started: 0 when stopped before start, 1 + retries otherwise. */
-  readonly attempts: number;
-  /** When the first attempt started; null when it never did. */
-  readonly startTime: number | null;
-  readonly endTime: number;
-  /**
-   * What stopped the instance, when `status` is STOPPED: `'stop'` (`tracker.stop()`, `runtime.stop(id)`),
-   * `'signal'` (the request's `signal` aborted) or `'close'` (`runtime.close()`); undefined otherwise.
-   */
-  readonly stoppedBy: StoppedBy | undefined;
-  /**
-   * When `stoppedBy` is `'signal'`: the signal's `reason`, what was given to `abort(reason)` (a `DOMException`
-   * named `AbortError` when nothing was; `TimeoutError` for `AbortSignal.timeout()`). Undefined otherwise.
-   */
-  readonly abortReason: unknown;
-}
-
-/** What runs a tracker's attempts: the pool, behind its Attempt handle. */
-export interface AttemptRunner {
-  /** Hands an attempt over; `listener` hears of it. `transfer` goes with it; see WorkerPool.run for `rescue`. */
-  run(fields: AttemptFields, listener: AttemptListener, transfer?: ReadonlyArray<ArrayBuffer | MessagePort>, rescue?: Rescue): Attempt;
-  /** How long the retry of an attempt whose worker died waits (ms). */
-  deathBackoffMs(): number;
-}
-
-/** What a tracker needs from its runtime: one object per runtime, shared by all its trackers. */
-export interface TrackerHost extends ReportHost {
-  readonly logger: Logger;
-  readonly pool: AttemptRunner;
-  /** Hands a progress value on to the application (`onProgress`); never throws. */
-  onProgress(instanceId: string, attempt: number, value: unknown): void;
-  /** The tracker is done with its dispatch: the next queued instance may go. */
-  release(): void;
-  /** The runtime's metrics: the tracker records its instance's start, attempts and end. */
-  readonly metrics: Metrics;
-  /** The tracker is destroyed: forget it. */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  forget(tracker: Tracker<any, any>): void;
-}
-
-/**
- * How long a force-stop waits for a reply that is on its way (ms): the attempt had ended in its worker when the
- * force-stop came, its reply not yet read (the main thread was busy). The reply wins; only a worker that never sends
- * it, stuck after it answered, is terminated after this wait.
- */
-export const REPLY_ON_ITS_WAY_MS = 1000;
+import { defaultGrace, REPLY_ON_ITS_WAY_MS, type TrackerHost } from './tracker-host.js';
+import { Starts } from './starts.js';
+import { InstanceReports, logDestroyed, type ReportView } from './tracker-reports.js';
 
 /** One instance's tracker. `V` is the type of its processor's value, `G` of its progress values. */
 export class Tracker<V = unknown, G = unknown> {
@@ -85,16 +29,13 @@ export class Tracker<V = unknown, G = unknown> {
   readonly #host: TrackerHost;
   readonly #request: AcceptedRequest;
   readonly #createTime = Date.now();
-  /** The submit, for wait times (epoch ms, µs precision). */
-  readonly #submittedAt = epochNow();
+  readonly #submittedAt = epochNow(); // for wait times (epoch ms, µs precision)
   readonly #reports: InstanceReports;
   #resolveDone!: (outcome: Outcome<V>) => void;
   #state: EscalationState = initialEscalation;
   #decision: Decision | undefined;
-  /** When the first attempt started in its worker (epoch ms, µs precision); null until the tracker has seen it. */
-  #startedAt: number | null = null;
-  /** The last attempt (1, 2, …) whose start has been counted and published. */
-  #startsSeen = 0;
+  /** Its attempts' starts; the first is the instance's start. */
+  readonly #starts: Starts;
   #endTime: number | null = null;
   /** Attempts handed to the pool (one of them may not have started yet). */
   #attempts = 0;
@@ -118,7 +59,7 @@ export class Tracker<V = unknown, G = unknown> {
   #stopListening: (() => void) | undefined;
   readonly #listener: AttemptListener = {
     attemptStarted: (attempt) => {
-      if (attempt === this.#attempt) this.#noteStart(attempt);
+      if (attempt === this.#attempt) this.#starts.note(attempt);
     },
     attemptProgress: (attempt, value) => {
       if (attempt !== this.#attempt) return;
@@ -138,31 +79,14 @@ export class Tracker<V = unknown, G = unknown> {
       this.#resolveDone = resolve;
     });
     this.#reports = new InstanceReports(host, this.#createTime);
+    this.#starts = new Starts(this.instanceId, request.processorName, this.#submittedAt, host.metrics);
     if (request.signal !== undefined) this.#stopListening = listenToAbort(request.signal, () => this[kCallerAbort]());
-    if (channels.submit.hasSubscribers) this.#publishSubmit();
-  }
-
-  #publishSubmit(): void {
-    const request = this.#request;
-    const message: SubmitMessage = {
-      instanceId: this.instanceId,
-      processor: request.processorName,
-      attempt: 0,
-      time: this.#submittedAt,
-      trace: {},
-      timeoutMs: request.timeoutMs,
-      maxRetries: request.maxRetries,
-    };
-    channels.submit.publish(message);
-    const entries = Object.entries(message.trace).filter(([, value]) => typeof value === 'string');
-    if (entries.length > 0) this.#trace = Object.fromEntries(entries);
+    if (channels.submit.hasSubscribers) this.#trace = publishSubmit(request, this.#submittedAt);
   }
 
   /** The reference's TaskStatus: WORKER_RECEIVED → WORKER_PROCESSING → WORKER_PROCESS_SUCCESS | WORKER_PROCESS_FAILED. */
   get taskStatus(): TaskStatus {
-    if (this.#firstStart() === null) return TaskStatus.WORKER_RECEIVED;
-    if (this.#decision === undefined) return TaskStatus.WORKER_PROCESSING;
-    return this.#decision.succeeded ? TaskStatus.WORKER_PROCESS_SUCCESS : TaskStatus.WORKER_PROCESS_FAILED;
+    return taskStatusOf(this.#firstStart() !== null, this.#decision);
   }
 
   /** The latest progress value its processor reported (`ctx.progress`), or undefined before the first. */
@@ -172,17 +96,7 @@ export class Tracker<V = unknown, G = unknown> {
 
   /** The scheduler's running-status query (PowerJob `InstanceDetail`). */
   runningStatus(): RunningStatus {
-    const taskStatus = this.taskStatus;
-    const succeeded = taskStatus === TaskStatus.WORKER_PROCESS_SUCCESS;
-    const failed = taskStatus === TaskStatus.WORKER_PROCESS_FAILED;
-    // A stopped instance, before its start or while it ran, says so: its task status alone would say RUNNING or FAILED.
-    const stopped = this.#decision?.status === OutcomeStatus.STOPPED;
-    return {
-      actualTriggerTime: this.#createTime,
-      status: stopped ? InstanceStatus.STOPPED : succeeded ? InstanceStatus.SUCCEED : failed ? InstanceStatus.FAILED : InstanceStatus.RUNNING,
-      taskTrackerAddress: this.#host.options.address,
-      taskDetail: { totalTaskNum: 1, succeedTaskNum: succeeded ? 1 : 0, failedTaskNum: failed ? 1 : 0 },
-    };
+    return runningStatusOf(this.taskStatus, this.#decision, this.#createTime, this.#host.options.address);
   }
 
   /**
@@ -232,31 +146,25 @@ export class Tracker<V = unknown, G = unknown> {
       case 'none':
         return;
       case 'ignore-finished':
-        logger.warn({ instanceId: this.instanceId, status: this.taskStatus }, 'stop ignored: the instance has finished');
-        return;
+        return logger.warn({ instanceId: this.instanceId, status: this.taskStatus }, 'stop ignored: the instance has finished');
       case 'ignore-stopping':
-        logger.warn({ instanceId: this.instanceId }, 'stop ignored: the instance is already stopping');
-        return;
+        return logger.warn({ instanceId: this.instanceId }, 'stop ignored: the instance is already stopping');
       case 'already-interrupted':
-        logger.info({ instanceId: this.instanceId, cause: isStop(state.cause) ? 'stop' : 'timeout' }, 'already interrupted');
-        return;
+        return logger.info({ instanceId: this.instanceId, cause: isStop(state.cause) ? 'stop' : 'timeout' }, 'already interrupted');
       case 'end-unstarted':
         logger.warn({ instanceId: this.instanceId, stoppedBy: state.cause }, 'stopped before start: the instance will not run');
         this.#onAttemptEnd(Ending.NEVER_STARTED, '');
         return;
       case 'interrupt':
-        this.#interrupt();
-        return;
+        return this.#interrupt();
       case 'await-reply':
         // Should the reply still not come (a worker stuck after it answered), the force-stop goes ahead after the wait.
         this.#graceAfter(REPLY_ON_ITS_WAY_MS);
         return;
       case 'force-stop':
-        this.#forceStop();
-        return;
+        return this.#forceStop();
       case 'run-on':
-        logger.warn({ instanceId: this.instanceId }, 'the instance ignores its interrupt and force-stop is off (allowForceStop: false): it runs on');
-        return;
+        return logger.warn({ instanceId: this.instanceId }, 'the instance ignores its interrupt and force-stop is off (allowForceStop: false): it runs on');
     }
   }
 
@@ -286,7 +194,7 @@ export class Tracker<V = unknown, G = unknown> {
     }
     const cause = this.#state.cause;
     if (channels.interrupt.hasSubscribers) {
-      channels.interrupt.publish({ ...this.#about(this.#attempts), cause: isStop(cause) ? 'stop' : 'timeout' } satisfies InterruptMessage);
+      channels.interrupt.publish({ ...this.#starts.about(this.#attempts), cause: isStop(cause) ? 'stop' : 'timeout' } satisfies InterruptMessage);
     }
     if (cause === 'timeout') {
       this.#host.logger.warn({ instanceId: this.instanceId, startTime: this.#startTime, timeoutMs: this.#request.timeoutMs }, 'timeout: instance interrupted');
@@ -316,10 +224,10 @@ export class Tracker<V = unknown, G = unknown> {
     if (!attempt.terminate()) return;
     this.#host.metrics.forceStops++;
     if (channels.forceStop.hasSubscribers) {
-      channels.forceStop.publish({ ...this.#about(this.#attempts), cause: isStop(this.#state.cause) ? 'stop' : 'timeout' } satisfies ForceStopMessage);
+      channels.forceStop.publish({ ...this.#starts.about(this.#attempts), cause: isStop(this.#state.cause) ? 'stop' : 'timeout' } satisfies ForceStopMessage);
     }
     this.#host.logger.warn({ instanceId: this.instanceId }, 'the instance did not finish after its interrupt: terminating its worker');
-    this.#noteStart(attempt);
+    this.#starts.note(attempt);
     this.#release();
   }
 
@@ -331,30 +239,9 @@ export class Tracker<V = unknown, G = unknown> {
   }
 
   #runAttempt(): void {
-    const request = this.#request;
-    const fields: MutableFields = { processorIndex: request.processorIndex, instanceId: request.instanceId };
-    // Fields at their default (0), and those the instance does not have, are left out: each key is copied to the
-    // worker on every attempt.
-    if (this.#attempts > 0) fields.currentRetryTimes = this.#attempts;
-    if (request.maxRetries > 0) fields.maxRetryTimes = request.maxRetries;
-    if (request.jobId !== undefined) fields.jobId = request.jobId;
-    if (request.wfInstanceId !== undefined) fields.wfInstanceId = request.wfInstanceId;
-    if (this.#trace !== undefined) fields.trace = this.#trace;
-    if (channels.start.hasSubscribers) fields.announce = true;
-    // Moved params go with the first attempt; an instance with retries holds them in shared memory instead.
-    const taken = request.params.take();
-    putParams(fields, taken.params);
-    const rescue = taken.rescue;
+    const { fields, transfer, rescue } = attemptCargo(this.#request, this.#attempts, this.#trace);
     this.#attempts++;
-    this.#attempt = this.#host.pool.run(
-      fields,
-      this.#listener,
-      taken.transfer.length > 0 ? taken.transfer : undefined,
-      rescue === undefined ? undefined : () => {
-        const again = rescue();
-        return { request: putParams({ ...fields }, again.params), transfer: again.transfer };
-      },
-    );
+    this.#attempt = this.#host.pool.run(fields, this.#listener, transfer, rescue);
   }
 
   #onExit(exit: AttemptExit): void {
@@ -382,17 +269,9 @@ export class Tracker<V = unknown, G = unknown> {
   #acceptReply(reply: AttemptReply): void {
     const appended = reply.appended;
     if (appended !== undefined) this.#appended = Object.assign(this.#appended ?? Object.create(null), appended);
-    let { end } = reply;
-    let text = reply.msg ?? '';
     // A stopped instance keeps no value: its moved buffers are simply let go.
-    if (end === AttemptEnd.SUCCEEDED && !isStop(this.#state.cause)) {
-      try {
-        this.#value = (reply.valueBytes === undefined ? reply.value : readValue(reply.valueBytes, reply.moved, reply.sharedViews)) as V;
-      } catch (error) {
-        end = AttemptEnd.VALUE_NOT_CLONEABLE;
-        text = textOf(error instanceof Error ? error.message : error);
-      }
-    }
+    const { end, text, value } = readReply(reply, !isStop(this.#state.cause));
+    if (end === AttemptEnd.SUCCEEDED) this.#value = value as V;
     this.#onAttemptEnd(end, text);
   }
 
@@ -401,7 +280,7 @@ export class Tracker<V = unknown, G = unknown> {
     const attempt = this.#attempt;
     this.#attempt = undefined;
     // This attempt's start, before a retry's: null if it never started (cancelled, or its worker died first).
-    if (attempt !== undefined) this.#noteStart(attempt);
+    if (attempt !== undefined) this.#starts.note(attempt);
     this.#lastEnding = ending;
     this.#lastText = text;
     const decision = decideOutcome({
@@ -420,7 +299,7 @@ export class Tracker<V = unknown, G = unknown> {
       'attempt failed: retrying',
     );
     if (channels.retry.hasSubscribers) {
-      channels.retry.publish({ ...this.#about(this.#attempts + 1), reason: decision.attemptReason, result: decision.text } satisfies RetryMessage);
+      channels.retry.publish({ ...this.#starts.about(this.#attempts + 1), reason: decision.attemptReason, result: decision.text } satisfies RetryMessage);
     }
     // After a worker's death, the retry waits while workers keep dying (see WorkerPool.deathBackoffMs).
     const backoff = ending === Ending.WORKER_DIED ? this.#host.pool.deathBackoffMs() : 0;
@@ -436,39 +315,13 @@ export class Tracker<V = unknown, G = unknown> {
 
   /** When the first attempt started in its worker (epoch ms), or null while it has not: asked of the current attempt. */
   #firstStart(): number | null {
-    const attempt = this.#attempt;
-    if (this.#startedAt === null && attempt !== undefined) this.#noteStart(attempt);
-    return this.#startedAt;
-  }
-
-  /**
-   * If `attempt` has started: its start is kept if it is the instance's first, counted once for the metrics (the
-   * instance's wait) and published once on the start channel.
-   */
-  #noteStart(attempt: Attempt): void {
-    const number = attempt.number + 1;
-    if (number <= this.#startsSeen) return;
-    const startedAt = attempt.startedAt;
-    if (startedAt === null) return;
-    this.#startsSeen = number;
-    const waitMs = startedAt - this.#submittedAt;
-    if (this.#startedAt === null) {
-      this.#startedAt = startedAt;
-      this.#host.metrics.started(this.#request.processorName, waitMs, startedAt - TIME_ORIGIN);
-    }
-    if (channels.start.hasSubscribers) {
-      channels.start.publish({ ...this.#about(number), time: startedAt, threadId: attempt.threadId, waitMs } satisfies StartMessage);
-    }
-  }
-
-  /** What every message on the instance channels holds, about attempt `attempt`, now. */
-  #about(attempt: number): { instanceId: string; processor: string; attempt: number; time: number } {
-    return { instanceId: this.instanceId, processor: this.#request.processorName, attempt, time: epochNow() };
+    if (this.#starts.first === null && this.#attempt !== undefined) this.#starts.note(this.#attempt);
+    return this.#starts.first;
   }
 
   /** The first start, as outcomes and reports give it: whole epoch ms, never after the tracker learned of it. */
   get #startTime(): number | null {
-    const startedAt = this.#state.phase === Phase.RUNNING ? this.#firstStart() : this.#startedAt;
+    const startedAt = this.#state.phase === Phase.RUNNING ? this.#firstStart() : this.#starts.first;
     return startedAt === null ? null : Math.max(this.#createTime, Math.min(Math.round(startedAt), this.#endTime ?? Date.now()));
   }
 
@@ -520,10 +373,10 @@ export class Tracker<V = unknown, G = unknown> {
       stoppedBy: decision.stoppedBy,
       abortReason: decision.stoppedBy === 'signal' ? this.#request.signal?.reason : undefined,
     };
-    const startedAt = this.#startedAt;
+    const startedAt = this.#starts.first;
     const now = performance.now();
     this.#host.metrics.ended(this.#request.processorName, decision.reason, startedAt === null ? null : TIME_ORIGIN + now - startedAt, now);
-    if (channels.end.hasSubscribers) channels.end.publish({ ...this.#about(this.#startsSeen), outcome } satisfies EndMessage);
+    if (channels.end.hasSubscribers) channels.end.publish({ ...this.#starts.about(this.#starts.counted), outcome } satisfies EndMessage);
     this.#resolveDone(outcome);
   }
 
@@ -535,22 +388,7 @@ export class Tracker<V = unknown, G = unknown> {
     this.#clearTimers();
     this.#state = { ...this.#state, phase: Phase.DESTROYED };
     this.#host.forget(this);
-    if (this.#host.logger.isLevelEnabled('info')) {
-      const startTime = this.#startTime;
-      const endTime = this.#endTime;
-      this.#host.logger.info(
-        {
-          instanceId: this.instanceId,
-          status: this.taskStatus,
-          startTime,
-          endTime,
-          queueMs: startTime === null ? null : startTime - this.#createTime,
-          runMs: startTime === null || endTime === null ? null : endTime - startTime,
-          totalMs: Date.now() - this.#createTime,
-        },
-        'tracker destroyed',
-      );
-    }
+    logDestroyed(this.#host.logger, this.#view(), this.taskStatus, this.#createTime);
   }
 
   #clearTimers(): void {
@@ -559,19 +397,4 @@ export class Tracker<V = unknown, G = unknown> {
     this.#clock?.stop();
     this.#retryTimer = this.#graceTimer = undefined;
   }
-}
-
-type MutableFields = { -readonly [K in keyof AttemptFields]: AttemptFields[K] };
-
-/** Puts the params an instance has into its attempt's fields (a key left out is not copied across). */
-function putParams(fields: MutableFields, params: Params): MutableFields {
-  if (params.jobParams !== undefined) fields.jobParams = params.jobParams;
-  if (params.instanceParams !== undefined) fields.instanceParams = params.instanceParams;
-  if (params.childrenValues !== undefined) fields.childrenValues = params.childrenValues;
-  return fields;
-}
-
-/** The reference's check period: timeout/10 for timeouts under 1 s, else 1 s. */
-function defaultGrace(timeoutMs: number | undefined): number {
-  return timeoutMs !== undefined && timeoutMs < 1000 ? timeoutMs / 10 : 1000;
 }

@@ -22,7 +22,9 @@ import { AttemptEnd, type AttemptReply } from '../dist/src/protocol.js';
 import type { StatusReport } from '../dist/src/report.js';
 import type { AcceptedRequest } from '../dist/src/request.js';
 import { kReportTick, kStart, kStopForClose } from '../dist/src/symbols.js';
-import { Tracker, type AttemptRunner, type Outcome, type TrackerHost } from '../dist/src/tracker.js';
+import type { Outcome } from '../dist/src/outcome.js';
+import type { AttemptRunner, TrackerHost } from '../dist/src/tracker-host.js';
+import { Tracker } from '../dist/src/tracker.js';
 
 const SEED = Number(process.env.FC_SEED ?? 20_261_124);
 const RUNS = Number(process.env.FC_RUNS ?? 300);

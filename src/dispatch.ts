@@ -1,0 +1,185 @@
+// How the pool's attempts reach piscina's workers: they wait in the pool's own queue, in dispatch order, and one is
+// handed to piscina when a worker is known idle, that worker named to piscina's balancer. Only while no worker is idle
+// is one put in piscina's queue, so that piscina starts a worker; it carries an AbortSignal, by which it is taken back
+// (its launch settled) should a worker come free first in a way piscina does not offer its queue on.
+import type { TransferListItem } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import { Place, type PooledAttempt } from './attempt.js';
+import type { AttemptReply, AttemptRequest } from './protocol.js';
+import type { ThreadWatch } from './threads.js';
+
+/** What the dispatcher tells the pool. */
+export interface DispatchEvents {
+  /** Whether worker `id` is due for retirement: it is given nothing more. */
+  isDue(id: number): boolean;
+  /** An attempt was given to worker `id`. */
+  onAssign(id: number): void;
+  /** The launch numbered `launch` of `attempt` answered, or failed (its worker died, or piscina refused it). */
+  onReply(attempt: PooledAttempt, reply: AttemptReply): void;
+  onFailed(attempt: PooledAttempt, error: unknown, launch: number): void;
+}
+
+/** piscina's `loadBalancer` option (its type is not exported by name). */
+type LoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
+
+/** Our attempt rides on a task's queue options (a symbol key: never copied to the worker). */
+const attemptOf = (task: object): PooledAttempt => (task as Record<symbol, unknown>)[Piscina.queueOptionsSymbol] as PooledAttempt;
+
+export class Dispatcher {
+  readonly #threads: ThreadWatch;
+  readonly #maxThreads: number;
+  readonly #events: DispatchEvents;
+  #piscina: Piscina<AttemptRequest, AttemptReply> | undefined;
+  // Attempts waiting for a worker, in dispatch order; those handed to piscina's queue to make it start a worker.
+  readonly #waiting: PooledAttempt[] = [];
+  readonly #inPiscinaQueue = new Set<PooledAttempt>();
+  /** The attempt each worker runs (threadId → attempt), from its hand-over until its launch settles. */
+  readonly busy = new Map<number, PooledAttempt>();
+  // The worker the attempt being handed over goes to, named to piscina's balancer; 0: any idle one.
+  #handingTo = 0;
+
+  constructor(threads: ThreadWatch, maxThreads: number, events: DispatchEvents) {
+    this.#threads = threads;
+    this.#maxThreads = maxThreads;
+    this.#events = events;
+  }
+
+  attach(piscina: Piscina<AttemptRequest, AttemptReply>): void {
+    this.#piscina = piscina;
+  }
+
+  /**
+   * piscina's `loadBalancer`: the worker the dispatcher names, or else (an attempt piscina offers from its own queue)
+   * an idle one that has booted, while fewer than maxThreads work. piscina's own would also pick a worker still booting.
+   */
+  readonly balancer: LoadBalancer = (task, workers) => {
+    const named = this.#handingTo;
+    let chosen: (typeof workers)[number] | null = null;
+    for (const worker of workers) {
+      if (named !== 0 ? worker.id === named : worker.currentUsage === 0 && this.#isIdle(worker.id)) {
+        chosen = worker;
+        break;
+      }
+    }
+    if (chosen === null || (named === 0 && this.running() >= this.#maxThreads)) return null;
+    this.#assign(attemptOf(task), chosen.id);
+    return chosen;
+  };
+
+  /** Attempts running in workers that are not being terminated. */
+  running(): number {
+    let running = 0;
+    for (const id of this.busy.keys()) if (!this.#threads.doomed.has(id)) running++;
+    return running;
+  }
+
+  /** Whether worker `id` can take an attempt now: booted, not given one, not doomed, not due for retirement. */
+  #isIdle(id: number): boolean {
+    return this.#threads.isBooted(id) && !this.busy.has(id) && !this.#threads.doomed.has(id) && !this.#events.isDue(id);
+  }
+
+  #idleWorker(): number {
+    for (const id of this.#threads.bootedIds()) if (this.#isIdle(id)) return id;
+    return 0;
+  }
+
+  /** Queues `attempt` at its place in dispatch order. */
+  enqueue(attempt: PooledAttempt): void {
+    attempt.place = Place.WAITING;
+    attempt.threadId = 0;
+    let at = this.#waiting.length;
+    while (at > 0 && (this.#waiting[at - 1] as PooledAttempt).order > attempt.order) at--;
+    this.#waiting.splice(at, 0, attempt);
+  }
+
+  /** Takes a cancelled attempt out of the queues (its launch, if any, settles unheard). */
+  withdraw(attempt: PooledAttempt): void {
+    if (attempt.place === Place.WAITING) this.#waiting.splice(this.#waiting.indexOf(attempt), 1);
+    else if (attempt.place === Place.IN_PISCINA_QUEUE) {
+      this.#inPiscinaQueue.delete(attempt);
+      attempt.launch++;
+      attempt.abort?.abort();
+    }
+  }
+
+  /** Takes every attempt that waits for a worker out of the queues, oldest first. */
+  withdrawAll(): PooledAttempt[] {
+    for (const attempt of [...this.#inPiscinaQueue]) this.#takeBack(attempt);
+    return this.#waiting.splice(0);
+  }
+
+  /** The attempt no longer occupies worker `threadId`: false if it did not (anymore). */
+  leave(attempt: PooledAttempt, threadId: number): boolean {
+    if (threadId === 0 || this.busy.get(threadId) !== attempt) return false;
+    this.busy.delete(threadId);
+    return true;
+  }
+
+  /** Gives the waiting attempts to idle workers, in order; with `grow`, makes piscina start a worker for the rest. */
+  pump(grow = true): void {
+    if (this.#waiting.length === 0 || this.#threads.destroyed) return;
+    // An attempt left in piscina's queue when a worker came free in a way piscina does not offer its queue on (a
+    // worker doomed, a first boot): taken back, settled by its signal, to go first.
+    if (this.#inPiscinaQueue.size > 0 && this.#idleWorker() !== 0) {
+      for (const attempt of this.#inPiscinaQueue) this.#takeBack(attempt);
+    }
+    while (this.#waiting.length > 0 && this.running() < this.#maxThreads) {
+      const id = this.#idleWorker();
+      if (id === 0) {
+        const claimed = this.#inPiscinaQueue.size;
+        if (grow && this.running() + claimed < this.#maxThreads && this.#threads.canGrow(claimed)) this.#launch(this.#waiting.shift() as PooledAttempt, 0);
+        return;
+      }
+      this.#launch(this.#waiting.shift() as PooledAttempt, id);
+    }
+  }
+
+  #takeBack(attempt: PooledAttempt): void {
+    this.#inPiscinaQueue.delete(attempt);
+    attempt.launch++; // its AbortError is not its end
+    attempt.abort?.abort();
+    attempt.abort = undefined;
+    this.enqueue(attempt);
+  }
+
+  #assign(attempt: PooledAttempt, id: number): void {
+    attempt.threadId = id;
+    attempt.place = Place.IN_WORKER;
+    attempt.abort = undefined;
+    this.#inPiscinaQueue.delete(attempt);
+    this.busy.set(id, attempt);
+    this.#events.onAssign(id);
+  }
+
+  /** Runs `attempt` on piscina: on worker `id`, or (0) in piscina's queue, withdrawable, until a worker is up. */
+  #launch(attempt: PooledAttempt, id: number): void {
+    const piscina = this.#piscina as Piscina<AttemptRequest, AttemptReply>;
+    const { request, transfer } = attempt;
+    const launch = ++attempt.launch;
+    (request as unknown as Record<symbol, PooledAttempt>)[Piscina.queueOptionsSymbol] = attempt;
+    let abort: AbortController | undefined;
+    if (id === 0) {
+      abort = attempt.abort = new AbortController();
+      attempt.place = Place.IN_PISCINA_QUEUE;
+      this.#inPiscinaQueue.add(attempt);
+    }
+    this.#handingTo = id;
+    let running: Promise<AttemptReply>;
+    try {
+      running =
+        transfer === undefined && abort === undefined
+          ? piscina.run(request)
+          : piscina.run(request, { transferList: transfer as TransferListItem[] | undefined, signal: abort?.signal });
+    } finally {
+      this.#handingTo = 0;
+    }
+    running.then(
+      (reply) => {
+        if (attempt.launch === launch) this.#events.onReply(attempt, reply);
+      },
+      (error: unknown) => {
+        if (attempt.launch === launch) this.#events.onFailed(attempt, error, launch);
+      },
+    );
+  }
+}

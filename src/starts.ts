@@ -1,0 +1,46 @@
+// An instance's starts: when each of its attempts started in its worker, as read from the attempt's handle, counted
+// once each (the instance's wait goes to the metrics with the first) and published on the start channel.
+import type { Attempt } from './attempt.js';
+import { channels, epochNow, TIME_ORIGIN, type StartMessage } from './channels.js';
+import type { Metrics } from './metrics.js';
+
+export class Starts {
+  readonly #instanceId: string;
+  readonly #processor: string;
+  /** The submit (epoch ms, µs precision), for wait times. */
+  readonly #submittedAt: number;
+  readonly #metrics: Metrics;
+  /** When the first attempt started in its worker (epoch ms, µs precision); null until it is known. */
+  first: number | null = null;
+  /** The last attempt (1, 2, …) whose start has been counted and published. */
+  counted = 0;
+
+  constructor(instanceId: string, processor: string, submittedAt: number, metrics: Metrics) {
+    this.#instanceId = instanceId;
+    this.#processor = processor;
+    this.#submittedAt = submittedAt;
+    this.#metrics = metrics;
+  }
+
+  /** If `attempt` has started and was not counted yet: counted, and published. */
+  note(attempt: Attempt): void {
+    const number = attempt.number + 1;
+    if (number <= this.counted) return;
+    const startedAt = attempt.startedAt;
+    if (startedAt === null) return;
+    this.counted = number;
+    const waitMs = startedAt - this.#submittedAt;
+    if (this.first === null) {
+      this.first = startedAt;
+      this.#metrics.started(this.#processor, waitMs, startedAt - TIME_ORIGIN);
+    }
+    if (channels.start.hasSubscribers) {
+      channels.start.publish({ ...this.about(number), time: startedAt, threadId: attempt.threadId, waitMs } satisfies StartMessage);
+    }
+  }
+
+  /** What every message on the instance channels holds, about attempt `attempt` (1, 2, …), now. */
+  about(attempt: number): { instanceId: string; processor: string; attempt: number; time: number } {
+    return { instanceId: this.#instanceId, processor: this.#processor, attempt, time: epochNow() };
+  }
+}
