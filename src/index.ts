@@ -12,6 +12,8 @@ export {
   type ProgressOf,
 } from './runtime.js';
 export { Tracker, type Outcome } from './tracker.js';
+export type { MapResults, MapItems, MapSettled, MapProgress } from './map.js';
+export type { MapOptions } from './map-options.js';
 export type { StoppedBy } from './outcome.js';
 export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine, type ProgressEvent, type RecycleWorkers } from './options.js';
 export { move } from './protocol.js';
@@ -48,6 +50,8 @@ export {
   TimeoutError,
   DetachedBufferError,
   InstanceError,
+  MapInstanceError,
+  MapItemRefusedError,
   WorkerBootError,
   type ParamsField,
 } from './errors.js';
