@@ -404,7 +404,7 @@ describe('runtime.map(): failures', () => {
     const { runtime } = make();
     const retried = await drain(runtime.map('flaky', [{ succeedOn: 1 }, { succeedOn: 2 }], { maxRetries: 2, settle: true }));
     expect(retried.values.map((settled) => [settled.outcome?.status, settled.outcome?.attempts])).toEqual([['SUCCEED', 2], ['SUCCEED', 3]]);
-    const timed = await drain(runtime.map('item', [0, { value: 1, hold: true }], { timeoutMs: 50 }));
+    const timed = await drain(runtime.map('item', [0, { value: 1, hold: true }], { timeoutMs: 200 }));
     expect(timed.error).toMatchObject({ index: 1, reason: OutcomeReason.TIMEOUT_INTERRUPTED });
   });
 });
