@@ -180,6 +180,33 @@ export class InstanceError extends TaskTrackerError {
   }
 }
 
+/**
+ * What `runtime.map()`'s iteration throws when an item's instance did not succeed: an `InstanceError` (the same
+ * `code`, `instanceId`, `outcome`, `reason` and `cause`) that also says which item it was: `index`, its position in
+ * the items (0 for the first).
+ */
+export class MapInstanceError extends InstanceError {
+  readonly index: number;
+  constructor(index: number, instanceId: string, outcome: Outcome) {
+    super(instanceId, outcome);
+    this.index = index;
+    this.message = `map() item ${index}: ${this.message}`;
+  }
+}
+
+/**
+ * What `runtime.map()`'s iteration throws when an item's request was refused for its params (`jobParams` too large,
+ * not cloneable, a moved buffer already detached): `index` is the item's position in the items (0 for the first),
+ * `cause` the refusal (a `ParamsTooLargeError`, …).
+ */
+export class MapItemRefusedError extends TaskTrackerError {
+  readonly index: number;
+  constructor(index: number, refusal: TaskTrackerError) {
+    super('ERR_MAP_ITEM_REFUSED', `map() item ${index} was refused: ${refusal.message}`, { cause: refusal });
+    this.index = index;
+  }
+}
+
 const MAX_SHOWN = 80;
 const BIGINT_SHOWN = 10n ** 30n;
 

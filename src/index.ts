@@ -13,6 +13,8 @@ export {
 } from './runtime.js';
 export { Tracker } from './tracker.js';
 export type { Outcome } from './outcome.js';
+export type { MapResults, MapItems, MapSettled, MapProgress } from './map.js';
+export type { MapOptions } from './map-options.js';
 export type { StoppedBy } from './outcome.js';
 export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine, type ProgressEvent, type RecycleWorkers } from './options.js';
 export { move } from './protocol.js';
@@ -49,6 +51,8 @@ export {
   TimeoutError,
   DetachedBufferError,
   InstanceError,
+  MapInstanceError,
+  MapItemRefusedError,
   WorkerBootError,
   type ParamsField,
 } from './errors.js';

@@ -69,7 +69,8 @@ export interface SubmitRequest<K extends string = string, P = unknown> {
 /** The fields of a request that `run()` takes as options: all but its own arguments. */
 type RunOptionKey = Exclude<keyof SubmitRequest, 'processor' | 'jobParams'>;
 
-const RUN_OPTION_FIELDS = {
+/** The request fields `run()` takes as options (`map()` takes them too, but `instanceId`). */
+export const RUN_OPTION_FIELDS = {
   instanceId: true,
   jobId: true,
   instanceParams: true,
@@ -257,7 +258,7 @@ const abortedGetter = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'ab
 
 // A real AbortSignal, not a look-alike: `instanceof` alone passes `Object.create(AbortSignal.prototype)`, which
 // would then throw (untyped) when the tracker listens to it. The `aborted` getter checks the internal brand.
-function isAbortSignal(value: unknown): value is AbortSignal {
+export function isAbortSignal(value: unknown): value is AbortSignal {
   if (typeof value !== 'object' || value === null || types.isProxy(value)) return false;
   try {
     abortedGetter?.call(value);

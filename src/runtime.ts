@@ -7,6 +7,8 @@ import { checkDeadline } from './checks.js';
 import { AdmissionLimitError, DuplicateInstanceError, InstanceError, RuntimeClosedError, describeValue } from './errors.js';
 import { keySet, refuseUnknownOptions } from './keys.js';
 import { defaultLogger, resolveOptions, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
+import { MapResults, type MapItems, type MapSettled } from './map.js';
+import type { MapOptions } from './map-options.js';
 import { WorkerPool } from './pool.js';
 import { Metrics, type MetricsListener, type MetricsSnapshot } from './metrics.js';
 import { FifoQueue } from './queue.js';
@@ -183,6 +185,22 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
       if (outcome.status === OutcomeStatus.SUCCEED) return outcome.value as ValueOf<M[K]>;
       throw new InstanceError(tracker.instanceId, outcome);
     });
+  }
+
+  /**
+   * Runs the processor once per item of `items` (any iterable or async iterable of its `jobParams`), at most
+   * `options.concurrency` instances at once (default `maxThreads`), and returns an async iterable of their values:
+   * in the order of the items, or as they end with `ordered: false`. Items are pulled as room comes. The first item
+   * that fails makes the iteration throw (a `MapInstanceError`, with its `index`) and stops the others; with
+   * `settle: true` each item yields `{ index, outcome }` instead. Leaving the loop stops the instances in flight.
+   * `options` also takes the request fields each instance gets (`timeoutMs`, `maxRetries`, `signal`, …). Throws an
+   * `InvalidRequestError` at once for items that are not iterable or options that are wrong; see docs/api.md.
+   */
+  map<K extends keyof M & string>(processor: K, items: MapItems<ParamsOf<M[K]>>, options: MapOptions & { readonly settle: true }): MapResults<MapSettled<ValueOf<M[K]>>>;
+  map<K extends keyof M & string>(processor: K, items: MapItems<ParamsOf<M[K]>>, options?: MapOptions & { readonly settle?: false }): MapResults<ValueOf<M[K]>>;
+  map<K extends keyof M & string>(processor: K, items: MapItems<ParamsOf<M[K]>>, options?: MapOptions): MapResults<ValueOf<M[K]> | MapSettled<ValueOf<M[K]>>>;
+  map(processor: string, items: MapItems<unknown>, options?: MapOptions): MapResults<unknown> {
+    return new MapResults(this as unknown as TaskRuntime, processor, items, options);
   }
 
   // Made once: submit() passes it on every call.

@@ -42,7 +42,7 @@ describe('package exports', () => {
   it('exports the main-thread API and only it from "."', () => {
     expect(Object.keys(api).sort()).toEqual([
       'AdmissionLimitError', 'DetachedBufferError', 'DuplicateInstanceError', 'HttpReporter', 'InstanceError', 'InstanceStatus',
-      'InvalidRequestError', 'InvalidRetriesError', 'InvalidTimeoutError', 'MemoryReporter', 'OutcomeReason', 'OutcomeStatus',
+      'InvalidRequestError', 'InvalidRetriesError', 'InvalidTimeoutError', 'MapInstanceError', 'MapItemRefusedError', 'MemoryReporter', 'OutcomeReason', 'OutcomeStatus',
       'ParamsNotCloneableError', 'ParamsTooLargeError', 'ReportDeliveryError', 'RuntimeClosedError', 'SystemResult', 'TaskRuntime',
       'TaskStatus', 'TaskTrackerError', 'TimeoutError', 'Tracker', 'UnknownProcessorError', 'WorkerBootError', 'channels', 'defaultOptions',
       'move',

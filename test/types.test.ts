@@ -2,7 +2,7 @@
 // and the outcome. Each @ts-expect-error line must be an error: `npm test` type-checks this file before vitest runs
 // it, so a type that turns lax (or wrong) fails the build.
 import { describe, expectTypeOf, it } from 'vitest';
-import { TaskRuntime, type Outcome, type ProgressEvent, type StoppedBy, type Tracker } from 'light-task-tracker';
+import { TaskRuntime, type MapProgress, type MapResults, type MapSettled, type Outcome, type ProgressEvent, type StoppedBy, type TaskTrackerError, type Tracker } from 'light-task-tracker';
 import { defineProcessor, type Processor, type ProcessorContext, type ProcessResult } from 'light-task-tracker/processor';
 import type { HashParams } from './types/hash-processor.js';
 
@@ -47,6 +47,33 @@ describe('types', () => {
     expectTypeOf<Outcome['abortReason']>().toEqualTypeOf<unknown>();
     // @ts-expect-error jobParams of the wrong type
     runtime.submit({ processor: 'hash', jobParams: 42 });
+  }));
+
+  it('types map(): its items checked as params, its values (or settled records) yielded', () => typesOf((runtime, untyped) => {
+    type HashValue = { digest: string; bytes: Uint8Array };
+    const params: HashParams = { data: new Uint8Array(1), algorithm: 'sha256' };
+    async function* more(): AsyncGenerator<HashParams> {
+      yield params;
+    }
+    expectTypeOf(runtime.map('hash', [params])).toEqualTypeOf<MapResults<HashValue>>();
+    expectTypeOf(runtime.map('hash', more(), { concurrency: 4, ordered: false, timeoutMs: 10, maxRetries: 1 })).toEqualTypeOf<MapResults<HashValue>>();
+    expectTypeOf(runtime.map('hash', [params], { settle: true })).toEqualTypeOf<MapResults<MapSettled<HashValue>>>();
+    expectTypeOf(runtime.map('ping', [undefined, undefined])).toEqualTypeOf<MapResults<string>>();
+    const results = runtime.map('hash', new Set([params]), { signal: AbortSignal.timeout(1) });
+    expectTypeOf(results.progress).toEqualTypeOf<MapProgress>();
+    expectTypeOf(results).toExtend<AsyncIterable<HashValue>>();
+    expectTypeOf<MapSettled<number>['index']>().toEqualTypeOf<number>();
+    expectTypeOf<Extract<MapSettled<number>, { outcome: object }>['outcome']>().toEqualTypeOf<Outcome<number>>();
+    expectTypeOf<Extract<MapSettled<number>, { refusal: object }>['refusal']>().toEqualTypeOf<TaskTrackerError>();
+    expectTypeOf(untyped.map('anything', [1, 'two'])).toEqualTypeOf<MapResults<unknown>>();
+    // @ts-expect-error items that are not the processor's params
+    void runtime.map('hash', [{ data: 'text', algorithm: 'sha256' }]);
+    // @ts-expect-error a processor that is not in the registry
+    void runtime.map('nope', [params]);
+    // @ts-expect-error an instance id names one instance, not a map's many
+    void runtime.map('hash', [params], { instanceId: 'one' });
+    // @ts-expect-error items must be iterable
+    void runtime.map('hash', params);
   }));
 
   it('keeps an untyped runtime open: any name, unknown params and values', () => typesOf((_runtime, untyped) => {
