@@ -5,7 +5,7 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { ReportDeliveryError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import { isPromiseLike } from './protocol.js';
+import { isPromiseLike } from './async.js';
 import type { Reporter, StatusReport } from './report.js';
 import { retry, SignalPool, type RetryPolicy } from './retry.js';
 

@@ -15,14 +15,11 @@ import {
   FLAG_ENDED,
   DetachedBufferMark,
   forgetMarkedBuffers,
-  isPromiseLike,
   LOADED_MESSAGE,
   LOADING_MESSAGE,
   markedBuffers,
-  messageOf,
   MODULE_VERIFIED,
   plainTransfers,
-  textOf,
   ValueWriter,
   writeValue,
   type AttemptReply,
@@ -31,6 +28,8 @@ import {
   type LoadingMessage,
   type WorkerBootData,
 } from '../src/protocol.js';
+import { isPromiseLike } from '../src/async.js';
+import { messageOf, textOf } from '../src/text.js';
 import { outbox } from './channel.js';
 import { AttemptContext } from './context.js';
 import { isProcessor, type ProcessorFunction } from './processor.js';

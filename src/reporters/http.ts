@@ -2,7 +2,7 @@
 import { checkNumber } from '../checks.js';
 import { ReportDeliveryError, TimeoutError } from '../errors.js';
 import { keySet, refuseUnknownOptions } from '../keys.js';
-import { textOf } from '../protocol.js';
+import { textOf } from '../text.js';
 import type { Reporter, StatusReport } from '../report.js';
 import { retry, type RetryPolicy } from '../retry.js';
 
