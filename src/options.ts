@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import { checkNumber } from './checks.js';
 import { describeValue } from './errors.js';
 import { keySet, refuseUnknownOptions } from './keys.js';
+import { MAX_INT32 } from './limits.js';
 import type { LogLevel } from './protocol.js';
 import type { Reporter } from './report.js';
 
@@ -345,18 +346,18 @@ export function resolveOptions(options: TaskRuntimeOptions<unknown>): ResolvedOp
     maxThreads,
     spareThreads: integer('spareThreads', options.spareThreads ?? defaultOptions.spareThreads, 0, 64),
     resourceLimits: resourceLimits(options.resourceLimits),
-    loadTimeoutMs: checkNumber('TaskRuntime: options.loadTimeoutMs', options.loadTimeoutMs ?? defaultOptions.loadTimeoutMs, { min: 1, max: 2 ** 31 - 1, unit: 'ms' }),
-    maxInstances: integer('maxInstances', options.maxInstances ?? defaultOptions.maxInstances, 1, 2 ** 31 - 1),
+    loadTimeoutMs: ms('loadTimeoutMs', options.loadTimeoutMs ?? defaultOptions.loadTimeoutMs, 1),
+    maxInstances: integer('maxInstances', options.maxInstances ?? defaultOptions.maxInstances, 1, MAX_INT32),
     statusReportIntervalMs: ms('statusReportIntervalMs', options.statusReportIntervalMs ?? defaultOptions.statusReportIntervalMs, 10),
     allowForceStop: options.allowForceStop ?? defaultOptions.allowForceStop,
     forceStopGraceMs: options.forceStopGraceMs === undefined ? undefined : ms('forceStopGraceMs', options.forceStopGraceMs, 0),
-    maxResultLength: integer('maxResultLength', options.maxResultLength ?? defaultOptions.maxResultLength, 0, 2 ** 31 - 1),
-    maxParamsBytes: integer('maxParamsBytes', options.maxParamsBytes ?? defaultOptions.maxParamsBytes, 1, 2 ** 31 - 1, 'bytes'),
+    maxResultLength: integer('maxResultLength', options.maxResultLength ?? defaultOptions.maxResultLength, 0, MAX_INT32),
+    maxParamsBytes: integer('maxParamsBytes', options.maxParamsBytes ?? defaultOptions.maxParamsBytes, 1, MAX_INT32, 'bytes'),
     reporter: options.reporter,
     logger: options.logger,
     onProcessorLog: options.onProcessorLog,
-    processorLogRate: integer('processorLogRate', options.processorLogRate ?? defaultOptions.processorLogRate, 1, 2 ** 31 - 1),
-    processorLogBurst: integer('processorLogBurst', options.processorLogBurst ?? defaultOptions.processorLogBurst, 1, 2 ** 31 - 1),
+    processorLogRate: integer('processorLogRate', options.processorLogRate ?? defaultOptions.processorLogRate, 1, MAX_INT32),
+    processorLogBurst: integer('processorLogBurst', options.processorLogBurst ?? defaultOptions.processorLogBurst, 1, MAX_INT32),
     onProgress: options.onProgress,
     address: options.address ?? `${hostname()}:${process.pid}`,
     finalReportRetries: integer('finalReportRetries', options.finalReportRetries ?? defaultOptions.finalReportRetries, 0, 100),
