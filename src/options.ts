@@ -6,7 +6,7 @@ import { checkNumber } from './checks.js';
 import { describeValue } from './errors.js';
 import { keySet, refuseUnknownOptions } from './keys.js';
 import { MAX_INT32 } from './limits.js';
-import type { LogLevel } from './protocol.js';
+import type { LogLevel } from './messages.js';
 import type { Reporter } from './report.js';
 
 /** A processor's log line, as `onProcessorLog` receives it. */

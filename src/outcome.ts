@@ -1,6 +1,6 @@
 // How an attempt's end becomes the instance's outcome: one pure function, the only place that decides a status, a
 // reason, a result text, and whether to retry. The tracker reports what happened; this module says what it means.
-import { AttemptEnd } from './protocol.js';
+import { AttemptEnd } from './messages.js';
 import { OutcomeReason, OutcomeStatus, SystemResult } from './status.js';
 
 /** How an attempt ended: the worker's own answers (`AttemptEnd`) and the three the main thread sees for itself. */

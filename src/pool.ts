@@ -12,12 +12,8 @@ import {
   AttemptEnd,
   BOOT_FAILED_MESSAGE,
   BOOTED_MESSAGE,
-  FLAG_ENDED,
-  FLAG_INTERRUPTED,
-  FLAG_RUNNING,
   LOADED_MESSAGE,
   LOADING_MESSAGE,
-  MAX_TICKET,
   messageType,
   type AttemptReply,
   type AttemptRequest,
@@ -26,7 +22,8 @@ import {
   type LoadingMessage,
   type WorkerBootData,
   type WorkerBootedMessage,
-} from './protocol.js';
+} from './messages.js';
+import { FLAG_ENDED, FLAG_INTERRUPTED, FLAG_RUNNING, MAX_TICKET } from './shared-memory.js';
 
 const entry = new URL('../workers/entry.cjs', import.meta.url).href;
 

@@ -10,7 +10,8 @@ import { channels, epochNow, TIME_ORIGIN, type EndMessage, type ForceStopMessage
 import { listenToAbort } from './caller-signal.js';
 import { WorkerBootError } from './errors.js';
 import type { Metrics } from './metrics.js';
-import { AttemptEnd, readValue, type AttemptReply, type AttemptRequest, type WorkerBatch } from './protocol.js';
+import { AttemptEnd, type AttemptReply, type AttemptRequest, type WorkerBatch } from './messages.js';
+import { readValue } from './protocol.js';
 import { textOf } from './text.js';
 import { cutResult, type RunningStatus, type StatusReport } from './report.js';
 import type { AcceptedRequest, Params } from './request.js';

@@ -21,7 +21,7 @@ import {
   type ChannelSettings,
   type StrayErrorMessage,
   type WorkerBatch,
-} from './protocol.js';
+} from './messages.js';
 import { kAttemptOf, kProgress, kStarted } from './tracker.js';
 
 /** What the channels need of a tracker: its id, and its current attempt's messages. */

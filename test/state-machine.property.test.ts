@@ -16,7 +16,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Metrics } from '../dist/src/metrics.js';
 import { resolveOptions, type ResolvedOptions } from '../dist/src/options.js';
 import { kAttemptError, kAttemptReply, type PoolAttempt, type WorkerPool } from '../dist/src/pool.js';
-import { AttemptEnd, type AttemptReply, type AttemptRequest } from '../dist/src/protocol.js';
+import { AttemptEnd, type AttemptReply, type AttemptRequest } from '../dist/src/messages.js';
 import type { StatusReport } from '../dist/src/report.js';
 import type { AcceptedRequest } from '../dist/src/request.js';
 import { kAttemptOf, kReportTick, kStart, kStopForClose, Tracker, type Outcome, type TrackerHost } from '../dist/src/tracker.js';

@@ -12,21 +12,22 @@ import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_
 import {
   AttemptEnd,
   BOOTED_MESSAGE,
-  FLAG_ENDED,
-  DetachedBufferMark,
-  forgetMarkedBuffers,
   LOADED_MESSAGE,
   LOADING_MESSAGE,
-  markedBuffers,
-  MODULE_VERIFIED,
-  plainTransfers,
-  ValueWriter,
-  writeValue,
   type AttemptReply,
   type AttemptRequest,
   type LoadedMessage,
   type LoadingMessage,
   type WorkerBootData,
+} from '../src/messages.js';
+import { FLAG_ENDED, MODULE_VERIFIED } from '../src/shared-memory.js';
+import {
+  DetachedBufferMark,
+  forgetMarkedBuffers,
+  markedBuffers,
+  plainTransfers,
+  ValueWriter,
+  writeValue,
 } from '../src/protocol.js';
 import { isPromiseLike } from '../src/async.js';
 import { messageOf, textOf } from '../src/text.js';

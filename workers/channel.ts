@@ -17,7 +17,7 @@ import {
   type ChannelSettings,
   type StrayErrorMessage,
   type WorkerBatch,
-} from '../src/protocol.js';
+} from '../src/messages.js';
 import { textOf } from '../src/text.js';
 
 // The channel is posted before any processor code runs in this worker (this module is loaded before the attempt
