@@ -14,7 +14,7 @@ export {
 export { Tracker, type Outcome } from './tracker.js';
 export type { StoppedBy } from './outcome.js';
 export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine, type ProgressEvent, type RecycleWorkers } from './options.js';
-export { move } from './protocol.js';
+export { move } from './move.js';
 export type { MetricsSnapshot, ProcessorMetrics, Distribution } from './metrics.js';
 export {
   channels,

@@ -15,7 +15,9 @@ import {
 } from './errors.js';
 import { MAX_TIMER_MS } from './checks.js';
 import { didYouMean, keySet, unknownKey } from './keys.js';
-import { DetachedBufferMark, forgetMarkedBuffers, markedBuffers, movedWhole, readValue, sameKindOver, ValueWriter, writeValue } from './protocol.js';
+import { DetachedBufferMark, movedWhole, readValue, sameKindOver, ValueWriter, writeValue } from './value-codec.js';
+import { forgetMarkedBuffers, markedBuffers } from './move.js';
+import { buffersIn } from './value-graph.js';
 import type { ProcessorRegistry } from './registry.js';
 
 /** One instance to run. `K` is the processor's registry name, `P` the type of its `jobParams`. */
@@ -468,34 +470,4 @@ function sharedCopy(buffer: ArrayBuffer): SharedArrayBuffer {
   const shared = new SharedArrayBuffer(own.byteLength);
   new Uint8Array(shared).set(new Uint8Array(own));
   return shared;
-}
-
-/**
- * The ArrayBuffers among `candidates` that `value` holds, looked for through own data properties, arrays, Maps and
- * Sets (never a getter, never a Proxy). Only run while some buffer is marked and not yet sent.
- */
-function buffersIn(value: unknown, candidates: ReadonlySet<ArrayBuffer>): Set<ArrayBuffer> {
-  const found = new Set<ArrayBuffer>();
-  const seen = new Set<object>();
-  const stack: unknown[] = [value];
-  while (stack.length > 0 && found.size < candidates.size) {
-    const item = stack.pop();
-    if (typeof item !== 'object' || item === null || seen.has(item) || types.isProxy(item)) continue;
-    seen.add(item);
-    if (types.isArrayBuffer(item)) {
-      if (candidates.has(item)) found.add(item);
-    } else if (ArrayBuffer.isView(item)) {
-      continue;
-    } else if (types.isMap(item)) {
-      Map.prototype.forEach.call(item, (entry: unknown, key: unknown) => stack.push(key, entry));
-    } else if (types.isSet(item)) {
-      Set.prototype.forEach.call(item, (entry: unknown) => stack.push(entry));
-    } else {
-      for (const key of Object.keys(item)) {
-        const descriptor = Object.getOwnPropertyDescriptor(item, key);
-        if (descriptor !== undefined && 'value' in descriptor) stack.push(descriptor.value);
-      }
-    }
-  }
-  return found;
 }

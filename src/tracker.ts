@@ -11,7 +11,7 @@ import { listenToAbort } from './caller-signal.js';
 import { WorkerBootError } from './errors.js';
 import type { Metrics } from './metrics.js';
 import { AttemptEnd, type AttemptReply, type AttemptRequest, type WorkerBatch } from './messages.js';
-import { readValue } from './protocol.js';
+import { readValue } from './value-codec.js';
 import { textOf } from './text.js';
 import { cutResult, type RunningStatus, type StatusReport } from './report.js';
 import type { AcceptedRequest, Params } from './request.js';

@@ -21,14 +21,9 @@ import {
   type WorkerBootData,
 } from '../src/messages.js';
 import { FLAG_ENDED, MODULE_VERIFIED } from '../src/shared-memory.js';
-import {
-  DetachedBufferMark,
-  forgetMarkedBuffers,
-  markedBuffers,
-  plainTransfers,
-  ValueWriter,
-  writeValue,
-} from '../src/protocol.js';
+import { DetachedBufferMark, ValueWriter, writeValue } from '../src/value-codec.js';
+import { forgetMarkedBuffers, markedBuffers } from '../src/move.js';
+import { plainTransfers } from '../src/value-graph.js';
 import { isPromiseLike } from '../src/async.js';
 import { messageOf, textOf } from '../src/text.js';
 import { outbox } from './channel.js';

@@ -1,5 +1,5 @@
 // What a processor module imports: `import { defineProcessor, move } from 'light-task-tracker/processor'`.
-export { move } from '../src/protocol.js';
+export { move } from '../src/move.js';
 
 /** Marks a value made by `defineProcessor`, across copies of this package. */
 const PROCESSOR_BRAND = Symbol.for('light-task-tracker.processor');
