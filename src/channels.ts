@@ -2,7 +2,7 @@
 // A message is built only when its channel has subscribers: with none, publishing costs one property read.
 import { channel } from 'node:diagnostics_channel';
 import type { OutcomeReason } from './status.js';
-import type { Outcome } from './tracker.js';
+import type { Outcome } from './outcome.js';
 
 /** What every instance message holds. */
 export interface InstanceMessage {

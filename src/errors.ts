@@ -1,6 +1,6 @@
 // The package's errors: one class and one stable `code` per cause. Match on `code` (or `instanceof`), never on text.
 import { OutcomeStatus, type OutcomeReason } from './status.js';
-import type { Outcome } from './tracker.js';
+import type { Outcome } from './outcome.js';
 
 /**
  * The base of every error this package throws or rejects with: a refused request, a report that could not be

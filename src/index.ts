@@ -11,8 +11,8 @@ export {
   type ValueOf,
   type ProgressOf,
 } from './runtime.js';
-export { Tracker, type Outcome } from './tracker.js';
-export type { StoppedBy } from './outcome.js';
+export { Tracker } from './tracker.js';
+export type { Outcome, StoppedBy } from './outcome.js';
 export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine, type ProgressEvent, type RecycleWorkers } from './options.js';
 export { move } from './move.js';
 export type { MetricsSnapshot, ProcessorMetrics, Distribution } from './metrics.js';

@@ -4,7 +4,7 @@
 // means is decided by decideOutcome (outcome.ts), never here. Each handler is guarded by the phase, so a late event
 // (a reply after a force-stop, a timer after the finish) can never move a finished instance back.
 import type { Logger } from 'pino';
-import { decideOutcome, Ending, isStop, type Cause, type Decision, type StoppedBy } from './outcome.js';
+import { decideOutcome, Ending, isStop, type Cause, type Decision, type Outcome } from './outcome.js';
 import { kAttemptError, kAttemptReply, type AttemptOwner, type PoolAttempt, type WorkerPool } from './pool.js';
 import { channels, epochNow, TIME_ORIGIN, type EndMessage, type ForceStopMessage, type InterruptMessage, type RetryMessage, type StartMessage, type SubmitMessage } from './channels.js';
 import { listenToAbort } from './caller-signal.js';
@@ -15,34 +15,8 @@ import { readValue } from './value-codec.js';
 import { textOf } from './text.js';
 import { cutResult, type RunningStatus, type StatusReport } from './report.js';
 import type { AcceptedRequest, Params } from './request.js';
-import { InstanceStatus, OutcomeStatus, TaskStatus, type OutcomeReason } from './status.js';
+import { InstanceStatus, OutcomeStatus, TaskStatus } from './status.js';
 import type { ResolvedOptions } from './options.js';
-
-/** How an instance ended: what `tracker.done` resolves with. Times are epoch milliseconds. */
-export interface Outcome<V = unknown> {
-  readonly status: OutcomeStatus;
-  /** Why, as a stable code. */
-  readonly reason: OutcomeReason;
-  /** The processor's message, the error's text, or the tracker's own text (`SystemResult`); not cut. */
-  readonly result: string;
-  /** The processor's `value`: undefined when it gave none, and whenever the status is not SUCCEED. */
-  readonly value: V | undefined;
-  /** Attempts started: 0 when stopped before start, 1 + retries otherwise. */
-  readonly attempts: number;
-  /** When the first attempt started; null when it never did. */
-  readonly startTime: number | null;
-  readonly endTime: number;
-  /**
-   * What stopped the instance, when `status` is STOPPED: `'stop'` (`tracker.stop()`, `runtime.stop(id)`),
-   * `'signal'` (the request's `signal` aborted) or `'close'` (`runtime.close()`); undefined otherwise.
-   */
-  readonly stoppedBy: StoppedBy | undefined;
-  /**
-   * When `stoppedBy` is `'signal'`: the signal's `reason`, what was given to `abort(reason)` (a `DOMException`
-   * named `AbortError` when nothing was; `TimeoutError` for `AbortSignal.timeout()`). Undefined otherwise.
-   */
-  readonly abortReason: unknown;
-}
 
 /** What a tracker needs from its runtime: one object per runtime, shared by all its trackers. */
 export interface TrackerHost {

@@ -19,7 +19,8 @@ import { kAttemptError, kAttemptReply, type PoolAttempt, type WorkerPool } from 
 import { AttemptEnd, type AttemptReply, type AttemptRequest } from '../dist/src/messages.js';
 import type { StatusReport } from '../dist/src/report.js';
 import type { AcceptedRequest } from '../dist/src/request.js';
-import { kAttemptOf, kReportTick, kStart, kStopForClose, Tracker, type Outcome, type TrackerHost } from '../dist/src/tracker.js';
+import type { Outcome } from '../dist/src/outcome.js';
+import { kAttemptOf, kReportTick, kStart, kStopForClose, Tracker, type TrackerHost } from '../dist/src/tracker.js';
 
 const SEED = Number(process.env.FC_SEED ?? 20_261_124);
 const RUNS = Number(process.env.FC_RUNS ?? 300);

@@ -10,7 +10,7 @@ import { defaultLogger } from '../options.js';
 import type { Reporter, StatusReport } from '../report.js';
 import { InstanceStatus, OutcomeReason, OutcomeStatus } from '../status.js';
 import { TaskRuntime } from '../runtime.js';
-import type { Outcome } from '../tracker.js';
+import type { Outcome } from '../outcome.js';
 import { ActiveJob } from './active-job.js';
 import { StopListener } from './control.js';
 import { InvalidJobDataError, JobFailedError, JobStoppedError, JobValueError, unrecoverable } from './errors.js';

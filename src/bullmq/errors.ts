@@ -1,7 +1,7 @@
 // What a consumer throws, and what a BullMQ job fails with: one class and one stable `code` per cause.
 import { UnrecoverableError } from 'bullmq';
 import { TaskTrackerError } from '../errors.js';
-import type { Outcome } from '../tracker.js';
+import type { Outcome } from '../outcome.js';
 
 /**
  * A job's data is not `{ processor, params?, timeoutMs?, maxRetries? }` as the runtime takes it (or it asks for
