@@ -118,7 +118,7 @@ export class HttpReporter implements Reporter {
       const error = new ReportDeliveryError(`POST ${this.#where} answered ${response.status}`);
       if (!isRetryable(response.status)) throw Object.assign(error, { retryable: false });
       throw error;
-    }, this.#policy, undefined, (error) => signal?.aborted !== true && isRetryableError(error), signal);
+    }, { policy: this.#policy, shouldRetry: (error) => signal?.aborted !== true && isRetryableError(error), signal });
   }
 }
 
