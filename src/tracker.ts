@@ -14,7 +14,8 @@ import { AttemptEnd, type AttemptReply, type AttemptRequest, type WorkerBatch } 
 import { readValue } from './value-codec.js';
 import { textOf } from './text.js';
 import { cutResult, type RunningStatus, type StatusReport } from './report.js';
-import type { AcceptedRequest, Params } from './request.js';
+import type { Params } from './params.js';
+import type { AcceptedRequest } from './request.js';
 import { InstanceStatus, OutcomeStatus, TaskStatus } from './status.js';
 import type { ResolvedOptions } from './options.js';
 
