@@ -3,9 +3,9 @@
 // counters of all of it.
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
+import { isPromiseLike } from './async.js';
 import { ReportDeliveryError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import { isPromiseLike } from './async.js';
 import type { Reporter, StatusReport } from './report.js';
 import { retry, SignalPool, type RetryOptions, type RetryPolicy } from './retry.js';
 

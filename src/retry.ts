@@ -1,7 +1,7 @@
 // Call something that may fail or hang, again and again with growing pauses, within a bounded budget.
 import { getEventListeners } from 'node:events';
-import { TimeoutError } from './errors.js';
 import { delay, isPromiseLike } from './async.js';
+import { TimeoutError } from './errors.js';
 
 export interface RetryPolicy {
   /** Further tries after the first one fails. */

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
+import { isPromiseLike } from '../src/async.js';
 import {
   AttemptEnd,
   BOOTED_MESSAGE,
@@ -20,12 +21,11 @@ import {
   type LoadingMessage,
   type WorkerBootData,
 } from '../src/messages.js';
-import { FLAG_ENDED, MODULE_VERIFIED } from '../src/shared-memory.js';
-import { DetachedBufferMark, ValueWriter, writeValue } from '../src/value-codec.js';
 import { forgetMarkedBuffers, markedBuffers } from '../src/move.js';
-import { plainTransfers } from '../src/value-graph.js';
-import { isPromiseLike } from '../src/async.js';
+import { FLAG_ENDED, MODULE_VERIFIED } from '../src/shared-memory.js';
 import { messageOf, textOf } from '../src/text.js';
+import { DetachedBufferMark, ValueWriter, writeValue } from '../src/value-codec.js';
+import { plainTransfers } from '../src/value-graph.js';
 import { outbox } from './channel.js';
 import { AttemptContext } from './context.js';
 import { isProcessor, type ProcessorFunction } from './processor.js';
