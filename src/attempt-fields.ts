@@ -4,8 +4,11 @@
 import type { MessagePort } from 'node:worker_threads';
 import { channels, type SubmitMessage } from './channels.js';
 import type { AttemptFields, Rescue } from './pool.js';
-import { AttemptEnd, readValue, textOf, type AttemptReply } from './protocol.js';
-import type { AcceptedRequest, Params } from './request.js';
+import { AttemptEnd, type AttemptReply } from './messages.js';
+import type { Params } from './params.js';
+import type { AcceptedRequest } from './request.js';
+import { textOf } from './text.js';
+import { readValue } from './value-codec.js';
 
 type MutableFields = { -readonly [K in keyof AttemptFields]: AttemptFields[K] };
 

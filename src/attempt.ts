@@ -2,7 +2,7 @@
 // or terminate, and whose start, progress and end it hears of. Dispatch slots, tickets and shared memory stay behind
 // it, in the pool; the class here is the pool's record of an attempt, and only the pool reads its fields.
 import type { MessagePort } from 'node:worker_threads';
-import type { AttemptReply, AttemptRequest } from './protocol.js';
+import type { AttemptReply, AttemptRequest } from './messages.js';
 
 /** How an attempt ended. */
 export type AttemptExit =

@@ -1,8 +1,9 @@
 // The one numeric check every option, close() argument and reporter setting goes through, with one wording.
 import { describeValue } from './errors.js';
+import { MAX_INT32 } from './limits.js';
 
 /** The longest delay a Node timer keeps as given (a longer one fires after 1 ms): every ms option stays below it. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
+export const MAX_TIMER_MS = MAX_INT32;
 
 export interface NumberRule {
   /** Smallest allowed value. */

@@ -5,7 +5,7 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Place, type PooledAttempt } from './attempt.js';
-import type { AttemptReply, AttemptRequest } from './protocol.js';
+import type { AttemptReply, AttemptRequest } from './messages.js';
 import type { ThreadWatch } from './threads.js';
 
 /** What the dispatcher tells the pool. */

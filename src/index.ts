@@ -12,12 +12,11 @@ export {
   type ProgressOf,
 } from './runtime.js';
 export { Tracker } from './tracker.js';
-export type { Outcome } from './outcome.js';
+export type { Outcome, StoppedBy } from './outcome.js';
 export type { MapResults, MapItems, MapSettled, MapProgress } from './map.js';
 export type { MapOptions } from './map-options.js';
-export type { StoppedBy } from './outcome.js';
 export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine, type ProgressEvent, type RecycleWorkers } from './options.js';
-export { move } from './protocol.js';
+export { move } from './move.js';
 export type { MetricsSnapshot, ProcessorMetrics, Distribution } from './metrics.js';
 export {
   channels,

@@ -4,7 +4,7 @@
 // runtime.
 import type { Logger } from 'pino';
 import type { PooledAttempt } from './attempt.js';
-import type { LoadingMessage } from './protocol.js';
+import type { LoadingMessage } from './messages.js';
 import type { SharedSlots } from './slots.js';
 
 /** A processor module's first import in a worker, for the attempt in `slot` with `ticket`. */

@@ -1,6 +1,7 @@
 // How an attempt's end becomes the instance's outcome: one pure function, the only place that decides a status, a
-// reason, a result text, and whether to retry. The tracker reports what happened; this module says what it means.
-import { AttemptEnd } from './protocol.js';
+// reason, a result text, and whether to retry, and the `Outcome` an instance ends with. The tracker reports what
+// happened; this module says what it means.
+import { AttemptEnd } from './messages.js';
 import { OutcomeReason, OutcomeStatus, SystemResult } from './status.js';
 
 /** How an attempt ended: the worker's own answers (`AttemptEnd`) and the three the main thread sees for itself. */
@@ -25,6 +26,32 @@ export type Ending = (typeof Ending)[keyof typeof Ending];
  * aborted) or `'close'` (`runtime.close()`).
  */
 export type StoppedBy = 'stop' | 'signal' | 'close';
+
+/** How an instance ended: what `tracker.done` resolves with. Times are epoch milliseconds. */
+export interface Outcome<V = unknown> {
+  readonly status: OutcomeStatus;
+  /** Why, as a stable code. */
+  readonly reason: OutcomeReason;
+  /** The processor's message, the error's text, or the tracker's own text (`SystemResult`); not cut. */
+  readonly result: string;
+  /** The processor's `value`: undefined when it gave none, and whenever the status is not SUCCEED. */
+  readonly value: V | undefined;
+  /** Attempts started: 0 when stopped before start, 1 + retries otherwise. */
+  readonly attempts: number;
+  /** When the first attempt started; null when it never did. */
+  readonly startTime: number | null;
+  readonly endTime: number;
+  /**
+   * What stopped the instance, when `status` is STOPPED: `'stop'` (`tracker.stop()`, `runtime.stop(id)`),
+   * `'signal'` (the request's `signal` aborted) or `'close'` (`runtime.close()`); undefined otherwise.
+   */
+  readonly stoppedBy: StoppedBy | undefined;
+  /**
+   * When `stoppedBy` is `'signal'`: the signal's `reason`, what was given to `abort(reason)` (a `DOMException`
+   * named `AbortError` when nothing was; `TimeoutError` for `AbortSignal.timeout()`). Undefined otherwise.
+   */
+  readonly abortReason: unknown;
+}
 
 /**
  * Why the instance is being ended from outside: its timeout, or a stop (named by what stopped it). A stop outranks a

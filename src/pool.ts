@@ -27,7 +27,7 @@ import {
   type WorkerBatch,
   type WorkerBootData,
   type WorkerBootedMessage,
-} from './protocol.js';
+} from './messages.js';
 import { SharedSlots } from './slots.js';
 
 const entry = new URL('../workers/entry.cjs', import.meta.url).href;

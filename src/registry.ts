@@ -3,12 +3,11 @@ import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
-/** The registry, resolved: each name's index, and each index's file URL and name. */
+/** The registry, resolved: each name's index, and each index's file URL. */
 export interface ProcessorRegistry {
   /** Registry name → index. A Map: no name can reach an inherited property. */
   readonly indexOf: ReadonlyMap<string, number>;
   readonly urls: readonly string[];
-  readonly names: readonly string[];
 }
 
 export function resolveRegistry(processors: unknown): ProcessorRegistry {
@@ -17,15 +16,13 @@ export function resolveRegistry(processors: unknown): ProcessorRegistry {
   }
   const indexOf = new Map<string, number>();
   const urls: string[] = [];
-  const names: string[] = [];
   for (const [name, location] of Object.entries(processors)) {
     if (name === '') throw new TypeError('TaskRuntime: options.processors has an empty name');
     indexOf.set(name, urls.length);
     urls.push(toFileUrl(name, location));
-    names.push(name);
   }
   if (urls.length === 0) throw new TypeError('TaskRuntime: options.processors names no processor');
-  return { indexOf, urls, names };
+  return { indexOf, urls };
 }
 
 function toFileUrl(name: string, location: unknown): string {

@@ -3,11 +3,11 @@
 // counters of all of it.
 import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
+import { isPromiseLike } from './async.js';
 import { ReportDeliveryError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
-import { isPromiseLike } from './protocol.js';
 import type { Reporter, StatusReport } from './report.js';
-import { retry, SignalPool, type RetryPolicy } from './retry.js';
+import { retry, SignalPool, type RetryOptions, type RetryPolicy } from './retry.js';
 
 /** Report counters since the runtime was made. */
 export interface ReportCounters {
@@ -26,7 +26,8 @@ export class ReportSender {
   readonly #reporter: Reporter;
   readonly #logger: Logger;
   readonly #policy: RetryPolicy;
-  readonly #runningPolicy: RetryPolicy;
+  // How a RUNNING report is sent: one try, given up with the final ones.
+  readonly #running: RetryOptions;
   readonly #tickMs: number;
   #ticker: NodeJS.Timeout | undefined;
   // Aborted when close()'s reportDeadlineMs passes: every final report still being delivered is given up.
@@ -42,10 +43,10 @@ export class ReportSender {
       backoffMs: options.reportBackoffMs,
       backoffMaxMs: options.reportBackoffMaxMs,
     };
-    this.#runningPolicy = { ...this.#policy, retries: 0 };
     // Every report being delivered listens to it (one listener each, removed when its try or pause ends):
     // as many as there are live instances, not a leak, so no listener-count warning.
     setMaxListeners(0, this.#giveUp.signal);
+    this.#running = { policy: { ...this.#policy, retries: 0 }, signal: this.#giveUp.signal, signals: this.#signals };
     this.#tickMs = Math.min(1000, Math.max(5, options.statusReportIntervalMs / 20));
   }
 
@@ -72,7 +73,7 @@ export class ReportSender {
       this.#logger.warn({ instanceId: report.instanceId, err: error }, 'RUNNING report failed');
     };
     try {
-      const answer = retry((signal) => this.#reporter.report(report, signal), this.#runningPolicy, undefined, undefined, this.#giveUp.signal, this.#signals);
+      const answer = retry((signal) => this.#reporter.report(report, signal), this.#running);
       if (isPromiseLike(answer)) Promise.resolve(answer).catch(failed);
     } catch (error) {
       failed(error);
@@ -91,7 +92,12 @@ export class ReportSender {
         'final report failed: retrying',
       );
     };
-    const answer = retry((signal) => this.#reporter.report(report, signal), this.#policy, onRetry, undefined, this.#giveUp.signal, this.#signals);
+    const answer = retry((signal) => this.#reporter.report(report, signal), {
+      policy: this.#policy,
+      onRetry,
+      signal: this.#giveUp.signal,
+      signals: this.#signals,
+    });
     if (!isPromiseLike(answer)) {
       this.counters.reportsDelivered++;
       return undefined;

@@ -1,7 +1,7 @@
 // Call something that may fail or hang, again and again with growing pauses, within a bounded budget.
 import { getEventListeners } from 'node:events';
+import { delay, isPromiseLike } from './async.js';
 import { TimeoutError } from './errors.js';
-import { delay, isPromiseLike } from './protocol.js';
 
 export interface RetryPolicy {
   /** Further tries after the first one fails. */
@@ -14,6 +14,33 @@ export interface RetryPolicy {
   readonly backoffMaxMs: number;
 }
 
+/** What `retry()` takes beside the call it makes. */
+export interface RetryOptions {
+  /** How many tries, how long each may take, and the pauses between them. */
+  readonly policy: RetryPolicy;
+  /**
+   * Hears of every failure that will be retried: the error, the try that failed (0 for the first) and the pause
+   * before the next one (ms).
+   * @default none
+   */
+  readonly onRetry?: (error: unknown, tryNumber: number, delayMs: number) => void;
+  /**
+   * Whether an error may be retried: false makes it final (`retry()` then rejects with it at once).
+   * @default every error is retried
+   */
+  readonly shouldRetry?: (error: unknown) => boolean;
+  /**
+   * Aborting it gives up at once, in a pause or in a try (whose own signal then aborts too): `retry()` rejects with
+   * its reason.
+   * @default none: only the policy ends the tries
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Where a first try's AbortController comes from, and goes back to when the try answers synchronously.
+   * @default a new controller for every first try
+   */
+  readonly signals?: SignalPool;
+}
 
 /**
  * AbortControllers to give to first tries. A try that answers synchronously is done with its signal: when nothing
@@ -35,46 +62,34 @@ export class SignalPool {
   }
 }
 
+/** One try: it gets its own signal (aborted when the try times out or `retry()` gives up) and its number (0 first). */
+export type Try<T> = (signal: AbortSignal, tryNumber: number) => T | PromiseLike<T>;
+
 /**
- * Runs `attempt` until it succeeds, or until `policy.retries` retries have failed; then rejects with the last error.
- * Each try gets a signal that aborts when it times out; `onRetry` hears of every failure that will be retried;
- * `shouldRetry` may declare an error final; aborting `signal` gives up at once, in a pause or in a try (whose own
- * signal then aborts), rejecting with its reason.
+ * Runs `attempt` until it succeeds, or until `options.policy.retries` retries have failed; then rejects with the last
+ * error. Each try gets a signal that aborts when it times out (`policy.timeoutMs`); `options.onRetry` hears of every
+ * failure that will be retried; `options.shouldRetry` may declare an error final; aborting `options.signal` gives up
+ * at once, in a pause or in a try (whose own signal then aborts), rejecting with its reason.
  * A first try that answers synchronously is returned as it is: no timer, no promise (and its controller goes back to
- * `signals`, when given).
+ * `options.signals`, when given).
  */
-export function retry<T>(
-  attempt: (signal: AbortSignal, tryNumber: number) => T | PromiseLike<T>,
-  policy: RetryPolicy,
-  onRetry?: (error: unknown, tryNumber: number, delayMs: number) => void,
-  shouldRetry?: (error: unknown) => boolean,
-  signal?: AbortSignal,
-  signals?: SignalPool,
-): T | Promise<T> {
-  const controller = signals?.take() ?? new AbortController();
+export function retry<T>(attempt: Try<T>, options: RetryOptions): T | Promise<T> {
+  const controller = options.signals?.take() ?? new AbortController();
   let first: T | PromiseLike<T>;
   try {
     first = attempt(controller.signal, 0);
   } catch (error) {
-    return retryAfter(error, attempt, policy, onRetry, shouldRetry, signal);
+    return retryAfter(error, attempt, options);
   }
   if (!isPromiseLike(first)) {
-    signals?.give(controller);
+    options.signals?.give(controller);
     return first;
   }
-  return settleWithin(first, policy.timeoutMs, controller, signal).catch((error: unknown) =>
-    retryAfter(error, attempt, policy, onRetry, shouldRetry, signal),
-  );
+  return settleWithin(first, options.policy.timeoutMs, controller, options.signal).catch((error: unknown) => retryAfter(error, attempt, options));
 }
 
-async function retryAfter<T>(
-  error: unknown,
-  attempt: (signal: AbortSignal, tryNumber: number) => T | PromiseLike<T>,
-  policy: RetryPolicy,
-  onRetry: ((error: unknown, tryNumber: number, delayMs: number) => void) | undefined,
-  shouldRetry: ((error: unknown) => boolean) | undefined,
-  signal: AbortSignal | undefined,
-): Promise<T> {
+async function retryAfter<T>(error: unknown, attempt: Try<T>, options: RetryOptions): Promise<T> {
+  const { policy, onRetry, shouldRetry, signal } = options;
   for (let tryNumber = 0; ; tryNumber++) {
     if (tryNumber >= policy.retries || shouldRetry?.(error) === false || signal?.aborted === true) throw error;
     const delayMs = backoff(tryNumber, policy);

@@ -4,7 +4,7 @@
 // takes the ticket (a compare-and-swap) and leaves its start time in its place; the main thread cancels an attempt
 // that has not started the same way, and it then never runs.
 import { epochNow } from './channels.js';
-import { FLAG_ENDED, FLAG_INTERRUPTED, FLAG_RUNNING, MAX_TICKET } from './protocol.js';
+import { FLAG_ENDED, FLAG_INTERRUPTED, FLAG_RUNNING, MAX_TICKET } from './shared-memory.js';
 
 const MAX_TICKET_BIG = BigInt(MAX_TICKET);
 

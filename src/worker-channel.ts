@@ -21,7 +21,7 @@ import {
   type ChannelSettings,
   type StrayErrorMessage,
   type WorkerBatch,
-} from './protocol.js';
+} from './messages.js';
 import type { PooledAttempt } from './attempt.js';
 
 export interface ChannelOptions {

@@ -6,7 +6,7 @@ import * as main from 'light-task-tracker';
 import * as bullmq from 'light-task-tracker/bullmq';
 import * as otel from 'light-task-tracker/otel';
 import * as prometheus from 'light-task-tracker/prometheus';
-import { resolveOptions } from '../dist/src/options.js';
+import { resolveOptions } from '../dist/src/resolve-options.js';
 import { fixture } from './support/fixtures.js';
 
 const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');

@@ -5,7 +5,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../dist/src/metrics.js';
-import { BATCH_MESSAGE, CHANNEL_MESSAGE, Item, SETTINGS_MESSAGE, type WorkerBatch } from '../dist/src/protocol.js';
+import { BATCH_MESSAGE, CHANNEL_MESSAGE, Item, SETTINGS_MESSAGE, type WorkerBatch } from '../dist/src/messages.js';
 import type { PooledAttempt } from '../dist/src/attempt.js';
 import { WorkerChannels } from '../dist/src/worker-channel.js';
 import { LogCapture } from './support/logs.js';

@@ -9,28 +9,23 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
+import { isPromiseLike } from '../src/async.js';
 import {
   AttemptEnd,
   BOOTED_MESSAGE,
-  FLAG_ENDED,
-  DetachedBufferMark,
-  forgetMarkedBuffers,
-  isPromiseLike,
   LOADED_MESSAGE,
   LOADING_MESSAGE,
-  markedBuffers,
-  messageOf,
-  MODULE_VERIFIED,
-  plainTransfers,
-  textOf,
-  ValueWriter,
-  writeValue,
   type AttemptReply,
   type AttemptRequest,
   type LoadedMessage,
   type LoadingMessage,
   type WorkerBootData,
-} from '../src/protocol.js';
+} from '../src/messages.js';
+import { forgetMarkedBuffers, markedBuffers } from '../src/move.js';
+import { FLAG_ENDED, MODULE_VERIFIED } from '../src/shared-memory.js';
+import { messageOf, textOf } from '../src/text.js';
+import { DetachedBufferMark, ValueWriter, writeValue } from '../src/value-codec.js';
+import { plainTransfers } from '../src/value-graph.js';
 import { outbox } from './channel.js';
 import { AttemptContext } from './context.js';
 import { isProcessor, type ProcessorFunction } from './processor.js';

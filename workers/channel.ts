@@ -12,13 +12,13 @@ import {
   Item,
   SETTINGS_MESSAGE,
   STRAY_ERROR_MESSAGE,
-  textOf,
   type AttemptRequest,
   type ChannelMessage,
   type ChannelSettings,
   type StrayErrorMessage,
   type WorkerBatch,
-} from '../src/protocol.js';
+} from '../src/messages.js';
+import { textOf } from '../src/text.js';
 
 // The channel is posted before any processor code runs in this worker (this module is loaded before the attempt
 // runner imports a processor), so the first channel the runtime hears of from this thread is this one.

@@ -1,7 +1,10 @@
 // The ProcessorContext of one attempt, built inside the worker. Its log lines and progress values go to the main
 // thread on the worker's channel (channel.ts), named by the attempt; once the attempt has ended, whatever code it left
 // behind sends through it is dropped and counted, and its flag reads as interrupted.
-import { delay, FLAG_RUNNING, textOf, type AttemptRequest, type LogLevel, type WorkerBatch } from '../src/protocol.js';
+import { delay } from '../src/async.js';
+import type { AttemptRequest, LogLevel, WorkerBatch } from '../src/messages.js';
+import { FLAG_RUNNING } from '../src/shared-memory.js';
+import { textOf } from '../src/text.js';
 import { AttemptChannel, outbox } from './channel.js';
 import { InterruptedError, type ProcessorContext, type ProcessorLogger, type WorkflowContext } from './processor.js';
 

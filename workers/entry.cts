@@ -7,7 +7,7 @@
 // that the pool fails what waits for it instead of waiting for a worker that can never run anything.
 import { parentPort } from 'node:worker_threads';
 // A type-only import: a CommonJS module must not require() the ES modules (see above); `satisfies` keeps the tag right.
-import type { BootFailedMessage } from '../src/protocol.js';
+import type { BootFailedMessage } from '../src/messages.js';
 
 export default import('./attempt.js').then(
   (module) => module.default,

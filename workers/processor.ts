@@ -1,7 +1,8 @@
 // What a processor module imports: `import { defineProcessor, move } from 'light-task-tracker/processor'`.
-import { PROCESSOR_BRAND } from '../src/protocol.js';
+export { move } from '../src/move.js';
 
-export { move } from '../src/protocol.js';
+/** Marks a value made by `defineProcessor`, across copies of this package. */
+const PROCESSOR_BRAND = Symbol.for('light-task-tracker.processor');
 
 /**
  * What a processor returns: whether the job succeeded, a message reported with the outcome, and the value the

@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { checkDeadline } from '../checks.js';
 import { describeValue, RuntimeClosedError, TaskTrackerError } from '../errors.js';
 import { keySet, refuseUnknownOptions } from '../keys.js';
+import { MAX_INT32 } from '../limits.js';
 import { defaultLogger } from '../options.js';
 import type { Reporter, StatusReport } from '../report.js';
 import { InstanceStatus, OutcomeReason, OutcomeStatus } from '../status.js';
@@ -30,7 +31,7 @@ export interface ConsumerCloseOptions {
 const CLOSE_OPTION_KEYS = keySet({ deadlineMs: true } satisfies Record<keyof ConsumerCloseOptions, true>);
 
 /** The runtime's own ceiling on live instances, for the consumer's runtime, whose admission is BullMQ's. */
-const MAX_LIVE_INSTANCES = 2 ** 31 - 1;
+const MAX_LIVE_INSTANCES = MAX_INT32;
 
 
 /**

@@ -4,20 +4,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { checkNumber } from '../checks.js';
 import { describeValue } from '../errors.js';
 import { keySet, refuseUnknownOptions } from '../keys.js';
-import type { ConsumerOptions } from './options.js';
-
-/** Where a queue lives: its name, its Redis, and BullMQ's key prefix. */
-export interface QueueLocation {
-  /** The BullMQ queue's name. */
-  readonly queue: string;
-  /** ioredis options, or a connected ioredis client (used as it is, and left open). */
-  readonly connection: RedisOptions | Redis;
-  /**
-   * BullMQ's key prefix, as given to the queue and the workers.
-   * @default 'bull'
-   */
-  readonly prefix?: string;
-}
+import { CONSUMER_OPTION_KEYS, DEFAULT_PREFIX, type QueueLocation } from './options.js';
 
 export interface StopJobOptions {
   /**
@@ -28,24 +15,7 @@ export interface StopJobOptions {
   readonly markTtlMs?: number;
 }
 
-/**
- * Every key `ConsumerOptions` has: `startConsumer` refuses any other. A consumer's options hold a queue location, so
- * they may be given as one: `stopJob` takes these keys in its location too.
- */
-export const CONSUMER_OPTION_KEYS = keySet({
-  queue: true,
-  connection: true,
-  prefix: true,
-  runtime: true,
-  worker: true,
-  closeDeadlineMs: true,
-  maxJobLogLines: true,
-} satisfies Record<keyof ConsumerOptions, true>);
-
 const STOP_JOB_OPTION_KEYS = keySet({ markTtlMs: true } satisfies Record<keyof StopJobOptions, true>);
-
-/** BullMQ's own default key prefix. */
-export const DEFAULT_PREFIX = 'bull';
 
 /** `stopJob`'s default mark lifetime: a day. */
 export const DEFAULT_STOP_MARK_TTL_MS = 86_400_000;

@@ -1,10 +1,27 @@
-// A consumer's options: one type, its defaults, and the check that fills them in.
+// A consumer's options: one type, its defaults, and the check that fills them in; and where a queue lives
+// (`QueueLocation`), which a consumer's options hold and `stopJob` takes.
 import type { WorkerOptions } from 'bullmq';
+import type { Redis, RedisOptions } from 'ioredis';
 import { checkDeadline, checkNumber, type NumberRule } from '../checks.js';
 import { describeValue } from '../errors.js';
-import { refuseUnknownOptions } from '../keys.js';
+import { keySet, refuseUnknownOptions } from '../keys.js';
 import { refuseUnknownRuntimeOptions, type TaskRuntimeOptions } from '../options.js';
-import { CONSUMER_OPTION_KEYS, DEFAULT_PREFIX, type QueueLocation } from './control.js';
+
+/** Where a queue lives: its name, its Redis, and BullMQ's key prefix. */
+export interface QueueLocation {
+  /** The BullMQ queue's name. */
+  readonly queue: string;
+  /** ioredis options, or a connected ioredis client (used as it is, and left open). */
+  readonly connection: RedisOptions | Redis;
+  /**
+   * BullMQ's key prefix, as given to the queue and the workers.
+   * @default 'bull'
+   */
+  readonly prefix?: string;
+}
+
+/** BullMQ's own default key prefix. */
+export const DEFAULT_PREFIX = 'bull';
 
 /** BullMQ `Worker` options a consumer passes on; the consumer sets the others itself. */
 export type ConsumerWorkerOptions = Omit<WorkerOptions, 'concurrency' | 'autorun' | 'connection' | 'prefix' | 'useWorkerThreads'>;
@@ -39,6 +56,20 @@ export interface ConsumerOptions extends QueueLocation {
    */
   readonly maxJobLogLines?: number;
 }
+
+/**
+ * Every key `ConsumerOptions` has: `startConsumer` refuses any other. A consumer's options hold a queue location, so
+ * they may be given as one: `stopJob` takes these keys in its location too.
+ */
+export const CONSUMER_OPTION_KEYS = keySet({
+  queue: true,
+  connection: true,
+  prefix: true,
+  runtime: true,
+  worker: true,
+  closeDeadlineMs: true,
+  maxJobLogLines: true,
+} satisfies Record<keyof ConsumerOptions, true>);
 
 export const defaultConsumerOptions = Object.freeze({
   closeDeadlineMs: 30_000,

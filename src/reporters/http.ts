@@ -2,7 +2,7 @@
 import { checkNumber } from '../checks.js';
 import { ReportDeliveryError, TimeoutError } from '../errors.js';
 import { keySet, refuseUnknownOptions } from '../keys.js';
-import { textOf } from '../protocol.js';
+import { textOf } from '../text.js';
 import type { Reporter, StatusReport } from '../report.js';
 import { retry, type RetryPolicy } from '../retry.js';
 
@@ -118,7 +118,7 @@ export class HttpReporter implements Reporter {
       const error = new ReportDeliveryError(`POST ${this.#where} answered ${response.status}`);
       if (!isRetryable(response.status)) throw Object.assign(error, { retryable: false });
       throw error;
-    }, this.#policy, undefined, (error) => signal?.aborted !== true && isRetryableError(error), signal);
+    }, { policy: this.#policy, shouldRetry: (error) => signal?.aborted !== true && isRetryableError(error), signal });
   }
 }
 
