@@ -3,7 +3,7 @@
 // first of Node's own objects it holds, which v8.serialize cannot carry (`nodeObjectIn`). Each says, object by
 // object, what the walk does next; the walk itself (`walkGraph`) is written once. Node's own modules only: every
 // worker loads it.
-import { BlockList, SocketAddress } from 'node:net';
+import { createRequire } from 'node:module';
 import { types } from 'node:util';
 import type { MessagePort } from 'node:worker_threads';
 import { isMarked } from './move.js';
@@ -140,24 +140,31 @@ export function buffersIn(value: unknown, candidates: ReadonlySet<ArrayBuffer>):
  * and transfer hooks: Blob (and File), BlockList, SocketAddress, the web streams and CryptoKey. v8.serialize cannot
  * carry them, and what it does with them depends on the Node version: Node 20 makes them host objects, which it
  * refuses; Node 22 and 24 make them ordinary objects, which it writes as `{}` (the worker would get an empty object).
- * ValueWriter refuses them by what they are, at any depth, on every version.
+ * ValueWriter refuses them by what they are, at any depth, on every version. Made on first use: reading the web
+ * streams' and CryptoKey's globals, and node:net, loads those parts of Node (milliseconds of every worker's boot).
  */
-const NODE_OBJECTS: ReadonlySet<object> = new Set<object>(
-  [Blob, BlockList, SocketAddress, ReadableStream, WritableStream, TransformStream, (globalThis as { CryptoKey?: unknown }).CryptoKey]
-    .flatMap((kind) => (typeof kind === 'function' ? [kind.prototype as object] : [])),
-);
+let nodeObjectKinds: ReadonlySet<object> | undefined;
+function nodeObjects(): ReadonlySet<object> {
+  if (nodeObjectKinds !== undefined) return nodeObjectKinds;
+  const { BlockList, SocketAddress } = createRequire(import.meta.url)('node:net') as typeof import('node:net');
+  return (nodeObjectKinds = new Set<object>(
+    [Blob, BlockList, SocketAddress, ReadableStream, WritableStream, TransformStream, (globalThis as { CryptoKey?: unknown }).CryptoKey]
+      .flatMap((kind) => (typeof kind === 'function' ? [kind.prototype as object] : [])),
+  ));
+}
 
-/** Whether `object` is one of NODE_OBJECTS (a subclass's instance too). A Proxy in its prototype chain is not asked. */
+/** Whether `object` is one of nodeObjects() (a subclass's instance too). A Proxy in its prototype chain is not asked. */
 function isNodeObject(object: object): boolean {
+  const kinds = nodeObjects();
   for (let prototype = Object.getPrototypeOf(object) as object | null; prototype !== null && prototype !== Object.prototype; prototype = Object.getPrototypeOf(prototype) as object | null) {
-    if (NODE_OBJECTS.has(prototype)) return true;
+    if (kinds.has(prototype)) return true;
     if (types.isProxy(prototype)) return false;
   }
   return false;
 }
 
 /**
- * The first of NODE_OBJECTS that `value` holds where v8.serialize looks (own enumerable data properties, array
+ * The first of nodeObjects() that `value` holds where v8.serialize looks (own enumerable data properties, array
  * elements, Map and Set entries, an error's cause); undefined when it holds none. What a getter returns is not looked
  * at (only the writer calls it), nor what a Proxy holds (the writer refuses a Proxy). One pass over the value's
  * objects, in JavaScript: on params of many small objects it costs about what writing them does; buffers and

@@ -4,9 +4,7 @@
 // bounds the wait), or while the worker boots once another worker has imported them: a module that throws, exits
 // or never finishes loading fails its own instances, never the worker's boot.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
 import { isPromiseLike } from '../src/async.js';
@@ -283,11 +281,14 @@ function importProcessor(url: string): Promise<ProcessorFunction> {
  */
 async function loadFailureText(url: string, error: unknown): Promise<string> {
   const stack = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : textOf(error);
-  const where = error instanceof SyntaxError && url.startsWith('file:') ? await syntaxErrorLocation(fileURLToPath(url)) : '';
+  const where = error instanceof SyntaxError && url.startsWith('file:') ? await syntaxErrorLocation(url) : '';
   return `${url}: ${where}${stack}`;
 }
 
-function syntaxErrorLocation(path: string): Promise<string> {
+async function syntaxErrorLocation(url: string): Promise<string> {
+  // Loaded for a syntax error only: a worker's boot does without them.
+  const [{ execFile }, { fileURLToPath }] = await Promise.all([import('node:child_process'), import('node:url')]);
+  const path = fileURLToPath(url);
   return new Promise((resolve) => {
     execFile(process.execPath, ['--check', path], { timeout: 5_000, encoding: 'utf8' }, (_error, _stdout, stderr) => {
       // "path:line\n<source line>\n<caret>\n\nSyntaxError: …": the location part, up to the blank line.
