@@ -311,6 +311,54 @@ describe('piscina contract: run() with a signal', () => {
     expect(queue.tasks.map(tagOf)).toEqual(['B', 'A', 'C']);
   });
 
+  // How the pool starts a worker of its own accord (the first worker's companions, a replacement): a task its
+  // balancer turns away, aborted at once. piscina starts the worker, and the task leaves no trace but a remove() of a
+  // task the custom queue never held.
+  it('starts a worker for a signalled task turned away at run(), and forgets the task on its abort', async () => {
+    const balancer = new RecordingBalancer();
+    balancer.usable = () => false;
+    const queue = new RecordingQueue();
+    // (idleTimeout: a worker above minThreads with nothing to do would otherwise leave at once.)
+    const pool = piscina({ minThreads: 1, maxThreads: 2, idleTimeout: Infinity, loadBalancer: balancer.balance, taskQueue: queue });
+    const [first] = pool.threads as [Worker];
+    const controller = new AbortController();
+    const spawn = pool.run(tagged('spawn', { op: 'id' }), { signal: controller.signal });
+    expect(pool.threads).toHaveLength(2);
+    controller.abort();
+    await expect(spawn).rejects.toMatchObject({ name: 'AbortError' });
+    expect(queue.calls).toEqual([['remove', 'spawn']]);
+    await event<PiscinaWorker>(pool, 'workerCreate', (worker) => worker.id !== first.threadId);
+    expect(balancer.tags()).toEqual(['spawn']); // its coming up found nothing to offer
+    expect(pool.threads).toHaveLength(2);
+  });
+
+  // The same while tasks wait: run() then queues the task (in the custom queue: it asks the balancer nothing) and
+  // starts a worker all the same, below maxThreads; the abort takes the task out through remove().
+  it('starts a worker for a task run() while others wait, below maxThreads, and takes it out of the queue on abort', async () => {
+    const balancer = new RecordingBalancer();
+    const queue = new RecordingQueue();
+    const pool = piscina({ minThreads: 1, maxThreads: 2, loadBalancer: balancer.balance, taskQueue: queue });
+    await event(pool, 'workerCreate');
+    const gate = new Gate();
+    const first = pool.run(hold('A', gate));
+    await running(pool, 'A');
+    balancer.usable = () => false;
+    const waiting = pool.run(tagged('B', { op: 'id' })); // turned away: piscina starts a second worker for it
+    const created = event(pool, 'workerCreate');
+    expect(pool.threads).toHaveLength(2);
+    balancer.refuse.add('B');
+    await created; // B is offered the second worker, and refused once more
+    const controller = new AbortController();
+    const spawn = pool.run(tagged('spawn', { op: 'id' }), { signal: controller.signal });
+    expect(pool.threads).toHaveLength(2); // at maxThreads: no third
+    controller.abort();
+    await expect(spawn).rejects.toMatchObject({ name: 'AbortError' });
+    expect(queue.calls.slice(-2)).toEqual([['push', 'spawn'], ['remove', 'spawn']]);
+    balancer.usable = () => true;
+    gate.release();
+    expect(await Promise.all([first, waiting])).toHaveLength(2);
+  });
+
   // A worker running a task with a signal reads as fully used (Infinity) in the balancer; an abort then terminates
   // it, and piscina starts a replacement to keep minThreads.
   it('terminates the worker of a running task on abort, which counts as Infinity meanwhile', async () => {
