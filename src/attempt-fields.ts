@@ -19,8 +19,8 @@ export interface AttemptCargo {
   readonly rescue: Rescue | undefined;
 }
 
-/** The fields of attempt `number` (0 for the first) of the instance `request`. */
-export function attemptCargo(request: AcceptedRequest, number: number, trace: Record<string, string> | undefined): AttemptCargo {
+/** The fields of attempt `number` (0 for the first) of the instance `request`, resuming from `resumeFrom`. */
+export function attemptCargo(request: AcceptedRequest, number: number, trace: Record<string, string> | undefined, resumeFrom: unknown): AttemptCargo {
   const fields: MutableFields = { processorIndex: request.processorIndex, instanceId: request.instanceId };
   // Fields at their default (0), and those the instance does not have, are left out: each key is copied to the worker
   // on every attempt.
@@ -29,6 +29,7 @@ export function attemptCargo(request: AcceptedRequest, number: number, trace: Re
   if (request.jobId !== undefined) fields.jobId = request.jobId;
   if (request.wfInstanceId !== undefined) fields.wfInstanceId = request.wfInstanceId;
   if (trace !== undefined) fields.trace = trace;
+  if (resumeFrom !== undefined) fields.resumeFrom = resumeFrom;
   if (channels.start.hasSubscribers) fields.announce = true;
   // Moved params go with the first attempt; an instance with retries holds them in shared memory instead.
   const taken = request.params.take();

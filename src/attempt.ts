@@ -10,8 +10,11 @@ export type AttemptExit =
   | { readonly kind: 'reply'; readonly reply: AttemptReply }
   /** Its worker died under it, or it could run nowhere (a `WorkerBootError`: no worker can boot). */
   | { readonly kind: 'died'; readonly error: unknown }
-  /** `terminate()` ended it: `exited` is false when its thread had not exited after STUCK_THREAD_MS. */
-  | { readonly kind: 'terminated'; readonly exited: boolean };
+  /**
+   * `terminate()` ended it: `exited` is false when its thread had not exited after STUCK_THREAD_MS; `stack` is where
+   * the thread was (with `captureStack`, when the capture finished within `stackCaptureMs`).
+   */
+  | { readonly kind: 'terminated'; readonly exited: boolean; readonly stack: string | undefined };
 
 /** Who hears of an attempt: its tracker. */
 export interface AttemptListener {
@@ -19,6 +22,8 @@ export interface AttemptListener {
   attemptStarted(attempt: Attempt): void;
   /** A progress value its processor reported, in order. */
   attemptProgress(attempt: Attempt, value: unknown): void;
+  /** A checkpoint its processor made (`ctx.checkpoint`), in order with its progress and lines. */
+  attemptCheckpoint(attempt: Attempt, state: unknown): void;
   /** How it ended: heard once, after everything it posted before; never once `cancel()` has returned true. */
   attemptEnded(attempt: Attempt, exit: AttemptExit): void;
 }
@@ -32,6 +37,8 @@ export interface Attempt {
   readonly threadId: number;
   /** When its worker started it (epoch ms, µs precision); null while it has not, or if it never will. */
   readonly startedAt: number | null;
+  /** Its heartbeats so far (a count that only moves: `ctx.heartbeat()`, progress, checkpoints); -1 once it is done. */
+  readonly heartbeats: number;
   /** It has ended in its worker, and its reply is on its way (not here yet). */
   readonly ended: boolean;
   /** Sets its interrupt flag: a hot loop sees it now, its signal fires when its event loop turns. */
@@ -51,6 +58,7 @@ export interface Attempt {
 /** What the pool does for an attempt's handle. */
 export interface AttemptDriver {
   startedAtOf(attempt: PooledAttempt): number | null;
+  heartbeatsOf(attempt: PooledAttempt): number;
   hasEnded(attempt: PooledAttempt): boolean;
   interrupt(attempt: PooledAttempt): void;
   cancel(attempt: PooledAttempt): boolean;
@@ -114,6 +122,10 @@ export class PooledAttempt implements Attempt {
 
   get startedAt(): number | null {
     return this.#driver.startedAtOf(this);
+  }
+
+  get heartbeats(): number {
+    return this.#driver.heartbeatsOf(this);
   }
 
   get ended(): boolean {

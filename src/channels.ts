@@ -34,14 +34,22 @@ export interface StartMessage extends InstanceMessage {
   readonly waitMs: number;
 }
 
+/** Why an attempt is interrupted or force-stopped: a stop, the instance's timeout, or a stall (no heartbeat). */
+export type EscalationCause = 'stop' | 'timeout' | 'heartbeat';
+
 /** `light-task-tracker:instance:interrupt`: the running attempt was interrupted. */
 export interface InterruptMessage extends InstanceMessage {
-  readonly cause: 'stop' | 'timeout';
+  readonly cause: EscalationCause;
 }
 
-/** `light-task-tracker:instance:force-stop`: the attempt's worker is being terminated. */
+/** `light-task-tracker:instance:force-stop`: the attempt's worker was terminated. */
 export interface ForceStopMessage extends InstanceMessage {
-  readonly cause: 'stop' | 'timeout';
+  readonly cause: EscalationCause;
+  /**
+   * Where its thread was when it was terminated: one `    at fn (url:line:column)` line per frame (source-mapped where
+   * a source map is present); undefined when `captureStack` is off or the capture did not finish in `stackCaptureMs`.
+   */
+  readonly stack: string | undefined;
 }
 
 /** `light-task-tracker:instance:retry`: an attempt failed and the next one (`attempt`) is handed to the pool. */

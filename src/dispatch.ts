@@ -78,8 +78,15 @@ export class Dispatcher {
     return this.#threads.isBooted(id) && !this.busy.has(id) && !this.#threads.doomed.has(id) && !this.#events.isDue(id);
   }
 
+  // Only a worker piscina still holds: one that has died is known gone a turn later (piscina's workerDestroy), and a
+  // task named to it would be left in piscina's queue.
   #idleWorker(): number {
-    for (const id of this.#threads.bootedIds()) if (this.#isIdle(id)) return id;
+    let alive: ReadonlySet<number> | undefined;
+    for (const id of this.#threads.bootedIds()) {
+      if (!this.#isIdle(id)) continue;
+      alive ??= this.#threads.aliveIds();
+      if (alive.has(id)) return id;
+    }
     return 0;
   }
 
@@ -94,7 +101,10 @@ export class Dispatcher {
 
   /** Takes a cancelled attempt out of the queues (its launch, if any, settles unheard). */
   withdraw(attempt: PooledAttempt): void {
-    if (attempt.place === Place.WAITING) this.#waiting.splice(this.#waiting.indexOf(attempt), 1);
+    if (attempt.place === Place.WAITING) {
+      const at = this.#waiting.indexOf(attempt);
+      if (at !== -1) this.#waiting.splice(at, 1);
+    }
     else if (attempt.place === Place.IN_PISCINA_QUEUE) {
       this.#inPiscinaQueue.delete(attempt);
       attempt.launch++;

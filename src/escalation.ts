@@ -1,5 +1,6 @@
-// One instance's escalation, as a state machine: its phase (queued → running → finished → destroyed), why it is being
-// ended from outside (its cause: none, timeout, or a stop by what stopped it), and how far that has gone (its stage).
+// One instance's escalation, as a state machine: its phase (queued → running → finished → destroyed), why its attempt
+// is being ended from outside (its cause: none, timeout, a stall, or a stop by what stopped it), and how far that has
+// gone (its stage). A stall is one attempt's: its retry starts afresh.
 // Every move is made by `escalate`, a pure function: the tracker carries out the move it returns.
 import { isStop, type Cause } from './outcome.js';
 
@@ -40,7 +41,7 @@ export const initialEscalation: EscalationState = Object.freeze({
  * What moves an escalation: a stop from outside (a call, or the caller's signal), its timeout, the grace after an
  * interrupt running out, close().
  */
-export type EscalationEvent = 'stop' | 'signal' | 'timeout' | 'grace-expired' | 'close';
+export type EscalationEvent = 'stop' | 'signal' | 'timeout' | 'stall' | 'grace-expired' | 'close' | 'retry';
 
 /** What the tracker does next. */
 export type Move =
@@ -83,7 +84,16 @@ export function escalate(state: EscalationState, event: EscalationEvent, facts: 
       return stop(state, event);
     case 'timeout':
       if (state.phase !== Phase.RUNNING) return { state, move: 'none' };
-      return interrupt(state.cause === 'none' ? { ...state, cause: 'timeout' } : state);
+      // A timeout outranks a stall: the instance's budget is spent, whatever its attempt was doing.
+      return interrupt(state.cause === 'none' || state.cause === 'stall' ? { ...state, cause: 'timeout' } : state);
+    case 'stall':
+      // No heartbeat for heartbeatTimeoutMs: the attempt is ended as a timeout's is, unless something else is ending it.
+      if (state.phase !== Phase.RUNNING || state.cause !== 'none') return { state, move: 'none' };
+      return interrupt({ ...state, cause: 'stall' });
+    case 'retry':
+      // The next attempt after a stalled one starts undisturbed.
+      if (state.cause !== 'stall') return { state, move: 'none' };
+      return { state: { ...state, cause: 'none', stage: Stage.NONE, replyAwaited: false }, move: 'none' };
     case 'grace-expired':
       if (state.phase !== Phase.RUNNING) return { state, move: 'none' };
       if (facts.allowForceStop || state.closing) return forceStop(state, facts);

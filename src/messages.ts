@@ -40,6 +40,8 @@ export interface WorkerBootData {
   readonly flags: SharedArrayBuffer;
   /** One BigInt64 stamp per dispatch slot (shared-memory.ts: MAX_TICKET). */
   readonly stamps: SharedArrayBuffer;
+  /** One Int32 heartbeat count per dispatch slot (shared-memory.ts). */
+  readonly beats: SharedArrayBuffer;
   /**
    * The registry's module URLs, in its order. A module is imported on its first use in a worker, or while the worker
    * boots once another worker has imported it (`verified`), so that a spare or a replacement starts warm.
@@ -77,6 +79,8 @@ export interface AttemptRequest {
   readonly childrenValues?: Record<string, unknown>;
   /** Trace context entries (W3C `traceparent`, `tracestate`) put in by a submit subscriber: `ctx.trace`. */
   readonly trace?: Readonly<Record<string, string>>;
+  /** The checkpoint this attempt resumes from (`ctx.resumeFrom`): the last of an earlier attempt, or the request's. */
+  readonly resumeFrom?: unknown;
   /** Set when someone listens for starts: the worker posts a StartedMessage as the attempt starts. */
   readonly announce?: true;
 }
@@ -137,6 +141,8 @@ export const Item = Object.freeze({
   PROGRESS: 4,
   /** The attempt has started: STARTED, then the worker's threadId (posted only when the request asks, `announce`). */
   STARTED: 5,
+  /** A checkpoint (`ctx.checkpoint`): CHECKPOINT, then the state (its moved buffers transferred with the batch). */
+  CHECKPOINT: 6,
 } as const);
 
 /**

@@ -25,6 +25,14 @@ export interface ProgressEvent<G = unknown> {
   readonly value: G;
 }
 
+/** A checkpoint a processor made, as `onCheckpoint` receives it. */
+export interface CheckpointEvent<C = unknown> {
+  readonly instanceId: string;
+  /** The attempt that made it (0 for the first, then its retry count). */
+  readonly attempt: number;
+  readonly state: C;
+}
+
 /**
  * The runtime's options. `M` types the registry (processor name → the type of its module,
  * `typeof import('./processor.js')`) when the runtime is made as `new TaskRuntime<M>(…)`.
@@ -168,6 +176,32 @@ export interface TaskRuntimeOptions<M = Record<string, unknown>> {
    */
   readonly onProgress?: (event: ProgressEvent) => void;
   /**
+   * Called on the main thread with each checkpoint a processor makes (`ctx.checkpoint`), in order, as it arrives;
+   * never after the instance's `done` has settled. Save it to resume the instance elsewhere (`resumeFrom`). A throw is
+   * logged and ignored.
+   * @default undefined
+   */
+  readonly onCheckpoint?: (event: CheckpointEvent) => void;
+  /**
+   * The default `heartbeatTimeoutMs` of every request that does not give its own (ms): an attempt with no heartbeat
+   * for that long is stalled, interrupted, force-stopped after the grace and retried while retries remain. A positive
+   * finite number, at most 2^31-1.
+   * @default undefined (no stall detection)
+   */
+  readonly heartbeatTimeoutMs?: number;
+  /**
+   * Whether a force-stop first captures where the attempt's thread is (`outcome.stack`, the force-stop log line and
+   * channel message), through `node:inspector`, bounded by `stackCaptureMs`.
+   * @default true
+   */
+  readonly captureStack?: boolean;
+  /**
+   * The longest a stack capture may add to a force-stop (ms): past it the worker is terminated without a stack.
+   * 1 to 10000.
+   * @default 250
+   */
+  readonly stackCaptureMs?: number;
+  /**
    * This runtime's address, written into reports and running-status answers.
    * @default `${os.hostname()}:${process.pid}`
    */
@@ -234,6 +268,8 @@ export const defaultOptions = Object.freeze({
   metricsWindowMs: 60_000,
   processorLogRate: 1000,
   processorLogBurst: 2000,
+  captureStack: true,
+  stackCaptureMs: 250,
 });
 
 /** Every key `TaskRuntimeOptions` has: any other is refused. */
@@ -253,6 +289,10 @@ const OPTION_KEYS = keySet({
   logger: true,
   onProcessorLog: true,
   onProgress: true,
+  onCheckpoint: true,
+  heartbeatTimeoutMs: true,
+  captureStack: true,
+  stackCaptureMs: true,
   address: true,
   finalReportRetries: true,
   reportTimeoutMs: true,
@@ -305,6 +345,10 @@ export interface ResolvedOptions {
   readonly processorLogRate: number;
   readonly processorLogBurst: number;
   readonly onProgress: ((event: ProgressEvent) => void) | undefined;
+  readonly onCheckpoint: ((event: CheckpointEvent) => void) | undefined;
+  readonly heartbeatTimeoutMs: number | undefined;
+  readonly captureStack: boolean;
+  readonly stackCaptureMs: number;
   readonly address: string;
   readonly finalReportRetries: number;
   readonly reportTimeoutMs: number;

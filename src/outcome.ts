@@ -28,7 +28,7 @@ export type Ending = (typeof Ending)[keyof typeof Ending];
 export type StoppedBy = 'stop' | 'signal' | 'close';
 
 /** How an instance ended: what `tracker.done` resolves with. Times are epoch milliseconds. */
-export interface Outcome<V = unknown> {
+export interface Outcome<V = unknown, C = unknown> {
   readonly status: OutcomeStatus;
   /** Why, as a stable code. */
   readonly reason: OutcomeReason;
@@ -51,17 +51,27 @@ export interface Outcome<V = unknown> {
    * named `AbortError` when nothing was; `TimeoutError` for `AbortSignal.timeout()`). Undefined otherwise.
    */
   readonly abortReason: unknown;
+  /** The last checkpoint any of its attempts made (`ctx.checkpoint`), or undefined when none did. */
+  readonly checkpoint: C | undefined;
+  /**
+   * When its last attempt was force-stopped: where its thread was, one `    at fn (url:line:column)` line per frame,
+   * source-mapped to the processor's own source where a source map is present. Undefined otherwise, and when
+   * `captureStack` is off or the capture did not finish within `stackCaptureMs`.
+   */
+  readonly stack: string | undefined;
 }
 
 /**
- * Why the instance is being ended from outside: its timeout, or a stop (named by what stopped it). A stop outranks a
- * timeout: an instance stopped after its timeout fired (or timed out after a stop) is a stopped one.
+ * Why the instance's attempt is being ended from outside: its timeout, a stall (no heartbeat for
+ * `heartbeatTimeoutMs`: that attempt fails, and may be retried), or a stop (named by what stopped it). A stop outranks
+ * a timeout, and a timeout a stall: an instance stopped after its timeout fired (or timed out after a stop) is a
+ * stopped one.
  */
-export type Cause = 'none' | 'timeout' | StoppedBy;
+export type Cause = 'none' | 'timeout' | 'stall' | StoppedBy;
 
 /** Whether a cause is a stop (of any origin). */
 export function isStop(cause: Cause): cause is StoppedBy {
-  return cause !== 'none' && cause !== 'timeout';
+  return cause !== 'none' && cause !== 'timeout' && cause !== 'stall';
 }
 
 /** What happened to one attempt, as the tracker saw it. */
@@ -121,13 +131,21 @@ export function decideOutcome(facts: AttemptFacts): Decision {
       text = SystemResult.STOPPED_BEFORE_START;
       break;
     case Ending.FORCE_STOPPED:
-      reason = stopped ? OutcomeReason.STOP_FORCE_STOPPED : OutcomeReason.TIMEOUT_FORCE_STOPPED;
-      text = stopped ? SystemResult.STOP_FORCE_STOPPED : SystemResult.TIMEOUT_FORCE_STOPPED;
+    case Ending.FORCE_STOP_STUCK: {
+      const stuck = ending === Ending.FORCE_STOP_STUCK;
+      if (cause === 'stall') {
+        // A stall is the attempt's failure, not the instance's end: retried as a failure is.
+        reason = OutcomeReason.HEARTBEAT_TIMEOUT_FORCE_STOPPED;
+        text = stuck ? SystemResult.HEARTBEAT_TIMEOUT_FORCE_STOP_STUCK : SystemResult.HEARTBEAT_TIMEOUT_FORCE_STOPPED;
+        retryable = true;
+      } else {
+        reason = stopped ? OutcomeReason.STOP_FORCE_STOPPED : OutcomeReason.TIMEOUT_FORCE_STOPPED;
+        text = stopped
+          ? (stuck ? SystemResult.STOP_FORCE_STOP_STUCK : SystemResult.STOP_FORCE_STOPPED)
+          : (stuck ? SystemResult.TIMEOUT_FORCE_STOP_STUCK : SystemResult.TIMEOUT_FORCE_STOPPED);
+      }
       break;
-    case Ending.FORCE_STOP_STUCK:
-      reason = stopped ? OutcomeReason.STOP_FORCE_STOPPED : OutcomeReason.TIMEOUT_FORCE_STOPPED;
-      text = stopped ? SystemResult.STOP_FORCE_STOP_STUCK : SystemResult.TIMEOUT_FORCE_STOP_STUCK;
-      break;
+    }
     case Ending.LOAD_FAILED:
       // It would fail the same way on every attempt.
       reason = OutcomeReason.PROCESSOR_LOAD_FAILED;
@@ -157,42 +175,22 @@ export function decideOutcome(facts: AttemptFacts): Decision {
         break;
       }
       // Interrupted: it gave up because of the interrupt. One that threw (InterruptedError, most likely) gets the
-      // tracker's own text; one that returned keeps its own.
+      // tracker's own text; one that returned keeps its own. A stalled attempt that gave up is retried.
+      if (cause === 'stall') {
+        reason = OutcomeReason.HEARTBEAT_TIMEOUT_INTERRUPTED;
+        if (ending === Ending.THREW) text = SystemResult.HEARTBEAT_TIMEOUT_INTERRUPTED;
+        retryable = true;
+        break;
+      }
       reason = stopped ? OutcomeReason.STOP_INTERRUPTED : OutcomeReason.TIMEOUT_INTERRUPTED;
       if (ending === Ending.THREW) text = stopped ? SystemResult.STOP_INTERRUPTED : SystemResult.TIMEOUT_INTERRUPTED;
     }
   }
   const succeeded = ending === Ending.SUCCEEDED;
-  // Nothing is retried once a timeout or a stop has come, nor after the last attempt.
-  const retry = retryable && cause === 'none' && facts.retriesLeft > 0;
+  // Nothing is retried once a timeout or a stop has come, nor after the last attempt; a stall is the attempt's own.
+  const retry = retryable && (cause === 'none' || cause === 'stall') && facts.retriesLeft > 0;
   if (isStop(cause)) {
     return { status: OutcomeStatus.STOPPED, reason: STOP_REASONS.has(reason) ? reason : OutcomeReason.STOPPED, text, retry, succeeded, attemptReason: reason, stoppedBy: cause };
   }
   return { status: succeeded ? OutcomeStatus.SUCCEED : OutcomeStatus.FAILED, reason, text, retry, succeeded, attemptReason: reason, stoppedBy: undefined };
-}
-
-/** How an instance ended: what `tracker.done` resolves with. Times are epoch milliseconds. */
-export interface Outcome<V = unknown> {
-  readonly status: OutcomeStatus;
-  /** Why, as a stable code. */
-  readonly reason: OutcomeReason;
-  /** The processor's message, the error's text, or the tracker's own text (`SystemResult`); not cut. */
-  readonly result: string;
-  /** The processor's `value`: undefined when it gave none, and whenever the status is not SUCCEED. */
-  readonly value: V | undefined;
-  /** Attempts started: 0 when stopped before start, 1 + retries otherwise. */
-  readonly attempts: number;
-  /** When the first attempt started; null when it never did. */
-  readonly startTime: number | null;
-  readonly endTime: number;
-  /**
-   * What stopped the instance, when `status` is STOPPED: `'stop'` (`tracker.stop()`, `runtime.stop(id)`),
-   * `'signal'` (the request's `signal` aborted) or `'close'` (`runtime.close()`); undefined otherwise.
-   */
-  readonly stoppedBy: StoppedBy | undefined;
-  /**
-   * When `stoppedBy` is `'signal'`: the signal's `reason`, what was given to `abort(reason)` (a `DOMException`
-   * named `AbortError` when nothing was; `TimeoutError` for `AbortSignal.timeout()`). Undefined otherwise.
-   */
-  readonly abortReason: unknown;
 }

@@ -100,7 +100,14 @@ export class WorkerPool implements AttemptDriver {
       this.#onLoadOverdue(threadId, load, startedHere, text),
     );
     const verified = new SharedArrayBuffer(Math.max(1, options.preload.length) * Int32Array.BYTES_PER_ELEMENT);
-    const common = { flags: slots.flags.buffer as SharedArrayBuffer, stamps: slots.stamps.buffer as SharedArrayBuffer, preload: options.preload, verified, loadTimeoutMs: options.loadTimeoutMs };
+    const common = {
+      flags: slots.flags.buffer as SharedArrayBuffer,
+      stamps: slots.stamps.buffer as SharedArrayBuffer,
+      beats: slots.beats.buffer as SharedArrayBuffer,
+      preload: options.preload,
+      verified,
+      loadTimeoutMs: options.loadTimeoutMs,
+    };
     const workerData: WorkerBootData = slots.heaps === undefined ? common : { ...common, heaps: slots.heaps.buffer as SharedArrayBuffer };
     let dispatch: Dispatcher | undefined;
     this.#piscina = new Piscina<AttemptRequest, AttemptReply>({
@@ -303,6 +310,10 @@ export class WorkerPool implements AttemptDriver {
     return attempt.slotFreed ? attempt.startedAtWhenFreed : this.#slots.startedAt(attempt.slot);
   }
 
+  heartbeatsOf(attempt: PooledAttempt): number {
+    return attempt.slotFreed ? -1 : this.#slots.beatsOf(attempt.slot);
+  }
+
   hasEnded(attempt: PooledAttempt): boolean {
     return attempt.held === undefined && !attempt.slotFreed && this.#slots.hasEnded(attempt.slot);
   }
@@ -334,7 +345,7 @@ export class WorkerPool implements AttemptDriver {
     this.#done(attempt);
     // Terminated once the caller's turn is over: what it dispatches meanwhile goes to a spare, not behind the terminate.
     queueMicrotask(() => {
-      void terminateThread(this.#threads, id).then((exited) => attempt.listener.attemptEnded(attempt, { kind: 'terminated', exited }));
+      void terminateThread(this.#threads, id).then((exited) => attempt.listener.attemptEnded(attempt, { kind: 'terminated', exited, stack: undefined }));
       this.#dispatch.pump();
     });
     return true;

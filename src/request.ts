@@ -54,6 +54,20 @@ export interface SubmitRequest<K extends string = string, P = unknown> {
   readonly wfInstanceId?: string | number;
   /** Aborting it stops the instance, as `tracker.stop()` does. */
   readonly signal?: AbortSignal;
+  /**
+   * How long an attempt may go without a heartbeat (`ctx.heartbeat()`, `ctx.progress()`, `ctx.checkpoint()`), from its
+   * start or its last heartbeat (ms), before it is stalled: interrupted, force-stopped after the grace, and retried
+   * while retries remain (`HEARTBEAT_TIMEOUT_INTERRUPTED`, `HEARTBEAT_TIMEOUT_FORCE_STOPPED`). A positive finite
+   * number, at most 2^31-1.
+   * @default the runtime's `heartbeatTimeoutMs` (off unless set)
+   */
+  readonly heartbeatTimeoutMs?: number;
+  /**
+   * A checkpoint the instance starts from (`ctx.resumeFrom` of its first attempt): one an earlier run saved
+   * (`outcome.checkpoint`, `onCheckpoint`). Any value that can be cloned; it is copied at submit.
+   * @default none
+   */
+  readonly resumeFrom?: unknown;
 }
 
 /** The fields of a request that `run()` takes as options: all but its own arguments. */
@@ -69,6 +83,8 @@ export const RUN_OPTION_FIELDS = {
   maxRetries: true,
   wfInstanceId: true,
   signal: true,
+  heartbeatTimeoutMs: true,
+  resumeFrom: true,
 } as const satisfies Record<RunOptionKey, true>;
 
 const RUN_OPTION_KEYS = keySet(RUN_OPTION_FIELDS);
@@ -114,6 +130,8 @@ export interface AcceptedRequest {
   readonly maxRetries: number;
   readonly wfInstanceId: string | number | undefined;
   readonly signal: AbortSignal | undefined;
+  readonly heartbeatTimeoutMs: number | undefined;
+  readonly resumeFrom: unknown;
 }
 
 /** Longest `instanceId`, and longest `jobId` / `wfInstanceId` string, in UTF-16 code units: ids are written into every log line and report. */
@@ -125,7 +143,13 @@ export const MAX_ID_LENGTH = 1024;
  * instance id once every field has passed and before the params are cloned, so a duplicate or over-the-limit
  * request throws without paying for a (maybe huge) clone.
  */
-export function acceptRequest(request: SubmitRequest<string, unknown>, registry: ProcessorRegistry, maxParamsBytes: number, admit: (instanceId: string) => void): AcceptedRequest {
+export function acceptRequest(
+  request: SubmitRequest<string, unknown>,
+  registry: ProcessorRegistry,
+  maxParamsBytes: number,
+  admit: (instanceId: string) => void,
+  defaultHeartbeatTimeoutMs: number | undefined = undefined,
+): AcceptedRequest {
   if (typeof request !== 'object' || request === null) {
     throw new InvalidRequestError('request', `must be an object, got ${describeValue(request)}`);
   }
@@ -144,6 +168,18 @@ export function acceptRequest(request: SubmitRequest<string, unknown>, registry:
   const timeoutMs = read(request, 'timeoutMs');
   const maxRetries = read(request, 'maxRetries');
   const signal = read(request, 'signal');
+  const heartbeatTimeoutMs = read(request, 'heartbeatTimeoutMs') ?? defaultHeartbeatTimeoutMs;
+  if (heartbeatTimeoutMs !== undefined && (typeof heartbeatTimeoutMs !== 'number' || !(heartbeatTimeoutMs > 0) || heartbeatTimeoutMs > MAX_TIMER_MS)) {
+    throw new InvalidRequestError('heartbeatTimeoutMs', `must be a positive finite number of milliseconds, at most ${MAX_TIMER_MS}, got ${describeValue(heartbeatTimeoutMs)}`);
+  }
+  let resumeFrom = read(request, 'resumeFrom');
+  if (resumeFrom !== undefined) {
+    try {
+      resumeFrom = structuredClone(resumeFrom);
+    } catch (cause) {
+      throw new InvalidRequestError('resumeFrom', `must be a value that can be cloned: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    }
+  }
   if (instanceId !== undefined && (typeof instanceId !== 'string' || instanceId === '' || instanceId.length > MAX_ID_LENGTH)) {
     throw new InvalidRequestError('instanceId', `must be a non-empty string of at most ${MAX_ID_LENGTH} characters, got ${describeValue(instanceId)}`);
   }
@@ -181,6 +217,8 @@ export function acceptRequest(request: SubmitRequest<string, unknown>, registry:
     maxRetries: retries,
     wfInstanceId,
     signal,
+    heartbeatTimeoutMs,
+    resumeFrom,
   };
 }
 

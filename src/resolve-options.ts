@@ -15,8 +15,10 @@ export function resolveOptions(options: TaskRuntimeOptions<unknown>): ResolvedOp
   refuseUnknownRuntimeOptions('TaskRuntime', options);
   const maxThreads = integer('maxThreads', options.maxThreads ?? availableParallelism(), 1, 1024);
   const minThreads = integer('minThreads', options.minThreads ?? maxThreads, 0, maxThreads);
-  if (options.allowForceStop !== undefined && typeof options.allowForceStop !== 'boolean') {
-    throw new TypeError(`TaskRuntime: options.allowForceStop must be a boolean, got ${describeValue(options.allowForceStop)}`);
+  for (const name of ['allowForceStop', 'captureStack'] as const) {
+    if (options[name] !== undefined && typeof options[name] !== 'boolean') {
+      throw new TypeError(`TaskRuntime: options.${name} must be a boolean, got ${describeValue(options[name])}`);
+    }
   }
   if (options.reporter !== undefined && (typeof options.reporter !== 'object' || options.reporter === null || typeof options.reporter.report !== 'function')) {
     throw new TypeError('TaskRuntime: options.reporter must be an object with a report(report) method');
@@ -24,7 +26,7 @@ export function resolveOptions(options: TaskRuntimeOptions<unknown>): ResolvedOp
   if (options.logger !== undefined && (typeof options.logger !== 'object' || options.logger === null || typeof options.logger.info !== 'function')) {
     throw new TypeError('TaskRuntime: options.logger must be a pino logger');
   }
-  for (const name of ['onProcessorLog', 'onProgress'] as const) {
+  for (const name of ['onProcessorLog', 'onProgress', 'onCheckpoint'] as const) {
     if (options[name] !== undefined && typeof options[name] !== 'function') {
       throw new TypeError(`TaskRuntime: options.${name} must be a function, got ${describeValue(options[name])}`);
     }
@@ -50,6 +52,10 @@ export function resolveOptions(options: TaskRuntimeOptions<unknown>): ResolvedOp
     processorLogRate: integer('processorLogRate', options.processorLogRate ?? defaultOptions.processorLogRate, 1, MAX_INT32),
     processorLogBurst: integer('processorLogBurst', options.processorLogBurst ?? defaultOptions.processorLogBurst, 1, MAX_INT32),
     onProgress: options.onProgress,
+    onCheckpoint: options.onCheckpoint,
+    heartbeatTimeoutMs: options.heartbeatTimeoutMs === undefined ? undefined : ms('heartbeatTimeoutMs', options.heartbeatTimeoutMs, 1),
+    captureStack: options.captureStack ?? defaultOptions.captureStack,
+    stackCaptureMs: ms('stackCaptureMs', options.stackCaptureMs ?? defaultOptions.stackCaptureMs, 1, 10_000),
     address: options.address ?? `${hostname()}:${process.pid}`,
     finalReportRetries: integer('finalReportRetries', options.finalReportRetries ?? defaultOptions.finalReportRetries, 0, 100),
     reportTimeoutMs: ms('reportTimeoutMs', options.reportTimeoutMs ?? defaultOptions.reportTimeoutMs, 1),
@@ -100,6 +106,6 @@ function integer(name: string, value: unknown, min: number, max: number, unit?: 
   return checkNumber(`TaskRuntime: options.${name}`, value, { min, max, integer: true, unit });
 }
 
-function ms(name: string, value: unknown, min: number): number {
-  return checkNumber(`TaskRuntime: options.${name}`, value, { min, unit: 'ms' });
+function ms(name: string, value: unknown, min: number, max?: number): number {
+  return checkNumber(`TaskRuntime: options.${name}`, value, max === undefined ? { min, unit: 'ms' } : { min, max, unit: 'ms' });
 }

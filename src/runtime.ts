@@ -25,18 +25,20 @@ import { WorkerChannels } from './worker-channel.js';
 /** The type of a processor module, as `typeof import('./processor.js')`: its default export is a processor. */
 export interface ProcessorModule {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly default: Processor<any, any, any>;
+  readonly default: Processor<any, any, any, any>;
 }
 
 /** The types of a registry: processor name → the type of its module. */
 export type ProcessorModules = Record<string, ProcessorModule>;
 
 /** What the processor of a module takes as `jobParams`. */
-export type ParamsOf<M> = M extends { readonly default: Processor<infer P, infer _V, infer _G> } ? P : unknown;
+export type ParamsOf<M> = M extends { readonly default: Processor<infer P, infer _V, infer _G, infer _C> } ? P : unknown;
 /** What the processor of a module returns as its `value`. */
-export type ValueOf<M> = M extends { readonly default: Processor<infer _P, infer V, infer _G> } ? V : unknown;
+export type ValueOf<M> = M extends { readonly default: Processor<infer _P, infer V, infer _G, infer _C> } ? V : unknown;
 /** What the processor of a module reports as its progress. */
-export type ProgressOf<M> = M extends { readonly default: Processor<infer _P, infer _V, infer G> } ? G : unknown;
+export type ProgressOf<M> = M extends { readonly default: Processor<infer _P, infer _V, infer G, infer _C> } ? G : unknown;
+/** What the processor of a module keeps as its checkpoints (`ctx.checkpoint`). */
+export type CheckpointOf<M> = M extends { readonly default: Processor<infer _P, infer _V, infer _G, infer C> } ? C : unknown;
 
 /** `runtime.run()`'s options: the rest of a submit request. */
 export type RunOptions = Omit<SubmitRequest, 'processor' | 'jobParams'>;
@@ -45,7 +47,7 @@ export type RunOptions = Omit<SubmitRequest, 'processor' | 'jobParams'>;
 export type RunArguments<P> = undefined extends P ? [jobParams?: P, options?: RunOptions] : [jobParams: P, options?: RunOptions];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-type AnyTracker = Tracker<any, any>;
+type AnyTracker = Tracker<any, any, any>;
 
 /** Counters since the runtime was made. */
 export interface RuntimeStats extends ReportCounters {
@@ -131,6 +133,15 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
           logger.warn({ instanceId, err: error }, 'onProgress threw');
         }
       },
+      onCheckpoint: (instanceId, attempt, state) => {
+        const onCheckpoint = this.#options.onCheckpoint;
+        if (onCheckpoint === undefined) return;
+        try {
+          onCheckpoint({ instanceId, attempt, state });
+        } catch (error) {
+          logger.warn({ instanceId, err: error }, 'onCheckpoint threw');
+        }
+      },
       reportFinal: (report) => this.#reports.final(report),
       metrics: this.#metrics,
       release: () => {
@@ -148,10 +159,10 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    * Accepts one instance and returns its tracker at once; the instance runs when a worker is free.
    * Throws a `TaskTrackerError` subclass, and builds nothing, when the request is refused.
    */
-  submit<K extends keyof M & string>(request: SubmitRequest<K, ParamsOf<M[K]>>): Tracker<ValueOf<M[K]>, ProgressOf<M[K]>> {
+  submit<K extends keyof M & string>(request: SubmitRequest<K, ParamsOf<M[K]>>): Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>> {
     if (this.#closing !== undefined) throw new RuntimeClosedError();
-    const accepted = acceptRequest(request, this.#registry, this.#options.maxParamsBytes, this.#admit);
-    const tracker = new Tracker<ValueOf<M[K]>, ProgressOf<M[K]>>(this.#host, accepted);
+    const accepted = acceptRequest(request, this.#registry, this.#options.maxParamsBytes, this.#admit, this.#options.heartbeatTimeoutMs);
+    const tracker = new Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>>(this.#host, accepted);
     this.#live.set(tracker.instanceId, tracker);
     this.#submitted++;
     if (accepted.signal?.aborted === true) {
@@ -174,7 +185,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    */
   run<K extends keyof M & string>(processor: K, ...args: RunArguments<ParamsOf<M[K]>>): Promise<ValueOf<M[K]>> {
     const [jobParams, options] = args;
-    let tracker: Tracker<ValueOf<M[K]>, ProgressOf<M[K]>>;
+    let tracker: Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>>;
     try {
       checkRunOptions(options);
       const request = options === undefined ? { processor, jobParams } : { ...options, processor, jobParams };

@@ -5,6 +5,9 @@
 // - `flags` (WorkerBootData), one Int32: the FLAG_* bits of the slot's attempt.
 // - `stamps` (WorkerBootData), one BigInt64: the waiting attempt's ticket (1 to MAX_TICKET), 0 once it is
 //   cancelled, or the epoch microseconds its worker started it at.
+// - `beats` (WorkerBootData), one Int32: the slot's attempt's heartbeats, counted (`ctx.heartbeat()`, and each
+//   `ctx.progress()` and `ctx.checkpoint()`); 0 when the attempt is handed over. The main thread only looks whether it
+//   has moved: a heartbeat is one Atomics.add, no message.
 // - `heaps` (WorkerBootData, with `recycleWorkers.heapUsedMb` only), one Int32: the used heap (MB, rounded up) the
 //   worker left as it ended the slot's attempt, before it replied.
 // Per registry module (the attempt request's `processorIndex` is its index):

@@ -11,6 +11,8 @@ const MAX_TICKET_BIG = BigInt(MAX_TICKET);
 export class SharedSlots {
   readonly flags: Int32Array;
   readonly stamps: BigInt64Array;
+  /** Heartbeats per slot: a count the worker adds to; the main thread looks whether it has moved. */
+  readonly beats: Int32Array;
   /** Where workers leave their used heap (MB) as an attempt ends, per slot: with recycle.heapUsedMb only. */
   readonly heaps: Int32Array | undefined;
   readonly #free: number[];
@@ -19,6 +21,7 @@ export class SharedSlots {
   constructor(count: number, withHeaps: boolean) {
     this.flags = new Int32Array(new SharedArrayBuffer(count * Int32Array.BYTES_PER_ELEMENT));
     this.stamps = new BigInt64Array(new SharedArrayBuffer(count * BigInt64Array.BYTES_PER_ELEMENT));
+    this.beats = new Int32Array(new SharedArrayBuffer(count * Int32Array.BYTES_PER_ELEMENT));
     this.heaps = withHeaps ? new Int32Array(new SharedArrayBuffer(count * Int32Array.BYTES_PER_ELEMENT)) : undefined;
     this.#free = Array.from({ length: count }, (_, slot) => count - 1 - slot);
   }
@@ -38,6 +41,7 @@ export class SharedSlots {
     const ticket = (this.#nextTicket = (this.#nextTicket % MAX_TICKET) + 1);
     Atomics.store(this.flags, slot, FLAG_RUNNING);
     Atomics.store(this.stamps, slot, BigInt(ticket));
+    Atomics.store(this.beats, slot, 0);
     // A heap left by an earlier attempt in this slot is not this one's worker's.
     if (this.heaps !== undefined) Atomics.store(this.heaps, slot, 0);
     return slot;
@@ -84,6 +88,11 @@ export class SharedSlots {
   /** Whether the slot's attempt has ended in its worker: its reply is on its way (or here). */
   hasEnded(slot: number): boolean {
     return (Atomics.load(this.flags, slot) & FLAG_ENDED) !== 0;
+  }
+
+  /** The heartbeats of the slot's attempt so far. */
+  beatsOf(slot: number): number {
+    return Atomics.load(this.beats, slot);
   }
 
   /** The heap (MB) the worker of the slot's last attempt left, 0 when unknown. */

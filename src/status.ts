@@ -55,6 +55,10 @@ export const OutcomeReason = Object.freeze({
   TIMEOUT_INTERRUPTED: 'TIMEOUT_INTERRUPTED',
   /** The timeout interrupted the processor, it did not finish within the grace, and its worker was terminated. */
   TIMEOUT_FORCE_STOPPED: 'TIMEOUT_FORCE_STOPPED',
+  /** The attempt stalled (no heartbeat for `heartbeatTimeoutMs`), was interrupted and gave up; retried while retries remain. */
+  HEARTBEAT_TIMEOUT_INTERRUPTED: 'HEARTBEAT_TIMEOUT_INTERRUPTED',
+  /** The attempt stalled, did not finish within the grace, and its worker was terminated; retried while retries remain. */
+  HEARTBEAT_TIMEOUT_FORCE_STOPPED: 'HEARTBEAT_TIMEOUT_FORCE_STOPPED',
   /** A stop interrupted the processor and it gave up. */
   STOP_INTERRUPTED: 'STOP_INTERRUPTED',
   /** A stop interrupted the processor, it did not finish within the grace, and its worker was terminated. */
@@ -76,5 +80,8 @@ export const SystemResult = Object.freeze({
   TIMEOUT_FORCE_STOP_STUCK: 'instance execute timeout,force stop requested; thread still blocked',
   STOP_FORCE_STOP_STUCK: 'user stop instance,force stop requested; thread still blocked',
   STOPPED_BEFORE_START: 'user stop instance,never started',
+  HEARTBEAT_TIMEOUT_INTERRUPTED: 'instance stalled: no heartbeat within heartbeatTimeoutMs,interrupted success',
+  HEARTBEAT_TIMEOUT_FORCE_STOPPED: 'instance stalled: no heartbeat within heartbeatTimeoutMs,force stop success',
+  HEARTBEAT_TIMEOUT_FORCE_STOP_STUCK: 'instance stalled: no heartbeat within heartbeatTimeoutMs,force stop requested; thread still blocked',
   PROCESSOR_RETURNED_NULL: 'Processor return null',
 } as const);

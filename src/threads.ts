@@ -59,9 +59,12 @@ export class ThreadWatch {
     this.#maxTotal = maxTotal;
     this.#logger = logger;
     this.#events = events;
+    // piscina emits it when it marks a worker ready: it offers the worker to its balancer from then on (a contract
+    // test pins it). Its first workers are marked at once, before they boot; later ones once they have.
     piscina.on('workerCreate', (worker: { id: number }) => {
       this.started++;
       this.#startedIds.add(worker.id);
+      queueMicrotask(() => this.#events.onBooted());
       if (channels.workerStart.hasSubscribers) channels.workerStart.publish({ threadId: worker.id, time: epochNow() } satisfies WorkerMessage);
     });
     // piscina emits it before it lets go of the worker, and before it fails the worker's task with the cause: who is
@@ -70,12 +73,18 @@ export class ThreadWatch {
     piscina.on('workerDestroy', () => setImmediate(() => this.#onGone()));
   }
 
+  /** Whether worker `id` can be given an attempt: it has booted, and piscina has marked it ready (its balancer is offered it). */
   isBooted(id: number): boolean {
-    return this.#booted.has(id);
+    return this.#booted.has(id) && this.#startedIds.has(id);
   }
 
   bootedIds(): Iterable<number> {
     return this.#booted;
+  }
+
+  /** The threadIds of the workers piscina holds now. */
+  aliveIds(): ReadonlySet<number> {
+    return new Set(this.#piscina.threads.map((thread) => thread.threadId));
   }
 
   /** Whether piscina should be made to start a worker: none is booting for it (beyond `claimed`), and there is room. */

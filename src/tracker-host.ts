@@ -21,6 +21,8 @@ export interface TrackerHost extends ReportHost {
   readonly pool: AttemptRunner;
   /** Hands a progress value on to the application (`onProgress`); never throws. */
   onProgress(instanceId: string, attempt: number, value: unknown): void;
+  /** Hands a checkpoint on to the application (`onCheckpoint`); never throws. */
+  onCheckpoint(instanceId: string, attempt: number, state: unknown): void;
   /** The tracker is done with its dispatch: the next queued instance may go. */
   release(): void;
   /** The runtime's metrics: the tracker records its instance's start, attempts and end. */

@@ -4,11 +4,11 @@
 // (tracker-reports.ts); and what an attempt's end means is decided by decideOutcome (outcome.ts), never here.
 import type { Attempt, AttemptExit, AttemptListener } from './attempt.js';
 import { listenToAbort } from './caller-signal.js';
-import { channels, epochNow, TIME_ORIGIN, type EndMessage, type ForceStopMessage, type InterruptMessage, type RetryMessage } from './channels.js';
+import { channels, epochNow, TIME_ORIGIN, type EndMessage, type EscalationCause, type ForceStopMessage, type InterruptMessage, type RetryMessage } from './channels.js';
 import { DeadlineClock } from './deadline.js';
 import { WorkerBootError } from './errors.js';
 import { escalate, initialEscalation, Phase, type EscalationEvent, type EscalationState } from './escalation.js';
-import { decideOutcome, Ending, isStop, type Decision, type Outcome } from './outcome.js';
+import { decideOutcome, Ending, isStop, type Cause, type Decision, type Outcome } from './outcome.js';
 import { AttemptEnd, type AttemptReply } from './messages.js';
 import { textOf } from './text.js';
 import type { RunningStatus } from './report.js';
@@ -18,21 +18,22 @@ import { OutcomeStatus, type TaskStatus } from './status.js';
 import { runningStatusOf, taskStatusOf } from './status-views.js';
 import { kCallerAbort, kReportTick, kStart, kStopForClose } from './symbols.js';
 import { defaultGrace, REPLY_ON_ITS_WAY_MS, type TrackerHost } from './tracker-host.js';
+import { HeartbeatWatch } from './heartbeat.js';
 import { Starts } from './starts.js';
 import { InstanceReports, logDestroyed, type ReportView } from './tracker-reports.js';
 
 /** One instance's tracker. `V` is the type of its processor's value, `G` of its progress values. */
-export class Tracker<V = unknown, G = unknown> {
+export class Tracker<V = unknown, G = unknown, C = unknown> {
   readonly instanceId: string;
   /** Settles exactly once, when the instance's outcome is decided. Never rejects. */
-  readonly done: Promise<Outcome<V>>;
+  readonly done: Promise<Outcome<V, C>>;
 
   readonly #host: TrackerHost;
   readonly #request: AcceptedRequest;
   readonly #createTime = Date.now();
   readonly #submittedAt = epochNow(); // for wait times (epoch ms, µs precision)
   readonly #reports: InstanceReports;
-  #resolveDone!: (outcome: Outcome<V>) => void;
+  #resolveDone!: (outcome: Outcome<V, C>) => void;
   #state: EscalationState = initialEscalation;
   #decision: Decision | undefined;
   /** Its attempts' starts; the first is the instance's start. */
@@ -48,6 +49,12 @@ export class Tracker<V = unknown, G = unknown> {
   #appended: Record<string, unknown> | undefined;
   #progress: G | undefined;
   #value: V | undefined;
+  /** The last checkpoint of any attempt, or the request's `resumeFrom`. */
+  #checkpoint: C | undefined;
+  /** Where the last force-stopped attempt's thread was. */
+  #stack: string | undefined;
+  /** The current attempt's stall watch (with heartbeatTimeoutMs). */
+  #heartbeats: HeartbeatWatch | undefined;
   /** Trace context a submit subscriber put in, sent with every attempt; undefined when none. */
   #trace: Record<string, string> | undefined;
   #clock: DeadlineClock | undefined;
@@ -61,6 +68,11 @@ export class Tracker<V = unknown, G = unknown> {
   readonly #listener: AttemptListener = {
     attemptStarted: (attempt) => {
       if (attempt === this.#attempt) this.#starts.note(attempt);
+    },
+    attemptCheckpoint: (attempt, state) => {
+      if (attempt !== this.#attempt) return;
+      this.#checkpoint = state as C;
+      this.#host.onCheckpoint(this.instanceId, attempt.number, state);
     },
     attemptProgress: (attempt, value) => {
       if (attempt !== this.#attempt) return;
@@ -80,6 +92,7 @@ export class Tracker<V = unknown, G = unknown> {
       this.#resolveDone = resolve;
     });
     this.#reports = new InstanceReports(host, this.#createTime);
+    this.#checkpoint = request.resumeFrom as C | undefined;
     this.#starts = new Starts(this.instanceId, request.processorName, this.#submittedAt, host.metrics);
     if (request.signal !== undefined) this.#stopListening = listenToAbort(request.signal, () => this[kCallerAbort]());
     if (channels.submit.hasSubscribers) this.#trace = publishSubmit(request, this.#submittedAt);
@@ -88,6 +101,14 @@ export class Tracker<V = unknown, G = unknown> {
   /** The reference's TaskStatus: WORKER_RECEIVED → WORKER_PROCESSING → WORKER_PROCESS_SUCCESS | WORKER_PROCESS_FAILED. */
   get taskStatus(): TaskStatus {
     return taskStatusOf(this.#firstStart() !== null, this.#decision);
+  }
+
+  /**
+   * The instance's latest checkpoint: the last one any of its attempts made (`ctx.checkpoint`), else the request's
+   * `resumeFrom`; undefined when there is none.
+   */
+  get checkpoint(): C | undefined {
+    return this.#checkpoint;
   }
 
   /** The latest progress value its processor reported (`ctx.progress`), or undefined before the first. */
@@ -195,14 +216,17 @@ export class Tracker<V = unknown, G = unknown> {
     }
     const cause = this.#state.cause;
     if (channels.interrupt.hasSubscribers) {
-      channels.interrupt.publish({ ...this.#starts.about(this.#attempts), cause: isStop(cause) ? 'stop' : 'timeout' } satisfies InterruptMessage);
+      channels.interrupt.publish({ ...this.#starts.about(this.#attempts), cause: escalationCause(cause) } satisfies InterruptMessage);
     }
+    const heartbeatTimeoutMs = this.#request.heartbeatTimeoutMs;
     if (cause === 'timeout') {
       this.#host.logger.warn({ instanceId: this.instanceId, startTime: this.#startTime, timeoutMs: this.#request.timeoutMs }, 'timeout: instance interrupted');
+    } else if (cause === 'stall') {
+      this.#host.logger.warn({ instanceId: this.instanceId, attempt: this.#attempts, heartbeatTimeoutMs }, 'stalled: no heartbeat within heartbeatTimeoutMs: attempt interrupted');
     } else {
       this.#host.logger.info({ instanceId: this.instanceId, stoppedBy: cause }, 'stop requested: instance interrupted');
     }
-    const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(this.#request.timeoutMs);
+    const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(cause === 'stall' ? heartbeatTimeoutMs : this.#request.timeoutMs);
     if (grace === 0) this.#escalate('grace-expired'); // no grace: terminate now, not a timer tick later
     else this.#graceAfter(Math.ceil(grace));
   }
@@ -217,19 +241,27 @@ export class Tracker<V = unknown, G = unknown> {
   #forceStop(): void {
     const attempt = this.#attempt;
     if (attempt === undefined) return;
-    this.#clearTimers();
+    // A stalled attempt's instance keeps its timeout: its retry runs within the same budget.
+    if (this.#state.cause === 'stall') this.#clearAttemptTimers();
+    else this.#clearTimers();
     // Its worker is marked at once and terminated once this turn is over; the dispatch goes back now, so that the next
     // queued instance (which a spare takes) never waits for the terminate. The instance ends once its thread has
     // exited, or is known stuck. Should the attempt's end be here already (held behind its last lines), it is taken
     // as it is, now, and there is nothing to terminate.
     if (!attempt.terminate()) return;
     this.#host.metrics.forceStops++;
-    if (channels.forceStop.hasSubscribers) {
-      channels.forceStop.publish({ ...this.#starts.about(this.#attempts), cause: isStop(this.#state.cause) ? 'stop' : 'timeout' } satisfies ForceStopMessage);
-    }
-    this.#host.logger.warn({ instanceId: this.instanceId }, 'the instance did not finish after its interrupt: terminating its worker');
     this.#starts.note(attempt);
-    this.#release();
+    // A stalled attempt's instance may retry: it keeps its place.
+    if (this.#state.cause !== 'stall') this.#release();
+  }
+
+  /** The force-stopped attempt's thread is gone (or known stuck): said, with where it was. */
+  #onTerminated(exited: boolean, stack: string | undefined): void {
+    this.#stack = stack;
+    const cause = escalationCause(this.#state.cause);
+    if (channels.forceStop.hasSubscribers) channels.forceStop.publish({ ...this.#starts.about(this.#attempts), cause, stack } satisfies ForceStopMessage);
+    this.#host.logger.warn({ instanceId: this.instanceId, cause, stack }, 'the instance did not finish after its interrupt: terminating its worker');
+    this.#onAttemptEnd(exited ? Ending.FORCE_STOPPED : Ending.FORCE_STOP_STUCK, '');
   }
 
   /** Gives the dispatch back (once): the next queued instance may take it. */
@@ -240,9 +272,11 @@ export class Tracker<V = unknown, G = unknown> {
   }
 
   #runAttempt(): void {
-    const { fields, transfer, rescue } = attemptCargo(this.#request, this.#attempts, this.#trace);
+    const { fields, transfer, rescue } = attemptCargo(this.#request, this.#attempts, this.#trace, this.#checkpoint);
     this.#attempts++;
-    this.#attempt = this.#host.pool.run(fields, this.#listener, transfer, rescue);
+    const attempt = (this.#attempt = this.#host.pool.run(fields, this.#listener, transfer, rescue));
+    const heartbeatTimeoutMs = this.#request.heartbeatTimeoutMs;
+    if (heartbeatTimeoutMs !== undefined) this.#heartbeats = new HeartbeatWatch(heartbeatTimeoutMs, attempt, () => this.#escalate('stall'));
   }
 
   #onExit(exit: AttemptExit): void {
@@ -252,7 +286,7 @@ export class Tracker<V = unknown, G = unknown> {
         this.#acceptReply(exit.reply);
         return;
       case 'terminated':
-        this.#onAttemptEnd(exit.exited ? Ending.FORCE_STOPPED : Ending.FORCE_STOP_STUCK, '');
+        this.#onTerminated(exit.exited, exit.stack);
         return;
       case 'died':
         if (exit.error instanceof WorkerBootError) {
@@ -280,6 +314,7 @@ export class Tracker<V = unknown, G = unknown> {
   #onAttemptEnd(ending: Ending, text: string): void {
     const attempt = this.#attempt;
     this.#attempt = undefined;
+    this.#heartbeats?.stop();
     // This attempt's start, before a retry's: null if it never started (cancelled, or its worker died first).
     if (attempt !== undefined) this.#starts.note(attempt);
     this.#lastEnding = ending;
@@ -302,6 +337,9 @@ export class Tracker<V = unknown, G = unknown> {
     if (channels.retry.hasSubscribers) {
       channels.retry.publish({ ...this.#starts.about(this.#attempts + 1), reason: decision.attemptReason, result: decision.text } satisfies RetryMessage);
     }
+    // A stalled attempt's retry starts undisturbed.
+    this.#clearAttemptTimers();
+    this.#state = escalate(this.#state, 'retry', { allowForceStop: this.#host.options.allowForceStop, attemptEnded: false }).state;
     // After a worker's death, the retry waits while workers keep dying (see WorkerPool.deathBackoffMs).
     const backoff = ending === Ending.WORKER_DIED ? this.#host.pool.deathBackoffMs() : 0;
     if (backoff === 0) {
@@ -363,7 +401,7 @@ export class Tracker<V = unknown, G = unknown> {
 
   #settle(decision: Decision): void {
     this.#stopListening?.();
-    const outcome: Outcome<V> = {
+    const outcome: Outcome<V, C> = {
       status: decision.status,
       reason: decision.reason,
       result: decision.text,
@@ -373,6 +411,8 @@ export class Tracker<V = unknown, G = unknown> {
       endTime: this.#endTime ?? Date.now(),
       stoppedBy: decision.stoppedBy,
       abortReason: decision.stoppedBy === 'signal' ? this.#request.signal?.reason : undefined,
+      checkpoint: this.#checkpoint,
+      stack: this.#stack,
     };
     const startedAt = this.#starts.first;
     const now = performance.now();
@@ -392,10 +432,23 @@ export class Tracker<V = unknown, G = unknown> {
     logDestroyed(this.#host.logger, this.#view(), this.taskStatus, this.#createTime);
   }
 
+  /** The current attempt's own timers: its grace, its stall watch. */
+  #clearAttemptTimers(): void {
+    clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    this.#heartbeats?.stop();
+  }
+
   #clearTimers(): void {
+    this.#heartbeats?.stop();
     clearTimeout(this.#retryTimer);
     clearTimeout(this.#graceTimer);
     this.#clock?.stop();
     this.#retryTimer = this.#graceTimer = undefined;
   }
+}
+
+/** What the interrupt and force-stop channels say of a cause. */
+function escalationCause(cause: Cause): EscalationCause {
+  return cause === 'stall' ? 'heartbeat' : cause === 'timeout' ? 'timeout' : 'stop';
 }

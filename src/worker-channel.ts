@@ -316,10 +316,11 @@ export class WorkerChannels {
     while (entry.at < items.length) {
       const at = entry.at;
       const code = items[at];
-      if (code === Item.PROGRESS || code === Item.STARTED) {
+      if (code === Item.PROGRESS || code === Item.STARTED || code === Item.CHECKPOINT) {
         entry.at += 2;
         if (attempt === undefined) late++;
         else if (code === Item.PROGRESS) attempt.listener.attemptProgress(attempt, items[at + 1]);
+        else if (code === Item.CHECKPOINT) attempt.listener.attemptCheckpoint(attempt, items[at + 1]);
         else if (typeof items[at + 1] === 'number') attempt.listener.attemptStarted(attempt);
       } else {
         const level = typeof code === 'number' ? LOG_LEVELS[code] : undefined;

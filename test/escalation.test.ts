@@ -39,6 +39,14 @@ const rows: Row[] = [
   ['the awaited reply never came: force-stop', running({ cause: 'stop', stage: St.INTERRUPTED, replyAwaited: true }), 'grace-expired', { allowForceStop: true, attemptEnded: true }, 'force-stop', { stage: St.FORCE_STOPPED }],
   ['a grace timer after the force-stop does nothing', running({ cause: 'stop', stage: St.FORCE_STOPPED }), 'grace-expired', { allowForceStop: true }, 'none', { stage: St.FORCE_STOPPED }],
   ['a grace timer after the finish does nothing', state({ phase: P.FINISHED, stage: St.INTERRUPTED }), 'grace-expired', { allowForceStop: true }, 'none', { phase: P.FINISHED }],
+  // Stalls (no heartbeat for heartbeatTimeoutMs): the attempt's own, retried.
+  ['a stall interrupts a running instance', running(), 'stall', {}, 'interrupt', { cause: 'stall', stage: St.INTERRUPTED }],
+  ['a stall while a timeout is ending it does nothing', running({ cause: 'timeout', stage: St.INTERRUPTED }), 'stall', {}, 'none', { cause: 'timeout' }],
+  ['a stall of a queued instance does nothing', state({}), 'stall', {}, 'none', { cause: 'none' }],
+  ['a timeout during a stall\'s grace takes over the cause', running({ cause: 'stall', stage: St.INTERRUPTED }), 'timeout', {}, 'already-interrupted', { cause: 'timeout' }],
+  ['a stop during a stall\'s grace takes over the cause', running({ cause: 'stall', stage: St.INTERRUPTED }), 'stop', {}, 'already-interrupted', { cause: 'stop' }],
+  ['the retry after a stall starts undisturbed', running({ cause: 'stall', stage: St.FORCE_STOPPED, replyAwaited: true }), 'retry', {}, 'none', { cause: 'none', stage: St.NONE, replyAwaited: false }],
+  ['a retry after a plain failure changes nothing', running(), 'retry', {}, 'none', {}],
   // close().
   ['close() of a queued instance ends it unstarted, by close', state({}), 'close', {}, 'end-unstarted', { cause: 'close', closing: true }],
   ['close() of a running instance interrupts it, by close', running(), 'close', {}, 'interrupt', { cause: 'close', closing: true, stage: St.INTERRUPTED }],

@@ -30,6 +30,15 @@ const rows: Row[] = [
   ['no worker can boot, retries left: never retried', E.BOOT_FAILED, 'none', 2, { status: S.FAILED, reason: R.WORKER_BOOT_FAILED, text: own, retry: false }],
   ['succeeds with a value that cannot be cloned', E.VALUE_NOT_CLONEABLE, 'none', 0, { status: S.FAILED, reason: R.VALUE_NOT_CLONEABLE, text: `processor "sum" returned a value that cannot be cloned: ${own}`, retry: false }],
   ['succeeds with a value that cannot be cloned, retries left: never retried', E.VALUE_NOT_CLONEABLE, 'none', 2, { status: S.FAILED, reason: R.VALUE_NOT_CLONEABLE, text: `processor "sum" returned a value that cannot be cloned: ${own}`, retry: false }],
+  // A stall (no heartbeat for heartbeatTimeoutMs): the attempt fails, and is retried while retries remain.
+  ['gives up by throwing after a stall\'s interrupt', E.THREW, 'stall', 0, { status: S.FAILED, reason: R.HEARTBEAT_TIMEOUT_INTERRUPTED, text: T.HEARTBEAT_TIMEOUT_INTERRUPTED, retry: false }],
+  ['gives up by throwing after a stall\'s interrupt, retries left: retried', E.THREW, 'stall', 1, { status: S.FAILED, reason: R.HEARTBEAT_TIMEOUT_INTERRUPTED, text: T.HEARTBEAT_TIMEOUT_INTERRUPTED, retry: true }],
+  ['gives up by returning a failure after a stall\'s interrupt: keeps its text', E.FAILED, 'stall', 1, { status: S.FAILED, reason: R.HEARTBEAT_TIMEOUT_INTERRUPTED, text: own, retry: true }],
+  ['ignores a stall\'s interrupt past the grace', E.FORCE_STOPPED, 'stall', 0, { status: S.FAILED, reason: R.HEARTBEAT_TIMEOUT_FORCE_STOPPED, text: T.HEARTBEAT_TIMEOUT_FORCE_STOPPED, retry: false }],
+  ['ignores a stall\'s interrupt past the grace, retries left: retried', E.FORCE_STOPPED, 'stall', 2, { status: S.FAILED, reason: R.HEARTBEAT_TIMEOUT_FORCE_STOPPED, text: T.HEARTBEAT_TIMEOUT_FORCE_STOPPED, retry: true }],
+  ['ignores a stall\'s interrupt past the grace, its thread stuck', E.FORCE_STOP_STUCK, 'stall', 1, { status: S.FAILED, reason: R.HEARTBEAT_TIMEOUT_FORCE_STOPPED, text: T.HEARTBEAT_TIMEOUT_FORCE_STOP_STUCK, retry: true }],
+  ['succeeds within the grace after a stall\'s interrupt', E.SUCCEEDED, 'stall', 1, { status: S.SUCCEED, reason: R.SUCCEEDED, text: own, retry: false }],
+  ['dies with its worker during a stall\'s grace, retries left: retried', E.WORKER_DIED, 'stall', 1, { status: S.FAILED, reason: R.WORKER_DIED, text: own, retry: true }],
   // Timeout.
   ['gives up by throwing after a timeout interrupt', E.THREW, 'timeout', 0, { status: S.FAILED, reason: R.TIMEOUT_INTERRUPTED, text: T.TIMEOUT_INTERRUPTED, retry: false }],
   ['gives up by returning a failure after a timeout interrupt: keeps its text', E.FAILED, 'timeout', 0, { status: S.FAILED, reason: R.TIMEOUT_INTERRUPTED, text: own, retry: false }],
@@ -94,13 +103,14 @@ describe('decideOutcome', () => {
     }
   });
 
-  it('retries only a failed attempt with no cause and a retry left', () => {
+  it('retries only a failed attempt with no cause (or a stall) and a retry left', () => {
     for (const ending of Object.values(E)) {
-      for (const cause of ['none', 'timeout', ...stopCauses] as const) {
+      for (const cause of ['none', 'timeout', 'stall', ...stopCauses] as const) {
         for (const retriesLeft of [0, 1]) {
           const { retry } = decideOutcome(facts(ending, cause, retriesLeft));
           const failedOnItsOwn = ending === E.FAILED || ending === E.THREW || ending === E.RETURNED_NULL || ending === E.WORKER_DIED;
-          expect(retry, `${ending} ${cause} ${retriesLeft}`).toBe(failedOnItsOwn && cause === 'none' && retriesLeft > 0);
+          const stalled = cause === 'stall' && (failedOnItsOwn || ending === E.FORCE_STOPPED || ending === E.FORCE_STOP_STUCK);
+          expect(retry, `${ending} ${cause} ${retriesLeft}`).toBe((failedOnItsOwn && cause === 'none' || stalled) && retriesLeft > 0);
         }
       }
     }

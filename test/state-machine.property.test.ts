@@ -247,6 +247,7 @@ class World {
         }
       })(options.metricsWindowMs),
       onProgress: () => undefined,
+      onCheckpoint: () => undefined,
       reportRunning: (report) => {
         world.running.push({ seq: world.tick(`reportRunning(reportTime ${report.reportTime})`), value: report });
         if (report.status !== 'RUNNING') world.violate(`reportRunning with status ${report.status}`);
@@ -278,6 +279,8 @@ class World {
       maxRetries: cfg.maxRetries,
       wfInstanceId: cfg.wf ? 'wf-1' : undefined,
       signal,
+      heartbeatTimeoutMs: undefined,
+      resumeFrom: undefined,
     };
     this.tracker = new Tracker(host, request);
     this.states.push(this.tracker.taskStatus);
@@ -331,6 +334,7 @@ class World {
       },
       // A reply is heard at once, or held behind its lines (then terminate() takes it): none is ever on its way unheard.
       ended: false,
+      heartbeats: 0,
       interrupt: () => {
         if (world.settles.length > 0) world.violate('interrupt after the outcome was settled');
         if (attempt.owner === 0) {
@@ -369,7 +373,7 @@ class World {
         world.tick(`worker ${attempt.owner} terminated (attempt ${index})`);
         attempt.killed = true;
         world.alive.delete(attempt.owner);
-        void Promise.resolve().then(() => listener.attemptEnded(pooled, { kind: 'terminated', exited: true }));
+        void Promise.resolve().then(() => listener.attemptEnded(pooled, { kind: 'terminated', exited: true, stack: undefined }));
         return true;
       },
     };

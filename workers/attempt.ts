@@ -31,6 +31,7 @@ import { isProcessor, type ProcessorFunction } from './processor.js';
 const boot = workerData as WorkerBootData;
 const flags = new Int32Array(boot.flags);
 const stamps = new BigInt64Array(boot.stamps);
+const beats = new Int32Array(boot.beats);
 const verified = new Int32Array(boot.verified);
 const heaps = boot.heaps === undefined ? undefined : new Int32Array(boot.heaps);
 const MB = 2 ** 20;
@@ -126,7 +127,7 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
   }
   // The start is stamped the moment before the processor runs: its timeout counts from there, and a processor must
   // never find its budget spent before it began.
-  const ctx = new AttemptContext(request, flags);
+  const ctx = new AttemptContext(request, flags, beats);
   if (!start(request)) {
     replying = true;
     return CANCELLED;

@@ -3,7 +3,7 @@
 // gathered and posted many at a time; those at levels the runtime would not write never leave the worker; and the
 // worker sends at most `processorLogRate` lines a second (`processorLogBurst` at once), dropping and counting the
 // rest, so that no processor can flood the main thread, whose event loop the timeouts of every instance need.
-import { MessageChannel, parentPort, receiveMessageOnPort, threadId } from 'node:worker_threads';
+import { MessageChannel, parentPort, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
 import {
   BATCH_AGE_MS,
   BATCH_LINES,
@@ -18,7 +18,9 @@ import {
   type StrayErrorMessage,
   type WorkerBatch,
 } from '../src/messages.js';
+import { forgetMarkedBuffers } from '../src/move.js';
 import { textOf } from '../src/text.js';
+import { plainTransfers } from '../src/value-graph.js';
 
 // The channel is posted before any processor code runs in this worker (this module is loaded before the attempt
 // runner imports a processor), so the first channel the runtime hears of from this thread is this one.
@@ -144,6 +146,34 @@ class Outbox {
     }
   }
 
+  /**
+   * A checkpoint, posted at once after the lines before it, its buffers marked with `move()` transferred (a value
+   * postMessage cannot take as it is goes as a copy). Throws what postMessage throws for a value that cannot be
+   * cloned; the lines are posted all the same.
+   */
+  checkpoint(channel: AttemptChannel, state: unknown): void {
+    if (channel.released) {
+      this.#late++;
+      return;
+    }
+    let transfer: Array<ArrayBuffer | MessagePort> | undefined;
+    try {
+      transfer = plainTransfers(state);
+    } catch {
+      transfer = undefined;
+    }
+    this.#add(channel, performance.now());
+    this.#items.push(Item.CHECKPOINT, state);
+    try {
+      this.#post(channel, false, transfer);
+    } catch (error) {
+      this.#items.length -= 2;
+      this.flush();
+      throw error;
+    }
+    if (transfer !== undefined && transfer.length > 0) forgetMarkedBuffers(new Set(transfer.filter((item): item is ArrayBuffer => item instanceof ArrayBuffer)));
+  }
+
   /** The attempt has started (announced only when someone listens for starts): posted at once. */
   started(channel: AttemptChannel): void {
     this.#add(channel, performance.now());
@@ -180,10 +210,10 @@ class Outbox {
   }
 
   // Posts the batch of `owner`, if it has anything to say; what postMessage throws is thrown, the batch kept.
-  #post(owner: AttemptChannel, final: boolean): void {
+  #post(owner: AttemptChannel, final: boolean, transfer?: ReadonlyArray<ArrayBuffer | MessagePort>): void {
     const batch = this.#batchOf(owner, final);
     if (batch === undefined) return;
-    port.postMessage(batch);
+    port.postMessage(batch, transfer as never);
     this.#sent(owner, batch);
   }
 

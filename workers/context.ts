@@ -11,6 +11,7 @@ import { InterruptedError, type ProcessorContext, type ProcessorLogger, type Wor
 export class AttemptContext implements ProcessorContext {
   readonly #request: AttemptRequest;
   readonly #flags: Int32Array;
+  readonly #beats: Int32Array;
   readonly #slot: number;
   // Created on first use of `signal` or `sleep`: a processor that never awaits pays nothing for it.
   #controller: AbortController | undefined;
@@ -22,9 +23,10 @@ export class AttemptContext implements ProcessorContext {
   #progress: ProgressSender | undefined;
   #workflow: AttemptWorkflow | undefined;
 
-  constructor(request: AttemptRequest, flags: Int32Array) {
+  constructor(request: AttemptRequest, flags: Int32Array, beats: Int32Array) {
     this.#request = request;
     this.#flags = flags;
+    this.#beats = beats;
     this.#slot = request.slot;
   }
 
@@ -61,7 +63,22 @@ export class AttemptContext implements ProcessorContext {
   }
 
   progress(value: unknown): void {
+    this.heartbeat();
     (this.#progress ??= new ProgressSender(this.channel, (text) => this.log.warn(text))).set(value);
+  }
+
+  // Once the attempt has ended its slot's count is another attempt's: code it left behind beats for nothing.
+  heartbeat(): void {
+    if (!this.#released) Atomics.add(this.#beats, this.#slot, 1);
+  }
+
+  checkpoint(state: unknown): void {
+    this.heartbeat();
+    outbox.checkpoint(this.channel, state);
+  }
+
+  get resumeFrom(): unknown {
+    return this.#request.resumeFrom;
   }
 
   /** The attempt's side of the worker's channel. */

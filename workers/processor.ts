@@ -49,7 +49,7 @@ export interface WorkflowContext {
  * Everything a processor gets for one attempt. `P` is the type of `jobParams`, `G` the type of the progress values
  * it reports.
  */
-export interface ProcessorContext<P = unknown, G = unknown> {
+export interface ProcessorContext<P = unknown, G = unknown, C = unknown> {
   readonly instanceId: string;
   readonly jobId: string | number | undefined;
   readonly jobParams: P;
@@ -76,6 +76,25 @@ export interface ProcessorContext<P = unknown, G = unknown> {
    */
   progress(value: G): void;
   /**
+   * Says the attempt is alive: one shared-memory add, no message, cheap enough for every loop iteration. With
+   * `heartbeatTimeoutMs`, an attempt with no heartbeat for that long (from its start or its last heartbeat) is
+   * stalled: interrupted, force-stopped after the grace, and retried while retries remain. `progress()` and
+   * `checkpoint()` are heartbeats too.
+   */
+  heartbeat(): void;
+  /**
+   * Keeps `state` as the instance's latest checkpoint, on the main thread (`tracker.checkpoint`, `outcome.checkpoint`,
+   * `onCheckpoint`): any value that can cross threads, its buffers marked with `move()` moved, not copied. A retry
+   * (after a failure, a worker's death or a stall) gets it as `ctx.resumeFrom`. Posted at once, in order with the
+   * attempt's log lines and progress; a value that cannot be cloned throws a `TypeError` here. A heartbeat too.
+   */
+  checkpoint(state: C): void;
+  /**
+   * The checkpoint this attempt resumes from: the last one an earlier attempt of the instance made, else the
+   * request's `resumeFrom`; undefined when there is none.
+   */
+  readonly resumeFrom: C | undefined;
+  /**
    * The values of the instance's children, child key → value: a BullMQ flow's parent job gets its children's
    * return values. Undefined when the instance has none.
    */
@@ -87,8 +106,8 @@ export interface ProcessorContext<P = unknown, G = unknown> {
   readonly trace: Readonly<Record<string, string>> | undefined;
 }
 
-export type ProcessorFunction<P = unknown, V = unknown, G = unknown> = (
-  ctx: ProcessorContext<P, G>,
+export type ProcessorFunction<P = unknown, V = unknown, G = unknown, C = unknown> = (
+  ctx: ProcessorContext<P, G, C>,
 ) => ProcessResult<V> | null | undefined | Promise<ProcessResult<V> | null | undefined>;
 
 /**
@@ -96,24 +115,24 @@ export type ProcessorFunction<P = unknown, V = unknown, G = unknown> = (
  * its params (`P`), its value (`V`) and its progress (`G`) to the runtime that runs it
  * (`new TaskRuntime<{ name: typeof import('./processor.js') }>`).
  */
-export interface Processor<P = unknown, V = unknown, G = unknown> {
+export interface Processor<P = unknown, V = unknown, G = unknown, C = unknown> {
   readonly [PROCESSOR_BRAND]: true;
-  readonly process: ProcessorFunction<P, V, G>;
+  readonly process: ProcessorFunction<P, V, G, C>;
 }
 
 /**
  * Declares a processor. Use it as the module's default export. The types of its params, value and progress come
- * from the function (annotate `ctx` as `ProcessorContext<Params, Progress>`) or from the type arguments:
- * `defineProcessor<Params, Value, Progress>(async (ctx) => …)`.
+ * from the function (annotate `ctx` as `ProcessorContext<Params, Progress, Checkpoint>`) or from the type arguments:
+ * `defineProcessor<Params, Value, Progress, Checkpoint>(async (ctx) => …)`.
  */
-export function defineProcessor<P = unknown, V = unknown, G = unknown>(process: ProcessorFunction<P, V, G>): Processor<P, V, G> {
+export function defineProcessor<P = unknown, V = unknown, G = unknown, C = unknown>(process: ProcessorFunction<P, V, G, C>): Processor<P, V, G, C> {
   if (typeof process !== 'function') {
     throw new TypeError(`defineProcessor expects a function, got ${typeof process}`);
   }
   return Object.freeze({ [PROCESSOR_BRAND]: true as const, process });
 }
 
-export function isProcessor(value: unknown): value is Processor<unknown, unknown, unknown> {
+export function isProcessor(value: unknown): value is Processor<unknown, unknown, unknown, unknown> {
   return typeof value === 'object' && value !== null && (value as Partial<Processor>)[PROCESSOR_BRAND] === true;
 }
 
