@@ -15,10 +15,9 @@
 // (unmeasured) so that the pool's replacement worker has booted before the next measurement: its boot would
 // otherwise compete for the CPU. Times are main-thread now() (performance.timeOrigin + performance.now()), in ms.
 // 50 unmeasured rounds first; BENCH_SAMPLES (default 1000) measured rounds.
-import { Worker } from 'node:worker_threads';
 import { now, printLatencyTable, printTable, summarize, writeResults, envInt } from './lib/stats.js';
 import { Probe } from './lib/probe.js';
-import { benchRuntime, expectReason, hostLoad } from './lib/harness.js';
+import { benchRuntime, expectReason, hostLoad, terminateFloor } from './lib/harness.js';
 
 const NAME = 'terminate';
 const SAMPLES = envInt('BENCH_SAMPLES', 1000);
@@ -51,18 +50,6 @@ async function runOurs(): Promise<[settled: number, call: number]> {
   return [at - t0, t1 - t0];
 }
 
-/** One floor sample: a bare spinning Worker; ms from terminate() to its promise resolving. */
-async function runFloor(): Promise<number> {
-  const worker = new Worker(FLOOR_CODE, { eval: true });
-  await new Promise<void>((resolve, reject) => {
-    worker.once('message', () => resolve());
-    worker.once('error', reject);
-  });
-  const t0 = now();
-  await worker.terminate();
-  return now() - t0;
-}
-
 const ours: number[] = [];
 const calls: number[] = [];
 const floor: number[] = [];
@@ -70,14 +57,14 @@ try {
   for (let i = 0; i < WARMUP; i++) {
     await runOurs();
     await runtime.ready();
-    await runFloor();
+    await terminateFloor(FLOOR_CODE);
   }
   for (let i = 0; i < SAMPLES; i++) {
     const [settled, call] = await runOurs();
     ours.push(settled);
     calls.push(call);
     await runtime.ready();
-    floor.push(await runFloor());
+    floor.push(await terminateFloor(FLOOR_CODE));
   }
 } finally {
   await runtime.close();

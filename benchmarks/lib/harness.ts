@@ -1,6 +1,7 @@
 // Shared set-up of the latency benchmarks: the 2-thread runtime with a silent logger and a reporter that does
-// nothing, and a check that each run ended the way the benchmark expects.
+// nothing, a bare worker for the floors, and a check that each run ended the way the benchmark expects.
 import { loadavg } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { TaskRuntime, type Outcome, type TaskRuntimeOptions } from 'light-task-tracker';
 import { now } from './stats.js';
@@ -14,6 +15,24 @@ export function benchRuntime(processors: TaskRuntimeOptions['processors'], optio
     reporter: { report() {} },
     ...options,
   });
+}
+
+/** A bare node:worker_threads Worker running the eval'd CommonJS `code`, once it has posted its first message. */
+export async function bareWorker(code: string): Promise<Worker> {
+  const worker = new Worker(code, { eval: true });
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+  });
+  return worker;
+}
+
+/** One terminate floor: a bare worker of `code` (which posts, then spins); ms from terminate() until it resolves. */
+export async function terminateFloor(code: string): Promise<number> {
+  const worker = await bareWorker(code);
+  const t0 = now();
+  await worker.terminate();
+  return now() - t0;
 }
 
 /** Throws unless the outcome has the expected reason: a benchmark must not time the wrong path. */
