@@ -3,7 +3,7 @@
 // reply, read back.
 import type { MessagePort } from 'node:worker_threads';
 import { channels, type SubmitMessage } from './channels.js';
-import type { AttemptFields, Rescue } from './pool.js';
+import type { AttemptFields, Rescue } from './pool-options.js';
 import { AttemptEnd, type AttemptReply } from './messages.js';
 import type { Params } from './params.js';
 import type { AcceptedRequest } from './request.js';

@@ -2,14 +2,14 @@
 // idle for the moment a force-stop takes one away (dispatch.ts hands them over). Each attempt is behind one handle
 // (attempt.ts): its slot, ticket and thread never leave the pool, which hears how it ended, holds its end behind the
 // lines it posted before, and carries out its cancel and terminate.
-import type { MessagePort, ResourceLimits } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { Place, PooledAttempt, type AttemptDriver, type AttemptExit, type AttemptListener } from './attempt.js';
 import { Dispatcher } from './dispatch.js';
 import { WorkerBootError } from './errors.js';
 import { ModuleLoads, type Load } from './module-loads.js';
-import type { RecycleWorkers } from './options.js';
+import { ATTEMPTS_PER_THREAD, DEATH_BACKOFF_MAX_MS, DEATH_BACKOFF_MS, type AttemptFields, type ChannelSink, type PoolOptions, type Rescue } from './pool-options.js';
 import { Recycler } from './recycle.js';
 import { describeDeath, terminateThread, ThreadWatch } from './threads.js';
 import {
@@ -29,51 +29,15 @@ import {
   type WorkerBootedMessage,
 } from './messages.js';
 import { SharedSlots } from './slots.js';
+import { captureStack, prepareStackCapture } from './stack-capture.js';
+
 
 const entry = new URL('../workers/entry.cjs', import.meta.url).href;
 
-/** Attempts handed to the pool per thread: those running, and as many waiting for the next free worker. */
-export const ATTEMPTS_PER_THREAD = 2;
-/** The first backoff of a retry after repeated worker deaths (ms): see WorkerPool.deathBackoffMs. */
-export const DEATH_BACKOFF_MS = 20;
-/** The longest backoff of a retry after repeated worker deaths (ms). */
-export const DEATH_BACKOFF_MAX_MS = 2000;
 /** How long workers above minThreads stay idle before they exit (ms): a burst does not pay a spawn per instance. */
 const IDLE_TIMEOUT_MS = 30_000;
 /** How many times one attempt is handed to piscina, at most, when workers die before starting it. */
 const MAX_LAUNCHES = 4;
-
-/** Where an attempt's messages are taken in before its end: the workers' channels. */
-export interface ChannelSink {
-  /** A message a worker posted on its parentPort that is not the pool's own. */
-  onParentMessage(message: unknown): void;
-  /** What worker `threadId` posted, then `batch`, taken in: true when done now, else `then` is called once it is. */
-  settle(threadId: number, batch: WorkerBatch | undefined, then: () => void): boolean;
-}
-
-export interface PoolOptions {
-  readonly minThreads: number;
-  readonly maxThreads: number;
-  /** Idle workers kept beyond `maxThreads`, so that an attempt never waits for a replacement to spawn. */
-  readonly spareThreads: number;
-  readonly resourceLimits: ResourceLimits | undefined;
-  readonly channels: ChannelSink;
-  /** Errors of a worker that had no task to fail. */
-  readonly onError: (error: unknown) => void;
-  /** The registry's processor module URLs, in its order. */
-  readonly preload: readonly string[];
-  /** How long an attempt may wait for its processor module's first import in a worker (ms). */
-  readonly loadTimeoutMs: number;
-  readonly logger: Logger;
-  /** When a worker is retired, between attempts; undefined: never. */
-  readonly recycle: RecycleWorkers | undefined;
-}
-
-/** An attempt's request before the pool gives it a slot and a ticket. */
-export type AttemptFields = Omit<AttemptRequest, 'slot' | 'ticket'>;
-
-/** What `run()` hands over instead when the caller's own buffers cannot be posted at once: buffers of our own. */
-export type Rescue = () => { readonly request: AttemptFields; readonly transfer: ReadonlyArray<ArrayBuffer | MessagePort> };
 
 export class WorkerPool implements AttemptDriver {
   /** Attempts the pool takes at once: running, or waiting for a worker. */
@@ -85,6 +49,8 @@ export class WorkerPool implements AttemptDriver {
   readonly #dispatch: Dispatcher;
   readonly #channels: ChannelSink;
   readonly #recycler: Recycler | undefined;
+  readonly #logger: Logger;
+  readonly #stackCaptureMs: number | undefined;
   // The attempt each slot holds, for the workers' messages that name a slot and a ticket.
   readonly #bySlot: Array<PooledAttempt | undefined> = [];
   #nextOrder = 0;
@@ -94,6 +60,9 @@ export class WorkerPool implements AttemptDriver {
   constructor(options: PoolOptions) {
     this.capacity = options.maxThreads * ATTEMPTS_PER_THREAD;
     this.#channels = options.channels;
+    this.#logger = options.logger;
+    // The inspector session is made before the workers start, so that each is attached as it starts.
+    if ((this.#stackCaptureMs = options.stackCaptureMs) !== undefined) prepareStackCapture();
     const recycler = (this.#recycler = options.recycle === undefined ? undefined : new Recycler(options.recycle));
     const slots = (this.#slots = new SharedSlots(this.capacity, options.recycle?.heapUsedMb !== undefined));
     this.#loads = new ModuleLoads(options.preload, options.loadTimeoutMs, options.logger, slots, (threadId, load, startedHere, text) =>
@@ -344,8 +313,14 @@ export class WorkerPool implements AttemptDriver {
     this.#leftWorker(attempt);
     this.#done(attempt);
     // Terminated once the caller's turn is over: what it dispatches meanwhile goes to a spare, not behind the terminate.
+    // Where its thread is comes first (bounded); the worker stays doomed meanwhile.
     queueMicrotask(() => {
-      void terminateThread(this.#threads, id).then((exited) => attempt.listener.attemptEnded(attempt, { kind: 'terminated', exited, stack: undefined }));
+      const worker = this.#threads.workerOf(id);
+      const timeoutMs = this.#stackCaptureMs;
+      const stack = timeoutMs === undefined || worker === undefined ? Promise.resolve(undefined) : captureStack(worker, { timeoutMs, logger: this.#logger });
+      void stack.then((found) =>
+        terminateThread(this.#threads, id).then((exited) => attempt.listener.attemptEnded(attempt, { kind: 'terminated', exited, stack: found })),
+      );
       this.#dispatch.pump();
     });
     return true;

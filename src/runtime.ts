@@ -115,6 +115,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
       loadTimeoutMs: this.#options.loadTimeoutMs,
       logger,
       recycle: this.#options.recycleWorkers,
+      stackCaptureMs: this.#options.captureStack ? this.#options.stackCaptureMs : undefined,
     });
     this.#reports.startTicker((now) => {
       for (const tracker of this.#live.values()) tracker[kReportTick](now);

@@ -4,7 +4,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Attempt, AttemptListener } from './attempt.js';
 import type { Metrics } from './metrics.js';
-import type { AttemptFields, Rescue } from './pool.js';
+import type { AttemptFields, Rescue } from './pool-options.js';
 import type { ReportHost } from './tracker-reports.js';
 
 /** What runs a tracker's attempts: the pool, behind its Attempt handle. */

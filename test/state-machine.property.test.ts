@@ -18,7 +18,7 @@ import { Metrics } from '../dist/src/metrics.js';
 import type { ResolvedOptions } from '../dist/src/options.js';
 import { resolveOptions } from '../dist/src/resolve-options.js';
 import type { Attempt as AttemptHandle, AttemptExit, AttemptListener } from '../dist/src/attempt.js';
-import type { AttemptFields } from '../dist/src/pool.js';
+import type { AttemptFields } from '../dist/src/pool-options.js';
 import { AttemptEnd, type AttemptReply } from '../dist/src/messages.js';
 import type { StatusReport } from '../dist/src/report.js';
 import type { AcceptedRequest } from '../dist/src/request.js';

@@ -31,4 +31,5 @@ export const processors = {
   sharedWrite: fixture('shared-write'),
   data: fixture('data'),
   longJob: fixture('long-job'),
+  runawayMapped: fixture('runaway-mapped'),
 } as const;
