@@ -5,7 +5,8 @@
 // each attempt's start from the `light-task-tracker:instance:start` diagnostics channel (the moment the attempt's
 // timeout counts from) and measures every latency from that start, or from the `stop()` call, to when `done`
 // settled (performance.now()). It prints each outcome with its latency, then the final reports the MemoryReporter
-// received. Run with `npm run demo`. Exits 1 if an outcome is not the expected one.
+// received, and where the force-stopped job's thread was (its stack, captured just before the terminate). Run with
+// `npm run demo`. Exits 1 if an outcome is not the expected one.
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { channels, MemoryReporter, TaskRuntime, type Outcome, type StartMessage, type SubmitRequest } from 'light-task-tracker';
@@ -146,6 +147,11 @@ printTable(
   ]),
 );
 
+// Where the runaway was when its worker was terminated: captured just before (captureStack), mapped to its .ts source.
+const forceStopped = rows.find((row) => row.name === 'force-stop')?.outcome.stack;
+console.log('\nwhere the force-stopped job was (outcome.stack):');
+console.log(forceStopped ?? '  (no stack)');
+
 const wait = (id: string): string => `${id} ${(starts.get(id)?.[0]?.waitMs ?? NaN).toFixed(2)}`;
 console.log(`\nsubmit → start in its worker, in ms (the start channel's waitMs: the hand-off to a ready worker):`);
 console.log(rows.map((row) => wait(row.name)).join(', '));
@@ -159,4 +165,5 @@ const wrong = rows.filter((row) => got(row) !== row.expected || !Number.isFinite
 for (const row of wrong) {
   console.log(`UNEXPECTED ${row.name}: got "${got(row)}", latency ${row.latencyMs}; expected "${row.expected}" (status reason attempts) and a latency`);
 }
-if (rows.length !== 5 || wrong.length > 0 || finals.length !== 4) process.exitCode = 1;
+if (forceStopped === undefined) console.log('UNEXPECTED force-stop: no stack');
+if (rows.length !== 5 || wrong.length > 0 || finals.length !== 4 || forceStopped === undefined) process.exitCode = 1;

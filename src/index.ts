@@ -14,7 +14,8 @@ export {
 } from './runtime.js';
 export { Tracker } from './tracker.js';
 export type { Outcome, StoppedBy } from './outcome.js';
-export type { MapResults, MapItems, MapSettled, MapProgress } from './map.js';
+export type { MapResults } from './map.js';
+export type { MapItems, MapSettled, MapProgress } from './map-types.js';
 export type { MapOptions } from './map-options.js';
 export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine, type ProgressEvent, type CheckpointEvent, type RecycleWorkers } from './options.js';
 export { move } from './move.js';

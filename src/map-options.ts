@@ -91,3 +91,20 @@ export function resolveMapOptions(options: MapOptions | undefined): ResolvedMapO
   if (signal !== undefined && !isAbortSignal(signal)) throw new InvalidRequestError('signal', `must be an AbortSignal, got ${describeValue(signal)}`);
   return { concurrency, ordered, settle, signal, request: Object.keys(request).length === 0 ? undefined : request };
 }
+
+/** How to iterate `items`: its async iterator's method if it has one, else its iterator's. */
+export function iterationOf(items: unknown): { readonly open: () => unknown; readonly async: boolean } {
+  if (items !== null && items !== undefined) {
+    let asyncOpen: unknown;
+    let syncOpen: unknown;
+    try {
+      asyncOpen = (items as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
+      syncOpen = asyncOpen === undefined || asyncOpen === null ? (items as Partial<Iterable<unknown>>)[Symbol.iterator] : undefined;
+    } catch (cause) {
+      throw new InvalidRequestError('items', 'reading its iterator method threw', { cause });
+    }
+    if (typeof asyncOpen === 'function') return { open: asyncOpen as () => unknown, async: true };
+    if (typeof syncOpen === 'function') return { open: syncOpen as () => unknown, async: false };
+  }
+  throw new InvalidRequestError('items', `must be an iterable or an async iterable, got ${describeValue(items)}`);
+}

@@ -1,46 +1,13 @@
 // runtime.map(): one processor over the items of an iterable, pulled as room comes, at most `concurrency` instances
 // at once, their values yielded in order or as they come; the first failure (or a break, an abort) stops the rest.
 // Built on the runtime's public API only: submit(), a tracker's done, stop() and runningStatus().
-import { AdmissionLimitError, InvalidRequestError, MapInstanceError, MapItemRefusedError, RuntimeClosedError, TaskTrackerError, describeValue } from './errors.js';
-import { resolveMapOptions, type MapOptions } from './map-options.js';
-import { FifoQueue } from './queue.js';
-import type { SubmitRequest } from './request.js';
-import { InstanceStatus, OutcomeStatus } from './status.js';
+import { AdmissionLimitError, MapInstanceError, MapItemRefusedError, RuntimeClosedError, TaskTrackerError, describeValue } from './errors.js';
+import { MapBuffer } from './map-buffer.js';
+import { iterationOf, resolveMapOptions, type MapOptions } from './map-options.js';
+import type { MapItems, MapProgress, MapRuntime } from './map-types.js';
 import type { Outcome } from './outcome.js';
+import { InstanceStatus, OutcomeStatus } from './status.js';
 import type { Tracker } from './tracker.js';
-
-/** What `map()` takes as items: any iterable or async iterable of params, each one instance's `jobParams`. */
-export type MapItems<P> = Iterable<P> | AsyncIterable<P>;
-
-/**
- * What a map with `settle: true` yields for each item: its instance's outcome, or, for an item whose request was
- * refused for its params, the refusal. `index` is the item's position in the items (0 for the first).
- */
-export type MapSettled<V> =
-  | { readonly index: number; readonly outcome: Outcome<V>; readonly refusal?: undefined }
-  | { readonly index: number; readonly outcome?: undefined; readonly refusal: TaskTrackerError };
-
-/** A snapshot of a map's counts (`results.progress`). */
-export interface MapProgress {
-  /** Items taken from the iterable. */
-  readonly pulled: number;
-  /** Items whose instance is submitted and not yet ended. */
-  readonly inFlight: number;
-  /** Items whose instance succeeded. */
-  readonly succeeded: number;
-  /** Items whose instance ended FAILED, or whose request was refused. */
-  readonly failed: number;
-  /** Items whose instance ended STOPPED: by the map (a break, another item's failure), its signal, a stop, close(). */
-  readonly stopped: number;
-  /** Results handed to the loop. */
-  readonly yielded: number;
-}
-
-/** What map() needs of its runtime: its public API. */
-export interface MapRuntime {
-  submit(request: SubmitRequest): Tracker;
-  readonly maxThreads: number;
-}
 
 /** Items held per unit of concurrency: running, or ended and waiting for their turn to be yielded. */
 const HELD_PER_SLOT = 2;
@@ -53,15 +20,9 @@ type Phase = (typeof Phase)[keyof typeof Phase];
 
 const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
 
-interface Waiter<T> {
-  resolve(result: IteratorResult<T, undefined>): void;
-  reject(error: unknown): void;
-}
-
+type Waiter<T> = { resolve(result: IteratorResult<T, undefined>): void; reject(error: unknown): void };
 /** Why the map is ending with an error: what the iteration throws. */
-interface Failure {
-  readonly error: unknown;
-}
+type Failure = { readonly error: unknown };
 
 /**
  * The results of `runtime.map()`: an async iterable (and its own iterator) of the items' values, or of their
@@ -71,46 +32,34 @@ export class MapResults<T> implements AsyncIterableIterator<T, undefined, undefi
   readonly #runtime: MapRuntime;
   readonly #processor: string;
   readonly #items: object;
-  /** The items' `[Symbol.asyncIterator]` or `[Symbol.iterator]` method. */
-  readonly #open: () => unknown;
+  readonly #open: () => unknown; // the items' [Symbol.asyncIterator] or [Symbol.iterator]
   readonly #async: boolean;
   readonly #request: Readonly<Record<string, unknown>> | undefined;
   readonly #signal: AbortSignal | undefined;
   readonly #concurrency: number;
-  /** Items held at most: pulled and not yet yielded. */
-  readonly #window: number;
-  readonly #ordered: boolean;
+  readonly #window: number; // items held at most: pulled and not yet yielded
   readonly #settle: boolean;
 
   #phase: Phase = Phase.IDLE;
   #iterator: Iterator<unknown> | AsyncIterator<unknown> | undefined;
-  /** No more items are taken: the iterable is exhausted, has thrown, or is closed. */
-  #sourceDone = false;
-  /** An async iterable's next() is pending. */
-  #pulling = false;
-  /** The iterable's return() is pending: the map ends once it settles. */
-  #closing = false;
+  #sourceDone = false; // no more items are taken: the iterable is exhausted, has thrown, or is closed
+  #pulling = false; // an async iterable's next() is pending
+  #closing = false; // the iterable's return() is pending: the map ends once it settles
   #pulled = 0;
-  #yielded = 0;
   #inFlight = 0;
   #succeeded = 0;
   #failed = 0;
   #stopped = 0;
   readonly #trackers = new Set<Tracker>();
-  /** Ordered: the results by item, at `index % window`. */
-  #ring: Array<IteratorYieldResult<T> | undefined> = [];
-  /** Unordered: the results as they came. */
-  #ready = new FifoQueue<IteratorYieldResult<T>>();
+  readonly #results: MapBuffer<T>; // waiting for the loop
   readonly #waiters: Array<Waiter<T>> = [];
   readonly #returnWaiters: Array<Waiter<T>> = [];
   /** An item the admission limit refused, tried again when room may have come. */
   #held: { readonly index: number; readonly item: unknown } | undefined;
   #retryTimer: NodeJS.Timeout | undefined;
   #retryDelay = ADMISSION_RETRY_FIRST_MS;
-  /** The error the iteration throws, once. */
-  #failure: Failure | undefined;
-  /** What the iterable's return() threw on a break: what `return()` rejects with. */
-  #closeFailure: Failure | undefined;
+  #failure: Failure | undefined; // the error the iteration throws, once
+  #closeFailure: Failure | undefined; // what the iterable's return() threw on a break: what return() rejects with
 
   /** map(): checks its arguments; throws an `InvalidRequestError` naming the one that is wrong. */
   constructor(runtime: MapRuntime, processor: string, items: MapItems<unknown>, options: MapOptions | undefined) {
@@ -125,13 +74,13 @@ export class MapResults<T> implements AsyncIterableIterator<T, undefined, undefi
     this.#signal = resolved.signal;
     this.#concurrency = resolved.concurrency ?? runtime.maxThreads;
     this.#window = this.#concurrency * HELD_PER_SLOT;
-    this.#ordered = resolved.ordered;
     this.#settle = resolved.settle;
+    this.#results = new MapBuffer<T>(resolved.ordered, this.#window);
   }
 
   /** A snapshot of the map's counts, made afresh. */
   get progress(): MapProgress {
-    return { pulled: this.#pulled, inFlight: this.#inFlight, succeeded: this.#succeeded, failed: this.#failed, stopped: this.#stopped, yielded: this.#yielded };
+    return { pulled: this.#pulled, inFlight: this.#inFlight, succeeded: this.#succeeded, failed: this.#failed, stopped: this.#stopped, yielded: this.#results.taken };
   }
 
   [Symbol.asyncIterator](): this {
@@ -141,7 +90,7 @@ export class MapResults<T> implements AsyncIterableIterator<T, undefined, undefi
   next(): Promise<IteratorResult<T, undefined>> {
     if (this.#phase === Phase.IDLE) this.#start();
     if (this.#waiters.length === 0) {
-      const result = this.#take();
+      const result = this.#results.take();
       if (result !== undefined) {
         this.#fill();
         return Promise.resolve(result);
@@ -198,7 +147,7 @@ export class MapResults<T> implements AsyncIterableIterator<T, undefined, undefi
       !this.#pulling &&
       this.#held === undefined &&
       this.#inFlight < this.#concurrency &&
-      this.#pulled - this.#yielded < this.#window
+      this.#pulled - this.#results.taken < this.#window
     ) {
       if (this.#async) {
         this.#pullAsync();
@@ -219,7 +168,7 @@ export class MapResults<T> implements AsyncIterableIterator<T, undefined, undefi
       this.#submit(this.#pulled++, step.value);
     }
     // Complete: every item taken has been yielded, and there are no more.
-    if (this.#phase === Phase.RUNNING && this.#sourceDone && this.#pulled === this.#yielded) {
+    if (this.#phase === Phase.RUNNING && this.#sourceDone && this.#pulled === this.#results.taken) {
       this.#phase = Phase.ENDED;
       this.#cleanUp();
       this.#settleWaiters();
@@ -302,7 +251,7 @@ export class MapResults<T> implements AsyncIterableIterator<T, undefined, undefi
       this.#end(true, { error: new MapItemRefusedError(index, error) });
       return;
     }
-    this.#store(index, { index, refusal: error });
+    this.#results.store(index, { index, refusal: error } as T);
     this.#deliver();
   }
 
@@ -333,38 +282,16 @@ export class MapResults<T> implements AsyncIterableIterator<T, undefined, undefi
       this.#end(outcome.stoppedBy !== 'close', { error: new MapInstanceError(index, tracker.instanceId, outcome) });
       return;
     }
-    this.#store(index, this.#settle ? { index, outcome } : outcome.value);
+    this.#results.store(index, (this.#settle ? { index, outcome } : outcome.value) as T);
     this.#deliver();
     if (this.#held !== undefined) this.#retryHeld();
     else this.#fill();
   }
 
-  #store(index: number, value: unknown): void {
-    const result = { done: false, value: value as T } as const;
-    if (this.#ordered) this.#ring[index % this.#window] = result;
-    else this.#ready.push(result);
-  }
-
-  /** The next result to yield, taken; undefined when it has not come. */
-  #take(): IteratorYieldResult<T> | undefined {
-    let result: IteratorYieldResult<T> | undefined;
-    if (this.#ordered) {
-      const slot = this.#yielded % this.#window;
-      result = this.#ring[slot];
-      if (result === undefined) return undefined;
-      this.#ring[slot] = undefined;
-    } else {
-      result = this.#ready.shift();
-      if (result === undefined) return undefined;
-    }
-    this.#yielded++;
-    return result;
-  }
-
   /** Hands results to the loop's pending next() calls. */
   #deliver(): void {
     while (this.#waiters.length > 0) {
-      const result = this.#take();
+      const result = this.#results.take();
       if (result === undefined) return;
       (this.#waiters.shift() as Waiter<T>).resolve(result);
     }
@@ -384,8 +311,7 @@ export class MapResults<T> implements AsyncIterableIterator<T, undefined, undefi
     this.#phase = Phase.ENDING;
     this.#failure = failure;
     this.#cleanUp();
-    this.#ring = [];
-    this.#ready.clear();
+    this.#results.clear();
     if (stop) for (const tracker of this.#trackers) stopRunning(tracker);
     if (!this.#sourceDone && !this.#pulling) {
       const closing = this.#closeSource(failure !== undefined);
@@ -459,23 +385,6 @@ export class MapResults<T> implements AsyncIterableIterator<T, undefined, undefi
     this.#closeFailure = undefined;
     return Promise.reject(failure.error);
   }
-}
-
-/** How to iterate `items`: its async iterator's method if it has one, else its iterator's. */
-function iterationOf(items: unknown): { readonly open: () => unknown; readonly async: boolean } {
-  if (items !== null && items !== undefined) {
-    let asyncOpen: unknown;
-    let syncOpen: unknown;
-    try {
-      asyncOpen = (items as Partial<AsyncIterable<unknown>>)[Symbol.asyncIterator];
-      syncOpen = asyncOpen === undefined || asyncOpen === null ? (items as Partial<Iterable<unknown>>)[Symbol.iterator] : undefined;
-    } catch (cause) {
-      throw new InvalidRequestError('items', 'reading its iterator method threw', { cause });
-    }
-    if (typeof asyncOpen === 'function') return { open: asyncOpen as () => unknown, async: true };
-    if (typeof syncOpen === 'function') return { open: syncOpen as () => unknown, async: false };
-  }
-  throw new InvalidRequestError('items', `must be an iterable or an async iterable, got ${describeValue(items)}`);
 }
 
 /** A refusal of the item's own params, which another item's params may pass. */

@@ -8,7 +8,8 @@ import { AdmissionLimitError, DuplicateInstanceError, InstanceError, RuntimeClos
 import { keySet, refuseUnknownOptions } from './keys.js';
 import { defaultLogger, type ResolvedOptions, type TaskRuntimeOptions } from './options.js';
 import { resolveOptions } from './resolve-options.js';
-import { MapResults, type MapItems, type MapSettled } from './map.js';
+import { MapResults } from './map.js';
+import type { MapItems, MapSettled } from './map-types.js';
 import type { MapOptions } from './map-options.js';
 import { WorkerPool } from './pool.js';
 import { Metrics, type MetricsListener, type MetricsSnapshot } from './metrics.js';

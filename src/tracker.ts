@@ -4,11 +4,11 @@
 // (tracker-reports.ts); and what an attempt's end means is decided by decideOutcome (outcome.ts), never here.
 import type { Attempt, AttemptExit, AttemptListener } from './attempt.js';
 import { listenToAbort } from './caller-signal.js';
-import { channels, epochNow, TIME_ORIGIN, type EndMessage, type EscalationCause, type ForceStopMessage, type InterruptMessage, type RetryMessage } from './channels.js';
+import { channels, epochNow, TIME_ORIGIN, type EndMessage } from './channels.js';
 import { DeadlineClock } from './deadline.js';
 import { WorkerBootError } from './errors.js';
 import { escalate, initialEscalation, Phase, type EscalationEvent, type EscalationState } from './escalation.js';
-import { decideOutcome, Ending, isStop, type Cause, type Decision, type Outcome } from './outcome.js';
+import { decideOutcome, Ending, isStop, type Decision, type Outcome } from './outcome.js';
 import { AttemptEnd, type AttemptReply } from './messages.js';
 import { textOf } from './text.js';
 import type { RunningStatus } from './report.js';
@@ -20,6 +20,7 @@ import { kCallerAbort, kReportTick, kStart, kStopForClose } from './symbols.js';
 import { defaultGrace, REPLY_ON_ITS_WAY_MS, type TrackerHost } from './tracker-host.js';
 import { HeartbeatWatch } from './heartbeat.js';
 import { Starts } from './starts.js';
+import { sayInterrupted, sayRetry, sayTerminated } from './tracker-events.js';
 import { InstanceReports, logDestroyed, type ReportView } from './tracker-reports.js';
 
 /** One instance's tracker. `V` is the type of its processor's value, `G` of its progress values. */
@@ -49,10 +50,8 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
   #appended: Record<string, unknown> | undefined;
   #progress: G | undefined;
   #value: V | undefined;
-  /** The last checkpoint of any attempt, or the request's `resumeFrom`. */
   #checkpoint: C | undefined;
-  /** Where the last force-stopped attempt's thread was. */
-  #stack: string | undefined;
+  #stack: string | undefined; // where the last force-stopped attempt's thread was
   /** The current attempt's stall watch (with heartbeatTimeoutMs). */
   #heartbeats: HeartbeatWatch | undefined;
   /** Trace context a submit subscriber put in, sent with every attempt; undefined when none. */
@@ -65,23 +64,12 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
   #released = false;
   /** Stops listening to the caller's signal (shared with the other instances given the same signal). */
   #stopListening: (() => void) | undefined;
+  // What the pool says of an attempt counts only while it is the current one.
   readonly #listener: AttemptListener = {
-    attemptStarted: (attempt) => {
-      if (attempt === this.#attempt) this.#starts.note(attempt);
-    },
-    attemptCheckpoint: (attempt, state) => {
-      if (attempt !== this.#attempt) return;
-      this.#checkpoint = state as C;
-      this.#host.onCheckpoint(this.instanceId, attempt.number, state);
-    },
-    attemptProgress: (attempt, value) => {
-      if (attempt !== this.#attempt) return;
-      this.#progress = value as G;
-      this.#host.onProgress(this.instanceId, attempt.number, value);
-    },
-    attemptEnded: (attempt, exit) => {
-      if (attempt === this.#attempt) this.#onExit(exit);
-    },
+    attemptStarted: (attempt) => attempt === this.#attempt && this.#starts.note(attempt),
+    attemptCheckpoint: (attempt, state) => attempt === this.#attempt && this.#host.onCheckpoint(this.instanceId, attempt.number, (this.#checkpoint = state as C)),
+    attemptProgress: (attempt, value) => attempt === this.#attempt && this.#host.onProgress(this.instanceId, attempt.number, (this.#progress = value as G)),
+    attemptEnded: (attempt, exit) => attempt === this.#attempt && this.#onExit(exit),
   };
 
   constructor(host: TrackerHost, request: AcceptedRequest) {
@@ -103,10 +91,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
     return taskStatusOf(this.#firstStart() !== null, this.#decision);
   }
 
-  /**
-   * The instance's latest checkpoint: the last one any of its attempts made (`ctx.checkpoint`), else the request's
-   * `resumeFrom`; undefined when there is none.
-   */
+  /** The latest checkpoint: the last any attempt made (`ctx.checkpoint`), else the request's `resumeFrom`, else undefined. */
   get checkpoint(): C | undefined {
     return this.#checkpoint;
   }
@@ -215,18 +200,9 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
       return;
     }
     const cause = this.#state.cause;
-    if (channels.interrupt.hasSubscribers) {
-      channels.interrupt.publish({ ...this.#starts.about(this.#attempts), cause: escalationCause(cause) } satisfies InterruptMessage);
-    }
-    const heartbeatTimeoutMs = this.#request.heartbeatTimeoutMs;
-    if (cause === 'timeout') {
-      this.#host.logger.warn({ instanceId: this.instanceId, startTime: this.#startTime, timeoutMs: this.#request.timeoutMs }, 'timeout: instance interrupted');
-    } else if (cause === 'stall') {
-      this.#host.logger.warn({ instanceId: this.instanceId, attempt: this.#attempts, heartbeatTimeoutMs }, 'stalled: no heartbeat within heartbeatTimeoutMs: attempt interrupted');
-    } else {
-      this.#host.logger.info({ instanceId: this.instanceId, stoppedBy: cause }, 'stop requested: instance interrupted');
-    }
-    const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(cause === 'stall' ? heartbeatTimeoutMs : this.#request.timeoutMs);
+    const { timeoutMs, heartbeatTimeoutMs } = this.#request;
+    sayInterrupted(this.#host.logger, () => this.#starts.about(this.#attempts), cause, { startTime: this.#startTime, timeoutMs, heartbeatTimeoutMs });
+    const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(cause === 'stall' ? heartbeatTimeoutMs : timeoutMs);
     if (grace === 0) this.#escalate('grace-expired'); // no grace: terminate now, not a timer tick later
     else this.#graceAfter(Math.ceil(grace));
   }
@@ -258,9 +234,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
   /** The force-stopped attempt's thread is gone (or known stuck): said, with where it was. */
   #onTerminated(exited: boolean, stack: string | undefined): void {
     this.#stack = stack;
-    const cause = escalationCause(this.#state.cause);
-    if (channels.forceStop.hasSubscribers) channels.forceStop.publish({ ...this.#starts.about(this.#attempts), cause, stack } satisfies ForceStopMessage);
-    this.#host.logger.warn({ instanceId: this.instanceId, cause, stack }, 'the instance did not finish after its interrupt: terminating its worker');
+    sayTerminated(this.#host.logger, this.#starts.about(this.#attempts), this.#state.cause, stack);
     this.#onAttemptEnd(exited ? Ending.FORCE_STOPPED : Ending.FORCE_STOP_STUCK, '');
   }
 
@@ -281,24 +255,14 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
 
   #onExit(exit: AttemptExit): void {
     if (this.#state.phase !== Phase.RUNNING) return;
-    switch (exit.kind) {
-      case 'reply':
-        this.#acceptReply(exit.reply);
-        return;
-      case 'terminated':
-        this.#onTerminated(exit.exited, exit.stack);
-        return;
-      case 'died':
-        if (exit.error instanceof WorkerBootError) {
-          this.#onAttemptEnd(Ending.BOOT_FAILED, exit.error.message);
-          return;
-        }
-        this.#host.logger.error({ instanceId: this.instanceId, err: exit.error }, 'the worker died under the attempt');
-        this.#host.metrics.workerDeaths++;
-        // "Name: message", without the [code] Node's own errors add to their text.
-        this.#onAttemptEnd(Ending.WORKER_DIED, exit.error instanceof Error ? `${exit.error.name}: ${exit.error.message}` : textOf(exit.error));
-        return;
-    }
+    if (exit.kind === 'reply') return this.#acceptReply(exit.reply);
+    if (exit.kind === 'terminated') return this.#onTerminated(exit.exited, exit.stack);
+    const { error } = exit;
+    if (error instanceof WorkerBootError) return this.#onAttemptEnd(Ending.BOOT_FAILED, error.message);
+    this.#host.logger.error({ instanceId: this.instanceId, err: error }, 'the worker died under the attempt');
+    this.#host.metrics.workerDeaths++;
+    // "Name: message", without the [code] Node's own errors add to their text.
+    this.#onAttemptEnd(Ending.WORKER_DIED, error instanceof Error ? `${error.name}: ${error.message}` : textOf(error));
   }
 
   #acceptReply(reply: AttemptReply): void {
@@ -330,13 +294,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
       this.#finish(decision);
       return;
     }
-    this.#host.logger.warn(
-      { instanceId: this.instanceId, reason: decision.reason, result: decision.text, currentRetryTimes: this.#attempts },
-      'attempt failed: retrying',
-    );
-    if (channels.retry.hasSubscribers) {
-      channels.retry.publish({ ...this.#starts.about(this.#attempts + 1), reason: decision.attemptReason, result: decision.text } satisfies RetryMessage);
-    }
+    sayRetry(this.#host.logger, this.#starts.about(this.#attempts + 1), decision);
     // A stalled attempt's retry starts undisturbed.
     this.#clearAttemptTimers();
     this.#state = escalate(this.#state, 'retry', { allowForceStop: this.#host.options.allowForceStop, attemptEnded: false }).state;
@@ -386,17 +344,9 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
   }
 
   #view(): ReportView {
-    const request = this.#request;
-    return {
-      instanceId: this.instanceId,
-      jobId: request.jobId,
-      wfInstanceId: request.wfInstanceId,
-      decision: this.#decision,
-      startTime: this.#startTime,
-      endTime: this.#endTime,
-      appended: this.#appended,
-      progress: this.#progress,
-    };
+    const { jobId, wfInstanceId } = this.#request;
+    const { instanceId } = this;
+    return { instanceId, jobId, wfInstanceId, decision: this.#decision, startTime: this.#startTime, endTime: this.#endTime, appended: this.#appended, progress: this.#progress };
   }
 
   #settle(decision: Decision): void {
@@ -440,15 +390,9 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
   }
 
   #clearTimers(): void {
-    this.#heartbeats?.stop();
+    this.#clearAttemptTimers();
     clearTimeout(this.#retryTimer);
-    clearTimeout(this.#graceTimer);
+    this.#retryTimer = undefined;
     this.#clock?.stop();
-    this.#retryTimer = this.#graceTimer = undefined;
   }
-}
-
-/** What the interrupt and force-stop channels say of a cause. */
-function escalationCause(cause: Cause): EscalationCause {
-  return cause === 'stall' ? 'heartbeat' : cause === 'timeout' ? 'timeout' : 'stop';
 }

@@ -119,6 +119,9 @@ describe('npm run demo', () => {
       'user-stop': 'STOPPED STOP_INTERRUPTED 1',
       retry: 'SUCCEED SUCCEEDED 2',
     });
+    // The runaway's stack, captured before its terminate, names its loop in its TypeScript source.
+    const stack = run.stdout.slice(run.stdout.indexOf('where the force-stopped job was (outcome.stack):'));
+    expect(stack.split('\n')[1]).toMatch(/^ {4}at .*benchmarks\/processors\/runaway\.ts:\d+:\d+\)?$/);
     for (const [name, row] of rows) {
       const latency = Number(row['latency ms']);
       expect(Number.isFinite(latency) && latency >= 0, `${name}: latency "${row['latency ms']}"`).toBe(true);

@@ -1,0 +1,44 @@
+// What a tracker says as its instance's attempt is ended from outside or retried: the lifecycle channel messages
+// (behind hasSubscribers) and the log lines of an interrupt, of a force-stopped thread's end, and of a retry.
+import type { Logger } from 'pino';
+import { channels, type EscalationCause, type ForceStopMessage, type InterruptMessage, type RetryMessage } from './channels.js';
+import type { Cause, Decision } from './outcome.js';
+
+/** What every message on the instance channels holds. */
+type About = { instanceId: string; processor: string; attempt: number; time: number };
+
+/** What the interrupt and force-stop channels say of a cause. */
+export function escalationCause(cause: Cause): EscalationCause {
+  return cause === 'stall' ? 'heartbeat' : cause === 'timeout' ? 'timeout' : 'stop';
+}
+
+/** The attempt was interrupted, for `cause`. */
+export function sayInterrupted(
+  logger: Logger,
+  about: () => About,
+  cause: Cause,
+  facts: { readonly startTime: number | null; readonly timeoutMs: number | undefined; readonly heartbeatTimeoutMs: number | undefined },
+): void {
+  if (channels.interrupt.hasSubscribers) channels.interrupt.publish({ ...about(), cause: escalationCause(cause) } satisfies InterruptMessage);
+  const { instanceId, attempt } = about();
+  if (cause === 'timeout') {
+    logger.warn({ instanceId, startTime: facts.startTime, timeoutMs: facts.timeoutMs }, 'timeout: instance interrupted');
+  } else if (cause === 'stall') {
+    logger.warn({ instanceId, attempt, heartbeatTimeoutMs: facts.heartbeatTimeoutMs }, 'stalled: no heartbeat within heartbeatTimeoutMs: attempt interrupted');
+  } else {
+    logger.info({ instanceId, stoppedBy: cause }, 'stop requested: instance interrupted');
+  }
+}
+
+/** The force-stopped attempt's thread is gone (or known stuck): said, with where it was. */
+export function sayTerminated(logger: Logger, about: About, cause: Cause, stack: string | undefined): void {
+  const said = escalationCause(cause);
+  if (channels.forceStop.hasSubscribers) channels.forceStop.publish({ ...about, cause: said, stack } satisfies ForceStopMessage);
+  logger.warn({ instanceId: about.instanceId, cause: said, stack }, 'the instance did not finish after its interrupt: terminating its worker');
+}
+
+/** Attempt `about.attempt - 1` failed as `decision` says, and the next one runs. */
+export function sayRetry(logger: Logger, about: About, decision: Decision): void {
+  logger.warn({ instanceId: about.instanceId, reason: decision.reason, result: decision.text, currentRetryTimes: about.attempt - 1 }, 'attempt failed: retrying');
+  if (channels.retry.hasSubscribers) channels.retry.publish({ ...about, reason: decision.attemptReason, result: decision.text } satisfies RetryMessage);
+}
