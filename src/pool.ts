@@ -100,7 +100,14 @@ export class WorkerPool implements AttemptDriver {
       this.#onLoadOverdue(threadId, load, startedHere, text),
     );
     const verified = new SharedArrayBuffer(Math.max(1, options.preload.length) * Int32Array.BYTES_PER_ELEMENT);
-    const common = { flags: slots.flags.buffer as SharedArrayBuffer, stamps: slots.stamps.buffer as SharedArrayBuffer, preload: options.preload, verified, loadTimeoutMs: options.loadTimeoutMs };
+    const common = {
+      flags: slots.flags.buffer as SharedArrayBuffer,
+      stamps: slots.stamps.buffer as SharedArrayBuffer,
+      consumed: slots.consumed.buffer as SharedArrayBuffer,
+      preload: options.preload,
+      verified,
+      loadTimeoutMs: options.loadTimeoutMs,
+    };
     const workerData: WorkerBootData = slots.heaps === undefined ? common : { ...common, heaps: slots.heaps.buffer as SharedArrayBuffer };
     let dispatch: Dispatcher | undefined;
     this.#piscina = new Piscina<AttemptRequest, AttemptReply>({
@@ -338,6 +345,10 @@ export class WorkerPool implements AttemptDriver {
       this.#dispatch.pump();
     });
     return true;
+  }
+
+  chunksConsumed(attempt: PooledAttempt, count: number): void {
+    if (!attempt.slotFreed) this.#slots.consume(attempt.slot, count);
   }
 
   // --- Overdue imports, broken boots -------------------------------------------------------------------------------

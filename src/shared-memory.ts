@@ -7,6 +7,8 @@
 //   cancelled, or the epoch microseconds its worker started it at.
 // - `heaps` (WorkerBootData, with `recycleWorkers.heapUsedMb` only), one Int32: the used heap (MB, rounded up) the
 //   worker left as it ended the slot's attempt, before it replied.
+// - `consumed` (WorkerBootData), one Int32: the chunks of the slot's stream attempt its caller has consumed (0 as the
+//   slot is armed; the main thread adds to it and notifies it, the worker waits on it for room: workers/stream.ts).
 // Per registry module (the attempt request's `processorIndex` is its index):
 // - `verified` (WorkerBootData), one Int32: MODULE_UNTRIED, or MODULE_VERIFIED once any worker has imported it.
 // One for the runtime:

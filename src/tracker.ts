@@ -16,8 +16,8 @@ import type { AcceptedRequest } from './request.js';
 import { attemptCargo, publishSubmit, readReply } from './attempt-fields.js';
 import { OutcomeStatus, type TaskStatus } from './status.js';
 import { runningStatusOf, taskStatusOf } from './status-views.js';
-import { kCallerAbort, kReportTick, kStart, kStopForClose } from './symbols.js';
-import { defaultGrace, REPLY_ON_ITS_WAY_MS, type TrackerHost } from './tracker-host.js';
+import { kCallerAbort, kConsumed, kReportTick, kStart, kStopForClose } from './symbols.js';
+import { defaultGrace, REPLY_ON_ITS_WAY_MS, type ChunkSink, type TrackerHost } from './tracker-host.js';
 import { Starts } from './starts.js';
 import { InstanceReports, logDestroyed, type ReportView } from './tracker-reports.js';
 
@@ -58,6 +58,10 @@ export class Tracker<V = unknown, G = unknown> {
   #released = false;
   /** Stops listening to the caller's signal (shared with the other instances given the same signal). */
   #stopListening: (() => void) | undefined;
+  /** An instance of runtime.stream(): where its chunks go. */
+  readonly #sink: ChunkSink | undefined;
+  /** Chunks its attempts have handed on: once there is one, no attempt is retried. */
+  #chunks = 0;
   readonly #listener: AttemptListener = {
     attemptStarted: (attempt) => {
       if (attempt === this.#attempt) this.#starts.note(attempt);
@@ -70,11 +74,18 @@ export class Tracker<V = unknown, G = unknown> {
     attemptEnded: (attempt, exit) => {
       if (attempt === this.#attempt) this.#onExit(exit);
     },
+    attemptChunk: (attempt, chunk) => {
+      if (attempt !== this.#attempt || this.#sink === undefined) return;
+      this.#chunks++;
+      this.#sink.chunk(chunk);
+    },
   };
 
-  constructor(host: TrackerHost, request: AcceptedRequest) {
+  /** `sink`: an instance of `runtime.stream()`, whose chunks go there. */
+  constructor(host: TrackerHost, request: AcceptedRequest, sink?: ChunkSink) {
     this.#host = host;
     this.#request = request;
+    this.#sink = sink;
     this.instanceId = request.instanceId;
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve;
@@ -130,6 +141,11 @@ export class Tracker<V = unknown, G = unknown> {
   /** Runtime: `close()` stops this instance, and terminates it after the grace even when force-stop is off. */
   [kStopForClose](): void {
     this.#escalate('close');
+  }
+
+  /** Stream: its caller has consumed `count` more chunks; the current attempt's generator may go on. */
+  [kConsumed](count: number): void {
+    this.#attempt?.chunksConsumed(count);
   }
 
   /** Runtime's report ticker: sends the RUNNING report if one is due. */
@@ -240,7 +256,7 @@ export class Tracker<V = unknown, G = unknown> {
   }
 
   #runAttempt(): void {
-    const { fields, transfer, rescue } = attemptCargo(this.#request, this.#attempts, this.#trace);
+    const { fields, transfer, rescue } = attemptCargo(this.#request, this.#attempts, this.#trace, this.#sink?.highWaterMark);
     this.#attempts++;
     this.#attempt = this.#host.pool.run(fields, this.#listener, transfer, rescue);
   }
@@ -290,6 +306,7 @@ export class Tracker<V = unknown, G = unknown> {
       cause: this.#state.cause,
       retriesLeft: this.#request.maxRetries + 1 - this.#attempts,
       processorName: this.#request.processorName,
+      chunksDelivered: this.#chunks > 0,
     });
     if (!decision.retry) {
       this.#finish(decision);

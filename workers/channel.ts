@@ -1,9 +1,9 @@
 // The worker's side of its channel to the main thread: every message of its attempts (log lines, progress values,
-// starts) travels on a MessageChannel of its own, in batches, named by the attempt's slot and ticket. Lines are
+// starts, a stream's chunks) travels on a MessageChannel of its own, in batches, named by the attempt's slot and ticket. Lines are
 // gathered and posted many at a time; those at levels the runtime would not write never leave the worker; and the
 // worker sends at most `processorLogRate` lines a second (`processorLogBurst` at once), dropping and counting the
 // rest, so that no processor can flood the main thread, whose event loop the timeouts of every instance need.
-import { MessageChannel, parentPort, receiveMessageOnPort, threadId } from 'node:worker_threads';
+import { MessageChannel, parentPort, receiveMessageOnPort, threadId, type MessagePort } from 'node:worker_threads';
 import {
   BATCH_AGE_MS,
   BATCH_LINES,
@@ -14,6 +14,7 @@ import {
   STRAY_ERROR_MESSAGE,
   type AttemptRequest,
   type ChannelMessage,
+  type ChunkCargo,
   type ChannelSettings,
   type StrayErrorMessage,
   type WorkerBatch,
@@ -151,6 +152,17 @@ class Outbox {
     this.flush();
   }
 
+  /** A stream's chunk: posted at once, after the lines before it, with `transfer` (its moved buffers). */
+  chunk(channel: AttemptChannel, cargo: ChunkCargo, transfer: ReadonlyArray<ArrayBuffer | MessagePort> | undefined): void {
+    if (channel.released) {
+      this.#late++;
+      return;
+    }
+    this.#add(channel, performance.now());
+    this.#items.push(Item.CHUNK, cargo);
+    this.#post(channel, false, transfer);
+  }
+
   /** Posts the batch being filled, if it holds anything or has counts to give. */
   flush(): void {
     const owner = this.#owner;
@@ -180,10 +192,10 @@ class Outbox {
   }
 
   // Posts the batch of `owner`, if it has anything to say; what postMessage throws is thrown, the batch kept.
-  #post(owner: AttemptChannel, final: boolean): void {
+  #post(owner: AttemptChannel, final: boolean, transfer?: ReadonlyArray<ArrayBuffer | MessagePort>): void {
     const batch = this.#batchOf(owner, final);
     if (batch === undefined) return;
-    port.postMessage(batch);
+    port.postMessage(batch, transfer);
     this.#sent(owner, batch);
   }
 

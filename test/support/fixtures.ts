@@ -30,4 +30,5 @@ export const processors = {
   slowFail: fixture('slow-fail'),
   sharedWrite: fixture('shared-write'),
   data: fixture('data'),
+  stream: fixture('stream'),
 } as const;
