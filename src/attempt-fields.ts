@@ -1,10 +1,10 @@
 // What crosses to and from an instance's workers: each attempt's fields (those the instance has: a field left out is
 // not copied across), its retry count, trace context and params (moved with the first attempt); and the value of its
-// reply, read back.
+// reply, or of a stream's chunk, read back.
 import type { MessagePort } from 'node:worker_threads';
 import { channels, type SubmitMessage } from './channels.js';
 import type { AttemptFields, Rescue } from './pool-options.js';
-import { AttemptEnd, type AttemptReply } from './messages.js';
+import { AttemptEnd, type AttemptReply, type ChunkCargo } from './messages.js';
 import type { Params } from './params.js';
 import type { AcceptedRequest } from './request.js';
 import { textOf } from './text.js';
@@ -19,8 +19,17 @@ export interface AttemptCargo {
   readonly rescue: Rescue | undefined;
 }
 
-/** The fields of attempt `number` (0 for the first) of the instance `request`, resuming from `resumeFrom`. */
-export function attemptCargo(request: AcceptedRequest, number: number, trace: Record<string, string> | undefined, resumeFrom: unknown): AttemptCargo {
+/**
+ * The fields of attempt `number` (0 for the first) of the instance `request`, resuming from `resumeFrom`;
+ * `highWaterMark` for an instance of `runtime.stream()` only.
+ */
+export function attemptCargo(
+  request: AcceptedRequest,
+  number: number,
+  trace: Record<string, string> | undefined,
+  resumeFrom: unknown,
+  highWaterMark?: number,
+): AttemptCargo {
   const fields: MutableFields = { processorIndex: request.processorIndex, instanceId: request.instanceId };
   // Fields at their default (0), and those the instance does not have, are left out: each key is copied to the worker
   // on every attempt.
@@ -31,6 +40,7 @@ export function attemptCargo(request: AcceptedRequest, number: number, trace: Re
   if (trace !== undefined) fields.trace = trace;
   if (resumeFrom !== undefined) fields.resumeFrom = resumeFrom;
   if (channels.start.hasSubscribers) fields.announce = true;
+  if (highWaterMark !== undefined) fields.highWaterMark = highWaterMark;
   // Moved params go with the first attempt; an instance with retries holds them in shared memory instead.
   const taken = request.params.take();
   putParams(fields, taken.params);
@@ -80,9 +90,13 @@ export function readReply(reply: AttemptReply, keepValue: boolean): { end: Attem
   const text = reply.msg ?? '';
   if (reply.end !== AttemptEnd.SUCCEEDED || !keepValue) return { end: reply.end, text, value: undefined };
   try {
-    const value = reply.valueBytes === undefined ? reply.value : readValue(reply.valueBytes, reply.moved, reply.sharedViews);
-    return { end: reply.end, text, value };
+    return { end: reply.end, text, value: readCargo(reply) };
   } catch (error) {
     return { end: AttemptEnd.VALUE_NOT_CLONEABLE, text: textOf(error instanceof Error ? error.message : error), value: undefined };
   }
+}
+
+/** A value as it crossed (a reply's, a chunk's), read back: throws when it cannot be. */
+export function readCargo(cargo: ChunkCargo): unknown {
+  return cargo.valueBytes === undefined ? cargo.value : readValue(cargo.valueBytes, cargo.moved, cargo.sharedViews);
 }

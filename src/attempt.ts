@@ -1,8 +1,8 @@
 // The one handle between a tracker and the pool: an attempt of an instance, which the tracker can interrupt, cancel
-// or terminate, and whose start, progress and end it hears of. Dispatch slots, tickets and shared memory stay behind
+// or terminate, and whose start, progress, chunks and end it hears of. Dispatch slots, tickets and shared memory stay behind
 // it, in the pool; the class here is the pool's record of an attempt, and only the pool reads its fields.
 import type { MessagePort } from 'node:worker_threads';
-import type { AttemptReply, AttemptRequest } from './messages.js';
+import type { AttemptReply, AttemptRequest, ChunkCargo } from './messages.js';
 
 /** How an attempt ended. */
 export type AttemptExit =
@@ -26,6 +26,8 @@ export interface AttemptListener {
   attemptCheckpoint(attempt: Attempt, state: unknown): void;
   /** How it ended: heard once, after everything it posted before; never once `cancel()` has returned true. */
   attemptEnded(attempt: Attempt, exit: AttemptExit): void;
+  /** A chunk its stream processor yielded, in order with its log lines and progress values. */
+  attemptChunk(attempt: Attempt, chunk: ChunkCargo): void;
 }
 
 /** An attempt handed to the pool. */
@@ -53,6 +55,8 @@ export interface Attempt {
    * and `terminate()` returns false.
    */
   terminate(): boolean;
+  /** Its caller has consumed `count` more of its stream's chunks: a generator waiting for room goes on. */
+  chunksConsumed(count: number): void;
 }
 
 /** What the pool does for an attempt's handle. */
@@ -63,6 +67,7 @@ export interface AttemptDriver {
   interrupt(attempt: PooledAttempt): void;
   cancel(attempt: PooledAttempt): boolean;
   terminate(attempt: PooledAttempt): boolean;
+  chunksConsumed(attempt: PooledAttempt, count: number): void;
 }
 
 /** Where an attempt is. */
@@ -142,5 +147,9 @@ export class PooledAttempt implements Attempt {
 
   terminate(): boolean {
     return this.#driver.terminate(this);
+  }
+
+  chunksConsumed(count: number): void {
+    this.#driver.chunksConsumed(this, count);
   }
 }

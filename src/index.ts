@@ -11,12 +11,17 @@ export {
   type ValueOf,
   type ProgressOf,
   type CheckpointOf,
+  type ChunkOf,
+  type RunName,
+  type StreamName,
 } from './runtime.js';
 export { Tracker } from './tracker.js';
 export type { Outcome, StoppedBy } from './outcome.js';
 export type { MapResults } from './map.js';
 export type { MapItems, MapSettled, MapProgress } from './map-types.js';
 export type { MapOptions } from './map-options.js';
+export type { StreamResults } from './stream.js';
+export type { StreamOptions } from './stream-options.js';
 export { defaultOptions, type TaskRuntimeOptions, type ProcessorLogLine, type ProgressEvent, type CheckpointEvent, type RecycleWorkers } from './options.js';
 export { move } from './move.js';
 export type { MetricsSnapshot, ProcessorMetrics, Distribution } from './metrics.js';

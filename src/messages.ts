@@ -56,6 +56,8 @@ export interface WorkerBootData {
    * rounded up) as it ends an attempt in that slot, before it replies.
    */
   readonly heaps?: SharedArrayBuffer;
+  /** One Int32 per dispatch slot: the chunks of the slot's stream attempt its caller has consumed (see AttemptRequest.highWaterMark). */
+  readonly consumed: SharedArrayBuffer;
 }
 
 /** One attempt of one instance, as posted to a worker. Fields the instance does not have are left out. */
@@ -83,6 +85,11 @@ export interface AttemptRequest {
   readonly resumeFrom?: unknown;
   /** Set when someone listens for starts: the worker posts a StartedMessage as the attempt starts. */
   readonly announce?: true;
+  /**
+   * Set for an instance of `runtime.stream()` only: its processor must be a stream processor, and its generator is
+   * not resumed while this many of its chunks are not consumed (the slot's `consumed` word).
+   */
+  readonly highWaterMark?: number;
 }
 
 /** How an attempt ended, seen from inside the worker. */
@@ -101,6 +108,8 @@ export const AttemptEnd = Object.freeze({
   VALUE_NOT_CLONEABLE: 5,
   /** Not run: the attempt was cancelled before its worker started it. */
   CANCELLED: 6,
+  /** Not run: a stream processor asked for by `run()`, or the other way round; `msg` is the processor's kind. */
+  WRONG_KIND: 7,
 } as const);
 export type AttemptEnd = (typeof AttemptEnd)[keyof typeof AttemptEnd];
 
@@ -143,7 +152,12 @@ export const Item = Object.freeze({
   STARTED: 5,
   /** A checkpoint (`ctx.checkpoint`): CHECKPOINT, then the state (its moved buffers transferred with the batch). */
   CHECKPOINT: 6,
+  /** A stream's chunk: CHUNK, then its ChunkCargo (posted at once, its moved buffers transferred with the batch). */
+  CHUNK: 7,
 } as const);
+
+/** A chunk as it crosses, in the fields a reply's value travels in: as it is, or written by ValueWriter with what it moves. */
+export type ChunkCargo = Pick<AttemptReply, 'value' | 'valueBytes' | 'moved' | 'sharedViews'>;
 
 /**
  * The first message a worker posts on its parentPort: its channel's port, transferred. Every message of its attempts

@@ -88,6 +88,8 @@ export interface AttemptFacts {
   readonly retriesLeft: number;
   /** The processor's registry name, for the text of a load failure. */
   readonly processorName: string;
+  /** Its stream has handed a chunk to the main thread (this attempt or one before): it is never retried. */
+  readonly chunksDelivered: boolean;
 }
 
 /** What an attempt's end means. */
@@ -156,6 +158,13 @@ export function decideOutcome(facts: AttemptFacts): Decision {
       reason = OutcomeReason.VALUE_NOT_CLONEABLE;
       text = `processor "${facts.processorName}" returned a value that cannot be cloned: ${facts.text}`;
       break;
+    case Ending.WRONG_KIND:
+      // Its kind is its module's: the same on every attempt. The worker's text is the kind it found.
+      reason = OutcomeReason.PROCESSOR_KIND_MISMATCH;
+      text = facts.text === 'stream'
+        ? `processor "${facts.processorName}" is a stream processor (an async generator function): run it with runtime.stream()`
+        : `processor "${facts.processorName}" is not a stream processor (an async generator function): run it with runtime.run(), submit() or map()`;
+      break;
     case Ending.BOOT_FAILED:
       // Every worker fails the same way: nothing to retry on.
       reason = OutcomeReason.WORKER_BOOT_FAILED;
@@ -187,8 +196,9 @@ export function decideOutcome(facts: AttemptFacts): Decision {
     }
   }
   const succeeded = ending === Ending.SUCCEEDED;
-  // Nothing is retried once a timeout or a stop has come, nor after the last attempt; a stall is the attempt's own.
-  const retry = retryable && (cause === 'none' || cause === 'stall') && facts.retriesLeft > 0;
+  // Nothing is retried once a timeout or a stop has come, nor after the last attempt, nor once a stream has delivered a
+  // chunk (its chunks reach the caller at most once); a stall is the attempt's own.
+  const retry = retryable && (cause === 'none' || cause === 'stall') && facts.retriesLeft > 0 && !facts.chunksDelivered;
   if (isStop(cause)) {
     return { status: OutcomeStatus.STOPPED, reason: STOP_REASONS.has(reason) ? reason : OutcomeReason.STOPPED, text, retry, succeeded, attemptReason: reason, stoppedBy: cause };
   }

@@ -73,6 +73,7 @@ export class WorkerPool implements AttemptDriver {
       flags: slots.flags.buffer as SharedArrayBuffer,
       stamps: slots.stamps.buffer as SharedArrayBuffer,
       beats: slots.beats.buffer as SharedArrayBuffer,
+      consumed: slots.consumed.buffer as SharedArrayBuffer,
       preload: options.preload,
       verified,
       loadTimeoutMs: options.loadTimeoutMs,
@@ -324,6 +325,10 @@ export class WorkerPool implements AttemptDriver {
       this.#dispatch.pump();
     });
     return true;
+  }
+
+  chunksConsumed(attempt: PooledAttempt, count: number): void {
+    if (!attempt.slotFreed) this.#slots.consume(attempt.slot, count);
   }
 
   // --- Overdue imports, broken boots -------------------------------------------------------------------------------

@@ -97,14 +97,22 @@ const REQUEST_KEYS = keySet({ ...RUN_OPTION_FIELDS, processor: true, jobParams: 
  * `jobParams` (run()'s own arguments, which would override them). Throws an `InvalidRequestError` naming the key.
  */
 export function checkRunOptions(options: unknown): void {
+  checkCallOptions('run()', options, RUN_OPTION_KEYS);
+}
+
+/**
+ * Checks the options of `call` (`run()`, `stream()`), which takes a processor and its params as arguments: an object
+ * (or undefined) with no key but `known`. Throws an `InvalidRequestError` naming the key.
+ */
+export function checkCallOptions(call: string, options: unknown, known: ReadonlySet<string>): void {
   if (options === undefined) return;
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidRequestError('options', `run()'s options must be an object, got ${describeValue(options)}`);
+    throw new InvalidRequestError('options', `${call}'s options must be an object, got ${describeValue(options)}`);
   }
-  const key = listUnknown(options, RUN_OPTION_KEYS);
+  const key = listUnknown(options, known);
   if (key === undefined) return;
-  if (key === 'processor' || key === 'jobParams') throw new InvalidRequestError(key, 'is an argument of run(), not one of its options');
-  throw new InvalidRequestError(key, `unknown option of run()${didYouMean(key, RUN_OPTION_KEYS)}`);
+  if (key === 'processor' || key === 'jobParams') throw new InvalidRequestError(key, `is an argument of ${call}, not one of its options`);
+  throw new InvalidRequestError(key, `unknown option of ${call}${didYouMean(key, known)}`);
 }
 
 /** The first key of `value` not in `known`; a trap or getter that throws while the keys are listed gets a typed error. */

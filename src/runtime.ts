@@ -2,7 +2,7 @@
 // of live trackers and its admission limit, the queue of instances waiting for a slot, the worker pool, the report
 // sender and the processor log — and close().
 import type { Logger } from 'pino';
-import type { Processor } from '../workers/processor.js';
+import type { Processor, StreamProcessor } from '../workers/processor.js';
 import { checkDeadline } from './checks.js';
 import { AdmissionLimitError, DuplicateInstanceError, InstanceError, RuntimeClosedError, describeValue } from './errors.js';
 import { keySet, refuseUnknownOptions } from './keys.js';
@@ -18,34 +18,49 @@ import { resolveRegistry, type ProcessorRegistry } from './registry.js';
 import { ReportSender, type ReportCounters } from './report-sender.js';
 import { acceptRequest, checkRunOptions, type SubmitRequest } from './request.js';
 import { OutcomeStatus } from './status.js';
+import { StreamResults } from './stream.js';
+import type { StreamOptions } from './stream-options.js';
 import { kCallerAbort, kListenMetrics, kReportTick, kStart, kStopForClose } from './symbols.js';
 import { Tracker } from './tracker.js';
-import type { TrackerHost } from './tracker-host.js';
+import type { ChunkSink, TrackerHost } from './tracker-host.js';
 import { WorkerChannels } from './worker-channel.js';
 
 /** The type of a processor module, as `typeof import('./processor.js')`: its default export is a processor. */
 export interface ProcessorModule {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly default: Processor<any, any, any, any>;
+  readonly default: Processor<any, any, any, any> | StreamProcessor<any, any, any, any>;
 }
 
 /** The types of a registry: processor name → the type of its module. */
 export type ProcessorModules = Record<string, ProcessorModule>;
 
 /** What the processor of a module takes as `jobParams`. */
-export type ParamsOf<M> = M extends { readonly default: Processor<infer P, infer _V, infer _G, infer _C> } ? P : unknown;
-/** What the processor of a module returns as its `value`. */
-export type ValueOf<M> = M extends { readonly default: Processor<infer _P, infer V, infer _G, infer _C> } ? V : unknown;
+export type ParamsOf<M> = M extends { readonly default: Processor<infer P, infer _V, infer _G, infer _C> } ? P
+  : M extends { readonly default: StreamProcessor<infer P, infer _C, infer _V, infer _G> } ? P : unknown;
+/** What the processor of a module returns as its `value` (a stream processor: its generator's return value). */
+export type ValueOf<M> = M extends { readonly default: Processor<infer _P, infer V, infer _G, infer _C> } ? V
+  : M extends { readonly default: StreamProcessor<infer _P, infer _C, infer V, infer _G> } ? V : unknown;
 /** What the processor of a module reports as its progress. */
-export type ProgressOf<M> = M extends { readonly default: Processor<infer _P, infer _V, infer G, infer _C> } ? G : unknown;
+export type ProgressOf<M> = M extends { readonly default: Processor<infer _P, infer _V, infer G, infer _C> } ? G
+  : M extends { readonly default: StreamProcessor<infer _P, infer _C, infer _V, infer G> } ? G : unknown;
 /** What the processor of a module keeps as its checkpoints (`ctx.checkpoint`). */
 export type CheckpointOf<M> = M extends { readonly default: Processor<infer _P, infer _V, infer _G, infer C> } ? C : unknown;
+/** What the stream processor of a module yields as its chunks. */
+export type ChunkOf<M> = M extends { readonly default: StreamProcessor<infer _P, infer C, infer _V, infer _G> } ? C : unknown;
+
+/** The names of a registry's processors that `submit()`, `run()` and `map()` take: all but its stream processors. */
+export type RunName<M> = { [K in keyof M & string]: M[K] extends { readonly default: { readonly kind: 'stream' } } ? never : K }[keyof M & string];
+/** The names of a registry's processors that `stream()` takes: all but those known not to be stream processors. */
+export type StreamName<M> = { [K in keyof M & string]: M[K] extends { readonly default: { readonly kind: 'run' } } ? never : K }[keyof M & string];
 
 /** `runtime.run()`'s options: the rest of a submit request. */
 export type RunOptions = Omit<SubmitRequest, 'processor' | 'jobParams'>;
 
-/** run()'s arguments after the processor's name: `jobParams` may be left out only when the processor takes none. */
-export type RunArguments<P> = undefined extends P ? [jobParams?: P, options?: RunOptions] : [jobParams: P, options?: RunOptions];
+/**
+ * run()'s arguments after the processor's name (stream()'s with `O`): `jobParams` may be left out only when the
+ * processor takes none.
+ */
+export type RunArguments<P, O = RunOptions> = undefined extends P ? [jobParams?: P, options?: O] : [jobParams: P, options?: O];
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyTracker = Tracker<any, any, any>;
@@ -73,7 +88,7 @@ const CLOSE_OPTION_KEYS = keySet({ reportDeadlineMs: true } satisfies Record<key
  * its module): `new TaskRuntime<{ hash: typeof import('./hash.js') }>(…)` makes `run('hash', params)` check
  * `params` and resolve with the processor's value type.
  */
-export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly default: Processor }>> {
+export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly default: Processor | StreamProcessor }>> {
   readonly #options: ResolvedOptions;
   readonly #registry: ProcessorRegistry;
   readonly #logger: Logger;
@@ -161,10 +176,15 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    * Accepts one instance and returns its tracker at once; the instance runs when a worker is free.
    * Throws a `TaskTrackerError` subclass, and builds nothing, when the request is refused.
    */
-  submit<K extends keyof M & string>(request: SubmitRequest<K, ParamsOf<M[K]>>): Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>> {
+  submit<K extends RunName<M>>(request: SubmitRequest<K, ParamsOf<M[K]>>): Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>> {
+    return this.#submit(request, undefined) as Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>>;
+  }
+
+  // submit(), and stream() with its sink.
+  #submit(request: SubmitRequest, sink: ChunkSink | undefined): AnyTracker {
     if (this.#closing !== undefined) throw new RuntimeClosedError();
     const accepted = acceptRequest(request, this.#registry, this.#options.maxParamsBytes, this.#admit, this.#options.heartbeatTimeoutMs);
-    const tracker = new Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>>(this.#host, accepted);
+    const tracker: AnyTracker = new Tracker(this.#host, accepted, sink);
     this.#live.set(tracker.instanceId, tracker);
     this.#submitted++;
     if (accepted.signal?.aborted === true) {
@@ -185,7 +205,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    * with the submit's own refusal (a `TaskTrackerError`) when the request is refused. `options` is the rest of a
    * submit request (`timeoutMs`, `maxRetries`, `instanceId`, `signal`, …).
    */
-  run<K extends keyof M & string>(processor: K, ...args: RunArguments<ParamsOf<M[K]>>): Promise<ValueOf<M[K]>> {
+  run<K extends RunName<M>>(processor: K, ...args: RunArguments<ParamsOf<M[K]>>): Promise<ValueOf<M[K]>> {
     const [jobParams, options] = args;
     let tracker: Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>>;
     try {
@@ -210,12 +230,28 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    * `options` also takes the request fields each instance gets (`timeoutMs`, `maxRetries`, `signal`, …). Throws an
    * `InvalidRequestError` at once for items that are not iterable or options that are wrong; see docs/api.md.
    */
-  map<K extends keyof M & string>(processor: K, items: MapItems<ParamsOf<M[K]>>, options: MapOptions & { readonly settle: true }): MapResults<MapSettled<ValueOf<M[K]>>>;
-  map<K extends keyof M & string>(processor: K, items: MapItems<ParamsOf<M[K]>>, options?: MapOptions & { readonly settle?: false }): MapResults<ValueOf<M[K]>>;
-  map<K extends keyof M & string>(processor: K, items: MapItems<ParamsOf<M[K]>>, options?: MapOptions): MapResults<ValueOf<M[K]> | MapSettled<ValueOf<M[K]>>>;
+  map<K extends RunName<M>>(processor: K, items: MapItems<ParamsOf<M[K]>>, options: MapOptions & { readonly settle: true }): MapResults<MapSettled<ValueOf<M[K]>>>;
+  map<K extends RunName<M>>(processor: K, items: MapItems<ParamsOf<M[K]>>, options?: MapOptions & { readonly settle?: false }): MapResults<ValueOf<M[K]>>;
+  map<K extends RunName<M>>(processor: K, items: MapItems<ParamsOf<M[K]>>, options?: MapOptions): MapResults<ValueOf<M[K]> | MapSettled<ValueOf<M[K]>>>;
   map(processor: string, items: MapItems<unknown>, options?: MapOptions): MapResults<unknown> {
     return new MapResults(this as unknown as TaskRuntime, processor, items, options);
   }
+
+  /**
+   * Submits one instance of a stream processor (an async generator function) and returns an async iterable of the
+   * chunks it yields, in order, with its `tracker` and its outcome (`done`, whose `value` is the generator's return
+   * value). The generator is not resumed while `options.highWaterMark` (default 16) of its chunks are not consumed by
+   * the loop. Leaving the loop stops the instance; an instance that does not succeed makes the loop throw its
+   * `InstanceError` after the chunks that reached this thread. A stream that has delivered a chunk is never retried.
+   * `options` are run()'s and `highWaterMark`; a refused request throws at once, as `submit()` does. See docs/api.md.
+   */
+  stream<K extends StreamName<M>>(processor: K, ...args: RunArguments<ParamsOf<M[K]>, StreamOptions>): StreamResults<ChunkOf<M[K]>, ValueOf<M[K]>, ProgressOf<M[K]>> {
+    const [jobParams, options] = args;
+    return new StreamResults(processor, jobParams, options, this.#submitStream);
+  }
+
+  // Made once: every stream() passes it.
+  readonly #submitStream = (request: SubmitRequest, sink: ChunkSink): AnyTracker => this.#submit(request, sink);
 
   // Made once: submit() passes it on every call.
   readonly #admit = (instanceId: string): void => {

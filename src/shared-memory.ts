@@ -10,6 +10,8 @@
 //   has moved: a heartbeat is one Atomics.add, no message.
 // - `heaps` (WorkerBootData, with `recycleWorkers.heapUsedMb` only), one Int32: the used heap (MB, rounded up) the
 //   worker left as it ended the slot's attempt, before it replied.
+// - `consumed` (WorkerBootData), one Int32: the chunks of the slot's stream attempt its caller has consumed (0 as the
+//   slot is armed; the main thread adds to it and notifies it, the worker waits on it for room: workers/stream.ts).
 // Per registry module (the attempt request's `processorIndex` is its index):
 // - `verified` (WorkerBootData), one Int32: MODULE_UNTRIED, or MODULE_VERIFIED once any worker has imported it.
 // One for the runtime:

@@ -1,6 +1,6 @@
 // The dispatch slots' shared memory, the pool's alone on the main thread: per slot, a flags word (interrupted, ended)
 // and a stamp that says whether the slot's attempt is waiting (its ticket), cancelled (0) or started (the epoch µs
-// it did); with recycleWorkers.heapUsedMb, the heap its worker left. An attempt is started only by its worker, which
+// it did); with recycleWorkers.heapUsedMb, the heap its worker left; the chunks of its stream its caller consumed. An attempt is started only by its worker, which
 // takes the ticket (a compare-and-swap) and leaves its start time in its place; the main thread cancels an attempt
 // that has not started the same way, and it then never runs.
 import { epochNow } from './channels.js';
@@ -15,6 +15,8 @@ export class SharedSlots {
   readonly beats: Int32Array;
   /** Where workers leave their used heap (MB) as an attempt ends, per slot: with recycle.heapUsedMb only. */
   readonly heaps: Int32Array | undefined;
+  /** The chunks of each slot's stream attempt its caller has consumed. */
+  readonly consumed: Int32Array;
   readonly #free: number[];
   #nextTicket = 0;
 
@@ -23,6 +25,7 @@ export class SharedSlots {
     this.stamps = new BigInt64Array(new SharedArrayBuffer(count * BigInt64Array.BYTES_PER_ELEMENT));
     this.beats = new Int32Array(new SharedArrayBuffer(count * Int32Array.BYTES_PER_ELEMENT));
     this.heaps = withHeaps ? new Int32Array(new SharedArrayBuffer(count * Int32Array.BYTES_PER_ELEMENT)) : undefined;
+    this.consumed = new Int32Array(new SharedArrayBuffer(count * Int32Array.BYTES_PER_ELEMENT));
     this.#free = Array.from({ length: count }, (_, slot) => count - 1 - slot);
   }
 
@@ -44,6 +47,7 @@ export class SharedSlots {
     Atomics.store(this.beats, slot, 0);
     // A heap left by an earlier attempt in this slot is not this one's worker's.
     if (this.heaps !== undefined) Atomics.store(this.heaps, slot, 0);
+    Atomics.store(this.consumed, slot, 0);
     return slot;
   }
 
@@ -93,6 +97,12 @@ export class SharedSlots {
   /** The heartbeats of the slot's attempt so far. */
   beatsOf(slot: number): number {
     return Atomics.load(this.beats, slot);
+  }
+
+  /** The caller has consumed `count` more chunks of the slot's stream: its generator, waiting for room, may go on. */
+  consume(slot: number, count: number): void {
+    Atomics.add(this.consumed, slot, count);
+    Atomics.notify(this.consumed, slot);
   }
 
   /** The heap (MB) the worker of the slot's last attempt left, 0 when unknown. */

@@ -67,6 +67,11 @@ export const OutcomeReason = Object.freeze({
   STOPPED_BEFORE_START: 'STOPPED_BEFORE_START',
   /** Stopped while running, and the processor finished on its own after the stop. */
   STOPPED: 'STOPPED',
+  /**
+   * A stream processor (an async generator function) run by `submit()`, `run()` or `map()`, or a processor that is
+   * none run by `runtime.stream()`: it never ran, and `result` names the call to use.
+   */
+  PROCESSOR_KIND_MISMATCH: 'PROCESSOR_KIND_MISMATCH',
 } as const);
 export type OutcomeReason = (typeof OutcomeReason)[keyof typeof OutcomeReason];
 

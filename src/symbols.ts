@@ -9,5 +9,7 @@ export const kStopForClose = Symbol('stopForClose');
 export const kReportTick = Symbol('reportTick');
 /** Runtime → tracker: the request's signal has aborted. */
 export const kCallerAbort = Symbol('callerAbort');
+/** Stream → tracker: the caller has consumed chunks of the instance's stream. */
+export const kConsumed = Symbol('consumed');
 /** Prometheus → runtime: listens to each wait and run sample the metrics record. */
 export const kListenMetrics = Symbol('listenMetrics');

@@ -3,6 +3,7 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { Attempt, AttemptListener } from './attempt.js';
+import type { ChunkCargo } from './messages.js';
 import type { Metrics } from './metrics.js';
 import type { AttemptFields, Rescue } from './pool-options.js';
 import type { ReportHost } from './tracker-reports.js';
@@ -29,6 +30,14 @@ export interface TrackerHost extends ReportHost {
   readonly metrics: Metrics;
   /** The tracker is destroyed: forget it. */
   forget(tracker: { readonly instanceId: string }): void;
+}
+
+/** Where the chunks of an instance of `runtime.stream()` go (its results), and how far its generator may run ahead. */
+export interface ChunkSink {
+  /** The most chunks its generator yields that its caller has not consumed. */
+  readonly highWaterMark: number;
+  /** A chunk of its current attempt, in order. */
+  chunk(cargo: ChunkCargo): void;
 }
 
 /**

@@ -16,8 +16,8 @@ import type { AcceptedRequest } from './request.js';
 import { attemptCargo, publishSubmit, readReply } from './attempt-fields.js';
 import { OutcomeStatus, type TaskStatus } from './status.js';
 import { runningStatusOf, taskStatusOf } from './status-views.js';
-import { kCallerAbort, kReportTick, kStart, kStopForClose } from './symbols.js';
-import { defaultGrace, REPLY_ON_ITS_WAY_MS, type TrackerHost } from './tracker-host.js';
+import { kCallerAbort, kConsumed, kReportTick, kStart, kStopForClose } from './symbols.js';
+import { defaultGrace, REPLY_ON_ITS_WAY_MS, type ChunkSink, type TrackerHost } from './tracker-host.js';
 import { HeartbeatWatch } from './heartbeat.js';
 import { Starts } from './starts.js';
 import { sayInterrupted, sayRetry, sayTerminated } from './tracker-events.js';
@@ -64,17 +64,26 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
   #released = false;
   /** Stops listening to the caller's signal (shared with the other instances given the same signal). */
   #stopListening: (() => void) | undefined;
+  readonly #sink: ChunkSink | undefined; // an instance of runtime.stream(): where its chunks go
+  #chunks = 0; // chunks its attempts have handed on: once there is one, no attempt is retried
   // What the pool says of an attempt counts only while it is the current one.
   readonly #listener: AttemptListener = {
     attemptStarted: (attempt) => attempt === this.#attempt && this.#starts.note(attempt),
     attemptCheckpoint: (attempt, state) => attempt === this.#attempt && this.#host.onCheckpoint(this.instanceId, attempt.number, (this.#checkpoint = state as C)),
     attemptProgress: (attempt, value) => attempt === this.#attempt && this.#host.onProgress(this.instanceId, attempt.number, (this.#progress = value as G)),
     attemptEnded: (attempt, exit) => attempt === this.#attempt && this.#onExit(exit),
+    attemptChunk: (attempt, chunk) => {
+      if (attempt !== this.#attempt || this.#sink === undefined) return;
+      this.#chunks++;
+      this.#sink.chunk(chunk);
+    },
   };
 
-  constructor(host: TrackerHost, request: AcceptedRequest) {
+  /** `sink`: an instance of `runtime.stream()`, whose chunks go there. */
+  constructor(host: TrackerHost, request: AcceptedRequest, sink?: ChunkSink) {
     this.#host = host;
     this.#request = request;
+    this.#sink = sink;
     this.instanceId = request.instanceId;
     this.done = new Promise((resolve) => {
       this.#resolveDone = resolve;
@@ -136,6 +145,11 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
   /** Runtime: `close()` stops this instance, and terminates it after the grace even when force-stop is off. */
   [kStopForClose](): void {
     this.#escalate('close');
+  }
+
+  /** Stream: its caller has consumed `count` more chunks; the current attempt's generator may go on. */
+  [kConsumed](count: number): void {
+    this.#attempt?.chunksConsumed(count);
   }
 
   /** Runtime's report ticker: sends the RUNNING report if one is due. */
@@ -246,7 +260,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
   }
 
   #runAttempt(): void {
-    const { fields, transfer, rescue } = attemptCargo(this.#request, this.#attempts, this.#trace, this.#checkpoint);
+    const { fields, transfer, rescue } = attemptCargo(this.#request, this.#attempts, this.#trace, this.#checkpoint, this.#sink?.highWaterMark);
     this.#attempts++;
     const attempt = (this.#attempt = this.#host.pool.run(fields, this.#listener, transfer, rescue));
     const heartbeatTimeoutMs = this.#request.heartbeatTimeoutMs;
@@ -289,6 +303,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
       cause: this.#state.cause,
       retriesLeft: this.#request.maxRetries + 1 - this.#attempts,
       processorName: this.#request.processorName,
+      chunksDelivered: this.#chunks > 0,
     });
     if (!decision.retry) {
       this.#finish(decision);

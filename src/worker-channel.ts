@@ -1,5 +1,5 @@
 // The main thread's side of the workers' channels (workers/channel.ts): each worker's attempts post their log lines,
-// progress values and starts there, in batches named by the attempt's slot and ticket. Batches wait in one queue and
+// progress values, starts and a stream's chunks there, in batches named by the attempt's slot and ticket. Batches wait in one queue and
 // are taken in a slice at a time (SLICE_MS, then the event loop turns), so that however much the workers say, the
 // timers of every instance fire on time; a batch is handed to the tracker of the attempt that posted it only while
 // that attempt is its current one (a finished attempt's are dropped and counted). Before an attempt's end is taken,
@@ -19,6 +19,7 @@ import {
   STRAY_ERROR_MESSAGE,
   TAG_PREFIX,
   type ChannelSettings,
+  type ChunkCargo,
   type StrayErrorMessage,
   type WorkerBatch,
 } from './messages.js';
@@ -322,6 +323,10 @@ export class WorkerChannels {
         else if (code === Item.PROGRESS) attempt.listener.attemptProgress(attempt, items[at + 1]);
         else if (code === Item.CHECKPOINT) attempt.listener.attemptCheckpoint(attempt, items[at + 1]);
         else if (typeof items[at + 1] === 'number') attempt.listener.attemptStarted(attempt);
+      } else if (code === Item.CHUNK && typeof items[at + 1] === 'object' && items[at + 1] !== null) {
+        entry.at += 2;
+        if (attempt === undefined) late++;
+        else attempt.listener.attemptChunk(attempt, items[at + 1] as ChunkCargo);
       } else {
         const level = typeof code === 'number' ? LOG_LEVELS[code] : undefined;
         const msg = items[at + 1];

@@ -1,5 +1,5 @@
-// The reference in docs/api.md keeps up with the code: every option with a default and every error class the
-// package exports is named there, so a new one left undocumented fails here. And the README stays short.
+// The reference in docs/api.md keeps up with the code: every option with a default, every option of stream() and
+// every error class the package exports is named there, so a new one left undocumented fails here. And the README stays short.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as main from 'light-task-tracker';
@@ -7,6 +7,7 @@ import * as bullmq from 'light-task-tracker/bullmq';
 import * as otel from 'light-task-tracker/otel';
 import * as prometheus from 'light-task-tracker/prometheus';
 import { resolveOptions } from '../dist/src/resolve-options.js';
+import { STREAM_OPTION_KEYS } from '../dist/src/stream-options.js';
 import { fixture } from './support/fixtures.js';
 
 const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), 'utf8');
@@ -38,6 +39,11 @@ describe('docs/api.md', () => {
     const keys = Object.keys(resolveOptions({ processors: { succeed: fixture('succeed') } }));
     expect(keys.length).toBeGreaterThan(Object.keys(main.defaultOptions).length);
     expect(keys.filter((key) => !documents(api, key))).toEqual([]);
+  });
+
+  it('names every option stream() takes', () => {
+    expect(STREAM_OPTION_KEYS.has('highWaterMark')).toBe(true);
+    expect([...STREAM_OPTION_KEYS].filter((key) => !documents(api, key))).toEqual([]);
   });
 
   it('names every error class exported by the main, bullmq, otel and prometheus entries', () => {

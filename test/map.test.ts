@@ -18,6 +18,7 @@ import {
   type MapSettled,
   type TaskRuntimeOptions,
 } from 'light-task-tracker';
+import { drain } from './support/drain.js';
 import { fixture, processors } from './support/fixtures.js';
 import { useRuntimes, type TestRuntime } from './support/runtime.js';
 
@@ -71,17 +72,6 @@ function gate(): { readonly buffer: SharedArrayBuffer; open(): void } {
       Atomics.notify(flag, 0);
     },
   };
-}
-
-/** Everything the iteration yields, and what it throws (undefined when it ends). */
-async function drain<T>(results: AsyncIterable<T>): Promise<{ values: T[]; error: unknown }> {
-  const values: T[] = [];
-  try {
-    for await (const value of results) values.push(value);
-    return { values, error: undefined };
-  } catch (error) {
-    return { values, error };
-  }
 }
 
 /** An endless source of items that counts its pulls and records, at each, the map's progress before it. */

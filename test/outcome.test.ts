@@ -4,13 +4,25 @@ import { describe, expect, it } from 'vitest';
 import { OutcomeReason as R, OutcomeStatus as S, SystemResult as T } from 'light-task-tracker';
 import { decideOutcome, Ending as E, type AttemptFacts, type Cause, type Decision, type StoppedBy } from '../dist/src/outcome.js';
 
-type Row = readonly [what: string, ending: E, cause: Cause, retriesLeft: number, expected: Omit<Decision, 'succeeded' | 'attemptReason' | 'stoppedBy'>];
+type Row = readonly [
+  what: string,
+  ending: E,
+  cause: Cause,
+  retriesLeft: number,
+  expected: Omit<Decision, 'succeeded' | 'attemptReason' | 'stoppedBy'>,
+  /** Facts other than the usual: a stream's chunks delivered, the worker's own text. */
+  more?: Partial<AttemptFacts>,
+];
 
 /** Every origin of a stop: a call (`tracker.stop()`, `runtime.stop(id)`), the request's signal, `runtime.close()`. */
 const stopCauses: readonly StoppedBy[] = ['stop', 'signal', 'close'];
 
 const own = 'its own text';
-const facts = (ending: E, cause: Cause, retriesLeft: number): AttemptFacts => ({ ending, text: own, cause, retriesLeft, processorName: 'sum' });
+const facts = (ending: E, cause: Cause, retriesLeft: number, more: Partial<AttemptFacts> = {}): AttemptFacts =>
+  ({ ending, text: own, cause, retriesLeft, processorName: 'sum', chunksDelivered: false, ...more });
+
+const notAStream = 'processor "sum" is not a stream processor (an async generator function): run it with runtime.run(), submit() or map()';
+const aStream = 'processor "sum" is a stream processor (an async generator function): run it with runtime.stream()';
 
 // One row per line of the outcome table, first with no retry left, then the same end with retries left.
 const rows: Row[] = [
@@ -39,6 +51,13 @@ const rows: Row[] = [
   ['ignores a stall\'s interrupt past the grace, its thread stuck', E.FORCE_STOP_STUCK, 'stall', 1, { status: S.FAILED, reason: R.HEARTBEAT_TIMEOUT_FORCE_STOPPED, text: T.HEARTBEAT_TIMEOUT_FORCE_STOP_STUCK, retry: true }],
   ['succeeds within the grace after a stall\'s interrupt', E.SUCCEEDED, 'stall', 1, { status: S.SUCCEED, reason: R.SUCCEEDED, text: own, retry: false }],
   ['dies with its worker during a stall\'s grace, retries left: retried', E.WORKER_DIED, 'stall', 1, { status: S.FAILED, reason: R.WORKER_DIED, text: own, retry: true }],
+  // Streams.
+  ['is a stream processor, run by run()', E.WRONG_KIND, 'none', 0, { status: S.FAILED, reason: R.PROCESSOR_KIND_MISMATCH, text: aStream, retry: false }, { text: 'stream' }],
+  ['is no stream processor, run by stream(), retries left: never retried', E.WRONG_KIND, 'none', 2, { status: S.FAILED, reason: R.PROCESSOR_KIND_MISMATCH, text: notAStream, retry: false }, { text: 'run' }],
+  ['a stream throws after delivering a chunk, retries left: not retried', E.THREW, 'none', 2, { status: S.FAILED, reason: R.PROCESSOR_THREW, text: own, retry: false }, { chunksDelivered: true }],
+  ['a stream dies with its worker after delivering a chunk, retries left: not retried', E.WORKER_DIED, 'none', 2, { status: S.FAILED, reason: R.WORKER_DIED, text: own, retry: false }, { chunksDelivered: true }],
+  ['a stream throws before delivering any chunk, retries left', E.THREW, 'none', 2, { status: S.FAILED, reason: R.PROCESSOR_THREW, text: own, retry: true }, { chunksDelivered: false }],
+  ['a stream ends after a stop, having delivered chunks', E.SUCCEEDED, 'stop', 0, { status: S.STOPPED, reason: R.STOPPED, text: own, retry: false }, { chunksDelivered: true }],
   // Timeout.
   ['gives up by throwing after a timeout interrupt', E.THREW, 'timeout', 0, { status: S.FAILED, reason: R.TIMEOUT_INTERRUPTED, text: T.TIMEOUT_INTERRUPTED, retry: false }],
   ['gives up by returning a failure after a timeout interrupt: keeps its text', E.FAILED, 'timeout', 0, { status: S.FAILED, reason: R.TIMEOUT_INTERRUPTED, text: own, retry: false }],
@@ -74,8 +93,10 @@ const rows: Row[] = [
 ];
 
 describe('decideOutcome', () => {
-  it.each(rows)('%s', (_what, ending, cause, retriesLeft, expected) => {
-    const { attemptReason, ...decision } = decideOutcome(facts(ending, cause, retriesLeft));
+  // Each row with its facts given in full (vitest types an optional element of a row as any other element).
+  const table = rows.map(([what, ending, cause, retriesLeft, expected, more = {}]) => [what, ending, cause, retriesLeft, expected, more] as const);
+  it.each(table)('%s', (_what, ending, cause, retriesLeft, expected, more) => {
+    const { attemptReason, ...decision } = decideOutcome(facts(ending, cause, retriesLeft, more));
     // A stopped instance says what stopped it; no other does.
     const stoppedBy = expected.status === S.STOPPED ? cause : undefined;
     expect(decision).toEqual({ ...expected, succeeded: ending === E.SUCCEEDED, stoppedBy });
@@ -86,7 +107,7 @@ describe('decideOutcome', () => {
   });
 
   it('covers every OutcomeReason and every OutcomeStatus', () => {
-    const reasons = new Set(rows.map(([, ending, cause, retriesLeft]) => decideOutcome(facts(ending, cause, retriesLeft)).reason));
+    const reasons = new Set(rows.map(([, ending, cause, retriesLeft, , more]) => decideOutcome(facts(ending, cause, retriesLeft, more)).reason));
     expect([...reasons].sort()).toEqual(Object.values(R).sort());
     const statuses = new Set(rows.map(([, ending, cause, retriesLeft]) => decideOutcome(facts(ending, cause, retriesLeft)).status));
     expect([...statuses].sort()).toEqual(Object.values(S).sort());
@@ -103,14 +124,16 @@ describe('decideOutcome', () => {
     }
   });
 
-  it('retries only a failed attempt with no cause (or a stall) and a retry left', () => {
+  it('retries only a failed attempt with no cause (or a stall), a retry left and no chunk of its stream delivered', () => {
     for (const ending of Object.values(E)) {
       for (const cause of ['none', 'timeout', 'stall', ...stopCauses] as const) {
         for (const retriesLeft of [0, 1]) {
-          const { retry } = decideOutcome(facts(ending, cause, retriesLeft));
-          const failedOnItsOwn = ending === E.FAILED || ending === E.THREW || ending === E.RETURNED_NULL || ending === E.WORKER_DIED;
-          const stalled = cause === 'stall' && (failedOnItsOwn || ending === E.FORCE_STOPPED || ending === E.FORCE_STOP_STUCK);
-          expect(retry, `${ending} ${cause} ${retriesLeft}`).toBe((failedOnItsOwn && cause === 'none' || stalled) && retriesLeft > 0);
+          for (const chunksDelivered of [false, true]) {
+            const { retry } = decideOutcome(facts(ending, cause, retriesLeft, { chunksDelivered }));
+            const failedOnItsOwn = ending === E.FAILED || ending === E.THREW || ending === E.RETURNED_NULL || ending === E.WORKER_DIED;
+            const stalled = cause === 'stall' && (failedOnItsOwn || ending === E.FORCE_STOPPED || ending === E.FORCE_STOP_STUCK);
+            expect(retry, `${ending} ${cause} ${retriesLeft} ${chunksDelivered}`).toBe((failedOnItsOwn && cause === 'none' || stalled) && retriesLeft > 0 && !chunksDelivered);
+          }
         }
       }
     }

@@ -148,6 +148,11 @@ const expectations: Record<string, (run: ChildRun) => void> = {
     expect(stdout).toMatch(new RegExp(`^  \\S+ SUCCEED checksum ${a}$`, 'm'));
     expect(stdout).toMatch(new RegExp(`^  \\S+ SUCCEED checksum ${b}$`, 'm'));
   },
+  'example:stream': ({ stdout }) => {
+    expect(stdout).toMatch(/^streamed 300000 rows in \d+ batches \(\d+ ms\); the processor counted 300001 lines in 1 attempt$/m);
+    expect(stdout).toContain('sum of the amount column: 149850000\n');
+    expect(stdout).toContain('hashed 24 files with runtime.map(), in the order of the files\n');
+  },
 };
 
 /** Examples that start a redis-server: skipped with the BullMQ tests when this machine has none. */

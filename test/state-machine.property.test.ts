@@ -376,6 +376,8 @@ class World {
         void Promise.resolve().then(() => listener.attemptEnded(pooled, { kind: 'terminated', exited: true, stack: undefined }));
         return true;
       },
+      // No instance here streams: nothing is consumed.
+      chunksConsumed: () => undefined,
     };
     const attempt: Attempt = {
       index, payload, pooled, listener, startTime: null, settled: false, owner: 0, cancelled: false, posted: 0, delivered: 0, killed: false, forceStops: 0,

@@ -2,13 +2,15 @@
 // and the outcome. Each @ts-expect-error line must be an error: `npm test` type-checks this file before vitest runs
 // it, so a type that turns lax (or wrong) fails the build.
 import { describe, expectTypeOf, it } from 'vitest';
-import { TaskRuntime, type MapProgress, type MapResults, type MapSettled, type Outcome, type ProgressEvent, type StoppedBy, type TaskTrackerError, type Tracker } from 'light-task-tracker';
-import { defineProcessor, type Processor, type ProcessorContext, type ProcessResult } from 'light-task-tracker/processor';
+import { TaskRuntime, type ChunkOf, type MapProgress, type MapResults, type MapSettled, type Outcome, type ProgressEvent, type StoppedBy, type StreamResults, type TaskTrackerError, type Tracker } from 'light-task-tracker';
+import { defineProcessor, type Processor, type ProcessorContext, type ProcessResult, type StreamProcessor } from 'light-task-tracker/processor';
 import type { HashParams } from './types/hash-processor.js';
+import type { LinesParams } from './types/lines-processor.js';
 
 type Registry = {
   hash: typeof import('./types/hash-processor.js');
   ping: typeof import('./types/no-params-processor.js');
+  lines: typeof import('./types/lines-processor.js');
 };
 
 // Only the types of these are checked: the tests that use them never call them with a real runtime.
@@ -76,6 +78,32 @@ describe('types', () => {
     void runtime.map('hash', params);
   }));
 
+  it('types stream(): its params checked, its chunks, value and progress typed; each kind of processor for its own calls', () => typesOf((runtime, untyped) => {
+    const params: LinesParams = { path: '/tmp/a' };
+    const stream = runtime.stream('lines', params);
+    expectTypeOf(stream).toEqualTypeOf<StreamResults<string[], number, { read: number }>>();
+    expectTypeOf(stream).toExtend<AsyncIterable<string[]>>();
+    expectTypeOf(stream.done).toEqualTypeOf<Promise<Outcome<number>>>();
+    expectTypeOf(stream.tracker).toEqualTypeOf<Tracker<number, { read: number }>>();
+    expectTypeOf(runtime.stream('lines', params, { highWaterMark: 4, timeoutMs: 10, maxRetries: 1, signal: AbortSignal.timeout(1) })).toEqualTypeOf<StreamResults<string[], number, { read: number }>>();
+    expectTypeOf<ChunkOf<Registry['lines']>>().toEqualTypeOf<string[]>();
+    expectTypeOf(untyped.stream('anything', 1)).toEqualTypeOf<StreamResults<unknown, unknown, unknown>>();
+    // @ts-expect-error params of the wrong shape
+    void runtime.stream('lines', { file: '/tmp/a' });
+    // @ts-expect-error params left out when the processor needs them
+    void runtime.stream('lines');
+    // @ts-expect-error a high-water mark that is not a number
+    void runtime.stream('lines', params, { highWaterMark: '4' });
+    // @ts-expect-error a processor that is no stream processor
+    void runtime.stream('hash', { data: new Uint8Array(1), algorithm: 'sha256' });
+    // @ts-expect-error a stream processor is run by stream() only
+    void runtime.run('lines', params);
+    // @ts-expect-error nor submitted
+    runtime.submit({ processor: 'lines', jobParams: params });
+    // @ts-expect-error nor mapped
+    void runtime.map('lines', [params]);
+  }));
+
   it('keeps an untyped runtime open: any name, unknown params and values', () => typesOf((_runtime, untyped) => {
     expectTypeOf(untyped.run('anything', { a: 1 })).toEqualTypeOf<Promise<unknown>>();
     expectTypeOf(untyped.submit({ processor: 'x', jobParams: 1 }).done).toEqualTypeOf<Promise<Outcome<unknown>>>();
@@ -98,6 +126,18 @@ describe('types', () => {
       return null;
     });
     expectTypeOf<ProcessResult<number>['value']>().toEqualTypeOf<number | undefined>();
+    const lines = await import('./types/lines-processor.js');
+    expectTypeOf(lines.default).toEqualTypeOf<StreamProcessor<LinesParams, string[], number, { read: number }>>();
+    expectTypeOf(lines.inferred).toEqualTypeOf<StreamProcessor<{ n: number }, number, string, unknown>>();
+    defineProcessor<{ n: number }, string, number>(async function* (ctx) {
+      yield 'chunk';
+      return ctx.jobParams.n;
+    });
+    // @ts-expect-error a chunk of the wrong type
+    defineProcessor<{ n: number }, string, number>(async function* (ctx) {
+      yield ctx.jobParams.n;
+      return 1;
+    });
     expectTypeOf<ProcessorContext['childrenValues']>().toEqualTypeOf<Readonly<Record<string, unknown>> | undefined>();
   });
 });

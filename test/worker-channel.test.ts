@@ -13,9 +13,10 @@ import { LogCapture } from './support/logs.js';
 const SLOT = 2;
 const TICKET = 41;
 
-/** An instance's first attempt, holding SLOT with TICKET, whose listener records the progress it is handed. */
-function fakeAttempt(): { attempt: PooledAttempt; progress: unknown[] } {
+/** An instance's first attempt, holding SLOT with TICKET, whose listener records the progress and chunks it is handed. */
+function fakeAttempt(): { attempt: PooledAttempt; progress: unknown[]; chunks: unknown[] } {
   const progress: unknown[] = [];
+  const chunks: unknown[] = [];
   const attempt = {
     instanceId: 'i-1',
     number: 0,
@@ -23,9 +24,10 @@ function fakeAttempt(): { attempt: PooledAttempt; progress: unknown[] } {
       attemptStarted: () => undefined,
       attemptProgress: (_attempt: unknown, value: unknown) => progress.push(value),
       attemptEnded: () => undefined,
+      attemptChunk: (_attempt: unknown, chunk: unknown) => chunks.push(chunk),
     },
   } as unknown as PooledAttempt;
-  return { attempt, progress };
+  return { attempt, progress, chunks };
 }
 
 function batch(items: unknown[], ticket = TICKET): WorkerBatch {
@@ -94,6 +96,19 @@ describe('the workers\' channels on the main thread', () => {
     expect(logs.lines.filter((l) => l.msg === 'line').map((l) => l.i)).toEqual([0]);
     expect(metrics.malformedMessages).toBe(1);
     expect(metrics.lateMessagesDropped).toBe(3);
+  });
+
+  it('hands a stream\'s chunks on in their place among the lines, and refuses the rest of a batch at a chunk that is no cargo', async () => {
+    const { logs, metrics, tracker, channels, worker, main } = setUp();
+    channels.onParentMessage({ type: CHANNEL_MESSAGE, threadId: 5, port: main });
+    worker.postMessage(batch([...lines(1), Item.CHUNK, { value: 'a' }, ...lines(1, 1), Item.CHUNK, { value: 'b' }]));
+    worker.postMessage(batch([Item.CHUNK, { value: 'c' }, Item.CHUNK, 'no cargo', Item.CHUNK, { value: 'never' }]));
+    await new Promise<void>((resolve) => {
+      if (channels.settle(5, undefined, resolve)) resolve();
+    });
+    expect(tracker.chunks).toEqual([{ value: 'a' }, { value: 'b' }, { value: 'c' }]);
+    expect(logs.lines.filter((l) => l.msg === 'line').map((l) => l.i)).toEqual([0, 1]);
+    expect(metrics.malformedMessages).toBe(1);
   });
 
   it('keeps at most its bound of lines waiting: the lines of the batches past it are dropped and counted, their progress kept', async () => {

@@ -21,12 +21,12 @@ import {
 } from '../src/messages.js';
 import { forgetMarkedBuffers, markedBuffers } from '../src/move.js';
 import { FLAG_ENDED, MODULE_VERIFIED } from '../src/shared-memory.js';
-import { messageOf, textOf } from '../src/text.js';
-import { DetachedBufferMark, ValueWriter, writeValue } from '../src/value-codec.js';
-import { plainTransfers } from '../src/value-graph.js';
+import { textOf } from '../src/text.js';
 import { outbox } from './channel.js';
 import { AttemptContext } from './context.js';
-import { isProcessor, type ProcessorFunction } from './processor.js';
+import { isProcessor, type Processor, type StreamProcessor } from './processor.js';
+import { ChunkNotSendable, streamRunner } from './stream.js';
+import { NotSendable, putValue } from './value-out.js';
 
 const boot = workerData as WorkerBootData;
 const flags = new Int32Array(boot.flags);
@@ -34,11 +34,12 @@ const stamps = new BigInt64Array(boot.stamps);
 const beats = new Int32Array(boot.beats);
 const verified = new Int32Array(boot.verified);
 const heaps = boot.heaps === undefined ? undefined : new Int32Array(boot.heaps);
+const consumed = new Int32Array(boot.consumed);
 const MB = 2 ** 20;
 /** Imported processors, by module URL. */
-const loaded = new Map<string, ProcessorFunction>();
+const loaded = new Map<string, Processor | StreamProcessor>();
 /** Imports begun in this worker, by module URL: settled or not, each module is imported once. */
-const imports = new Map<string, Promise<ProcessorFunction>>();
+const imports = new Map<string, Promise<Processor | StreamProcessor>>();
 /** Imports running now: while there are any, `process.exit()` throws (see importProcessor). */
 let importsRunning = 0;
 const realExit = process.exit;
@@ -107,15 +108,15 @@ const CANCELLED: AttemptReply = Object.freeze({ end: AttemptEnd.CANCELLED });
 export default async function runAttempt(request: AttemptRequest): Promise<AttemptReply | object> {
   replying = false;
   const url = boot.preload[request.processorIndex] as string;
-  let process = loaded.get(url);
-  if (process === undefined) {
+  let processor = loaded.get(url);
+  if (processor === undefined) {
     // Its first use in this worker: the attempt waits for the import, which the main thread bounds (loadTimeoutMs),
     // before it starts. A cancelled attempt still waits: the import is this worker's, not the attempt's.
     parentPort?.postMessage({
       type: LOADING_MESSAGE, threadId, slot: request.slot, ticket: request.ticket, processorIndex: request.processorIndex,
     } satisfies LoadingMessage);
     try {
-      process = await importProcessor(url);
+      processor = await importProcessor(url);
     } catch (error) {
       // The attempt ends here, started and failed: unless it was cancelled while the module loaded.
       const msg = await loadFailureText(url, error);
@@ -125,6 +126,14 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
       parentPort?.postMessage({ type: LOADED_MESSAGE, threadId } satisfies LoadedMessage);
     }
   }
+  // A stream processor runs for runtime.stream() only, and only a stream processor does (a processor of an older copy
+  // of the package has no kind: it is not one).
+  const kind = processor.kind === 'stream' ? 'stream' : 'run';
+  if (kind !== (request.highWaterMark === undefined ? 'run' : 'stream')) {
+    replying = true;
+    return start(request) ? ended(request, { end: AttemptEnd.WRONG_KIND, msg: kind }) : CANCELLED;
+  }
+  const process = processor.kind === 'stream' ? streamRunner(processor.process, request, consumed) : processor.process;
   // The start is stamped the moment before the processor runs: its timeout counts from there, and a processor must
   // never find its budget spent before it began.
   const ctx = new AttemptContext(request, flags, beats);
@@ -148,11 +157,20 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
       const { success, msg } = result;
       reply.end = success === true ? AttemptEnd.SUCCEEDED : AttemptEnd.FAILED;
       if (msg !== undefined && msg !== null) reply.msg = textOf(msg);
-      if (reply.end === AttemptEnd.SUCCEEDED) moved = putValue(reply, result.value);
+      if (reply.end === AttemptEnd.SUCCEEDED) {
+        const put = putValue(reply, result.value, markedBuffers);
+        if (put instanceof NotSendable) {
+          // Posting it would crash the worker: the culprit is named instead.
+          reply.end = AttemptEnd.VALUE_NOT_CLONEABLE;
+          reply.msg = put.text;
+        } else {
+          moved = put;
+        }
+      }
     }
   } catch (error) {
-    reply.end = AttemptEnd.THREW;
-    reply.msg = textOf(error);
+    reply.end = error instanceof ChunkNotSendable ? AttemptEnd.VALUE_NOT_CLONEABLE : AttemptEnd.THREW;
+    reply.msg = textOf(error instanceof ChunkNotSendable ? error.message : error);
   } finally {
     running = undefined;
     ctx.release();
@@ -185,56 +203,6 @@ function start(request: AttemptRequest): boolean {
   return Atomics.compareExchange(stamps, request.slot, ticket, startUs) === ticket;
 }
 
-/**
- * Puts a successful attempt's value into its reply: a primitive as it is, anything else written by ValueWriter
- * (its marked buffers by reference). Returns what must be transferred with the reply. A value that cannot be
- * cloned turns the reply into a VALUE_NOT_CLONEABLE one instead, naming the culprit: posting it would crash the
- * worker.
- */
-function putValue(reply: Reply, value: unknown): Array<ArrayBuffer | MessagePort> | undefined {
-  if (value === undefined) return undefined;
-  if (value === null || (typeof value !== 'object' && typeof value !== 'function' && typeof value !== 'symbol')) {
-    reply.value = value;
-    return undefined;
-  }
-  // Plain data and whole buffers go as they are (postMessage clones them, and moves the marked ones). The walk
-  // never runs a Proxy's traps; should it throw all the same, the value is not one that can be sent.
-  let plain: Array<ArrayBuffer | MessagePort> | undefined;
-  try {
-    plain = plainTransfers(value);
-  } catch (error) {
-    reply.end = AttemptEnd.VALUE_NOT_CLONEABLE;
-    reply.msg = messageOf(error);
-    return undefined;
-  }
-  if (plain !== undefined) {
-    reply.value = value;
-    return plain.length > 0 ? plain : undefined;
-  }
-  const writer = new ValueWriter();
-  let bytes: Buffer;
-  try {
-    for (const buffer of markedBuffers()) writer.moveBuffer(buffer);
-    bytes = writeValue(value, writer);
-  } catch (error) {
-    reply.end = AttemptEnd.VALUE_NOT_CLONEABLE;
-    reply.msg = error instanceof DetachedBufferMark ? `${error.what} was moved already` : messageOf(error);
-    return undefined;
-  }
-  if (writer.shared.length > 0) {
-    // Shared memory cannot be read back by a v8 Deserializer: the value goes as it is (postMessage shares it), with
-    // its marked whole buffers and ports transferred. It was just written, so it can be cloned.
-    reply.value = value;
-    return writer.transfer.length > 0 ? writer.transfer : undefined;
-  }
-  // The written bytes move too: a Buffer of their own (releaseBuffer's), unless it came from the shared pool.
-  const own = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : Buffer.from(bytes);
-  reply.valueBytes = own;
-  if (writer.transfer.length > 0) reply.moved = writer.transfer;
-  if (writer.sharedViews.length > 0) reply.sharedViews = writer.sharedViews;
-  return [own.buffer as ArrayBuffer, ...writer.transfer];
-}
-
 type PiscinaTransfer = Pick<typeof import('piscina'), 'move' | 'transferableSymbol' | 'valueSymbol'>;
 let piscina: PiscinaTransfer | undefined;
 
@@ -253,7 +221,7 @@ function movable(reply: AttemptReply, transfer: Array<ArrayBuffer | MessagePort>
  * boot later. While any import runs, `process.exit()` throws instead of ending the worker: a module that exits at
  * its top level fails to load, with the code it gave, and the worker serves on.
  */
-function importProcessor(url: string): Promise<ProcessorFunction> {
+function importProcessor(url: string): Promise<Processor | StreamProcessor> {
   let pending = imports.get(url);
   if (pending !== undefined) return pending;
   if (importsRunning++ === 0) process.exit = exitWhileLoading;
@@ -263,9 +231,9 @@ function importProcessor(url: string): Promise<ProcessorFunction> {
       if (!isProcessor(module.default)) {
         throw new TypeError(`${url} does not default-export a processor made with defineProcessor()`);
       }
-      loaded.set(url, module.default.process);
+      loaded.set(url, module.default);
       Atomics.store(verified, boot.preload.indexOf(url), MODULE_VERIFIED);
-      return module.default.process;
+      return module.default;
     } finally {
       if (--importsRunning === 0) process.exit = realExit;
     }

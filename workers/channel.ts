@@ -1,5 +1,5 @@
 // The worker's side of its channel to the main thread: every message of its attempts (log lines, progress values,
-// starts) travels on a MessageChannel of its own, in batches, named by the attempt's slot and ticket. Lines are
+// starts, a stream's chunks) travels on a MessageChannel of its own, in batches, named by the attempt's slot and ticket. Lines are
 // gathered and posted many at a time; those at levels the runtime would not write never leave the worker; and the
 // worker sends at most `processorLogRate` lines a second (`processorLogBurst` at once), dropping and counting the
 // rest, so that no processor can flood the main thread, whose event loop the timeouts of every instance need.
@@ -14,6 +14,7 @@ import {
   STRAY_ERROR_MESSAGE,
   type AttemptRequest,
   type ChannelMessage,
+  type ChunkCargo,
   type ChannelSettings,
   type StrayErrorMessage,
   type WorkerBatch,
@@ -181,6 +182,17 @@ class Outbox {
     this.flush();
   }
 
+  /** A stream's chunk: posted at once, after the lines before it, with `transfer` (its moved buffers). */
+  chunk(channel: AttemptChannel, cargo: ChunkCargo, transfer: ReadonlyArray<ArrayBuffer | MessagePort> | undefined): void {
+    if (channel.released) {
+      this.#late++;
+      return;
+    }
+    this.#add(channel, performance.now());
+    this.#items.push(Item.CHUNK, cargo);
+    this.#post(channel, false, transfer);
+  }
+
   /** Posts the batch being filled, if it holds anything or has counts to give. */
   flush(): void {
     const owner = this.#owner;
@@ -213,7 +225,7 @@ class Outbox {
   #post(owner: AttemptChannel, final: boolean, transfer?: ReadonlyArray<ArrayBuffer | MessagePort>): void {
     const batch = this.#batchOf(owner, final);
     if (batch === undefined) return;
-    port.postMessage(batch, transfer as never);
+    port.postMessage(batch, transfer);
     this.#sent(owner, batch);
   }
 

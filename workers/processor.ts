@@ -111,28 +111,51 @@ export type ProcessorFunction<P = unknown, V = unknown, G = unknown, C = unknown
 ) => ProcessResult<V> | null | undefined | Promise<ProcessResult<V> | null | undefined>;
 
 /**
+ * A stream processor: an async generator function. Each `yield` sends a chunk (`C`) to the caller's
+ * `runtime.stream()` loop, and its `return` value (`V`) is the instance's value.
+ */
+export type StreamProcessorFunction<P = unknown, C = unknown, V = unknown, G = unknown> = (
+  ctx: ProcessorContext<P, G>,
+) => AsyncGenerator<C, V, undefined>;
+
+/**
  * A processor as `defineProcessor` returns it: the module's default export. Its type parameters carry the types of
  * its params (`P`), its value (`V`) and its progress (`G`) to the runtime that runs it
  * (`new TaskRuntime<{ name: typeof import('./processor.js') }>`).
  */
 export interface Processor<P = unknown, V = unknown, G = unknown, C = unknown> {
   readonly [PROCESSOR_BRAND]: true;
+  /** Run by `submit()`, `run()` and `map()`. */
+  readonly kind: 'run';
   readonly process: ProcessorFunction<P, V, G, C>;
+}
+
+/** A stream processor as `defineProcessor` returns it: run by `runtime.stream()` only. `C` is the type of its chunks. */
+export interface StreamProcessor<P = unknown, C = unknown, V = unknown, G = unknown> {
+  readonly [PROCESSOR_BRAND]: true;
+  readonly kind: 'stream';
+  readonly process: StreamProcessorFunction<P, C, V, G>;
 }
 
 /**
  * Declares a processor. Use it as the module's default export. The types of its params, value and progress come
  * from the function (annotate `ctx` as `ProcessorContext<Params, Progress, Checkpoint>`) or from the type arguments:
- * `defineProcessor<Params, Value, Progress, Checkpoint>(async (ctx) => …)`.
+ * `defineProcessor<Params, Value, Progress, Checkpoint>(async (ctx) => …)`. An async generator function
+ * (`async function*`) makes a stream processor: `defineProcessor<Params, Chunk, Value, Progress>(async function* (ctx)
+ * { … })`. The kind is the function's own: one that returns an async generator some other way is not a stream
+ * processor.
  */
-export function defineProcessor<P = unknown, V = unknown, G = unknown, C = unknown>(process: ProcessorFunction<P, V, G, C>): Processor<P, V, G, C> {
+export function defineProcessor<P = unknown, V = unknown, G = unknown, C = unknown>(process: ProcessorFunction<P, V, G, C>): Processor<P, V, G, C>;
+export function defineProcessor<P = unknown, C = unknown, V = unknown, G = unknown>(process: StreamProcessorFunction<P, C, V, G>): StreamProcessor<P, C, V, G>;
+export function defineProcessor(process: ProcessorFunction | StreamProcessorFunction): Processor | StreamProcessor {
   if (typeof process !== 'function') {
     throw new TypeError(`defineProcessor expects a function, got ${typeof process}`);
   }
-  return Object.freeze({ [PROCESSOR_BRAND]: true as const, process });
+  const kind = Object.prototype.toString.call(process) === '[object AsyncGeneratorFunction]' ? 'stream' : 'run';
+  return Object.freeze({ [PROCESSOR_BRAND]: true as const, kind, process }) as Processor | StreamProcessor;
 }
 
-export function isProcessor(value: unknown): value is Processor<unknown, unknown, unknown, unknown> {
+export function isProcessor(value: unknown): value is Processor | StreamProcessor {
   return typeof value === 'object' && value !== null && (value as Partial<Processor>)[PROCESSOR_BRAND] === true;
 }
 

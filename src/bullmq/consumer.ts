@@ -267,8 +267,9 @@ export class Consumer {
       return outcome.value;
     }
     if (outcome.status === OutcomeStatus.FAILED) {
-      // A module that cannot load fails the same way on every attempt: spend none of BullMQ's on it.
-      if (outcome.reason === OutcomeReason.PROCESSOR_LOAD_FAILED) throw unrecoverable(new JobFailedError(outcome));
+      // A module that cannot load, or a stream processor (run by stream() only), fails the same way on every attempt:
+      // spend none of BullMQ's on it.
+      if (outcome.reason === OutcomeReason.PROCESSOR_LOAD_FAILED || outcome.reason === OutcomeReason.PROCESSOR_KIND_MISMATCH) throw unrecoverable(new JobFailedError(outcome));
       throw new JobFailedError(outcome);
     }
     if (active.requeue) return requeue(active.job, active.token);

@@ -74,6 +74,7 @@ export function expectOutcome(processor: string, maxRetries: number, plan: Attem
       cause: end.cause,
       retriesLeft: maxRetries - n,
       processorName: processor,
+      chunksDelivered: false,
     });
     if (decision.retry) continue;
     return { status: decision.status, reason: decision.reason, result: resultOf(decision.text, end.text), attempts: started, succeeded: decision.succeeded, deaths, tolerated };

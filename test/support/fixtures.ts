@@ -32,4 +32,5 @@ export const processors = {
   data: fixture('data'),
   longJob: fixture('long-job'),
   runawayMapped: fixture('runaway-mapped'),
+  stream: fixture('stream'),
 } as const;
