@@ -10,7 +10,6 @@ export {
   type ParamsOf,
   type ValueOf,
   type ProgressOf,
-  type CheckpointOf,
   type ChunkOf,
   type RunName,
   type StreamName,

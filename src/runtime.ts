@@ -28,23 +28,21 @@ import { WorkerChannels } from './worker-channel.js';
 /** The type of a processor module, as `typeof import('./processor.js')`: its default export is a processor. */
 export interface ProcessorModule {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly default: Processor<any, any, any, any> | StreamProcessor<any, any, any, any>;
+  readonly default: Processor<any, any, any> | StreamProcessor<any, any, any, any>;
 }
 
 /** The types of a registry: processor name → the type of its module. */
 export type ProcessorModules = Record<string, ProcessorModule>;
 
 /** What the processor of a module takes as `jobParams`. */
-export type ParamsOf<M> = M extends { readonly default: Processor<infer P, infer _V, infer _G, infer _C> } ? P
+export type ParamsOf<M> = M extends { readonly default: Processor<infer P, infer _V, infer _G> } ? P
   : M extends { readonly default: StreamProcessor<infer P, infer _C, infer _V, infer _G> } ? P : unknown;
 /** What the processor of a module returns as its `value` (a stream processor: its generator's return value). */
-export type ValueOf<M> = M extends { readonly default: Processor<infer _P, infer V, infer _G, infer _C> } ? V
+export type ValueOf<M> = M extends { readonly default: Processor<infer _P, infer V, infer _G> } ? V
   : M extends { readonly default: StreamProcessor<infer _P, infer _C, infer V, infer _G> } ? V : unknown;
 /** What the processor of a module reports as its progress. */
-export type ProgressOf<M> = M extends { readonly default: Processor<infer _P, infer _V, infer G, infer _C> } ? G
+export type ProgressOf<M> = M extends { readonly default: Processor<infer _P, infer _V, infer G> } ? G
   : M extends { readonly default: StreamProcessor<infer _P, infer _C, infer _V, infer G> } ? G : unknown;
-/** What the processor of a module keeps as its checkpoints (`ctx.checkpoint`). */
-export type CheckpointOf<M> = M extends { readonly default: Processor<infer _P, infer _V, infer _G, infer C> } ? C : unknown;
 /** What the stream processor of a module yields as its chunks. */
 export type ChunkOf<M> = M extends { readonly default: StreamProcessor<infer _P, infer C, infer _V, infer _G> } ? C : unknown;
 
@@ -176,8 +174,8 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    * Accepts one instance and returns its tracker at once; the instance runs when a worker is free.
    * Throws a `TaskTrackerError` subclass, and builds nothing, when the request is refused.
    */
-  submit<K extends RunName<M>>(request: SubmitRequest<K, ParamsOf<M[K]>>): Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>> {
-    return this.#submit(request, undefined) as Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>>;
+  submit<K extends RunName<M>>(request: SubmitRequest<K, ParamsOf<M[K]>>): Tracker<ValueOf<M[K]>, ProgressOf<M[K]>> {
+    return this.#submit(request, undefined) as Tracker<ValueOf<M[K]>, ProgressOf<M[K]>>;
   }
 
   // submit(), and stream() with its sink.
@@ -207,7 +205,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    */
   run<K extends RunName<M>>(processor: K, ...args: RunArguments<ParamsOf<M[K]>>): Promise<ValueOf<M[K]>> {
     const [jobParams, options] = args;
-    let tracker: Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>>;
+    let tracker: Tracker<ValueOf<M[K]>, ProgressOf<M[K]>>;
     try {
       checkRunOptions(options);
       const request = options === undefined ? { processor, jobParams } : { ...options, processor, jobParams };

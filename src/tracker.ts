@@ -72,11 +72,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
     attemptCheckpoint: (attempt, state) => attempt === this.#attempt && this.#host.onCheckpoint(this.instanceId, attempt.number, (this.#checkpoint = state as C)),
     attemptProgress: (attempt, value) => attempt === this.#attempt && this.#host.onProgress(this.instanceId, attempt.number, (this.#progress = value as G)),
     attemptEnded: (attempt, exit) => attempt === this.#attempt && this.#onExit(exit),
-    attemptChunk: (attempt, chunk) => {
-      if (attempt !== this.#attempt || this.#sink === undefined) return;
-      this.#chunks++;
-      this.#sink.chunk(chunk);
-    },
+    attemptChunk: (attempt, chunk) => attempt === this.#attempt && this.#sink !== undefined && (this.#chunks++, this.#sink.chunk(chunk)),
   };
 
   /** `sink`: an instance of `runtime.stream()`, whose chunks go there. */
@@ -85,9 +81,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
     this.#request = request;
     this.#sink = sink;
     this.instanceId = request.instanceId;
-    this.done = new Promise((resolve) => {
-      this.#resolveDone = resolve;
-    });
+    this.done = new Promise((resolve) => (this.#resolveDone = resolve));
     this.#reports = new InstanceReports(host, this.#createTime);
     this.#checkpoint = request.resumeFrom as C | undefined;
     this.#starts = new Starts(this.instanceId, request.processorName, this.#submittedAt, host.metrics);
@@ -116,9 +110,8 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
   }
 
   /**
-   * Stops the instance. Queued: it never runs. Running: it is interrupted, and force-stopped after the grace if
-   * it goes on (when `allowForceStop`). Finished, or already stopping: ignored with a warning.
-   * A stopped instance sends no final report; `done` resolves with status STOPPED.
+   * Stops the instance. Queued: it never runs. Running: it is interrupted, and force-stopped after the grace if it goes
+   * on (when `allowForceStop`). Finished, or stopping: ignored, with a warning. No final report; `done` says STOPPED.
    */
   stop(): void {
     this.#escalate('stop');
@@ -134,10 +127,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
     if (this.#state.phase !== Phase.QUEUED) return false;
     this.#state = { ...this.#state, phase: Phase.RUNNING };
     const { timeoutMs } = this.#request;
-    if (timeoutMs !== undefined) {
-      this.#clock = new DeadlineClock(timeoutMs, () => this.#firstStart(), () => this.#escalate('timeout'));
-      this.#clock.start();
-    }
+    if (timeoutMs !== undefined) (this.#clock = new DeadlineClock(timeoutMs, () => this.#firstStart(), () => this.#escalate('timeout'))).start();
     this.#runAttempt();
     return true;
   }
@@ -222,10 +212,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
   }
 
   #graceAfter(ms: number): void {
-    this.#graceTimer = setTimeout(() => {
-      this.#graceTimer = undefined;
-      this.#escalate('grace-expired');
-    }, ms);
+    this.#graceTimer = setTimeout(() => this.#escalate('grace-expired'), ms);
   }
 
   #forceStop(): void {

@@ -49,7 +49,7 @@ export interface WorkflowContext {
  * Everything a processor gets for one attempt. `P` is the type of `jobParams`, `G` the type of the progress values
  * it reports.
  */
-export interface ProcessorContext<P = unknown, G = unknown, C = unknown> {
+export interface ProcessorContext<P = unknown, G = unknown> {
   readonly instanceId: string;
   readonly jobId: string | number | undefined;
   readonly jobParams: P;
@@ -88,12 +88,12 @@ export interface ProcessorContext<P = unknown, G = unknown, C = unknown> {
    * (after a failure, a worker's death or a stall) gets it as `ctx.resumeFrom`. Posted at once, in order with the
    * attempt's log lines and progress; a value that cannot be cloned throws a `TypeError` here. A heartbeat too.
    */
-  checkpoint(state: C): void;
+  checkpoint(state: unknown): void;
   /**
    * The checkpoint this attempt resumes from: the last one an earlier attempt of the instance made, else the
    * request's `resumeFrom`; undefined when there is none.
    */
-  readonly resumeFrom: C | undefined;
+  readonly resumeFrom: unknown;
   /**
    * The values of the instance's children, child key → value: a BullMQ flow's parent job gets its children's
    * return values. Undefined when the instance has none.
@@ -106,8 +106,8 @@ export interface ProcessorContext<P = unknown, G = unknown, C = unknown> {
   readonly trace: Readonly<Record<string, string>> | undefined;
 }
 
-export type ProcessorFunction<P = unknown, V = unknown, G = unknown, C = unknown> = (
-  ctx: ProcessorContext<P, G, C>,
+export type ProcessorFunction<P = unknown, V = unknown, G = unknown> = (
+  ctx: ProcessorContext<P, G>,
 ) => ProcessResult<V> | null | undefined | Promise<ProcessResult<V> | null | undefined>;
 
 /**
@@ -123,11 +123,11 @@ export type StreamProcessorFunction<P = unknown, C = unknown, V = unknown, G = u
  * its params (`P`), its value (`V`) and its progress (`G`) to the runtime that runs it
  * (`new TaskRuntime<{ name: typeof import('./processor.js') }>`).
  */
-export interface Processor<P = unknown, V = unknown, G = unknown, C = unknown> {
+export interface Processor<P = unknown, V = unknown, G = unknown> {
   readonly [PROCESSOR_BRAND]: true;
   /** Run by `submit()`, `run()` and `map()`. */
   readonly kind: 'run';
-  readonly process: ProcessorFunction<P, V, G, C>;
+  readonly process: ProcessorFunction<P, V, G>;
 }
 
 /** A stream processor as `defineProcessor` returns it: run by `runtime.stream()` only. `C` is the type of its chunks. */
@@ -139,13 +139,13 @@ export interface StreamProcessor<P = unknown, C = unknown, V = unknown, G = unkn
 
 /**
  * Declares a processor. Use it as the module's default export. The types of its params, value and progress come
- * from the function (annotate `ctx` as `ProcessorContext<Params, Progress, Checkpoint>`) or from the type arguments:
- * `defineProcessor<Params, Value, Progress, Checkpoint>(async (ctx) => …)`. An async generator function
+ * from the function (annotate `ctx` as `ProcessorContext<Params, Progress>`) or from the type arguments:
+ * `defineProcessor<Params, Value, Progress>(async (ctx) => …)`. An async generator function
  * (`async function*`) makes a stream processor: `defineProcessor<Params, Chunk, Value, Progress>(async function* (ctx)
  * { … })`. The kind is the function's own: one that returns an async generator some other way is not a stream
  * processor.
  */
-export function defineProcessor<P = unknown, V = unknown, G = unknown, C = unknown>(process: ProcessorFunction<P, V, G, C>): Processor<P, V, G, C>;
+export function defineProcessor<P = unknown, V = unknown, G = unknown>(process: ProcessorFunction<P, V, G>): Processor<P, V, G>;
 export function defineProcessor<P = unknown, C = unknown, V = unknown, G = unknown>(process: StreamProcessorFunction<P, C, V, G>): StreamProcessor<P, C, V, G>;
 export function defineProcessor(process: ProcessorFunction | StreamProcessorFunction): Processor | StreamProcessor {
   if (typeof process !== 'function') {
