@@ -78,15 +78,8 @@ export class Dispatcher {
     return this.#threads.isBooted(id) && !this.busy.has(id) && !this.#threads.doomed.has(id) && !this.#events.isDue(id);
   }
 
-  // Only a worker piscina still holds: one that has died is known gone a turn later (piscina's workerDestroy), and a
-  // task named to it would be left in piscina's queue.
   #idleWorker(): number {
-    let alive: ReadonlySet<number> | undefined;
-    for (const id of this.#threads.bootedIds()) {
-      if (!this.#isIdle(id)) continue;
-      alive ??= this.#threads.aliveIds();
-      if (alive.has(id)) return id;
-    }
+    for (const id of this.#threads.bootedIds()) if (this.#isIdle(id)) return id;
     return 0;
   }
 

@@ -123,6 +123,11 @@ export interface AttemptReply {
   readonly msg?: string;
   /** Workflow context the processor appended during this attempt. @default none */
   readonly appended?: Record<string, unknown>;
+  /**
+   * Set when the attempt posted on its worker's channel: the main thread reads the channel (at once, what was posted
+   * before the reply is there) before it takes the reply. @default not set: nothing to read
+   */
+  readonly posted?: true;
   /** The attempt's last batch (the lines written since its last post, and its counts), carried by the reply itself. */
   readonly batch?: WorkerBatch;
   /** A successful attempt's value when it is a primitive, or holds shared memory (then cloned as it is). */

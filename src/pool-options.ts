@@ -15,8 +15,11 @@ export const DEATH_BACKOFF_MAX_MS = 2000;
 export interface ChannelSink {
   /** A message a worker posted on its parentPort that is not the pool's own. */
   onParentMessage(message: unknown): void;
-  /** What worker `threadId` posted, then `batch`, taken in: true when done now, else `then` is called once it is. */
-  settle(threadId: number, batch: WorkerBatch | undefined, then: () => void): boolean;
+  /**
+   * What worker `threadId` posted (read at once when `drain`), then `batch`, taken in: true when done now, else `then`
+   * is called once it is.
+   */
+  settle(threadId: number, drain: boolean, batch: WorkerBatch | undefined, then: () => void): boolean;
 }
 
 export interface PoolOptions {

@@ -107,7 +107,7 @@ export class WorkerPool implements AttemptDriver {
         if (reply.end !== AttemptEnd.CANCELLED) this.#deathsInARow = 0;
         const threadId = attempt.threadId;
         this.#leftWorker(attempt);
-        if (attempt.place !== Place.DONE) this.#end(attempt, { kind: 'reply', reply }, threadId, reply.batch);
+        if (attempt.place !== Place.DONE) this.#end(attempt, { kind: 'reply', reply }, reply.posted === true ? threadId : 0, reply.batch);
       },
       onFailed: (attempt, error, launch) => this.#onLaunchFailed(attempt, error, launch),
     });
@@ -241,14 +241,17 @@ export class WorkerPool implements AttemptDriver {
 
   // --- Ends, and the handle -----------------------------------------------------------------------------------------
 
-  /** Its end is heard once what its worker `threadId` posted before it is in (0: it reached no worker). */
+  /**
+   * Its end is heard once what its worker `threadId` posted before it is in, and `batch`, its reply's own (0: nothing
+   * on the channel to read: it reached no worker, or its reply says it posted nothing there).
+   */
   #end(attempt: PooledAttempt, exit: AttemptExit, threadId: number, batch: WorkerBatch | undefined): void {
     if (threadId === 0 && batch === undefined) {
       this.#deliver(attempt, exit);
       return;
     }
     attempt.held = exit;
-    if (this.#channels.settle(threadId, batch, () => this.#deliver(attempt, exit))) this.#deliver(attempt, exit);
+    if (this.#channels.settle(threadId, threadId !== 0, batch, () => this.#deliver(attempt, exit))) this.#deliver(attempt, exit);
   }
 
   #deliver(attempt: PooledAttempt, exit: AttemptExit): void {

@@ -82,10 +82,6 @@ export class ThreadWatch {
     return this.#booted;
   }
 
-  /** The threadIds of the workers piscina holds now. */
-  aliveIds(): ReadonlySet<number> {
-    return new Set(this.#piscina.threads.map((thread) => thread.threadId));
-  }
 
   /** Whether piscina should be made to start a worker: none is booting for it (beyond `claimed`), and there is room. */
   canGrow(claimed: number): boolean {
@@ -97,9 +93,13 @@ export class ThreadWatch {
 
   /** Worker `threadId` says it has booted. */
   booted(threadId: number): void {
-    this.#booted.add(threadId);
     const worker = this.#piscina.threads.find((thread) => thread.threadId === threadId);
-    if (worker !== undefined) this.#bootedWorkers.add(worker);
+    if (worker === undefined) return; // gone already
+    this.#booted.add(threadId);
+    this.#bootedWorkers.add(worker);
+    // A worker that has died is given nothing more from its exit on (piscina, which heard it first, has let go of
+    // it): a hand-over named to it would be left in piscina's queue.
+    worker.once('exit', () => this.#booted.delete(threadId));
     this.#checkReady();
     this.#events.onBooted();
   }

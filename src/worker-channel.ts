@@ -187,9 +187,9 @@ export class WorkerChannels {
    * so that the end may be taken now; false when it waits behind others on this thread, and `then` is called once it
    * is in.
    */
-  settle(threadId: number, batch: WorkerBatch | undefined, then: () => void): boolean {
+  settle(threadId: number, drain: boolean, batch: WorkerBatch | undefined, then: () => void): boolean {
     const wasEmpty = this.#head === this.#queue.length;
-    const port = this.#ports.get(threadId) ?? this.#closed.get(threadId);
+    const port = drain ? (this.#ports.get(threadId) ?? this.#closed.get(threadId)) : undefined;
     if (port !== undefined) this.#drain(port);
     if (batch !== undefined) this.#receive(batch, false);
     if (this.#head === this.#queue.length) return true;

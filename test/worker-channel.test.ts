@@ -65,7 +65,7 @@ describe('the workers\' channels on the main thread', () => {
     const order: string[] = [];
     // Taken within a slice of the event loop (at once, on a machine that is not busy): no channel to wait for.
     await new Promise<void>((resolve) => {
-      if (channels.settle(7, batch([Item.PROGRESS, 'last']), resolve)) resolve();
+      if (channels.settle(7, true, batch([Item.PROGRESS, 'last']), resolve)) resolve();
     });
     order.push(...logs.lines.filter((l) => l.msg === 'line').map((l) => `line ${String(l.i)}`), 'end');
     expect(order).toEqual(['line 0', 'line 1', 'line 2', 'end']);
@@ -92,7 +92,7 @@ describe('the workers\' channels on the main thread', () => {
     channels.onParentMessage({ type: CHANNEL_MESSAGE, threadId: 3, port: main });
     worker.postMessage(batch([...lines(1), Item.INFO, 42, undefined, ...lines(1, 1)]));
     worker.postMessage(batch([...lines(2), Item.PROGRESS, 'old'], TICKET - 1));
-    expect(channels.settle(3, undefined, () => undefined)).toBe(true);
+    expect(channels.settle(3, true, undefined, () => undefined)).toBe(true);
     expect(logs.lines.filter((l) => l.msg === 'line').map((l) => l.i)).toEqual([0]);
     expect(metrics.malformedMessages).toBe(1);
     expect(metrics.lateMessagesDropped).toBe(3);
@@ -104,7 +104,7 @@ describe('the workers\' channels on the main thread', () => {
     worker.postMessage(batch([...lines(1), Item.CHUNK, { value: 'a' }, ...lines(1, 1), Item.CHUNK, { value: 'b' }]));
     worker.postMessage(batch([Item.CHUNK, { value: 'c' }, Item.CHUNK, 'no cargo', Item.CHUNK, { value: 'never' }]));
     await new Promise<void>((resolve) => {
-      if (channels.settle(5, undefined, resolve)) resolve();
+      if (channels.settle(5, true, undefined, resolve)) resolve();
     });
     expect(tracker.chunks).toEqual([{ value: 'a' }, { value: 'b' }, { value: 'c' }]);
     expect(logs.lines.filter((l) => l.msg === 'line').map((l) => l.i)).toEqual([0, 1]);
@@ -117,7 +117,7 @@ describe('the workers\' channels on the main thread', () => {
     // 100 batches of 128 lines, read at once: 10,000 lines may wait (the floor of the bound), the rest cannot.
     for (let b = 0; b < 100; b++) worker.postMessage(batch([...lines(128, b * 128), Item.PROGRESS, b]));
     const ended = new Promise<void>((resolve) => {
-      if (channels.settle(4, undefined, resolve)) resolve();
+      if (channels.settle(4, true, undefined, resolve)) resolve();
     });
     await ended;
     const written = logs.lines.filter((l) => l.msg === 'line').length;

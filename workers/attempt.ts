@@ -183,6 +183,7 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
   // The attempt's last lines travel inside its reply; the batches it posted before are taken in first.
   const batch = ctx.endChannel();
   if (batch !== undefined) reply.batch = batch;
+  if (ctx.posted) reply.posted = true;
   replying = true;
   return ended(request, moved === undefined ? reply : movable(reply, moved));
 }

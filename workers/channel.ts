@@ -45,6 +45,8 @@ export class AttemptChannel {
   readonly ticket: number;
   /** The attempt has ended: whatever it (code it left behind) sends from now on is dropped and counted. */
   released = false;
+  /** It has posted on the channel: its reply says so, and the main thread reads the channel before taking it. */
+  posted = false;
   /** Lines dropped by the rate bound, not yet counted to the main thread. */
   dropped = 0;
   droppedSaidAt = Number.NEGATIVE_INFINITY;
@@ -226,6 +228,7 @@ class Outbox {
     const batch = this.#batchOf(owner, final);
     if (batch === undefined) return;
     port.postMessage(batch, transfer);
+    owner.posted = true;
     this.#sent(owner, batch);
   }
 

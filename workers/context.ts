@@ -81,6 +81,11 @@ export class AttemptContext implements ProcessorContext {
     return this.#request.resumeFrom;
   }
 
+  /** Whether the attempt has posted anything on the worker's channel. */
+  get posted(): boolean {
+    return this.#channel?.posted === true;
+  }
+
   /** The attempt's side of the worker's channel. */
   get channel(): AttemptChannel {
     if (this.#channel === undefined) {
