@@ -93,11 +93,11 @@ interface StormPool {
   close(): Promise<void>;
 }
 
-function oursPool(spareThreads: number): StormPool {
+function oursPool(spareThreads: number, captureStack = true): StormPool {
   const createdAt = now();
-  const runtime = stormRuntime(spareThreads);
+  const runtime = stormRuntime(spareThreads, captureStack);
   return {
-    name: `ours, spareThreads ${spareThreads}`,
+    name: poolName(spareThreads, captureStack),
     createdAt,
     submit(params) {
       const tracker: Tracker = runtime.submit({ processor: 'storm-runaway', jobParams: params });
@@ -108,8 +108,13 @@ function oursPool(spareThreads: number): StormPool {
   };
 }
 
-function stormRuntime(spareThreads: number): TaskRuntime {
-  return benchRuntime(OURS_PROCESSORS, { maxThreads: 1, spareThreads, forceStopGraceMs: 0 });
+function stormRuntime(spareThreads: number, captureStack = true): TaskRuntime {
+  return benchRuntime(OURS_PROCESSORS, { maxThreads: 1, spareThreads, forceStopGraceMs: 0, captureStack });
+}
+
+/** Ours with `spareThreads`, its stack capture (the default) on or off. */
+function poolName(spareThreads: number, captureStack = true): string {
+  return `ours, spareThreads ${spareThreads}${captureStack ? '' : ', captureStack off'}`;
 }
 
 function piscinaPool(): StormPool {
@@ -399,7 +404,7 @@ const forceStops: Record<string, number> = Object.fromEntries(BESIDE.map(([name]
   console.log(`(a) boot: ${BOOT_SAMPLES} samples each, ${((now() - wallStart) / 1000).toFixed(1)} s`);
 
   // (b), (c)
-  const makers: Array<() => StormPool> = [() => piscinaPool(), ...SPARES.map((spares) => () => oursPool(spares))];
+  const makers: Array<() => StormPool> = [() => piscinaPool(), ...SPARES.map((spares) => () => oursPool(spares)), () => oursPool(1, false)];
   for (let round = 0; round <= ROUNDS; round++) {
     for (let j = 0; j < makers.length; j++) {
       const pool = (makers[(round + j) % makers.length] as () => StormPool)();
@@ -462,7 +467,7 @@ printTable("(a) where our boot's time goes: each step adds to the one above (p50
   (p50(name) / floorP50).toFixed(2),
 ]));
 
-const poolNames = ['piscina', ...SPARES.map((spares) => `ours, spareThreads ${spares}`)];
+const poolNames = ['piscina', ...SPARES.map((spares) => poolName(spares)), poolName(1, false)];
 const byPool = (name: string): StormRun[] => runs.filter((run) => run.pool === name);
 const intervals = (name: string): number[] => byPool(name).flatMap((run) => run.starts.slice(1).map((start, k) => start - (run.starts[k] as number)));
 const rateOf = (name: string): number => {

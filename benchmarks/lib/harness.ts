@@ -6,13 +6,17 @@ import { pino } from 'pino';
 import { TaskRuntime, type Outcome, type TaskRuntimeOptions } from 'light-task-tracker';
 import { now } from './stats.js';
 
-/** A runtime for benchmarks: maxThreads 2, silent pino logger, a reporter that does nothing; `options` override. */
+/**
+ * A runtime for benchmarks: maxThreads 2, silent pino logger, a reporter that does nothing; `options` override.
+ * BENCH_CAPTURE_STACK=0 turns the force-stop's stack capture off (to weigh what it costs).
+ */
 export function benchRuntime(processors: TaskRuntimeOptions['processors'], options: Partial<TaskRuntimeOptions> = {}): TaskRuntime {
   return new TaskRuntime({
     processors,
     maxThreads: 2,
     logger: pino({ level: 'silent' }),
     reporter: { report() {} },
+    ...(process.env.BENCH_CAPTURE_STACK === '0' ? { captureStack: false } : {}),
     ...options,
   });
 }
