@@ -70,7 +70,12 @@ export class ThreadWatch {
     // piscina emits it before it lets go of the worker, and before it fails the worker's task with the cause: who is
     // gone, and why, is known on the next turn. An exited worker no longer has its threadId (-1): what is known of
     // the workers is checked against those still alive.
-    piscina.on('workerDestroy', () => setImmediate(() => this.#onGone()));
+    // A worker piscina lets go of while its thread still runs (an error, an idle timeout) is given nothing more at once
+    // (it still has its threadId then; one that has exited is known gone from its 'exit', see booted()).
+    piscina.on('workerDestroy', (worker: { id: number }) => {
+      if (worker.id > 0) this.#booted.delete(worker.id);
+      setImmediate(() => this.#onGone());
+    });
   }
 
   /** Whether worker `id` can be given an attempt: it has booted, and piscina has marked it ready (its balancer is offered it). */
