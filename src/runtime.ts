@@ -139,24 +139,8 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
       logger,
       pool: this.#pool,
       reportRunning: (report) => this.#reports.running(report),
-      onProgress: (instanceId, attempt, value) => {
-        const onProgress = this.#options.onProgress;
-        if (onProgress === undefined) return;
-        try {
-          onProgress({ instanceId, attempt, value });
-        } catch (error) {
-          logger.warn({ instanceId, err: error }, 'onProgress threw');
-        }
-      },
-      onCheckpoint: (instanceId, attempt, state) => {
-        const onCheckpoint = this.#options.onCheckpoint;
-        if (onCheckpoint === undefined) return;
-        try {
-          onCheckpoint({ instanceId, attempt, state });
-        } catch (error) {
-          logger.warn({ instanceId, err: error }, 'onCheckpoint threw');
-        }
-      },
+      onProgress: (instanceId, attempt, value) => this.#callBack('onProgress', this.#options.onProgress, { instanceId, attempt, value }),
+      onCheckpoint: (instanceId, attempt, state) => this.#callBack('onCheckpoint', this.#options.onCheckpoint, { instanceId, attempt, state }),
       reportFinal: (report) => this.#reports.final(report),
       metrics: this.#metrics,
       release: () => {
@@ -168,6 +152,16 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
         if (this.#live.size === 0) this.#onEmpty?.();
       },
     };
+  }
+
+  /** Hands `event` to the application's callback `name`, if it gave one; a throw is logged, never passed on. */
+  #callBack<E extends { readonly instanceId: string }>(name: string, callback: ((event: E) => void) | undefined, event: E): void {
+    if (callback === undefined) return;
+    try {
+      callback(event);
+    } catch (error) {
+      this.#logger.warn({ instanceId: event.instanceId, err: error }, `${name} threw`);
+    }
   }
 
   /**

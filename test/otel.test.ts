@@ -188,9 +188,19 @@ describe('the instance span', () => {
     });
   });
 
+  it('a force-stop event carries the stack of the terminated thread (captureStack, the default)', async () => {
+    traced();
+    const { runtime } = make({ forceStopGraceMs: 20 });
+    const tracker = runtime.submit({ processor: 'otel', jobParams: { mode: 'runaway' }, timeoutMs: 100 });
+    const outcome = await tracker.done;
+    expect(outcome.stack).toMatch(/^ {4}at /);
+    const forceStop = events(instanceSpan(tracker.instanceId)).find((event) => event.name === SpanEvent.FORCE_STOP);
+    expect(forceStop?.attributes).toEqual({ [SpanAttribute.ATTEMPT]: 1, [SpanAttribute.CAUSE]: 'timeout', [SpanAttribute.STACK]: outcome.stack });
+  });
+
   it('a timeout with force-stop: the span still ends, ERROR, with its interrupt and force-stop events', async () => {
     const tracing = traced();
-    const { runtime } = make({ forceStopGraceMs: 20 });
+    const { runtime } = make({ forceStopGraceMs: 20, captureStack: false });
     const { tracker, caller } = submitAsChild(() => runtime.submit({ processor: 'otel', jobParams: { mode: 'runaway' }, timeoutMs: 100 }));
     const outcome = await tracker.done;
     expect(outcome.reason).toBe(OutcomeReason.TIMEOUT_FORCE_STOPPED);

@@ -64,13 +64,9 @@ describe('the stack of a force-stopped attempt', () => {
   });
 
   it('close() while a stack is being captured settles, and the instance ends stopped', async () => {
-    const { runtime } = runtimes.make({ forceStopGraceMs: 0, stackCaptureMs: 5_000 });
+    const { runtime, logs } = runtimes.make({ forceStopGraceMs: 0, stackCaptureMs: 5_000 });
     const tracker = runtime.submit({ processor: 'spinRunaway' });
-    await runtime.ready();
-    await new Promise<void>((resolve) => {
-      const check = (): void => (tracker.taskStatus === 'WORKER_PROCESSING' ? resolve() : void setImmediate(check));
-      check();
-    });
+    await logs.waitForProcessor(tracker.instanceId, 'started');
     tracker.stop(); // grace 0: the capture starts at once
     await runtime.close();
     expect(await tracker.done).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOP_FORCE_STOPPED });

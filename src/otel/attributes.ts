@@ -25,8 +25,10 @@ export const SpanAttribute = Object.freeze({
   ERROR_TYPE: 'error.type',
   /** Event attribute: the attempt the event is about (1, 2, …). */
   ATTEMPT: 'light_task_tracker.attempt',
-  /** Event attribute of `interrupt` and `force-stop`: why, `stop` or `timeout`. */
+  /** Event attribute of `interrupt` and `force-stop`: why, `stop`, `timeout` or `heartbeat`. */
   CAUSE: 'light_task_tracker.cause',
+  /** The `force-stop` event's: where the attempt's thread was (`outcome.stack`), when captured. */
+  STACK: 'light_task_tracker.stack',
   /** Event attribute of `retry`: why the attempt before failed (an outcome reason). */
   REASON: 'light_task_tracker.reason',
   /** Event attribute of `retry`: the failed attempt's result text, cut to `maxResultLength`. */

@@ -117,7 +117,9 @@ export class InstanceTracing {
   }
 
   #onInterrupt(message: InterruptMessage | ForceStopMessage, event: SpanEvent): void {
-    this.#find(message.instanceId)?.span.addEvent(event, { [SpanAttribute.ATTEMPT]: message.attempt, [SpanAttribute.CAUSE]: message.cause }, message.time);
+    const stack = 'stack' in message ? message.stack : undefined;
+    const attributes = { [SpanAttribute.ATTEMPT]: message.attempt, [SpanAttribute.CAUSE]: message.cause };
+    this.#find(message.instanceId)?.span.addEvent(event, stack === undefined ? attributes : { ...attributes, [SpanAttribute.STACK]: stack }, message.time);
   }
 
   #onRetry(message: RetryMessage): void {
