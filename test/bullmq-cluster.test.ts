@@ -6,7 +6,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { hostname } from 'node:os';
 import type { Job, Queue } from 'bullmq';
-import { beforeEach, describe, expect, test } from 'vitest';
+import { beforeEach, describe, expect, test, vi } from 'vitest';
 import { stopJob } from 'light-task-tracker/bullmq';
 import { fixture } from './support/fixtures.js';
 import { useQueue } from './support/bullmq-queue.js';
@@ -14,9 +14,12 @@ import { skipRedisTests } from './support/redis.js';
 
 interface ChildMessage {
   readonly pid: number;
-  readonly event: 'ready' | 'active' | 'started' | 'completed' | 'failed' | 'closed';
+  readonly event: 'ready' | 'active' | 'started' | 'line' | 'completed' | 'failed' | 'closed';
   readonly jobId?: string;
   readonly instanceId?: string;
+  /** A processor log line's message and fields ('started', 'line'). */
+  readonly msg?: string;
+  readonly fields?: Record<string, unknown>;
   readonly result?: string;
   readonly reason?: string;
 }
@@ -26,7 +29,11 @@ const processors = {
   succeed: fixture('succeed'),
   spinRunaway: fixture('spin-runaway'),
   spinFor: fixture('bullmq-spin-for'),
+  checkpointSum: fixture('bullmq-checkpoint'),
 };
+
+/** 0 + 1 + … + (n - 1). */
+const sumBelow = (n: number): number => (n * (n - 1)) / 2;
 
 /** One consumer process and everything it has told us. */
 class ConsumerProcess {
@@ -98,7 +105,8 @@ describe.skipIf(skipRedisTests)('BullMQ consumers in two processes', () => {
     expect(endings.map((end) => end.result)).toEqual(jobs.map(() => 'slept'));
     expect(new Set(endings.map((end) => end.by))).toEqual(new Set([a!.name, b!.name]));
     const runawayEnd = await ending(runaway);
-    expect(runawayEnd.failed).toBe('instance execute timeout,force stop success');
+    expect(runawayEnd.failed!.split('\n')[0]).toBe('instance execute timeout,force stop success');
+    expect(runawayEnd.failed!.split('\n')[1]).toMatch(/^ {4}at .*spin-runaway\.js:7:\d+\)?$/);
     // The consumer whose thread was terminated takes the next jobs as before.
     const after = await queue.addBulk(Array.from({ length: 4 }, (_, i) => ({ name: `after${i}`, data: { processor: 'succeed', params: i } })));
     expect((await Promise.all(after.map(ending))).map((end) => end.result)).toEqual(['hello 0', 'hello 1', 'hello 2', 'hello 3']);
@@ -120,6 +128,24 @@ describe.skipIf(skipRedisTests)('BullMQ consumers in two processes', () => {
     expect(after?.attemptsStarted).toBe(2);
     expect(after?.stalledCounter).toBe(1);
     console.log(`SIGKILL → job finished in the other consumer: ${Date.now() - killedAt} ms (lockDuration 1000, stalledInterval 250, job 500 ms)`);
+  });
+
+  test('a consumer SIGKILLed after a checkpoint: the job resumes from that checkpoint in the next consumer', { timeout: 30_000 }, async () => {
+    const worker = { lockDuration: 1000, stalledInterval: 250 };
+    const [first] = await consumers(1, worker);
+    const job = await queue.add('sum', { processor: 'checkpointSum', params: { rows: 1000, every: 100, stopAt: 500, then: 'hold' } });
+    await first!.waitFor((message) => message.event === 'line' && message.msg === 'holding');
+    // Its checkpoint at row 500 has reached Redis, in the job's data.
+    await vi.waitFor(async () => expect((await queue.getJob(job.id!))?.data.checkpoint).toEqual({ row: 500, sum: sumBelow(500) }), { timeout: 10_000, interval: 20 });
+    first!.child.kill('SIGKILL');
+    expect((await first!.exited).signal).toBe('SIGKILL');
+    const killedAt = Date.now();
+    const [second] = await consumers(1, worker);
+    const end = await ending(job);
+    expect(end).toEqual({ result: { resumedFrom: 500, sum: sumBelow(1000) }, by: second!.name });
+    const resumed = await second!.started(job.id!, queueName);
+    expect(resumed.fields).toEqual({ from: 500 });
+    console.log(`SIGKILL after the checkpoint at row 500 → the next consumer resumed from row ${String(resumed.fields?.from)} and returned ${JSON.stringify(end.result)} in ${Date.now() - killedAt} ms (lockDuration 1000, stalledInterval 250)`);
   });
 
   test('a stop from this process ends a job running in a consumer; a closed consumer exits by itself', { timeout: 30_000 }, async () => {

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { Job, Queue, QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import { LogCapture } from './support/logs.js';
 import { beforeEach, describe, expect, test } from 'vitest';
 import { startConsumer, stopJob, type Consumer, type ConsumerOptions, type TaskJobProgress } from 'light-task-tracker/bullmq';
 import type { ProcessorLogLine } from 'light-task-tracker';
@@ -14,7 +15,10 @@ import { fixture, processors } from './support/fixtures.js';
 import { useQueue } from './support/bullmq-queue.js';
 import { skipRedisTests } from './support/redis.js';
 
-const allProcessors = { ...processors, spinFor: fixture('bullmq-spin-for') };
+const allProcessors = { ...processors, spinFor: fixture('bullmq-spin-for'), checkpointSum: fixture('bullmq-checkpoint') };
+
+/** 0 + 1 + … + (n - 1). */
+const sumBelow = (n: number): number => (n * (n - 1)) / 2;
 
 describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
   const consumers: Consumer[] = [];
@@ -128,12 +132,48 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     expect(await after?.getState()).toBe('failed');
   });
 
+  test('checkpoints are written into the job data, and BullMQ\'s retry resumes from the last one', { timeout: 15_000 }, async () => {
+    await consumer({ maxThreads: 1 });
+    const job = await queue.add('sum', { processor: 'checkpointSum', params: { rows: 1000, every: 100, stopAt: 500, then: 'fail' } }, { attempts: 2 });
+    expect(await ending(job)).toEqual({ result: { resumedFrom: 500, sum: sumBelow(1000) } });
+    const after = await queue.getJob(job.id!);
+    expect(after?.attemptsMade).toBe(2);
+    // The second start's last checkpoint, kept with the job.
+    expect(after?.data.checkpoint).toEqual({ row: 900, sum: sumBelow(900) });
+    const { logs } = await queue.getJobLogs(job.id!);
+    expect(logs).toEqual(['INFO [attempt 0] started {"from":0}', 'INFO [attempt 0] started {"from":500}']);
+  });
+
+  test('a checkpoint in the job data starts it there; one JSON cannot hold is not written, and a warning says so', { timeout: 15_000 }, async () => {
+    const capture = new LogCapture('info');
+    await consumer({ logger: capture.logger });
+    const saved = await queue.add('saved', { processor: 'checkpointSum', params: { rows: 300, every: 100 }, checkpoint: { row: 200, sum: sumBelow(200) } });
+    expect(await ending(saved)).toEqual({ result: { resumedFrom: 200, sum: sumBelow(300) } });
+    expect((await queue.getJob(saved.id!))?.data.checkpoint).toEqual({ row: 200, sum: sumBelow(200) });
+    const binary = await queue.add('binary', { processor: 'checkpointSum', params: { rows: 300, every: 100, binary: true } });
+    expect(await ending(binary)).toEqual({ result: { resumedFrom: 0, sum: sumBelow(300) } });
+    expect((await queue.getJob(binary.id!))?.data.checkpoint).toBeUndefined();
+    const refused = capture.lines.filter((line) => line.jobId === binary.id && line.level === 40);
+    expect(refused.map((line) => [line.msg, line.path])).toEqual([
+      ['checkpoint not written to the BullMQ job: checkpoint.sum is a bigint, which JSON cannot hold', 'checkpoint.sum'],
+    ]);
+  });
+
   test('a runaway job is force-stopped at its timeout and the consumer goes on', { timeout: 15_000 }, async () => {
     await consumer({ maxThreads: 1 });
     const runaway = await queue.add('runaway', { processor: 'spinRunaway', timeoutMs: 200 });
     const next = await queue.add('next', { processor: 'succeed', params: 'after' });
-    expect(await ending(runaway)).toEqual({ failed: 'instance execute timeout,force stop success' });
+    const { failed } = await ending(runaway);
+    // The failed reason is the result, then where the thread was stopped: the processor's loop.
+    const [reason, ...frames] = failed!.split('\n');
+    expect(reason).toBe('instance execute timeout,force stop success');
+    expect(frames[0]).toMatch(/^ {4}at .*spin-runaway\.js:7:\d+\)?$/);
     expect(await ending(next)).toEqual({ result: 'hello after' });
+    const after = await queue.getJob(runaway.id!);
+    // BullMQ's stacktrace of the job is the processor's, not the consumer's; its log says the same.
+    expect(after!.stacktrace.at(-1)).toBe(`JobFailedError: ${failed}`);
+    const { logs } = await queue.getJobLogs(runaway.id!);
+    expect(logs).toEqual(['INFO [attempt 0] started', `WARN [attempt 0] force-stopped; its thread was at:\n${frames.join('\n')}`]);
   });
 
   test('bad job data fails the job at once, unrecoverably, with ERR_INVALID_JOB_DATA; the consumer goes on', { timeout: 15_000 }, async () => {
@@ -146,7 +186,7 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
       [{ processor: 'succeed', timeoutMs: '10' }, 'ERR_INVALID_JOB_DATA: job data timeoutMs: must be a number'],
       [{ processor: 'succeed', maxRetries: -1 }, 'ERR_INVALID_JOB_DATA: job data maxRetries: maxRetries must be a whole number'],
       [{ processor: 'succeed', script: 'x' }, 'ERR_INVALID_JOB_DATA: job data script: is not a field'],
-      [{ processor: 'succeed', timeoutMS: 5 }, 'ERR_INVALID_JOB_DATA: job data timeoutMS: is not a field of the job data (processor, params, timeoutMs, maxRetries) (did you mean "timeoutMs"?)'],
+      [{ processor: 'succeed', timeoutMS: 5 }, 'ERR_INVALID_JOB_DATA: job data timeoutMS: is not a field of the job data (processor, params, timeoutMs, maxRetries, checkpoint) (did you mean "timeoutMs"?)'],
       [{ processor: 'succeed', maxRetries: 2 }, "ERR_INVALID_JOB_DATA: job data maxRetries: is 2 while the job's BullMQ attempts is 3"],
     ] as const;
     const jobs = await Promise.all(bad.map(([data]) => queue.add('bad', data, { attempts: 3 })));
@@ -188,7 +228,9 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     const runaway = await queue.add('runaway', { processor: 'spinRunaway' });
     await processorLogged(runaway.id!, 'started');
     await stopJob({ queue: queueName, connection: ctx.redis.connection }, runaway.id!);
-    expect(await ending(runaway)).toEqual({ failed: 'ERR_JOB_STOPPED: user stop instance,force stop success' });
+    const { failed } = await ending(runaway);
+    expect(failed!.split('\n')[0]).toBe('ERR_JOB_STOPPED: user stop instance,force stop success');
+    expect(failed!.split('\n')[1]).toMatch(/^ {4}at .*spin-runaway\.js:7:\d+\)?$/);
 
     await stopJob({ queue: queueName, connection: ctx.redis.connection }, 'later');
     const later = await queue.add('later', { processor: 'succeed' }, { jobId: 'later' });
@@ -263,7 +305,7 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     await started.close({ deadlineMs: 0 });
     const after = await queue.getJob(job.id!);
     expect(await after?.getState()).toBe('failed');
-    expect(after?.failedReason).toBe('ERR_JOB_STOPPED: user stop instance,force stop success');
+    expect(after?.failedReason.split('\n')[0]).toBe('ERR_JOB_STOPPED: user stop instance,force stop success');
   });
 
   test('instances awaiting their final report never refuse the next job: BullMQ admits them, not maxInstances', { timeout: 60_000 }, async () => {

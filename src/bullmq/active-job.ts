@@ -1,5 +1,5 @@
 // One BullMQ job a consumer is running: its instance, what may stop it, and its writes to Redis (progress, log
-// lines), which all land before the job's completion.
+// lines, checkpoints), which all land before the job's completion.
 import type { Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ProcessorLogLine } from '../options.js';
@@ -37,7 +37,11 @@ export class ActiveJob {
   #lines = 0;
   // Whether the processor has reported progress of its own: RUNNING reports then leave the job's progress to it.
   #ownProgress = false;
-  #progressRefused = false;
+  // The kinds of value (progress, checkpoint) a warning has already said this job could not store.
+  readonly #refused = new Set<string>();
+  // The latest checkpoint not yet written (boxed: undefined is a state too), and whether writes are under way.
+  #checkpoint: { readonly state: unknown } | undefined;
+  #checkpointing = false;
 
   constructor(job: Job, token: string | undefined, cancelled: AbortSignal | undefined, instanceId: string, logger: Logger) {
     this.job = job;
@@ -77,15 +81,45 @@ export class ActiveJob {
    */
   processorProgress(value: unknown): void {
     this.#ownProgress = true;
-    const notJson = findNotJson(value, 'progress');
-    if (notJson !== undefined) {
-      if (!this.#progressRefused) {
-        this.#logger.warn({ jobId: this.job.id, instanceId: this.instanceId, path: notJson.path }, `progress not written to the BullMQ job: ${notJson.path} is ${notJson.what}, which JSON cannot hold`);
-      }
-      this.#progressRefused = true;
-      return;
-    }
+    if (!this.#fitsJson(value, 'progress')) return;
     this.#track(this.job.updateProgress(value as object), 'progress');
+  }
+
+  /**
+   * Writes a processor's checkpoint into the job's data (`checkpoint`), where a later run of the job (BullMQ's retry,
+   * a stalled job's rerun in another consumer) finds it and resumes from it. Writes go one at a time; checkpoints
+   * made meanwhile are coalesced, the latest always written. One that JSON cannot hold (BullMQ stores data as JSON)
+   * is not written: a warning says so, once per job. A failed write is logged.
+   */
+  checkpoint(state: unknown): void {
+    if (!this.#fitsJson(state, 'checkpoint')) return;
+    this.#checkpoint = { state };
+    if (this.#checkpointing) return;
+    this.#checkpointing = true;
+    this.#track(this.#writeCheckpoints());
+  }
+
+  // Whether BullMQ can store `value` (as JSON); when it cannot, a warning names the culprit, once per job and kind.
+  #fitsJson(value: unknown, kind: 'progress' | 'checkpoint'): boolean {
+    const notJson = findNotJson(value, kind);
+    if (notJson === undefined) return true;
+    if (!this.#refused.has(kind)) {
+      this.#logger.warn({ jobId: this.job.id, instanceId: this.instanceId, path: notJson.path }, `${kind} not written to the BullMQ job: ${notJson.path} is ${notJson.what}, which JSON cannot hold`);
+    }
+    this.#refused.add(kind);
+    return false;
+  }
+
+  async #writeCheckpoints(): Promise<void> {
+    for (let next = this.#checkpoint; next !== undefined; next = this.#checkpoint) {
+      this.#checkpoint = undefined;
+      try {
+        await this.job.updateData({ ...(this.job.data as object), checkpoint: next.state });
+      } catch (error) {
+        this.#logger.warn({ err: error, jobId: this.job.id, instanceId: this.instanceId }, 'a checkpoint could not be written to the BullMQ job');
+      }
+    }
+    this.#checkpointing = false;
   }
 
   /** Appends a processor log line to the job's log, up to `maxLines`. A failed write is logged, never thrown. */
@@ -98,6 +132,11 @@ export class ActiveJob {
   async flushed(maxLines: number): Promise<void> {
     if (this.#lines > maxLines) this.#write(`${this.#lines - maxLines} more processor log lines not written (maxJobLogLines ${maxLines})`);
     while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
+  }
+
+  /** Appends a line of the consumer's own to the job's log (not counted against `maxJobLogLines`). */
+  note(text: string): void {
+    this.#write(text);
   }
 
   #write(text: string): void {

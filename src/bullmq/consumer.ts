@@ -109,6 +109,10 @@ export class Consumer {
         this.#byInstance.get(event.instanceId)?.processorProgress(event.value);
         options.runtime.onProgress?.(event);
       },
+      onCheckpoint: (event) => {
+        this.#byInstance.get(event.instanceId)?.checkpoint(event.state);
+        options.runtime.onCheckpoint?.(event);
+      },
     });
     this.concurrency = this.runtime.maxThreads;
     try {
@@ -227,6 +231,7 @@ export class Consumer {
       const [marked, childrenValues] = await Promise.all([this.#listener.takeMark(jobId), job.getChildrenValues()]);
       if (marked) active.stopper.abort();
       const outcome = await this.#run(active, data, signal, Object.keys(childrenValues).length > 0 ? childrenValues : undefined);
+      if (outcome.stack !== undefined) active.note(`WARN [attempt ${outcome.attempts - 1}] force-stopped; its thread was at:\n${outcome.stack}`);
       await active.flushed(this.#options.maxJobLogLines);
       return await this.#settle(active, outcome);
     } finally {
@@ -246,6 +251,7 @@ export class Consumer {
         childrenValues,
         timeoutMs: data.timeoutMs,
         maxRetries: data.maxRetries,
+        resumeFrom: data.checkpoint,
         signal: signal === undefined ? active.stopper.signal : AbortSignal.any([signal, active.stopper.signal]),
       });
       return await tracker.done;

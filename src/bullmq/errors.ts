@@ -16,28 +16,45 @@ export class InvalidJobDataError extends TaskTrackerError {
   }
 }
 
-/** The job's instance was stopped (`stopJob`, `worker.cancelJob`): it fails as cancelled, without further attempts. */
+/**
+ * The job's instance was stopped (`stopJob`, `worker.cancelJob`): it fails as cancelled, without further attempts.
+ * Its message is the outcome's `result`, then the stack of a force-stopped attempt where there is one.
+ */
 export class JobStoppedError extends TaskTrackerError {
   readonly outcome: Outcome;
   constructor(outcome: Outcome) {
-    super('ERR_JOB_STOPPED', outcome.result);
+    super('ERR_JOB_STOPPED', reasonText(outcome));
     this.outcome = outcome;
+    showProcessorStack(this, outcome);
   }
 }
 
 /**
- * The job's instance ended FAILED. Its message is the outcome's `result` text, so that is the job's
- * `failedReason`; BullMQ's `attempts` and `backoff` apply as configured.
+ * The job's instance ended FAILED. Its message is the outcome's `result` text, then, for a force-stopped attempt,
+ * the stack its thread was stopped at (`outcome.stack`): that is the job's `failedReason`. BullMQ's `attempts` and
+ * `backoff` apply as configured.
  */
 export class JobFailedError extends TaskTrackerError {
   readonly outcome: Outcome;
   /** The outcome's reason: `PROCESSOR_FAILED`, `TIMEOUT_FORCE_STOPPED`, … */
   readonly reason: Outcome['reason'];
   constructor(outcome: Outcome) {
-    super('ERR_JOB_FAILED', outcome.result);
+    super('ERR_JOB_FAILED', reasonText(outcome));
     this.outcome = outcome;
     this.reason = outcome.reason;
+    showProcessorStack(this, outcome);
   }
+}
+
+/** A job's failed reason: the outcome's result, and on the lines after it where a force-stopped thread was. */
+function reasonText(outcome: Outcome): string {
+  return outcome.stack === undefined ? outcome.result : `${outcome.result}\n${outcome.stack}`;
+}
+
+// BullMQ keeps an error's `stack` as the job's `stacktrace`: for a force-stopped attempt, the processor's frames (in
+// the message already) say more than the consumer's own.
+function showProcessorStack(error: Error, outcome: Outcome): void {
+  if (outcome.stack !== undefined) error.stack = `${error.name}: ${error.message}`;
 }
 
 /**
@@ -47,6 +64,7 @@ export class JobFailedError extends TaskTrackerError {
  */
 export function unrecoverable(error: TaskTrackerError): UnrecoverableError {
   const wrapped = new UnrecoverableError(`${error.code}: ${error.message}`);
+  if ('outcome' in error) showProcessorStack(wrapped, error.outcome as Outcome);
   Object.defineProperty(wrapped, 'cause', { value: error, configurable: true, writable: true });
   return wrapped;
 }

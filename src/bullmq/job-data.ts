@@ -22,9 +22,15 @@ export interface TaskJobData {
   readonly timeoutMs?: number;
   /** Retries inside one BullMQ attempt, in the same process. Not with BullMQ `attempts` > 1. */
   readonly maxRetries?: number;
+  /**
+   * The job's latest checkpoint: the consumer writes each `ctx.checkpoint(state)` here, and a later run of the job
+   * (BullMQ's retry, a stalled job's rerun in another consumer) starts from it as `ctx.resumeFrom`. A producer may set
+   * it to start the job from a state saved before. JSON, as all job data.
+   */
+  readonly checkpoint?: unknown;
 }
 
-const KEYS = keySet({ processor: true, params: true, timeoutMs: true, maxRetries: true } satisfies Record<keyof TaskJobData, true>);
+const KEYS = keySet({ processor: true, params: true, timeoutMs: true, maxRetries: true, checkpoint: true } satisfies Record<keyof TaskJobData, true>);
 
 /**
  * Checks a job's data and its BullMQ `attempts` option. Throws an `InvalidJobDataError` naming the field; the values
@@ -33,10 +39,10 @@ const KEYS = keySet({ processor: true, params: true, timeoutMs: true, maxRetries
  */
 export function readJobData(data: unknown, attempts: number | undefined): TaskJobData {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
-    throw new InvalidJobDataError('(whole)', `must be an object { processor, params?, timeoutMs?, maxRetries? }, got ${Array.isArray(data) ? 'an array' : describeValue(data)}`);
+    throw new InvalidJobDataError('(whole)', `must be an object { processor, params?, timeoutMs?, maxRetries?, checkpoint? }, got ${Array.isArray(data) ? 'an array' : describeValue(data)}`);
   }
   for (const key of Object.keys(data)) {
-    if (!KEYS.has(key)) throw new InvalidJobDataError(key, `is not a field of the job data (processor, params, timeoutMs, maxRetries)${didYouMean(key, KEYS)}`);
+    if (!KEYS.has(key)) throw new InvalidJobDataError(key, `is not a field of the job data (processor, params, timeoutMs, maxRetries, checkpoint)${didYouMean(key, KEYS)}`);
   }
   const fields = data as Record<string, unknown>;
   if (typeof fields.processor !== 'string') {
