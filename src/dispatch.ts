@@ -8,6 +8,9 @@ import { Place, type PooledAttempt } from './attempt.js';
 import type { AttemptReply, AttemptRequest } from './messages.js';
 import type { ThreadWatch } from './threads.js';
 
+/** How long a worker above the pool's full set (minThreads + spares) stays idle before it is retired (ms). */
+export const IDLE_TIMEOUT_MS = 30_000;
+
 /** What the dispatcher tells the pool. */
 export interface DispatchEvents {
   /** Whether worker `id` is due for retirement: it is given nothing more. */
@@ -22,8 +25,8 @@ export interface DispatchEvents {
 /** piscina's `loadBalancer` option (its type is not exported by name). */
 type LoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina>[0]>['loadBalancer']>;
 
-/** Our attempt rides on a task's queue options (a symbol key: never copied to the worker). */
-const attemptOf = (task: object): PooledAttempt => (task as Record<symbol, unknown>)[Piscina.queueOptionsSymbol] as PooledAttempt;
+/** Our attempt rides on a task's queue options (a symbol key: never copied to the worker); piscina gives null for a task without. */
+const attemptOf = (task: object): PooledAttempt | null | undefined => (task as Record<symbol, unknown>)[Piscina.queueOptionsSymbol] as PooledAttempt | null | undefined;
 
 export class Dispatcher {
   readonly #threads: ThreadWatch;
@@ -37,6 +40,10 @@ export class Dispatcher {
   readonly busy = new Map<number, PooledAttempt>();
   // The worker the attempt being handed over goes to, named to piscina's balancer; 0: any idle one.
   #handingTo = 0;
+  // When each worker last went idle (threadId → performance.now()), and the timer that retires those idle too long
+  // while the pool holds more than its full set.
+  readonly #idleSince = new Map<number, number>();
+  #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(threads: ThreadWatch, maxThreads: number, events: DispatchEvents) {
     this.#threads = threads;
@@ -53,6 +60,9 @@ export class Dispatcher {
    * an idle one that has booted, while fewer than maxThreads work. piscina's own would also pick a worker still booting.
    */
   readonly balancer: LoadBalancer = (task, workers) => {
+    const attempt = attemptOf(task);
+    // A task with no attempt only makes piscina start a worker (ThreadWatch.topUp): it runs nowhere.
+    if (attempt == null) return null;
     const named = this.#handingTo;
     let chosen: (typeof workers)[number] | null = null;
     for (const worker of workers) {
@@ -62,7 +72,7 @@ export class Dispatcher {
       }
     }
     if (chosen === null || (named === 0 && this.running() >= this.#maxThreads)) return null;
-    this.#assign(attemptOf(task), chosen.id);
+    this.#assign(attempt, chosen.id);
     return chosen;
   };
 
@@ -115,7 +125,42 @@ export class Dispatcher {
   leave(attempt: PooledAttempt, threadId: number): boolean {
     if (threadId === 0 || this.busy.get(threadId) !== attempt) return false;
     this.busy.delete(threadId);
+    if (this.#threads.canExceed) {
+      this.#idleSince.set(threadId, performance.now());
+      if (this.#idleTimer === undefined) this.#watchIdle(IDLE_TIMEOUT_MS);
+    }
     return true;
+  }
+
+  /** Retires, in `inMs`, the workers above the pool's full set that have been idle IDLE_TIMEOUT_MS by then. */
+  #watchIdle(inMs: number): void {
+    if (this.#threads.excess() <= 0 || this.#threads.destroyed) return;
+    this.#idleTimer = setTimeout(() => {
+      this.#idleTimer = undefined;
+      const now = performance.now();
+      let excess = this.#threads.excess();
+      let next = IDLE_TIMEOUT_MS;
+      for (const id of [...this.#threads.bootedIds()]) {
+        if (excess <= 0) break;
+        if (!this.#isIdle(id)) continue;
+        // A worker that has been idle since it booted counts from now.
+        const since = this.#idleSince.get(id) ?? (this.#idleSince.set(id, now), now);
+        const left = since + IDLE_TIMEOUT_MS - now;
+        if (left > 0) next = Math.min(next, left);
+        else {
+          this.#idleSince.delete(id);
+          this.#threads.retire(id);
+          excess--;
+        }
+      }
+      if (excess > 0) this.#watchIdle(next);
+    }, inMs).unref();
+  }
+
+  /** Stops retiring idle workers (the pool is being destroyed). */
+  stopIdleWatch(): void {
+    clearTimeout(this.#idleTimer);
+    this.#idleTimer = undefined;
   }
 
   /** Gives the waiting attempts to idle workers, in order; with `grow`, makes piscina start a worker for the rest. */
@@ -151,6 +196,7 @@ export class Dispatcher {
     attempt.abort = undefined;
     this.#inPiscinaQueue.delete(attempt);
     this.busy.set(id, attempt);
+    if (this.#idleTimer !== undefined) this.#idleSince.delete(id);
     this.#events.onAssign(id);
   }
 

@@ -34,8 +34,6 @@ import { captureStack, prepareStackCapture } from './stack-capture.js';
 
 const entry = new URL('../workers/entry.cjs', import.meta.url).href;
 
-/** How long workers above minThreads stay idle before they exit (ms): a burst does not pay a spawn per instance. */
-const IDLE_TIMEOUT_MS = 30_000;
 /** How many times one attempt is handed to piscina, at most, when workers die before starting it. */
 const MAX_LAUNCHES = 4;
 
@@ -83,16 +81,21 @@ export class WorkerPool implements AttemptDriver {
     this.#piscina = new Piscina<AttemptRequest, AttemptReply>({
       loadBalancer: (task, workers) => (dispatch as Dispatcher).balancer(task, workers),
       filename: entry,
-      minThreads: options.minThreads + options.spareThreads,
+      // One worker at first, so that the first attempt's boots alone; the pool starts the rest (ThreadWatch.topUp) and
+      // retires idle workers above its full set itself (#retireIdle): piscina would retire any above its one.
+      minThreads: Math.min(1, options.minThreads + options.spareThreads),
       maxThreads: options.maxThreads + options.spareThreads,
-      idleTimeout: IDLE_TIMEOUT_MS,
+      idleTimeout: Infinity,
       concurrentTasksPerWorker: 1,
       recordTiming: false,
       resourceLimits: options.resourceLimits,
       workerData,
     });
     const threads = (this.#threads = new ThreadWatch(this.#piscina, options.minThreads + options.spareThreads, options.maxThreads + options.spareThreads, options.logger, {
-      onBooted: () => this.#dispatch.pump(),
+      onBooted: () => {
+        this.#dispatch.pump();
+        if (threads.restDue && this.#dispatch.busy.size === 0) threads.startRest();
+      },
       onBroken: (error) => this.#break(error),
       onGone: (alive) => {
         for (const id of this.#dispatch.busy.keys()) if (!alive.has(id)) this.#dispatch.busy.delete(id);
@@ -226,6 +229,8 @@ export class WorkerPool implements AttemptDriver {
   #leftWorker(attempt: PooledAttempt): void {
     const id = attempt.threadId;
     if (!this.#dispatch.leave(attempt, id)) return;
+    // The rest of the pool's workers start once the first attempt's end is delivered (their spawns take the main thread).
+    if (this.#threads.restDue) setImmediate(() => this.#threads.startRest());
     const recycler = this.#recycler;
     if (recycler !== undefined && !this.#threads.doomed.has(id)) {
       recycler.left(id, this.#slots.heapOf(attempt.slot));
@@ -388,6 +393,7 @@ export class WorkerPool implements AttemptDriver {
 
   destroy(): Promise<void> {
     this.#loads.clear();
+    this.#dispatch.stopIdleWatch();
     return this.#threads.destroy();
   }
 }

@@ -14,6 +14,15 @@ import { WorkerBootError } from './errors.js';
  */
 export const STUCK_THREAD_MS = 1000;
 
+/**
+ * How long the first attempt runs alone, at most, before the rest of the pool's workers start (ms): their boots would
+ * take the CPU it runs on. They start as soon as it ends.
+ */
+const FIRST_ATTEMPT_HEAD_START_MS = 100;
+
+/** The task that makes piscina start a worker (see ThreadWatch.#spawn): the balancer gives it no worker. */
+const SPAWN_TASK = Object.freeze({});
+
 /** The exit code piscina is told of for a thread the pool lets go of while it is stuck. */
 const STUCK_EXIT_CODE = -1;
 
@@ -51,6 +60,11 @@ export class ThreadWatch {
   #retirementsDue = 0;
   // Workers piscina has marked ready (threadIds): their exits are published.
   readonly #startedIds = new Set<number>();
+  // Whether a worker has booted yet: until one has, the pool holds one worker only, so that the first boots alone.
+  #anyBooted = false;
+  /** From the first boot until the rest of the full set is started (startRest()): the first attempt runs alone. */
+  restDue = false;
+  #headStart: NodeJS.Timeout | undefined;
   #whenReady: Array<{ resolve: () => void; reject: (error: WorkerBootError) => void }> = [];
 
   constructor(piscina: Piscina, size: number, maxTotal: number, logger: Logger, events: ThreadEvents) {
@@ -64,7 +78,10 @@ export class ThreadWatch {
     piscina.on('workerCreate', (worker: { id: number }) => {
       this.started++;
       this.#startedIds.add(worker.id);
-      queueMicrotask(() => this.#events.onBooted());
+      queueMicrotask(() => {
+        this.#checkReady();
+        this.#events.onBooted();
+      });
       if (channels.workerStart.hasSubscribers) channels.workerStart.publish({ threadId: worker.id, time: epochNow() } satisfies WorkerMessage);
     });
     // piscina emits it before it lets go of the worker, and before it fails the worker's task with the cause: who is
@@ -87,6 +104,16 @@ export class ThreadWatch {
     return this.#booted;
   }
 
+  /** Whether the pool may hold more workers than its full set (minThreads + spares below maxThreads + spares). */
+  get canExceed(): boolean {
+    return this.#maxTotal > this.#size;
+  }
+
+  /** Workers beyond the pool's full set, not counting those being terminated. */
+  excess(): number {
+    return this.#piscina.threads.length - this.doomed.size - this.#size;
+  }
+
 
   /** Whether piscina should be made to start a worker: none is booting for it (beyond `claimed`), and there is room. */
   canGrow(claimed: number): boolean {
@@ -105,12 +132,49 @@ export class ThreadWatch {
     // A worker that has died is given nothing more from its exit on (piscina, which heard it first, has let go of
     // it): a hand-over named to it would be left in piscina's queue.
     worker.once('exit', () => this.#booted.delete(threadId));
+    if (!this.#anyBooted) {
+      this.#anyBooted = this.restDue = true;
+      this.#headStart = setTimeout(() => this.startRest(), FIRST_ATTEMPT_HEAD_START_MS).unref();
+    }
     this.#checkReady();
     this.#events.onBooted();
   }
 
+  /** Starts the rest of the full set, once: the first attempt has ended, or has had its head start, or none came. */
+  startRest(): void {
+    if (!this.restDue) return;
+    this.restDue = false;
+    clearTimeout(this.#headStart);
+    this.topUp();
+  }
+
   /**
-   * Resolves once the pool holds its full set of workers, each booted. Rejects with a `WorkerBootError` once no worker
+   * Starts workers until the pool holds its full set (minThreads + spares): piscina is told to keep one only, so that
+   * the first worker boots, and the first attempt runs, with the machine to itself; the rest follow (startRest()), and
+   * a worker that leaves is replaced here too. Nothing before that, nor once the pool is broken or destroyed.
+   */
+  topUp(): void {
+    if (!this.#anyBooted || this.restDue) return;
+    while (this.#piscina.threads.length < this.#size && this.broken === undefined && !this.destroyed) {
+      if (!this.#spawn()) return;
+    }
+  }
+
+  /**
+   * Makes piscina start a worker, through run(): a task the balancer turns away (it carries no attempt) makes piscina
+   * start one below maxThreads, and its abort, at once, takes the task back while the worker boots on (a contract
+   * test pins both). False when piscina started none.
+   */
+  #spawn(): boolean {
+    const before = this.#piscina.threads.length;
+    const controller = new AbortController();
+    this.#piscina.run(SPAWN_TASK, { signal: controller.signal }).catch(() => undefined);
+    controller.abort();
+    return this.#piscina.threads.length > before;
+  }
+
+  /**
+   * Resolves once the pool holds its full set of workers, each booted and marked ready by piscina. Rejects with a `WorkerBootError` once no worker
    * can boot; resolves at once after destroy().
    */
   ready(): Promise<void> {
@@ -122,7 +186,7 @@ export class ThreadWatch {
   #isReady(): boolean {
     if (this.#retirementsDue > 0 || this.doomed.size > 0) return false;
     const threads = this.#piscina.threads;
-    return threads.length >= this.#size && threads.every((thread) => this.#booted.has(thread.threadId));
+    return threads.length >= this.#size && threads.every((thread) => this.isBooted(thread.threadId));
   }
 
   #checkReady(): void {
@@ -167,6 +231,7 @@ export class ThreadWatch {
         this.#events.onBroken(new WorkerBootError(text, cause === undefined ? undefined : { cause }));
       }
     }
+    this.topUp();
     this.#events.onGone(alive);
     this.#checkReady();
   }
@@ -192,6 +257,7 @@ export class ThreadWatch {
   destroy(): Promise<void> {
     // Nobody waits for a pool that will not be ready again.
     this.destroyed = true;
+    clearTimeout(this.#headStart);
     for (const { resolve } of this.#whenReady.splice(0)) resolve();
     // piscina terminates every worker and waits for each one's exit. On Node 22 and 24 a termination that lands
     // while a booting worker evaluates a CommonJS module its processors import (the OpenTelemetry SDK, say) can be

@@ -102,8 +102,29 @@ describe('capacity', () => {
     expect(await neighbour.done).toMatchObject({ status: 'STOPPED', reason: 'STOPPED', result: 'logged 1' });
   });
 
+  it('starts one worker first; the rest of minThreads + spareThreads follow once the first attempt has ended', async () => {
+    const { runtime } = runtimes.make({ maxThreads: 2, spareThreads: 1 });
+    expect(runtime.threads).toBe(1);
+    expect((await runtime.submit({ processor: 'succeed', jobParams: 'first' }).done).result).toBe('hello first');
+    await runtime.ready();
+    expect(runtime.threads).toBe(3);
+    expect(runtime.metrics()).toMatchObject({ threads: 3, idleThreads: 3, workersStarted: 3 });
+  });
+
+  it('starts the rest of the workers while a long first attempt runs, once it has had its head start', async () => {
+    const { runtime, logs } = runtimes.make({ maxThreads: 2, spareThreads: 1 });
+    const long = runtime.submit({ processor: 'sleep', instanceId: 'long', jobParams: { ms: 60_000 } });
+    await logs.waitForProcessor('long', 'started');
+    await runtime.ready();
+    expect(runtime.threads).toBe(3);
+    expect(long.taskStatus).toBe(TaskStatus.WORKER_PROCESSING);
+    long.stop();
+    expect((await long.done).status).toBe('STOPPED');
+  });
+
   it('keeps spareThreads idle workers beyond maxThreads, and still runs at most maxThreads instances', async () => {
     const { runtime, logs } = runtimes.make({ maxThreads: 1, spareThreads: 2 });
+    await runtime.ready();
     expect(runtime.threads).toBe(3);
     const trackers = [0, 1].map((i) => runtime.submit({ processor: 'sleep', instanceId: `s${i}` }));
     await logs.waitForProcessor('s0', 'started');

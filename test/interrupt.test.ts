@@ -41,6 +41,7 @@ describe('interrupt', () => {
 
   it('leaves the worker alive after a cooperative interrupt: the next instance runs on the same threads', async () => {
     const { runtime, logs } = runtimes.make({ maxThreads: 1, forceStopGraceMs: 60_000 });
+    await runtime.ready();
     const threadsBefore = runtime.threads;
     const tracker = runtime.submit({ processor: 'spinCooperative' });
     await logs.waitForProcessor(tracker.instanceId, 'started');

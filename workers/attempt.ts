@@ -25,8 +25,6 @@ import { textOf } from '../src/text.js';
 import { outbox } from './channel.js';
 import { AttemptContext } from './context.js';
 import { isProcessor, type Processor, type StreamProcessor } from './processor.js';
-import { ChunkNotSendable, streamRunner } from './stream.js';
-import { NotSendable, putValue } from './value-out.js';
 
 const boot = workerData as WorkerBootData;
 const flags = new Int32Array(boot.flags);
@@ -90,6 +88,15 @@ function errorText(error: unknown): string {
 await warmUp();
 parentPort?.postMessage({ type: BOOTED_MESSAGE, threadId });
 
+// What only some attempts need (a value to write, a stream to run) is imported once the worker has booted, in the
+// background: a boot does without it, and an attempt that needs it before it is in waits for it once.
+let valueOut: typeof import('./value-out.js') | undefined;
+let stream: typeof import('./stream.js') | undefined;
+const valueOutLoading = import('./value-out.js');
+const streamLoading = import('./stream.js');
+valueOutLoading.catch(() => undefined);
+streamLoading.catch(() => undefined);
+
 async function warmUp(): Promise<void> {
   const urls = boot.preload.filter((_, index) => Atomics.load(verified, index) === MODULE_VERIFIED);
   if (urls.length === 0) return;
@@ -133,7 +140,11 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
     replying = true;
     return start(request) ? ended(request, { end: AttemptEnd.WRONG_KIND, msg: kind }) : CANCELLED;
   }
-  const process = processor.kind === 'stream' ? streamRunner(processor.process, request, consumed) : processor.process;
+  // Awaited before the processor runs, never after: code an earlier attempt left behind must not run while this one is
+  // still the worker's running attempt.
+  valueOut ??= await valueOutLoading;
+  if (kind === 'stream') stream ??= await streamLoading;
+  const process = processor.kind === 'stream' ? (stream as NonNullable<typeof stream>).streamRunner(processor.process, request, consumed) : processor.process;
   // The start is stamped the moment before the processor runs: its timeout counts from there, and a processor must
   // never find its budget spent before it began.
   const ctx = new AttemptContext(request, flags, beats);
@@ -158,8 +169,8 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
       reply.end = success === true ? AttemptEnd.SUCCEEDED : AttemptEnd.FAILED;
       if (msg !== undefined && msg !== null) reply.msg = textOf(msg);
       if (reply.end === AttemptEnd.SUCCEEDED) {
-        const put = putValue(reply, result.value, markedBuffers);
-        if (put instanceof NotSendable) {
+        const put = valueOut.putValue(reply, result.value, markedBuffers);
+        if (put instanceof valueOut.NotSendable) {
           // Posting it would crash the worker: the culprit is named instead.
           reply.end = AttemptEnd.VALUE_NOT_CLONEABLE;
           reply.msg = put.text;
@@ -169,8 +180,9 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
       }
     }
   } catch (error) {
-    reply.end = error instanceof ChunkNotSendable ? AttemptEnd.VALUE_NOT_CLONEABLE : AttemptEnd.THREW;
-    reply.msg = textOf(error instanceof ChunkNotSendable ? error.message : error);
+    const unsendable = stream !== undefined && error instanceof stream.ChunkNotSendable;
+    reply.end = unsendable ? AttemptEnd.VALUE_NOT_CLONEABLE : AttemptEnd.THREW;
+    reply.msg = textOf(unsendable ? error.message : error);
   } finally {
     running = undefined;
     ctx.release();
