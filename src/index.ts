@@ -11,6 +11,7 @@ export {
   type ValueOf,
   type ProgressOf,
   type ChunkOf,
+  type CheckpointOf,
   type RunName,
   type StreamName,
 } from './runtime.js';

@@ -5,9 +5,10 @@ import { isAbortSignal, RUN_OPTION_FIELDS, type SubmitRequest } from './request.
 
 /**
  * `runtime.map()`'s options. Every request field `run()` takes as an option, but `instanceId`, applies to each
- * item's instance (`timeoutMs` and `maxRetries` per item); the rest are the map's own.
+ * item's instance (`timeoutMs` and `maxRetries` per item); the rest are the map's own. `S` is the type of
+ * `resumeFrom`.
  */
-export interface MapOptions extends Omit<SubmitRequest, 'processor' | 'jobParams' | 'instanceId' | 'signal'> {
+export interface MapOptions<S = unknown> extends Omit<SubmitRequest<string, unknown, S>, 'processor' | 'jobParams' | 'instanceId' | 'signal'> {
   /**
    * Instances of the map submitted and not yet ended, at most. A whole number from 1 to 2^31-1.
    * @default the runtime's `maxThreads`

@@ -26,11 +26,11 @@ export interface ProgressEvent<G = unknown> {
 }
 
 /** A checkpoint a processor made, as `onCheckpoint` receives it. */
-export interface CheckpointEvent<C = unknown> {
+export interface CheckpointEvent<S = unknown> {
   readonly instanceId: string;
   /** The attempt that made it (0 for the first, then its retry count). */
   readonly attempt: number;
-  readonly state: C;
+  readonly state: S;
 }
 
 /**

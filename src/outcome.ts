@@ -27,8 +27,11 @@ export type Ending = (typeof Ending)[keyof typeof Ending];
  */
 export type StoppedBy = 'stop' | 'signal' | 'close';
 
-/** How an instance ended: what `tracker.done` resolves with. Times are epoch milliseconds. */
-export interface Outcome<V = unknown, C = unknown> {
+/**
+ * How an instance ended: what `tracker.done` resolves with. `V` is the type of its value, `S` of its checkpoint.
+ * Times are epoch milliseconds.
+ */
+export interface Outcome<V = unknown, S = unknown> {
   readonly status: OutcomeStatus;
   /** Why, as a stable code. */
   readonly reason: OutcomeReason;
@@ -52,7 +55,7 @@ export interface Outcome<V = unknown, C = unknown> {
    */
   readonly abortReason: unknown;
   /** The last checkpoint any of its attempts made (`ctx.checkpoint`), or undefined when none did. */
-  readonly checkpoint: C | undefined;
+  readonly checkpoint: S | undefined;
   /**
    * When its last attempt was force-stopped: where its thread was, one `    at fn (url:line:column)` line per frame,
    * source-mapped to the processor's own source where a source map is present. Undefined otherwise, and when

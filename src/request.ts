@@ -8,8 +8,11 @@ import { didYouMean, keySet, unknownKey } from './keys.js';
 import { snapshotParams, type ParamsSource } from './params.js';
 import type { ProcessorRegistry } from './registry.js';
 
-/** One instance to run. `K` is the processor's registry name, `P` the type of its `jobParams`. */
-export interface SubmitRequest<K extends string = string, P = unknown> {
+/**
+ * One instance to run. `K` is the processor's registry name, `P` the type of its `jobParams`, `S` the type of its
+ * checkpoints (`resumeFrom`).
+ */
+export interface SubmitRequest<K extends string = string, P = unknown, S = unknown> {
   /** The processor's registry name. Never a path or URL: only registered modules are loaded. */
   readonly processor: K;
   /**
@@ -67,7 +70,7 @@ export interface SubmitRequest<K extends string = string, P = unknown> {
    * (`outcome.checkpoint`, `onCheckpoint`). Any value that can be cloned; it is copied at submit.
    * @default none
    */
-  readonly resumeFrom?: unknown;
+  readonly resumeFrom?: S;
 }
 
 /** The fields of a request that `run()` takes as options: all but its own arguments. */

@@ -28,31 +28,34 @@ import { WorkerChannels } from './worker-channel.js';
 /** The type of a processor module, as `typeof import('./processor.js')`: its default export is a processor. */
 export interface ProcessorModule {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly default: Processor<any, any, any> | StreamProcessor<any, any, any, any>;
+  readonly default: Processor<any, any, any, any> | StreamProcessor<any, any, any, any, any>;
 }
 
 /** The types of a registry: processor name → the type of its module. */
 export type ProcessorModules = Record<string, ProcessorModule>;
 
 /** What the processor of a module takes as `jobParams`. */
-export type ParamsOf<M> = M extends { readonly default: Processor<infer P, infer _V, infer _G> } ? P
-  : M extends { readonly default: StreamProcessor<infer P, infer _C, infer _V, infer _G> } ? P : unknown;
+export type ParamsOf<M> = M extends { readonly default: Processor<infer P, infer _V, infer _G, infer _S> } ? P
+  : M extends { readonly default: StreamProcessor<infer P, infer _C, infer _V, infer _G, infer _S> } ? P : unknown;
 /** What the processor of a module returns as its `value` (a stream processor: its generator's return value). */
-export type ValueOf<M> = M extends { readonly default: Processor<infer _P, infer V, infer _G> } ? V
-  : M extends { readonly default: StreamProcessor<infer _P, infer _C, infer V, infer _G> } ? V : unknown;
+export type ValueOf<M> = M extends { readonly default: Processor<infer _P, infer V, infer _G, infer _S> } ? V
+  : M extends { readonly default: StreamProcessor<infer _P, infer _C, infer V, infer _G, infer _S> } ? V : unknown;
 /** What the processor of a module reports as its progress. */
-export type ProgressOf<M> = M extends { readonly default: Processor<infer _P, infer _V, infer G> } ? G
-  : M extends { readonly default: StreamProcessor<infer _P, infer _C, infer _V, infer G> } ? G : unknown;
+export type ProgressOf<M> = M extends { readonly default: Processor<infer _P, infer _V, infer G, infer _S> } ? G
+  : M extends { readonly default: StreamProcessor<infer _P, infer _C, infer _V, infer G, infer _S> } ? G : unknown;
+/** What the processor of a module keeps as its checkpoints (`ctx.checkpoint`), and so takes as `resumeFrom`. */
+export type CheckpointOf<M> = M extends { readonly default: Processor<infer _P, infer _V, infer _G, infer S> } ? S
+  : M extends { readonly default: StreamProcessor<infer _P, infer _C, infer _V, infer _G, infer S> } ? S : unknown;
 /** What the stream processor of a module yields as its chunks. */
-export type ChunkOf<M> = M extends { readonly default: StreamProcessor<infer _P, infer C, infer _V, infer _G> } ? C : unknown;
+export type ChunkOf<M> = M extends { readonly default: StreamProcessor<infer _P, infer C, infer _V, infer _G, infer _S> } ? C : unknown;
 
 /** The names of a registry's processors that `submit()`, `run()` and `map()` take: all but its stream processors. */
 export type RunName<M> = { [K in keyof M & string]: M[K] extends { readonly default: { readonly kind: 'stream' } } ? never : K }[keyof M & string];
 /** The names of a registry's processors that `stream()` takes: all but those known not to be stream processors. */
 export type StreamName<M> = { [K in keyof M & string]: M[K] extends { readonly default: { readonly kind: 'run' } } ? never : K }[keyof M & string];
 
-/** `runtime.run()`'s options: the rest of a submit request. */
-export type RunOptions = Omit<SubmitRequest, 'processor' | 'jobParams'>;
+/** `runtime.run()`'s options: the rest of a submit request. `S` is the type of its `resumeFrom`. */
+export type RunOptions<S = unknown> = Omit<SubmitRequest<string, unknown, S>, 'processor' | 'jobParams'>;
 
 /**
  * run()'s arguments after the processor's name (stream()'s with `O`): `jobParams` may be left out only when the
@@ -168,8 +171,8 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    * Accepts one instance and returns its tracker at once; the instance runs when a worker is free.
    * Throws a `TaskTrackerError` subclass, and builds nothing, when the request is refused.
    */
-  submit<K extends RunName<M>>(request: SubmitRequest<K, ParamsOf<M[K]>>): Tracker<ValueOf<M[K]>, ProgressOf<M[K]>> {
-    return this.#submit(request, undefined) as Tracker<ValueOf<M[K]>, ProgressOf<M[K]>>;
+  submit<K extends RunName<M>>(request: SubmitRequest<K, ParamsOf<M[K]>, CheckpointOf<M[K]>>): Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>> {
+    return this.#submit(request, undefined) as Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>>;
   }
 
   // submit(), and stream() with its sink.
@@ -197,13 +200,13 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    * with the submit's own refusal (a `TaskTrackerError`) when the request is refused. `options` is the rest of a
    * submit request (`timeoutMs`, `maxRetries`, `instanceId`, `signal`, …).
    */
-  run<K extends RunName<M>>(processor: K, ...args: RunArguments<ParamsOf<M[K]>>): Promise<ValueOf<M[K]>> {
+  run<K extends RunName<M>>(processor: K, ...args: RunArguments<ParamsOf<M[K]>, RunOptions<CheckpointOf<M[K]>>>): Promise<ValueOf<M[K]>> {
     const [jobParams, options] = args;
-    let tracker: Tracker<ValueOf<M[K]>, ProgressOf<M[K]>>;
+    let tracker: Tracker<ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>>;
     try {
       checkRunOptions(options);
       const request = options === undefined ? { processor, jobParams } : { ...options, processor, jobParams };
-      tracker = this.submit(request as SubmitRequest<K, ParamsOf<M[K]>>);
+      tracker = this.submit(request as SubmitRequest<K, ParamsOf<M[K]>, CheckpointOf<M[K]>>);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -222,9 +225,9 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    * `options` also takes the request fields each instance gets (`timeoutMs`, `maxRetries`, `signal`, …). Throws an
    * `InvalidRequestError` at once for items that are not iterable or options that are wrong; see docs/api.md.
    */
-  map<K extends RunName<M>>(processor: K, items: MapItems<ParamsOf<M[K]>>, options: MapOptions & { readonly settle: true }): MapResults<MapSettled<ValueOf<M[K]>>>;
-  map<K extends RunName<M>>(processor: K, items: MapItems<ParamsOf<M[K]>>, options?: MapOptions & { readonly settle?: false }): MapResults<ValueOf<M[K]>>;
-  map<K extends RunName<M>>(processor: K, items: MapItems<ParamsOf<M[K]>>, options?: MapOptions): MapResults<ValueOf<M[K]> | MapSettled<ValueOf<M[K]>>>;
+  map<K extends RunName<M>>(processor: K, items: MapItems<ParamsOf<M[K]>>, options: MapOptions<CheckpointOf<M[K]>> & { readonly settle: true }): MapResults<MapSettled<ValueOf<M[K]>>>;
+  map<K extends RunName<M>>(processor: K, items: MapItems<ParamsOf<M[K]>>, options?: MapOptions<CheckpointOf<M[K]>> & { readonly settle?: false }): MapResults<ValueOf<M[K]>>;
+  map<K extends RunName<M>>(processor: K, items: MapItems<ParamsOf<M[K]>>, options?: MapOptions<CheckpointOf<M[K]>>): MapResults<ValueOf<M[K]> | MapSettled<ValueOf<M[K]>>>;
   map(processor: string, items: MapItems<unknown>, options?: MapOptions): MapResults<unknown> {
     return new MapResults(this as unknown as TaskRuntime, processor, items, options);
   }
@@ -237,7 +240,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
    * `InstanceError` after the chunks that reached this thread. A stream that has delivered a chunk is never retried.
    * `options` are run()'s and `highWaterMark`; a refused request throws at once, as `submit()` does. See docs/api.md.
    */
-  stream<K extends StreamName<M>>(processor: K, ...args: RunArguments<ParamsOf<M[K]>, StreamOptions>): StreamResults<ChunkOf<M[K]>, ValueOf<M[K]>, ProgressOf<M[K]>> {
+  stream<K extends StreamName<M>>(processor: K, ...args: RunArguments<ParamsOf<M[K]>, StreamOptions<CheckpointOf<M[K]>>>): StreamResults<ChunkOf<M[K]>, ValueOf<M[K]>, ProgressOf<M[K]>, CheckpointOf<M[K]>> {
     const [jobParams, options] = args;
     return new StreamResults(processor, jobParams, options, this.#submitStream);
   }

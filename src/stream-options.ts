@@ -5,8 +5,11 @@ import { keySet } from './keys.js';
 import { MAX_INT32 } from './limits.js';
 import { checkCallOptions, RUN_OPTION_FIELDS, type SubmitRequest } from './request.js';
 
-/** `runtime.stream()`'s options: every request field `run()` takes as an option, and `highWaterMark`. */
-export interface StreamOptions extends Omit<SubmitRequest, 'processor' | 'jobParams'> {
+/**
+ * `runtime.stream()`'s options: every request field `run()` takes as an option, and `highWaterMark`. `S` is the type
+ * of `resumeFrom`.
+ */
+export interface StreamOptions<S = unknown> extends Omit<SubmitRequest<string, unknown, S>, 'processor' | 'jobParams'> {
   /**
    * The most chunks the generator has yielded and the loop not yet consumed: past it, the generator is not resumed
    * until the loop takes one. A whole number from 1 to 2^31-1.

@@ -29,12 +29,13 @@ interface Waiter<C> {
 /**
  * What `runtime.stream()` returns: an async iterable (and its own iterator) of the chunks the instance's generator
  * yields (`C`), with its `tracker` and its outcome (`done`, whose `value` is the generator's return value, `V`).
+ * `G` is the type of its progress, `S` of its checkpoints.
  */
-export class StreamResults<C, V = unknown, G = unknown> implements AsyncIterableIterator<C, undefined, undefined> {
-  /** The instance's tracker: `stop()`, `taskStatus`, `progress`, `runningStatus()`. */
-  readonly tracker: Tracker<V, G>;
+export class StreamResults<C, V = unknown, G = unknown, S = unknown> implements AsyncIterableIterator<C, undefined, undefined> {
+  /** The instance's tracker: `stop()`, `taskStatus`, `progress`, `checkpoint`, `runningStatus()`. */
+  readonly tracker: Tracker<V, G, S>;
   /** The instance's outcome, once decided (its `value` is the generator's return value); never rejects. */
-  readonly done: Promise<Outcome<V>>;
+  readonly done: Promise<Outcome<V, S>>;
   /** Chunks here, not yet taken by the loop. */
   readonly #chunks = new FifoQueue<ChunkCargo>();
   /** next() calls waiting for a chunk (there is none here while one waits). */
@@ -44,10 +45,10 @@ export class StreamResults<C, V = unknown, G = unknown> implements AsyncIterable
   #closed = false;
 
   /** stream(): checks the options and submits the instance; throws what the submit throws. */
-  constructor(processor: string, jobParams: unknown, options: StreamOptions | undefined, submit: StreamSubmit) {
+  constructor(processor: string, jobParams: unknown, options: StreamOptions<S> | undefined, submit: StreamSubmit) {
     const { highWaterMark, request } = resolveStreamOptions(options);
     const sink: ChunkSink = { highWaterMark, chunk: (cargo) => this.#onChunk(cargo) };
-    this.tracker = submit(request === undefined ? { processor, jobParams } : { ...request, processor, jobParams }, sink) as Tracker<V, G>;
+    this.tracker = submit(request === undefined ? { processor, jobParams } : { ...request, processor, jobParams }, sink) as Tracker<V, G, S>;
     this.done = this.tracker.done;
     void this.done.then((outcome) => this.#onEnd(outcome));
   }

@@ -23,18 +23,18 @@ import { Starts } from './starts.js';
 import { sayInterrupted, sayRetry, sayTerminated } from './tracker-events.js';
 import { InstanceReports, logDestroyed, type ReportView } from './tracker-reports.js';
 
-/** One instance's tracker. `V` is the type of its processor's value, `G` of its progress values. */
-export class Tracker<V = unknown, G = unknown, C = unknown> {
+/** One instance's tracker. `V` is the type of its processor's value, `G` of its progress, `S` of its checkpoints. */
+export class Tracker<V = unknown, G = unknown, S = unknown> {
   readonly instanceId: string;
   /** Settles exactly once, when the instance's outcome is decided. Never rejects. */
-  readonly done: Promise<Outcome<V, C>>;
+  readonly done: Promise<Outcome<V, S>>;
 
   readonly #host: TrackerHost;
   readonly #request: AcceptedRequest;
   readonly #createTime = Date.now();
   readonly #submittedAt = epochNow(); // for wait times (epoch ms, µs precision)
   readonly #reports: InstanceReports;
-  #resolveDone!: (outcome: Outcome<V, C>) => void;
+  #resolveDone!: (outcome: Outcome<V, S>) => void;
   #state: EscalationState = initialEscalation;
   #decision: Decision | undefined;
   /** Its attempts' starts; the first is the instance's start. */
@@ -50,7 +50,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
   #appended: Record<string, unknown> | undefined;
   #progress: G | undefined;
   #value: V | undefined;
-  #checkpoint: C | undefined;
+  #checkpoint: S | undefined;
   #stack: string | undefined; // where the last force-stopped attempt's thread was
   /** The current attempt's stall watch (with heartbeatTimeoutMs). */
   #heartbeats: HeartbeatWatch | undefined;
@@ -69,7 +69,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
   // What the pool says of an attempt counts only while it is the current one.
   readonly #listener: AttemptListener = {
     attemptStarted: (attempt) => attempt === this.#attempt && this.#starts.note(attempt),
-    attemptCheckpoint: (attempt, state) => attempt === this.#attempt && this.#host.onCheckpoint(this.instanceId, attempt.number, (this.#checkpoint = state as C)),
+    attemptCheckpoint: (attempt, state) => attempt === this.#attempt && this.#host.onCheckpoint(this.instanceId, attempt.number, (this.#checkpoint = state as S)),
     attemptProgress: (attempt, value) => attempt === this.#attempt && this.#host.onProgress(this.instanceId, attempt.number, (this.#progress = value as G)),
     attemptEnded: (attempt, exit) => attempt === this.#attempt && this.#onExit(exit),
     attemptChunk: (attempt, chunk) => attempt === this.#attempt && this.#sink !== undefined && (this.#chunks++, this.#sink.chunk(chunk)),
@@ -83,7 +83,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
     this.instanceId = request.instanceId;
     this.done = new Promise((resolve) => (this.#resolveDone = resolve));
     this.#reports = new InstanceReports(host, this.#createTime);
-    this.#checkpoint = request.resumeFrom as C | undefined;
+    this.#checkpoint = request.resumeFrom as S | undefined;
     this.#starts = new Starts(this.instanceId, request.processorName, this.#submittedAt, host.metrics);
     if (request.signal !== undefined) this.#stopListening = listenToAbort(request.signal, () => this[kCallerAbort]());
     if (channels.submit.hasSubscribers) this.#trace = publishSubmit(request, this.#submittedAt);
@@ -95,7 +95,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
   }
 
   /** The latest checkpoint: the last any attempt made (`ctx.checkpoint`), else the request's `resumeFrom`, else undefined. */
-  get checkpoint(): C | undefined {
+  get checkpoint(): S | undefined {
     return this.#checkpoint;
   }
 
@@ -353,7 +353,7 @@ export class Tracker<V = unknown, G = unknown, C = unknown> {
 
   #settle(decision: Decision): void {
     this.#stopListening?.();
-    const outcome: Outcome<V, C> = {
+    const outcome: Outcome<V, S> = {
       status: decision.status,
       reason: decision.reason,
       result: decision.text,

@@ -479,5 +479,7 @@ describe('light-task-tracker/otel/processor', () => {
     const wrapped = withTraceContext(fn);
     expectTypeOf(wrapped).toEqualTypeOf<ProcessorFunction<{ n: number }, number, string>>();
     expectTypeOf(defineProcessor(wrapped).process).toEqualTypeOf<ProcessorFunction<{ n: number }, number, string>>();
+    const resumable = withTraceContext((ctx: ProcessorContext<{ n: number }, string, { row: number }>) => ({ success: true, value: ctx.resumeFrom?.row ?? ctx.jobParams.n }));
+    expectTypeOf(defineProcessor(resumable).process).toEqualTypeOf<ProcessorFunction<{ n: number }, number, string, { row: number }>>();
   });
 });

@@ -1,22 +1,25 @@
-// The public types: params, value and progress flow from a processor's definition to run(), submit(), the tracker
-// and the outcome. Each @ts-expect-error line must be an error: `npm test` type-checks this file before vitest runs
+// The public types: params, value, progress and checkpoints flow from a processor's definition to run(), submit(),
+// the tracker and the outcome. Each @ts-expect-error line must be an error: `npm test` type-checks this file before vitest runs
 // it, so a type that turns lax (or wrong) fails the build.
 import { describe, expectTypeOf, it } from 'vitest';
-import { TaskRuntime, type ChunkOf, type MapProgress, type MapResults, type MapSettled, type Outcome, type ProgressEvent, type StoppedBy, type StreamResults, type TaskTrackerError, type Tracker } from 'light-task-tracker';
+import { TaskRuntime, type CheckpointEvent, type CheckpointOf, type ChunkOf, type MapProgress, type MapResults, type MapSettled, type Outcome, type ProgressEvent, type StoppedBy, type StreamResults, type TaskTrackerError, type Tracker } from 'light-task-tracker';
 import { defineProcessor, type Processor, type ProcessorContext, type ProcessResult, type StreamProcessor } from 'light-task-tracker/processor';
 import type { HashParams } from './types/hash-processor.js';
 import type { LinesParams } from './types/lines-processor.js';
+import type { RowsCheckpoint, RowsParams } from './types/rows-processor.js';
 
 type Registry = {
   hash: typeof import('./types/hash-processor.js');
   ping: typeof import('./types/no-params-processor.js');
   lines: typeof import('./types/lines-processor.js');
+  rows: typeof import('./types/rows-processor.js');
+  rowsStream: { readonly default: typeof import('./types/rows-processor.js').stream };
 };
 
 // Only the types of these are checked: the tests that use them never call them with a real runtime.
 declare const runtimes: { typed: TaskRuntime<Registry>; untyped: TaskRuntime } | undefined;
 /** Runs `check` only in the type checker's eyes: at run time there is no runtime to call. */
-function typesOf(check: (runtime: TaskRuntime<Registry>, untyped: TaskRuntime) => void): void {
+function typesOf(check: (runtime: TaskRuntime<Registry>, untyped: TaskRuntime) => void | Promise<void>): void {
   if (typeof runtimes !== 'undefined' && runtimes !== undefined) check(runtimes.typed, runtimes.untyped);
 }
 
@@ -104,10 +107,42 @@ describe('types', () => {
     void runtime.map('lines', [params]);
   }));
 
+  it('types checkpoints on the main thread: resumeFrom checked, tracker.checkpoint and outcome.checkpoint typed', () => typesOf(async (runtime) => {
+    type Progress = { done: number };
+    const params: RowsParams = { rows: 10 };
+    const tracker = runtime.submit({ processor: 'rows', jobParams: params, resumeFrom: { row: 5 } });
+    expectTypeOf(tracker).toEqualTypeOf<Tracker<number, Progress, RowsCheckpoint>>();
+    expectTypeOf(tracker.checkpoint).toEqualTypeOf<RowsCheckpoint | undefined>();
+    expectTypeOf((await tracker.done).checkpoint).toEqualTypeOf<RowsCheckpoint | undefined>();
+    expectTypeOf<CheckpointOf<Registry['rows']>>().toEqualTypeOf<RowsCheckpoint>();
+    expectTypeOf<CheckpointOf<Registry['rowsStream']>>().toEqualTypeOf<RowsCheckpoint>();
+    expectTypeOf<CheckpointOf<Registry['hash']>>().toEqualTypeOf<unknown>();
+    expectTypeOf(runtime.submit({ processor: 'hash', jobParams: { data: new Uint8Array(1), algorithm: 'sha1' } }).checkpoint).toEqualTypeOf<unknown>();
+    // @ts-expect-error a resumeFrom that is not the processor's checkpoint
+    runtime.submit({ processor: 'rows', jobParams: params, resumeFrom: { row: 'five' } });
+    expectTypeOf(runtime.run('rows', params, { resumeFrom: { row: 5 } })).toEqualTypeOf<Promise<number>>();
+    // @ts-expect-error nor given to run()
+    void runtime.run('rows', params, { resumeFrom: { line: 5 } });
+    expectTypeOf(runtime.map('rows', [params], { resumeFrom: { row: 5 } })).toEqualTypeOf<MapResults<number>>();
+    // @ts-expect-error nor to map()
+    void runtime.map('rows', [params], { resumeFrom: 5 });
+    const stream = runtime.stream('rowsStream', params, { resumeFrom: { row: 5 } });
+    expectTypeOf(stream).toEqualTypeOf<StreamResults<number, string, Progress, RowsCheckpoint>>();
+    expectTypeOf(stream.tracker.checkpoint).toEqualTypeOf<RowsCheckpoint | undefined>();
+    expectTypeOf((await stream.done).checkpoint).toEqualTypeOf<RowsCheckpoint | undefined>();
+    // @ts-expect-error nor to stream()
+    void runtime.stream('rowsStream', params, { resumeFrom: { row: 'five' } });
+  }));
+
   it('keeps an untyped runtime open: any name, unknown params and values', () => typesOf((_runtime, untyped) => {
     expectTypeOf(untyped.run('anything', { a: 1 })).toEqualTypeOf<Promise<unknown>>();
     expectTypeOf(untyped.submit({ processor: 'x', jobParams: 1 }).done).toEqualTypeOf<Promise<Outcome<unknown>>>();
     expectTypeOf<ProgressEvent['value']>().toEqualTypeOf<unknown>();
+    const tracker = untyped.submit({ processor: 'x', jobParams: 1, resumeFrom: 'any value' });
+    expectTypeOf(tracker.checkpoint).toEqualTypeOf<unknown>();
+    expectTypeOf(tracker.done).toEqualTypeOf<Promise<Outcome<unknown>>>();
+    expectTypeOf<Outcome['checkpoint']>().toEqualTypeOf<unknown>();
+    expectTypeOf<CheckpointEvent['state']>().toEqualTypeOf<unknown>();
   }));
 
   it('types a processor from its type arguments or from its annotated context', async () => {
@@ -139,5 +174,44 @@ describe('types', () => {
       return 1;
     });
     expectTypeOf<ProcessorContext['childrenValues']>().toEqualTypeOf<Readonly<Record<string, unknown>> | undefined>();
+  });
+
+  it('types a processor\'s checkpoints from its annotated context, or a stream processor\'s from its fifth type argument', async () => {
+    const rows = await import('./types/rows-processor.js');
+    expectTypeOf(rows.default).toEqualTypeOf<Processor<RowsParams, number, { done: number }, RowsCheckpoint>>();
+    expectTypeOf(rows.stream).toEqualTypeOf<StreamProcessor<RowsParams, number, string, { done: number }, RowsCheckpoint>>();
+    defineProcessor(async (ctx: ProcessorContext<RowsParams, unknown, RowsCheckpoint>) => {
+      expectTypeOf(ctx.resumeFrom).toEqualTypeOf<RowsCheckpoint | undefined>();
+      ctx.checkpoint({ row: 1 });
+      // @ts-expect-error a checkpoint of the wrong type
+      ctx.checkpoint({ row: 'one' });
+      return null;
+    });
+    defineProcessor<RowsParams, number, string, unknown, RowsCheckpoint>(async function* (ctx) {
+      expectTypeOf(ctx.resumeFrom).toEqualTypeOf<RowsCheckpoint | undefined>();
+      expectTypeOf(ctx.jobParams).toEqualTypeOf<RowsParams>();
+      // @ts-expect-error a checkpoint of the wrong type
+      ctx.checkpoint(1);
+      yield ctx.jobParams.rows;
+      return 'read';
+    });
+    const annotatedStream = defineProcessor(async function* (ctx: ProcessorContext<RowsParams, number, RowsCheckpoint>) {
+      ctx.checkpoint({ row: 1 });
+      yield ctx.jobParams.rows;
+      return 'read';
+    });
+    expectTypeOf(annotatedStream).toEqualTypeOf<StreamProcessor<RowsParams, number, string, number, RowsCheckpoint>>();
+    defineProcessor((ctx) => {
+      expectTypeOf(ctx.resumeFrom).toEqualTypeOf<unknown>();
+      ctx.checkpoint(Symbol.iterator);
+      return null;
+    });
+    expectTypeOf<ProcessorContext['resumeFrom']>().toEqualTypeOf<unknown>();
+    // @ts-expect-error four type arguments are a stream processor's: a plain processor's checkpoint type comes from its annotated ctx
+    defineProcessor<RowsParams, number, unknown, RowsCheckpoint>(async (ctx) => ({ success: true, value: ctx.jobParams.rows }));
+    // @ts-expect-error even when its progress and checkpoint types are the same
+    defineProcessor<RowsParams, number, number, number>(async (ctx) => ({ success: true, value: ctx.jobParams.rows }));
+    // @ts-expect-error a context annotated with a checkpoint type takes no type arguments
+    defineProcessor<RowsParams, number>(async (ctx: ProcessorContext<RowsParams, unknown, RowsCheckpoint>) => ({ success: true, value: ctx.jobParams.rows }));
   });
 });

@@ -33,7 +33,7 @@ export function traceContext(ctx: Pick<ProcessorContext, 'trace'>): Context {
  * `export default defineProcessor(withTraceContext(async (ctx) => …))`. Context follows awaits only with a context
  * manager registered in the worker (an OpenTelemetry Node SDK registers one). A non-function throws a `TypeError`.
  */
-export function withTraceContext<P = unknown, V = unknown, G = unknown>(process: ProcessorFunction<P, V, G>): ProcessorFunction<P, V, G> {
+export function withTraceContext<P = unknown, V = unknown, G = unknown, S = unknown>(process: ProcessorFunction<P, V, G, S>): ProcessorFunction<P, V, G, S> {
   if (typeof process !== 'function') throw new TypeError(`withTraceContext expects a processor function, got ${typeof process}`);
   return (ctx) => (ctx.trace === undefined ? process(ctx) : context.with(traceContext(ctx), process, undefined, ctx));
 }

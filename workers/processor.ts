@@ -47,9 +47,9 @@ export interface WorkflowContext {
 
 /**
  * Everything a processor gets for one attempt. `P` is the type of `jobParams`, `G` the type of the progress values
- * it reports.
+ * it reports, `S` the type of its checkpoints (what `checkpoint()` takes and `resumeFrom` holds).
  */
-export interface ProcessorContext<P = unknown, G = unknown> {
+export interface ProcessorContext<P = unknown, G = unknown, S = unknown> {
   readonly instanceId: string;
   readonly jobId: string | number | undefined;
   readonly jobParams: P;
@@ -88,12 +88,12 @@ export interface ProcessorContext<P = unknown, G = unknown> {
    * (after a failure, a worker's death or a stall) gets it as `ctx.resumeFrom`. Posted at once, in order with the
    * attempt's log lines and progress; a value that cannot be cloned throws a `TypeError` here. A heartbeat too.
    */
-  checkpoint(state: unknown): void;
+  checkpoint(state: S): void;
   /**
    * The checkpoint this attempt resumes from: the last one an earlier attempt of the instance made, else the
    * request's `resumeFrom`; undefined when there is none.
    */
-  readonly resumeFrom: unknown;
+  readonly resumeFrom: S | undefined;
   /**
    * The values of the instance's children, child key → value: a BullMQ flow's parent job gets its children's
    * return values. Undefined when the instance has none.
@@ -106,47 +106,57 @@ export interface ProcessorContext<P = unknown, G = unknown> {
   readonly trace: Readonly<Record<string, string>> | undefined;
 }
 
-export type ProcessorFunction<P = unknown, V = unknown, G = unknown> = (
-  ctx: ProcessorContext<P, G>,
+export type ProcessorFunction<P = unknown, V = unknown, G = unknown, S = unknown> = (
+  ctx: ProcessorContext<P, G, S>,
 ) => ProcessResult<V> | null | undefined | Promise<ProcessResult<V> | null | undefined>;
 
 /**
  * A stream processor: an async generator function. Each `yield` sends a chunk (`C`) to the caller's
  * `runtime.stream()` loop, and its `return` value (`V`) is the instance's value.
  */
-export type StreamProcessorFunction<P = unknown, C = unknown, V = unknown, G = unknown> = (
-  ctx: ProcessorContext<P, G>,
+export type StreamProcessorFunction<P = unknown, C = unknown, V = unknown, G = unknown, S = unknown> = (
+  ctx: ProcessorContext<P, G, S>,
 ) => AsyncGenerator<C, V, undefined>;
 
 /**
  * A processor as `defineProcessor` returns it: the module's default export. Its type parameters carry the types of
- * its params (`P`), its value (`V`) and its progress (`G`) to the runtime that runs it
+ * its params (`P`), its value (`V`), its progress (`G`) and its checkpoints (`S`) to the runtime that runs it
  * (`new TaskRuntime<{ name: typeof import('./processor.js') }>`).
  */
-export interface Processor<P = unknown, V = unknown, G = unknown> {
+export interface Processor<P = unknown, V = unknown, G = unknown, S = unknown> {
   readonly [PROCESSOR_BRAND]: true;
   /** Run by `submit()`, `run()` and `map()`. */
   readonly kind: 'run';
-  readonly process: ProcessorFunction<P, V, G>;
+  readonly process: ProcessorFunction<P, V, G, S>;
 }
 
 /** A stream processor as `defineProcessor` returns it: run by `runtime.stream()` only. `C` is the type of its chunks. */
-export interface StreamProcessor<P = unknown, C = unknown, V = unknown, G = unknown> {
+export interface StreamProcessor<P = unknown, C = unknown, V = unknown, G = unknown, S = unknown> {
   readonly [PROCESSOR_BRAND]: true;
   readonly kind: 'stream';
-  readonly process: StreamProcessorFunction<P, C, V, G>;
+  readonly process: StreamProcessorFunction<P, C, V, G, S>;
 }
 
+/** The processor whose annotated context is `X` (a `ProcessorContext<P, G, S>`) and whose value is `V`. */
+type ProcessorWith<X, V> = X extends ProcessorContext<infer P, infer G, infer S> ? Processor<P, V, G, S> : never;
+
 /**
- * Declares a processor. Use it as the module's default export. The types of its params, value and progress come
- * from the function (annotate `ctx` as `ProcessorContext<Params, Progress>`) or from the type arguments:
- * `defineProcessor<Params, Value, Progress>(async (ctx) => …)`. An async generator function
- * (`async function*`) makes a stream processor: `defineProcessor<Params, Chunk, Value, Progress>(async function* (ctx)
- * { … })`. The kind is the function's own: one that returns an async generator some other way is not a stream
- * processor.
+ * Declares a processor. Use it as the module's default export. The types of its params, value, progress and
+ * checkpoints come from the function (annotate `ctx` as `ProcessorContext<Params, Progress, Checkpoint>`, with no
+ * type arguments) or from the type arguments: `defineProcessor<Params, Value, Progress>(async (ctx) => …)`. An async
+ * generator function (`async function*`) makes a stream processor: `defineProcessor<Params, Chunk, Value, Progress,
+ * Checkpoint>(async function* (ctx) { … })`. Four type arguments are always a stream processor's (its `Checkpoint`
+ * is the fifth): a plain processor's checkpoint type comes from its annotated `ctx`. The kind is the function's own:
+ * one that returns an async generator some other way is not a stream processor.
  */
 export function defineProcessor<P = unknown, V = unknown, G = unknown>(process: ProcessorFunction<P, V, G>): Processor<P, V, G>;
-export function defineProcessor<P = unknown, C = unknown, V = unknown, G = unknown>(process: StreamProcessorFunction<P, C, V, G>): StreamProcessor<P, C, V, G>;
+export function defineProcessor<P = unknown, C = unknown, V = unknown, G = unknown, S = unknown>(process: StreamProcessorFunction<P, C, V, G, S>): StreamProcessor<P, C, V, G, S>;
+// A plain processor whose annotated `ctx` names a checkpoint type. Generic over the context, so that no explicit type
+// arguments reach it (a params type is no context): given three or fewer, the first overload types an unannotated
+// `ctx`; given four or five, the stream overload does (TypeScript fixes that type from the first overload it tries).
+export function defineProcessor<X extends ProcessorContext, V = unknown>(
+  process: (ctx: X) => ProcessResult<V> | null | undefined | Promise<ProcessResult<V> | null | undefined>,
+): ProcessorWith<X, V>;
 export function defineProcessor(process: ProcessorFunction | StreamProcessorFunction): Processor | StreamProcessor {
   if (typeof process !== 'function') {
     throw new TypeError(`defineProcessor expects a function, got ${typeof process}`);
