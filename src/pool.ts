@@ -31,7 +31,6 @@ import {
 import { SharedSlots } from './slots.js';
 import { captureStack, prepareStackCapture } from './stack-capture.js';
 
-
 const entry = new URL('../workers/entry.cjs', import.meta.url).href;
 
 /** How many times one attempt is handed to piscina, at most, when workers die before starting it. */
@@ -59,8 +58,7 @@ export class WorkerPool implements AttemptDriver {
     this.capacity = options.maxThreads * ATTEMPTS_PER_THREAD;
     this.#channels = options.channels;
     this.#logger = options.logger;
-    // The inspector session is made before the workers start, so that each is attached as it starts.
-    if ((this.#stackCaptureMs = options.stackCaptureMs) !== undefined) prepareStackCapture();
+    this.#stackCaptureMs = options.stackCaptureMs;
     const recycler = (this.#recycler = options.recycle === undefined ? undefined : new Recycler(options.recycle));
     const slots = (this.#slots = new SharedSlots(this.capacity, options.recycle?.heapUsedMb !== undefined));
     this.#loads = new ModuleLoads(options.preload, options.loadTimeoutMs, options.logger, slots, (threadId, load, startedHere, text) =>
@@ -97,6 +95,8 @@ export class WorkerPool implements AttemptDriver {
         if (threads.restDue && this.#dispatch.busy.size === 0) threads.startRest();
       },
       onBroken: (error) => this.#break(error),
+      // The inspector session: made after the first attempt (it would cost it a few ms), before the rest start.
+      beforeRest: () => this.#stackCaptureMs !== undefined && prepareStackCapture(),
       onGone: (alive) => {
         for (const id of this.#dispatch.busy.keys()) if (!alive.has(id)) this.#dispatch.busy.delete(id);
         recycler?.keepOnly(alive);
