@@ -11,6 +11,8 @@ export const ATTEMPTS_PER_THREAD = 2;
 export const DEATH_BACKOFF_MS = 20;
 /** The longest backoff of a retry after repeated worker deaths (ms). */
 export const DEATH_BACKOFF_MAX_MS = 2000;
+/** How many times one attempt is handed to piscina, at most, when workers die before starting it. */
+export const MAX_LAUNCHES = 4;
 /** Where an attempt's messages are taken in before its end: the workers' channels. */
 export interface ChannelSink {
   /** A message a worker posted on its parentPort that is not the pool's own. */

@@ -9,7 +9,7 @@ import { Place, PooledAttempt, type AttemptDriver, type AttemptExit, type Attemp
 import { Dispatcher } from './dispatch.js';
 import { WorkerBootError } from './errors.js';
 import { ModuleLoads, type Load } from './module-loads.js';
-import { ATTEMPTS_PER_THREAD, DEATH_BACKOFF_MAX_MS, DEATH_BACKOFF_MS, type AttemptFields, type ChannelSink, type PoolOptions, type Rescue } from './pool-options.js';
+import { ATTEMPTS_PER_THREAD, DEATH_BACKOFF_MAX_MS, DEATH_BACKOFF_MS, MAX_LAUNCHES, type AttemptFields, type ChannelSink, type PoolOptions, type Rescue } from './pool-options.js';
 import { Recycler } from './recycle.js';
 import { describeDeath, terminateThread, ThreadWatch } from './threads.js';
 import {
@@ -32,9 +32,6 @@ import { SharedSlots } from './slots.js';
 import { captureStack, prepareStackCapture } from './stack-capture.js';
 
 const entry = new URL('../workers/entry.cjs', import.meta.url).href;
-
-/** How many times one attempt is handed to piscina, at most, when workers die before starting it. */
-const MAX_LAUNCHES = 4;
 
 export class WorkerPool implements AttemptDriver {
   /** Attempts the pool takes at once: running, or waiting for a worker. */
@@ -79,10 +76,10 @@ export class WorkerPool implements AttemptDriver {
     this.#piscina = new Piscina<AttemptRequest, AttemptReply>({
       loadBalancer: (task, workers) => (dispatch as Dispatcher).balancer(task, workers),
       filename: entry,
-      // One worker at first, so that the first attempt's boots alone; the pool starts the rest (ThreadWatch.topUp) and
-      // retires idle workers above its full set itself (#retireIdle): piscina would retire any above its one.
+      // One worker at first (its boot alone); the pool starts the rest, and each force-stopped worker's replacement as it
+      // is terminated (ThreadWatch.topUp: hence the room), and retires idle ones above its full set (Dispatcher).
       minThreads: Math.min(1, options.minThreads + options.spareThreads),
-      maxThreads: options.maxThreads + options.spareThreads,
+      maxThreads: 2 * options.maxThreads + options.spareThreads,
       idleTimeout: Infinity,
       concurrentTasksPerWorker: 1,
       recordTiming: false,
@@ -331,6 +328,7 @@ export class WorkerPool implements AttemptDriver {
         terminateThread(this.#threads, id).then((exited) => attempt.listener.attemptEnded(attempt, { kind: 'terminated', exited, stack: found })),
       );
       this.#dispatch.pump();
+      this.#threads.topUp();
     });
     return true;
   }
@@ -351,6 +349,7 @@ export class WorkerPool implements AttemptDriver {
     }
     this.#threads.doomed.add(threadId);
     void terminateThread(this.#threads, threadId);
+    this.#threads.topUp();
     setImmediate(() => this.#dispatch.pump());
   }
 

@@ -157,11 +157,15 @@ export class ThreadWatch {
   /**
    * Starts workers until the pool holds its full set (minThreads + spares): piscina is told to keep one only, so that
    * the first worker boots, and the first attempt runs, with the machine to itself; the rest follow (startRest()), and
-   * a worker that leaves is replaced here too. Nothing before that, nor once the pool is broken or destroyed.
+   * a worker that leaves is replaced here too, from the moment it is doomed: its replacement boots while it is being
+   * terminated (piscina's maxThreads leaves room for that). Nothing before the first attempt, nor once the pool is
+   * broken or destroyed.
    */
   topUp(): void {
     if (!this.#anyBooted || this.restDue) return;
-    while (this.#piscina.threads.length < this.#size && this.broken === undefined && !this.destroyed) {
+    let staying = 0;
+    for (const thread of this.#piscina.threads) if (!this.doomed.has(thread.threadId)) staying++;
+    for (; staying < this.#size && this.broken === undefined && !this.destroyed; staying++) {
       if (!this.#spawn()) return;
     }
   }
@@ -207,6 +211,7 @@ export class ThreadWatch {
     setImmediate(() => {
       this.#retirementsDue--;
       void terminateThread(this, id);
+      this.topUp();
       this.#events.onBooted();
       this.#checkReady();
     });

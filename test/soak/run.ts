@@ -207,7 +207,9 @@ const expectEqual = (what: string, actual: number, expected: number): void => {
 expectEqual('runtime.size', runtime.size, 0);
 judgeTolerated(state);
 if (maxLive > WINDOW) violation(`max live ${maxLive} above maxInstances ${WINDOW}`);
-if (maxThreadsSeen > MAX_THREADS + SPARE_THREADS) violation(`${maxThreadsSeen} worker threads seen, above maxThreads + spareThreads = ${MAX_THREADS + SPARE_THREADS}`);
+// A force-stopped worker's replacement boots while it is being terminated: at most one beside each running worker.
+const MAX_THREADS_SEEN = 2 * MAX_THREADS + SPARE_THREADS;
+if (maxThreadsSeen > MAX_THREADS_SEEN) violation(`${maxThreadsSeen} worker threads seen, above 2 × maxThreads + spareThreads = ${MAX_THREADS_SEEN}`);
 
 // The pool is whole again once every replacement has booted, and no thread burns CPU for an instance long gone
 // (a runaway left spinning in a worker would show here as ~100 % of a core).
