@@ -88,6 +88,11 @@ export class Dispatcher {
     return this.#threads.isBooted(id) && !this.busy.has(id) && !this.#threads.doomed.has(id) && !this.#events.isDue(id);
   }
 
+  /** Whether a worker can take an attempt now. */
+  hasIdleWorker(): boolean {
+    return this.#idleWorker() !== 0;
+  }
+
   #idleWorker(): number {
     for (const id of this.#threads.bootedIds()) if (this.#isIdle(id)) return id;
     return 0;

@@ -314,21 +314,22 @@ export class WorkerPool implements AttemptDriver {
       return false;
     }
     const id = attempt.threadId;
+    const spare = this.#dispatch.hasIdleWorker(); // what comes next runs on it
     attempt.launch++; // the rejection its worker's end brings is not its end
     this.#threads.doomed.add(id);
     this.#leftWorker(attempt);
     this.#done(attempt);
-    // Terminated once the caller's turn is over: what it dispatches meanwhile goes to a spare, not behind the terminate.
-    // Where its thread is comes first (bounded); the worker stays doomed meanwhile.
+    // Terminated once the caller's turn is over (what it dispatches goes to a spare), after its stack (bounded). Its
+    // replacement boots meanwhile: at once if no spare takes what waits, else after the capture (not on the CPU the
+    // spare's attempt starts on).
     queueMicrotask(() => {
       const worker = this.#threads.workerOf(id);
       const timeoutMs = this.#stackCaptureMs;
       const stack = timeoutMs === undefined || worker === undefined ? Promise.resolve(undefined) : captureStack(worker, { timeoutMs, logger: this.#logger });
-      void stack.then((found) =>
-        terminateThread(this.#threads, id).then((exited) => attempt.listener.attemptEnded(attempt, { kind: 'terminated', exited, stack: found })),
-      );
+      void stack.then((found) => (this.#threads.topUp(), terminateThread(this.#threads, id))
+        .then((exited) => attempt.listener.attemptEnded(attempt, { kind: 'terminated', exited, stack: found })));
       this.#dispatch.pump();
-      this.#threads.topUp();
+      if (!spare) this.#threads.topUp();
     });
     return true;
   }

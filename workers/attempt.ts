@@ -85,27 +85,29 @@ function errorText(error: unknown): string {
 // await: the modules another worker has imported are imported first, so that a spare or a replacement is warm. The
 // wait is bounded (a module that awaits a connection at its top level must not hold the worker's boot), and a
 // failure is only remembered, for the attempts that use the module.
-await warmUp();
-parentPort?.postMessage({ type: BOOTED_MESSAGE, threadId });
-
-// What only some attempts need (a value to write, a stream to run) is imported once the worker has booted, in the
-// background: a boot does without it, and an attempt that needs it before it is in waits for it once.
+// What only some attempts need (a value to write, a stream to run) is imported beside: a spare or a replacement (a
+// worker that boots once processors have loaded elsewhere) waits for it, since an attempt may come the moment it is
+// up; a pool's first worker does not, and its first attempt waits for it, once, if it comes first.
 let valueOut: typeof import('./value-out.js') | undefined;
 let stream: typeof import('./stream.js') | undefined;
 const valueOutLoading = import('./value-out.js');
 const streamLoading = import('./stream.js');
 valueOutLoading.catch(() => undefined);
 streamLoading.catch(() => undefined);
+if (await warmUp()) [valueOut, stream] = await Promise.all([valueOutLoading, streamLoading]);
+parentPort?.postMessage({ type: BOOTED_MESSAGE, threadId });
 
-async function warmUp(): Promise<void> {
+/** Imports the processors other workers have imported; false when there were none (the pool's first worker). */
+async function warmUp(): Promise<boolean> {
   const urls = boot.preload.filter((_, index) => Atomics.load(verified, index) === MODULE_VERIFIED);
-  if (urls.length === 0) return;
+  if (urls.length === 0) return false;
   let timer: NodeJS.Timeout | undefined;
   const bound = new Promise<void>((resolve) => {
     timer = setTimeout(resolve, boot.loadTimeoutMs);
   });
   await Promise.race([Promise.allSettled(urls.map((url) => importProcessor(url))), bound]);
   clearTimeout(timer);
+  return true;
 }
 
 type Reply = { -readonly [K in keyof AttemptReply]: AttemptReply[K] };
