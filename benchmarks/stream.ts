@@ -65,10 +65,11 @@ async function viaStream(count: number): Promise<{ totalMs: number; firstMs: num
 async function viaPiscina(count: number): Promise<{ totalMs: number; firstMs: number }> {
   const t0 = now();
   const all = (await piscina.run({ count, size: SIZE })) as Uint8Array;
-  const totalMs = now() - t0;
+  // The first chunk is usable when the whole answer is; the checks are in the clock, as the stream's are in its own.
+  const firstMs = now() - t0;
   if (all.byteLength !== count * SIZE) throw new Error(`piscina: ${all.byteLength} bytes of ${count * SIZE}`);
   for (let index = 0; index < count; index++) check('piscina', all.subarray(index * SIZE, (index + 1) * SIZE), index);
-  return { totalMs, firstMs: totalMs };
+  return { totalMs: now() - t0, firstMs };
 }
 
 const samples: Sample[] = [];

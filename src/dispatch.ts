@@ -40,8 +40,8 @@ export class Dispatcher {
   readonly busy = new Map<number, PooledAttempt>();
   // The worker the attempt being handed over goes to, named to piscina's balancer; 0: any idle one.
   #handingTo = 0;
-  // When each worker last went idle (threadId → performance.now()), and the timer that retires those idle too long
-  // while the pool holds more than its full set.
+  // While the pool holds more than its full set: the timer that retires workers idle too long, and when each worker last
+  // went idle (threadId → performance.now()). Nothing of it runs otherwise.
   readonly #idleSince = new Map<number, number>();
   #idleTimer: NodeJS.Timeout | undefined;
 
@@ -130,14 +130,19 @@ export class Dispatcher {
   leave(attempt: PooledAttempt, threadId: number): boolean {
     if (threadId === 0 || this.busy.get(threadId) !== attempt) return false;
     this.busy.delete(threadId);
-    if (this.#threads.canExceed) {
-      this.#idleSince.set(threadId, performance.now());
-      if (this.#idleTimer === undefined) this.#watchIdle(IDLE_TIMEOUT_MS);
-    }
+    if (this.#idleTimer !== undefined) this.#idleSince.set(threadId, performance.now());
     return true;
   }
 
-  /** Retires, in `inMs`, the workers above the pool's full set that have been idle IDLE_TIMEOUT_MS by then. */
+  /** A worker has booted: if the pool now holds more than its full set, the idle ones above it are watched. */
+  watchIdle(): void {
+    if (this.#idleTimer === undefined && this.#threads.canExceed) this.#watchIdle(IDLE_TIMEOUT_MS);
+  }
+
+  /**
+   * Retires, in `inMs`, the workers above the pool's full set that have been idle IDLE_TIMEOUT_MS by then, and watches
+   * again while some remain. The excess only grows when a worker boots (watchIdle()).
+   */
   #watchIdle(inMs: number): void {
     if (this.#threads.excess() <= 0 || this.#threads.destroyed) return;
     this.#idleTimer = setTimeout(() => {
@@ -148,7 +153,7 @@ export class Dispatcher {
       for (const id of [...this.#threads.bootedIds()]) {
         if (excess <= 0) break;
         if (!this.#isIdle(id)) continue;
-        // A worker that has been idle since it booted counts from now.
+        // A worker idle since before the watch began (or since it booted) counts from now.
         const since = this.#idleSince.get(id) ?? (this.#idleSince.set(id, now), now);
         const left = since + IDLE_TIMEOUT_MS - now;
         if (left > 0) next = Math.min(next, left);

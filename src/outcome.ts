@@ -54,7 +54,7 @@ export interface Outcome<V = unknown, S = unknown> {
    * named `AbortError` when nothing was; `TimeoutError` for `AbortSignal.timeout()`). Undefined otherwise.
    */
   readonly abortReason: unknown;
-  /** The last checkpoint any of its attempts made (`ctx.checkpoint`), or undefined when none did. */
+  /** The last checkpoint any of its attempts made (`ctx.checkpoint`), else the request's `resumeFrom`, else undefined. */
   readonly checkpoint: S | undefined;
   /**
    * When its last attempt was force-stopped: where its thread was, one `    at fn (url:line:column)` line per frame,

@@ -89,6 +89,7 @@ export class WorkerPool implements AttemptDriver {
     const threads = (this.#threads = new ThreadWatch(this.#piscina, options.minThreads + options.spareThreads, options.maxThreads + options.spareThreads, options.logger, {
       onBooted: () => {
         this.#dispatch.pump();
+        this.#dispatch.watchIdle();
         if (threads.restDue && this.#dispatch.busy.size === 0) threads.startRest();
       },
       onBroken: (error) => this.#break(error),

@@ -47,7 +47,7 @@ export class StreamResults<C, V = unknown, G = unknown, S = unknown> implements 
   /** stream(): checks the options and submits the instance; throws what the submit throws. */
   constructor(processor: string, jobParams: unknown, options: StreamOptions<S> | undefined, submit: StreamSubmit) {
     const { highWaterMark, request } = resolveStreamOptions(options);
-    const sink: ChunkSink = { highWaterMark, chunk: (cargo) => this.#onChunk(cargo) };
+    const sink: ChunkSink = { highWaterMark, chunk: (cargo) => this.#onChunk(cargo), held: () => this.#chunks.size >= highWaterMark };
     this.tracker = submit(request === undefined ? { processor, jobParams } : { ...request, processor, jobParams }, sink) as Tracker<V, G, S>;
     this.done = this.tracker.done;
     void this.done.then((outcome) => this.#onEnd(outcome));

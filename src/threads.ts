@@ -116,9 +116,15 @@ export class ThreadWatch {
 
   /** Workers beyond the pool's full set, not counting those being terminated. */
   excess(): number {
-    return this.#piscina.threads.length - this.doomed.size - this.#size;
+    return this.#staying() - this.#size;
   }
 
+  /** The pool's workers not being terminated. */
+  #staying(): number {
+    let staying = 0;
+    for (const thread of this.#piscina.threads) if (!this.doomed.has(thread.threadId)) staying++;
+    return staying;
+  }
 
   /** Whether piscina should be made to start a worker: none is booting for it (beyond `claimed`), and there is room. */
   canGrow(claimed: number): boolean {
@@ -163,9 +169,7 @@ export class ThreadWatch {
    */
   topUp(): void {
     if (!this.#anyBooted || this.restDue) return;
-    let staying = 0;
-    for (const thread of this.#piscina.threads) if (!this.doomed.has(thread.threadId)) staying++;
-    for (; staying < this.#size && this.broken === undefined && !this.destroyed; staying++) {
+    for (let staying = this.#staying(); staying < this.#size && this.broken === undefined && !this.destroyed; staying++) {
       if (!this.#spawn()) return;
     }
   }
@@ -184,8 +188,8 @@ export class ThreadWatch {
   }
 
   /**
-   * Resolves once the pool holds its full set of workers, each booted and marked ready by piscina. Rejects with a `WorkerBootError` once no worker
-   * can boot; resolves at once after destroy().
+   * Resolves once the pool holds its full set of workers, each booted and marked ready by piscina. Rejects with a
+   * `WorkerBootError` once no worker can boot; resolves at once after destroy().
    */
   ready(): Promise<void> {
     if (this.broken !== undefined) return Promise.reject(this.broken);

@@ -38,6 +38,8 @@ export interface ChunkSink {
   readonly highWaterMark: number;
   /** A chunk of its current attempt, in order. */
   chunk(cargo: ChunkCargo): void;
+  /** Whether `highWaterMark` chunks wait for its caller: its generator is held, not stalled (heartbeatTimeoutMs). */
+  held(): boolean;
 }
 
 /**

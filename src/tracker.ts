@@ -250,8 +250,9 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
     const { fields, transfer, rescue } = attemptCargo(this.#request, this.#attempts, this.#trace, this.#checkpoint, this.#sink?.highWaterMark);
     this.#attempts++;
     const attempt = (this.#attempt = this.#host.pool.run(fields, this.#listener, transfer, rescue));
+    this.#stack = undefined; // the outcome's stack is its last attempt's
     const heartbeatTimeoutMs = this.#request.heartbeatTimeoutMs;
-    if (heartbeatTimeoutMs !== undefined) this.#heartbeats = new HeartbeatWatch(heartbeatTimeoutMs, attempt, () => this.#escalate('stall'));
+    if (heartbeatTimeoutMs !== undefined) this.#heartbeats = new HeartbeatWatch(heartbeatTimeoutMs, attempt, () => this.#escalate('stall'), this.#sink?.held);
   }
 
   #onExit(exit: AttemptExit): void {
@@ -279,7 +280,6 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
   #onAttemptEnd(ending: Ending, text: string): void {
     const attempt = this.#attempt;
     this.#attempt = undefined;
-    this.#heartbeats?.stop();
     // This attempt's start, before a retry's: null if it never started (cancelled, or its worker died first).
     if (attempt !== undefined) this.#starts.note(attempt);
     this.#lastEnding = ending;

@@ -30,6 +30,8 @@ describe('heartbeats and stalls', () => {
     // The first attempt made two steps, then stalled; the second resumed from step 2, not from zero.
     expect(outcome.value).toEqual({ resumedFrom: { step: 2, by: 0 }, attempt: 1, steps: 5 });
     expect(outcome.checkpoint).toEqual({ step: 5, by: 1 });
+    // Regression: the stack of the force-stopped first attempt stayed on the outcome of the retry that succeeded.
+    expect(outcome.stack).toBeUndefined();
     expect(tracker.checkpoint).toEqual({ step: 5, by: 1 });
     expect(checkpoints.map((event) => [event.attempt, (event.state as { step: number }).step])).toEqual([[0, 1], [0, 2], [1, 3], [1, 4], [1, 5]]);
     expect(interrupts.filter((message) => message.instanceId === tracker.instanceId).map((message) => message.cause)).toEqual(['heartbeat']);

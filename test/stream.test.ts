@@ -75,6 +75,30 @@ describe('runtime.stream(): backpressure', () => {
   }
 });
 
+describe('runtime.stream(): heartbeats', () => {
+  // Regression: a generator held at its yield by a slow loop made no heartbeat, so heartbeatTimeoutMs took the wait for
+  // a stall: interrupted, and failed (not retried, a chunk having been delivered).
+  it('a generator waiting for a slow loop to take its chunks is not stalled', async () => {
+    const { runtime } = make();
+    const heartbeatTimeoutMs = 50;
+    const shared = new Int32Array(new SharedArrayBuffer(8));
+    const stream = runtime.stream('stream', { mode: 'ahead', n: 3, shared: shared.buffer }, { highWaterMark: 1, heartbeatTimeoutMs });
+    const chunks: unknown[] = [];
+    for await (const chunk of stream) {
+      chunks.push(chunk);
+      Atomics.store(shared, 1, chunks.length);
+      if (chunks.length === 1) {
+        // The generator has filled its room and waits; the loop then takes several heartbeat timeouts over its chunk
+        // (the slow caller is what is tested, not something awaited).
+        await reaches(shared, 0, 2);
+        await new Promise((resolve) => setTimeout(resolve, 4 * heartbeatTimeoutMs));
+      }
+    }
+    expect(chunks).toEqual(range(3));
+    expect(await stream.done).toMatchObject({ status: 'SUCCEED', attempts: 1 });
+  });
+});
+
 describe('runtime.stream(): stopping', () => {
   it('a break stops the instance: STOPPED, its generator interrupted at its yield', async () => {
     const { runtime } = make({ forceStopGraceMs: 10_000 });

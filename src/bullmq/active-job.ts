@@ -31,6 +31,11 @@ export class ActiveJob {
   readonly stopper = new AbortController();
   /** Set by `close()`'s deadline: a stopped instance's job goes back to the queue instead of failing. */
   requeue = false;
+  /**
+   * Set when the job's lock is lost: another consumer may run it by now, and Redis no longer takes this run's
+   * checkpoints (BullMQ's data update does not check the lock, so one would overwrite the new run's).
+   */
+  lockLost = false;
   readonly #logger: Logger;
   readonly #writes = new Set<Promise<void>>();
   // Processor log lines seen, written or not.
@@ -92,7 +97,7 @@ export class ActiveJob {
    * is not written: a warning says so, once per job. A failed write is logged.
    */
   checkpoint(state: unknown): void {
-    if (!this.#fitsJson(state, 'checkpoint')) return;
+    if (this.lockLost || !this.#fitsJson(state, 'checkpoint')) return;
     this.#checkpoint = { state };
     if (this.#checkpointing) return;
     this.#checkpointing = true;
@@ -111,7 +116,7 @@ export class ActiveJob {
   }
 
   async #writeCheckpoints(): Promise<void> {
-    for (let next = this.#checkpoint; next !== undefined; next = this.#checkpoint) {
+    for (let next = this.#checkpoint; next !== undefined && !this.lockLost; next = this.#checkpoint) {
       this.#checkpoint = undefined;
       try {
         await this.job.updateData({ ...(this.job.data as object), checkpoint: next.state });

@@ -134,7 +134,12 @@ export class Consumer {
     // The lock is gone (another consumer may have the job by now): stop our run of it.
     // Its stop mark, if any, stays: the run BullMQ's stalled check starts next must still see it.
     this.worker.on('lockRenewalFailed', (jobIds) => {
-      for (const jobId of jobIds) this.#byJob.get(jobId)?.stopper.abort();
+      for (const jobId of jobIds) {
+        const active = this.#byJob.get(jobId);
+        if (active === undefined) continue;
+        active.lockLost = true;
+        active.stopper.abort();
+      }
     });
   }
 
