@@ -191,7 +191,10 @@ export interface TaskRuntimeOptions<M = Record<string, unknown>> {
   readonly heartbeatTimeoutMs?: number;
   /**
    * Whether a force-stop first captures where the attempt's thread is (`outcome.stack`, the force-stop log line and
-   * channel message), through `node:inspector`, bounded by `stackCaptureMs`.
+   * channel message), through `node:inspector`, bounded by `stackCaptureMs`. The process's one inspector session is
+   * made when the first runtime with it is constructed, before its first worker starts: Node can crash the process
+   * when the session is enabled while a worker thread starts or ends, so make that runtime before the application
+   * starts worker threads of its own.
    * @default true
    */
   readonly captureStack?: boolean;

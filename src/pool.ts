@@ -72,6 +72,8 @@ export class WorkerPool implements AttemptDriver {
       loadTimeoutMs: options.loadTimeoutMs,
     };
     const workerData: WorkerBootData = slots.heaps === undefined ? common : { ...common, heaps: slots.heaps.buffer as SharedArrayBuffer };
+    // Before the first worker starts: see prepareStackCapture for why never later.
+    if (options.stackCaptureMs !== undefined) prepareStackCapture();
     let dispatch: Dispatcher | undefined;
     this.#piscina = new Piscina<AttemptRequest, AttemptReply>({
       loadBalancer: (task, workers) => (dispatch as Dispatcher).balancer(task, workers),
@@ -93,8 +95,6 @@ export class WorkerPool implements AttemptDriver {
         if (threads.restDue && this.#dispatch.busy.size === 0) threads.startRest();
       },
       onBroken: (error) => this.#break(error),
-      // The inspector session: made after the first attempt (it would cost it a few ms), before the rest start.
-      beforeRest: () => this.#stackCaptureMs !== undefined && prepareStackCapture(),
       onGone: (alive) => {
         for (const id of this.#dispatch.busy.keys()) if (!alive.has(id)) this.#dispatch.busy.delete(id);
         recycler?.keepOnly(alive);

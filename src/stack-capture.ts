@@ -155,9 +155,14 @@ class Attachment {
 /**
  * The process's one main-thread session. Its NodeWorker domain is enabled once, and stays so: Node attaches it to each
  * worker this thread starts, as the worker starts, and the attachment waits there, unused, until that worker's
- * capture (or its exit). A capture then talks to its worker alone. Enabling the domain for each capture instead would
- * attach to every worker at that moment, some perhaps exiting (a force-stop storm terminates several at once), and a
- * message Node's inspector passes to a worker whose thread is ending can crash the process.
+ * capture (or its exit). A capture then talks to its worker alone.
+ *
+ * The enable itself is the hazard. Node reports each worker already running from a loop over its list of this
+ * thread's workers, and runs the session's JavaScript for each; a worker that starts or ends meanwhile (its news
+ * comes in on that JavaScript's interrupt checks) changes the list under the loop, and the process dies of a
+ * segmentation fault (in `WorkerManager::SetAutoAttach`; seen on Node 22 when the session was made after a pool's
+ * first attempt, beside a force-stopped worker's teardown and its replacement's start). Hence `prepareStackCapture`,
+ * before the first worker starts, when the list holds none of the runtime's workers.
  */
 class WorkerInspector {
   readonly #session: Session;
@@ -250,9 +255,9 @@ function theInspector(): WorkerInspector | string {
 }
 
 /**
- * Makes the process's inspector session now, if it can be, so that each worker started from now on is attached as it
- * starts rather than at the first capture (when all the running workers are attached at once). Call it before the
- * workers start; without it, the first `captureStack` makes the session.
+ * Makes the process's inspector session now, if it can be (once per process), so that each worker started from now on
+ * is attached as it starts. Call it before any worker starts: enabling the session beside workers that are starting
+ * or ending can crash the process (see WorkerInspector). Without it, the first `captureStack` makes the session.
  */
 export function prepareStackCapture(): void {
   theInspector();

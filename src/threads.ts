@@ -33,11 +33,6 @@ export interface ThreadEvents {
   onBroken(error: WorkerBootError): void;
   /** Workers have left the pool: `alive` holds the threadIds of those still in it. */
   onGone(alive: ReadonlySet<number>): void;
-  /**
-   * The rest of the full set is about to start (after the first attempt), and no worker is ending (attaching the
-   * inspector to one is not safe).
-   */
-  beforeRest(): void;
 }
 
 export class ThreadWatch {
@@ -156,7 +151,6 @@ export class ThreadWatch {
     if (!this.restDue) return;
     this.restDue = false;
     clearTimeout(this.#headStart);
-    if (this.doomed.size === 0 && this.stuck.size === 0) this.#events.beforeRest();
     this.topUp();
   }
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OutcomeReason, type ForceStopMessage } from 'light-task-tracker';
+import { runNode } from './support/child.js';
 import { fixture, processors } from './support/fixtures.js';
 import { useRuntimes } from './support/runtime.js';
 
@@ -56,11 +57,31 @@ describe('the stack of a force-stopped attempt', () => {
       const outcome = await blocked.done;
       expect(outcome).toMatchObject({ reason: OutcomeReason.TIMEOUT_FORCE_STOPPED, result: 'instance execute timeout,force stop requested; thread still blocked' });
       expect(outcome.stack).toBeUndefined();
+      // Why, at debug level, for the thread that was blocked.
+      const why = logs.lines.filter((line) => line.level === 20 && typeof line.msg === 'string' && line.msg.startsWith('no stack captured:'));
+      expect(why.map((line) => line.msg)).toEqual([
+        "no stack captured: no answer from the worker's thread within 100 ms: it runs no JavaScript (it is blocked in a system call or in native code)",
+      ]);
       await runtime.close();
     } finally {
       writeFileSync(fifo, 'released');
       rmSync(folder, { recursive: true, force: true });
     }
+  });
+
+  // Regression: the inspector session was made after a pool's first attempt. Node reports the workers running at its
+  // enable from a loop over its list of workers, running JavaScript for each; a worker starting or ending meanwhile (a
+  // force-stopped one's teardown, its replacement's start) changed the list under the loop: SIGSEGV, the whole
+  // process gone (seen on Node 22, in stop.test.ts and caller-signal.test.ts).
+  it('inspector-enabled-beside-workers-crashed-the-process: the session is enabled before the first worker starts, and captures all the same', async () => {
+    const { code, signal, stdout, timedOut } = await runNode([fixture('inspector-enable-child')], process.env, { timeoutMs: 60_000 });
+    expect({ code, signal, timedOut }).toEqual({ code: 0, signal: null, timedOut: false });
+    const line = stdout.split('\n').find((text) => text.startsWith('{"reportedAtEnable"'));
+    expect(JSON.parse(line ?? 'null')).toEqual({
+      reportedAtEnable: 0,
+      stack: expect.stringMatching(/^    at .*spin-runaway\.js:7:\d+$/),
+      next: 'SUCCEED',
+    });
   });
 
   it('close() while a stack is being captured settles, and the instance ends stopped', async () => {
