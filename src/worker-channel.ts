@@ -24,6 +24,8 @@ import {
   type WorkerBatch,
 } from './messages.js';
 import type { PooledAttempt } from './attempt.js';
+import { readCargo } from './attempt-fields.js';
+import { RepeatedWarning } from './repeated-warning.js';
 
 export interface ChannelOptions {
   readonly logger: Logger;
@@ -38,12 +40,12 @@ export interface ChannelOptions {
 
 /** How long one slice of the queue may take before the event loop turns (ms). */
 const SLICE_MS = 0.25;
-/** How often a warning that repeats is logged, at most (ms): the counts of the lines left out are in it. */
-const WARN_PERIOD_MS = 1000;
 /** The most lines waiting here: at least this, and at least four workers' bursts. */
 const MIN_PENDING_LINES = 10_000;
 
 const DROPPED = 'processor log lines dropped: over the rate bound (processorLogRate)';
+/** Logged for a checkpoint that cannot be read back (never one its worker's own writer made). */
+const CHECKPOINT_UNREADABLE = 'a checkpoint could not be read back: dropped';
 
 /** A batch in the queue, taken a slice at a time. */
 class BatchEntry {
@@ -62,45 +64,6 @@ class EndEntry {
 }
 
 type Entry = BatchEntry | EndEntry | StrayErrorMessage;
-
-/** A warning that may come often: logged at once, then at most once a period, with what was counted meanwhile. */
-class RepeatedWarning {
-  #count = 0;
-  #fields: Record<string, unknown> = {};
-  #saidAt = Number.NEGATIVE_INFINITY;
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    readonly logger: Logger,
-    readonly level: 'warn' | 'error',
-    readonly msg: string,
-  ) {}
-
-  add(count: number, fields: Record<string, unknown>): void {
-    this.#count += count;
-    this.#fields = fields;
-    const wait = this.#saidAt + WARN_PERIOD_MS - performance.now();
-    if (wait <= 0) this.#say();
-    else if (this.#timer === undefined) {
-      this.#timer = setTimeout(() => this.#say(), wait);
-      this.#timer.unref();
-    }
-  }
-
-  #say(): void {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    if (this.#count === 0) return;
-    this.logger[this.level]({ ...this.#fields, count: this.#count }, this.msg);
-    this.#count = 0;
-    this.#saidAt = performance.now();
-  }
-
-  /** Logs what is still counted, now. */
-  close(): void {
-    this.#say();
-  }
-}
 
 export class WorkerChannels {
   readonly #options: ChannelOptions;
@@ -152,6 +115,18 @@ export class WorkerChannels {
     if (typeof type !== 'string' || !type.startsWith(TAG_PREFIX)) return;
     if (type === CHANNEL_MESSAGE && this.#register(message as Record<string, unknown>)) return;
     this.#refuse(type);
+  }
+
+  /** A checkpoint, read back as its worker wrote it; one that cannot be read (a hand-made batch) is logged and dropped. */
+  #checkpoint(attempt: PooledAttempt, cargo: ChunkCargo): void {
+    let state: unknown;
+    try {
+      state = readCargo(cargo);
+    } catch (error) {
+      this.#logger.warn({ instanceId: attempt.instanceId, err: error }, CHECKPOINT_UNREADABLE);
+      return;
+    }
+    attempt.listener.attemptCheckpoint(attempt, state);
   }
 
   #refuse(type: unknown): void {
@@ -317,16 +292,17 @@ export class WorkerChannels {
     while (entry.at < items.length) {
       const at = entry.at;
       const code = items[at];
-      if (code === Item.PROGRESS || code === Item.STARTED || code === Item.CHECKPOINT) {
+      if (code === Item.PROGRESS || code === Item.STARTED) {
         entry.at += 2;
         if (attempt === undefined) late++;
         else if (code === Item.PROGRESS) attempt.listener.attemptProgress(attempt, items[at + 1]);
-        else if (code === Item.CHECKPOINT) attempt.listener.attemptCheckpoint(attempt, items[at + 1]);
         else if (typeof items[at + 1] === 'number') attempt.listener.attemptStarted(attempt);
-      } else if (code === Item.CHUNK && typeof items[at + 1] === 'object' && items[at + 1] !== null) {
+      } else if ((code === Item.CHUNK || code === Item.CHECKPOINT) && typeof items[at + 1] === 'object' && items[at + 1] !== null) {
         entry.at += 2;
+        const cargo = items[at + 1] as ChunkCargo;
         if (attempt === undefined) late++;
-        else attempt.listener.attemptChunk(attempt, items[at + 1] as ChunkCargo);
+        else if (code === Item.CHUNK) attempt.listener.attemptChunk(attempt, cargo);
+        else this.#checkpoint(attempt, cargo);
       } else {
         const level = typeof code === 'number' ? LOG_LEVELS[code] : undefined;
         const msg = items[at + 1];

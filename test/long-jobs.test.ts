@@ -93,6 +93,26 @@ describe('checkpoints', () => {
     expect(runtime.size).toBe(0);
   });
 
+  // Regression: a checkpoint went by postMessage alone, so a marked Buffer from Node's pool crossed as a copy of the
+  // whole pool (its neighbours' bytes with it), and a class instance kept no promise of what it became.
+  it('checkpoint-copied-what-it-moved: a checkpoint is written as a value is (marked buffers moved, only their own bytes); one that cannot be sent throws a TypeError naming it', async () => {
+    const { runtime } = runtimes.make();
+    const tracker = runtime.submit({ processor: 'checkpointValues' });
+    const outcome = await tracker.done;
+    expect(outcome.status).toBe('SUCCEED');
+    expect(outcome.value).toEqual({
+      wholeLeft: 0, // moved out of the worker
+      refused: expect.stringMatching(/^TypeError: a checkpoint that cannot be sent: \(\) => 1 could not be cloned/),
+    });
+    // The first checkpoint is the last one kept: the refused one sent nothing.
+    const { at, small, whole } = outcome.checkpoint as { at: unknown; small: Buffer; whole: Uint8Array };
+    expect(at).toEqual({ row: 3 });
+    expect(Object.getPrototypeOf(at)).toBe(Object.prototype);
+    expect(Buffer.isBuffer(small)).toBe(true);
+    expect([small.toString(), small.buffer.byteLength]).toEqual(['small-buffer', 12]);
+    expect([whole.byteLength, whole[0], whole[whole.length - 1]]).toEqual([64 * 1024, 7, 7]);
+  });
+
   it('an instance with no checkpoint and no resumeFrom has ctx.resumeFrom and outcome.checkpoint undefined', async () => {
     const { runtime } = runtimes.make();
     const outcome = await runtime.submit({ processor: 'succeed' }).done;

@@ -23,7 +23,7 @@ import { forgetMarkedBuffers, markedBuffers } from '../src/move.js';
 import { FLAG_ENDED, MODULE_VERIFIED } from '../src/shared-memory.js';
 import { textOf } from '../src/text.js';
 import { outbox } from './channel.js';
-import { AttemptContext } from './context.js';
+import { AttemptContext, useValueOut } from './context.js';
 import { isProcessor, type Processor, type StreamProcessor } from './processor.js';
 
 const boot = workerData as WorkerBootData;
@@ -94,7 +94,10 @@ const valueOutLoading = import('./value-out.js');
 const streamLoading = import('./stream.js');
 valueOutLoading.catch(() => undefined);
 streamLoading.catch(() => undefined);
-if (await warmUp()) [valueOut, stream] = await Promise.all([valueOutLoading, streamLoading]);
+if (await warmUp()) {
+  [valueOut, stream] = await Promise.all([valueOutLoading, streamLoading]);
+  useValueOut(valueOut);
+}
 parentPort?.postMessage({ type: BOOTED_MESSAGE, threadId });
 
 /** Imports the processors other workers have imported; false when there were none (the pool's first worker). */
@@ -144,7 +147,7 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
   }
   // Awaited before the processor runs, never after: code an earlier attempt left behind must not run while this one is
   // still the worker's running attempt.
-  valueOut ??= await valueOutLoading;
+  if (valueOut === undefined) useValueOut((valueOut = await valueOutLoading));
   if (kind === 'stream') stream ??= await streamLoading;
   const process = processor.kind === 'stream' ? (stream as NonNullable<typeof stream>).streamRunner(processor.process, request, consumed) : processor.process;
   // The start is stamped the moment before the processor runs: its timeout counts from there, and a processor must

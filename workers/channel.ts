@@ -19,9 +19,7 @@ import {
   type StrayErrorMessage,
   type WorkerBatch,
 } from '../src/messages.js';
-import { forgetMarkedBuffers } from '../src/move.js';
 import { textOf } from '../src/text.js';
-import { plainTransfers } from '../src/value-graph.js';
 
 // The channel is posted before any processor code runs in this worker (this module is loaded before the attempt
 // runner imports a processor), so the first channel the runtime hears of from this thread is this one.
@@ -150,31 +148,11 @@ class Outbox {
   }
 
   /**
-   * A checkpoint, posted at once after the lines before it, its buffers marked with `move()` transferred (a value
-   * postMessage cannot take as it is goes as a copy). Throws what postMessage throws for a value that cannot be
-   * cloned; the lines are posted all the same.
+   * A checkpoint (`putValue`'s cargo of the state): posted at once, after the lines before it, with `transfer` (its
+   * moved buffers).
    */
-  checkpoint(channel: AttemptChannel, state: unknown): void {
-    if (channel.released) {
-      this.#late++;
-      return;
-    }
-    let transfer: Array<ArrayBuffer | MessagePort> | undefined;
-    try {
-      transfer = plainTransfers(state);
-    } catch {
-      transfer = undefined;
-    }
-    this.#add(channel, performance.now());
-    this.#items.push(Item.CHECKPOINT, state);
-    try {
-      this.#post(channel, false, transfer);
-    } catch (error) {
-      this.#items.length -= 2;
-      this.flush();
-      throw error;
-    }
-    if (transfer !== undefined && transfer.length > 0) forgetMarkedBuffers(new Set(transfer.filter((item): item is ArrayBuffer => item instanceof ArrayBuffer)));
+  checkpoint(channel: AttemptChannel, cargo: ChunkCargo, transfer: ReadonlyArray<ArrayBuffer | MessagePort> | undefined): void {
+    this.#cargo(channel, Item.CHECKPOINT, cargo, transfer);
   }
 
   /** The attempt has started (announced only when someone listens for starts): posted at once. */
@@ -186,12 +164,16 @@ class Outbox {
 
   /** A stream's chunk: posted at once, after the lines before it, with `transfer` (its moved buffers). */
   chunk(channel: AttemptChannel, cargo: ChunkCargo, transfer: ReadonlyArray<ArrayBuffer | MessagePort> | undefined): void {
+    this.#cargo(channel, Item.CHUNK, cargo, transfer);
+  }
+
+  #cargo(channel: AttemptChannel, code: typeof Item.CHUNK | typeof Item.CHECKPOINT, cargo: ChunkCargo, transfer: ReadonlyArray<ArrayBuffer | MessagePort> | undefined): void {
     if (channel.released) {
       this.#late++;
       return;
     }
     this.#add(channel, performance.now());
-    this.#items.push(Item.CHUNK, cargo);
+    this.#items.push(code, cargo);
     this.#post(channel, false, transfer);
   }
 

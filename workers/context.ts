@@ -7,6 +7,15 @@ import { FLAG_RUNNING } from '../src/shared-memory.js';
 import { textOf } from '../src/text.js';
 import { AttemptChannel, outbox } from './channel.js';
 import { InterruptedError, type ProcessorContext, type ProcessorLogger, type WorkflowContext } from './processor.js';
+import type { ValueFields } from './value-out.js';
+
+/** The value writer's module: imported beside the worker's boot, and set before any processor runs (attempt.ts). */
+let valueOut: typeof import('./value-out.js');
+
+/** Gives the contexts the value writer, once it has been imported. */
+export function useValueOut(module: typeof import('./value-out.js')): void {
+  valueOut = module;
+}
 
 export class AttemptContext implements ProcessorContext {
   readonly #request: AttemptRequest;
@@ -72,9 +81,14 @@ export class AttemptContext implements ProcessorContext {
     if (!this.#released) Atomics.add(this.#beats, this.#slot, 1);
   }
 
+  // Written as a chunk is, so that its marked buffers move and what cannot be sent is named, here, in the processor.
   checkpoint(state: unknown): void {
     this.heartbeat();
-    outbox.checkpoint(this.channel, state);
+    const cargo: ValueFields = {};
+    const transfer = valueOut.putValue(cargo, state, valueOut.marksIn);
+    if (transfer instanceof valueOut.NotSendable) throw new TypeError(`a checkpoint that cannot be sent: ${transfer.text}`);
+    outbox.checkpoint(this.channel, cargo, transfer);
+    valueOut.forgetMoved(transfer);
   }
 
   get resumeFrom(): unknown {

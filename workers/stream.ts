@@ -5,13 +5,11 @@
 // with Atomics.waitAsync (never Atomics.wait, which would hold the event loop the interrupt's signal needs). A yield
 // is an interrupt point: once the attempt is interrupted, the generator is resumed with an InterruptedError thrown at
 // its `yield`, at once when it waits for room (the wait races the context's signal, which the flags word wakes).
-import type { AttemptRequest, ChunkCargo } from '../src/messages.js';
-import { forgetMarkedBuffers, markedBuffers } from '../src/move.js';
-import { buffersIn } from '../src/value-graph.js';
+import type { AttemptRequest } from '../src/messages.js';
 import { outbox } from './channel.js';
 import type { AttemptContext } from './context.js';
 import { InterruptedError, type ProcessResult, type StreamProcessorFunction } from './processor.js';
-import { NotSendable, putValue } from './value-out.js';
+import { forgetMoved, marksIn, NotSendable, putValue, type ValueFields } from './value-out.js';
 
 /** What the driver throws for a chunk that cannot be cloned: the attempt ends VALUE_NOT_CLONEABLE, with its text. */
 export class ChunkNotSendable extends Error {}
@@ -48,19 +46,12 @@ async function drive(generator: Generator, room: Room, ctx: AttemptContext): Pro
 
 /** Posts a chunk, its moved buffers transferred; says why it cannot be, if it cannot. */
 function send(ctx: AttemptContext, chunk: unknown): NotSendable | undefined {
-  const cargo: { -readonly [K in keyof ChunkCargo]: ChunkCargo[K] } = {};
-  const transfer = putValue(cargo, chunk, heldMarks);
+  const cargo: ValueFields = {};
+  const transfer = putValue(cargo, chunk, marksIn);
   if (transfer instanceof NotSendable) return transfer;
   outbox.chunk(ctx.channel, cargo, transfer);
-  // Their marks go with them: a buffer moved by this chunk must not be moved again by the next one.
-  if (transfer !== undefined) forgetMarkedBuffers(new Set(transfer) as Set<ArrayBuffer>);
+  forgetMoved(transfer);
   return undefined;
-}
-
-/** The marked buffers a chunk holds: those it moves (another marked buffer waits for its own chunk). */
-function heldMarks(chunk: unknown): Iterable<ArrayBuffer> {
-  const marked = markedBuffers();
-  return marked.length === 0 ? marked : buffersIn(chunk, new Set(marked));
 }
 
 /** Ends a generator whose chunk could not be sent: its `finally` blocks run; what they throw is not the cause. */

@@ -1,12 +1,13 @@
-// How a value leaves its worker: a successful attempt's value in its reply, or a stream's chunk on the worker's
-// channel. Plain data and whole buffers go as they are (postMessage clones them, and moves the marked ones); anything
+// How a value leaves its worker: a successful attempt's value in its reply, a stream's chunk or a checkpoint on the
+// worker's channel. Plain data and whole buffers go as they are (postMessage clones them, and moves the marked ones); anything
 // else is written by ValueWriter, its marked buffers by reference. A value that cannot be cloned is found out here,
 // never at post time, where the clone error would kill the worker.
 import type { MessagePort } from 'node:worker_threads';
 import type { ChunkCargo } from '../src/messages.js';
+import { forgetMarkedBuffers, markedBuffers } from '../src/move.js';
 import { messageOf } from '../src/text.js';
 import { DetachedBufferMark, ValueWriter, writeValue } from '../src/value-codec.js';
-import { plainTransfers } from '../src/value-graph.js';
+import { buffersIn, plainTransfers } from '../src/value-graph.js';
 
 /** What a post transfers. */
 export type Transfer = Array<ArrayBuffer | MessagePort>;
@@ -16,7 +17,8 @@ export class NotSendable {
   constructor(readonly text: string) {}
 }
 
-type ValueFields = { -readonly [K in keyof ChunkCargo]: ChunkCargo[K] };
+/** A cargo being filled: a chunk's or a checkpoint's, or the value fields of a reply. */
+export type ValueFields = { -readonly [K in keyof ChunkCargo]: ChunkCargo[K] };
 
 /**
  * Puts `value` into `fields`: `value` as it is, or `valueBytes` (with `moved` and `sharedViews`) as ValueWriter wrote
@@ -60,4 +62,18 @@ export function putValue(fields: ValueFields, value: unknown, marked: (value: un
   if (writer.transfer.length > 0) fields.moved = writer.transfer;
   if (writer.sharedViews.length > 0) fields.sharedViews = writer.sharedViews;
   return [own.buffer as ArrayBuffer, ...writer.transfer];
+}
+
+/**
+ * The marked buffers `value` holds: those a post of it alone moves (a chunk, a checkpoint), while another marked
+ * buffer waits for the post that holds it.
+ */
+export function marksIn(value: unknown): Iterable<ArrayBuffer> {
+  const marked = markedBuffers();
+  return marked.length === 0 ? marked : buffersIn(value, new Set(marked));
+}
+
+/** After a post of `putValue`'s cargo: the buffers it moved lose their marks, so that no later post moves them again. */
+export function forgetMoved(transfer: Transfer | undefined): void {
+  if (transfer !== undefined) forgetMarkedBuffers(new Set(transfer) as Set<ArrayBuffer>);
 }

@@ -33,4 +33,5 @@ export const processors = {
   longJob: fixture('long-job'),
   runawayMapped: fixture('runaway-mapped'),
   stream: fixture('stream'),
+  checkpointValues: fixture('checkpoint-values'),
 } as const;
