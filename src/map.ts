@@ -2,11 +2,12 @@
 // at once, their values yielded in order or as they come; the first failure (or a break, an abort) stops the rest.
 // Built on the runtime's public API only: submit(), a tracker's done, stop() and runningStatus().
 import { AdmissionLimitError, MapInstanceError, MapItemRefusedError, RuntimeClosedError, TaskTrackerError, describeValue } from './errors.js';
+import { DONE, stopIfRunning, type Waiter } from './iteration.js';
 import { MapBuffer } from './map-buffer.js';
 import { iterationOf, resolveMapOptions, type MapOptions } from './map-options.js';
 import type { MapItems, MapProgress, MapRuntime } from './map-types.js';
 import type { Outcome } from './outcome.js';
-import { InstanceStatus, OutcomeStatus } from './status.js';
+import { OutcomeStatus } from './status.js';
 import type { Tracker } from './tracker.js';
 
 /** Items held per unit of concurrency: running, or ended and waiting for their turn to be yielded. */
@@ -18,9 +19,6 @@ const ADMISSION_RETRY_MAX_MS = 32;
 const Phase = { IDLE: 0, RUNNING: 1, ENDING: 2, ENDED: 3 } as const;
 type Phase = (typeof Phase)[keyof typeof Phase];
 
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
-
-type Waiter<T> = { resolve(result: IteratorResult<T, undefined>): void; reject(error: unknown): void };
 /** Why the map is ending with an error: what the iteration throws. */
 type Failure = { readonly error: unknown };
 
@@ -312,7 +310,7 @@ export class MapResults<T> implements AsyncIterableIterator<T, undefined, undefi
     this.#failure = failure;
     this.#cleanUp();
     this.#results.clear();
-    if (stop) for (const tracker of this.#trackers) stopRunning(tracker);
+    if (stop) for (const tracker of this.#trackers) stopIfRunning(tracker);
     if (!this.#sourceDone && !this.#pulling) {
       const closing = this.#closeSource(failure !== undefined);
       if (closing !== undefined) {
@@ -390,9 +388,4 @@ export class MapResults<T> implements AsyncIterableIterator<T, undefined, undefi
 /** A refusal of the item's own params, which another item's params may pass. */
 function isParamsRefusal(error: unknown): error is TaskTrackerError {
   return error instanceof TaskTrackerError && (error as { readonly field?: unknown }).field === 'jobParams';
-}
-
-/** Stops an instance whose outcome is not yet decided (one decided, whose done has not reached us, is left alone). */
-function stopRunning(tracker: Tracker): void {
-  if (tracker.runningStatus().status === InstanceStatus.RUNNING) tracker.stop();
 }

@@ -114,7 +114,7 @@ export interface TaskRuntimeOptions<M = Record<string, unknown>> {
   readonly maxResultLength?: number;
   /**
    * The most bytes each of a request's `jobParams` and `instanceParams` may take, checked on its own at `submit()`;
-   * a larger one is refused with `ParamsTooLargeError`. An object's size is the length of its `v8.serialize` output
+   * a larger one is refused with `ParamsTooLargeError` (a larger `resumeFrom`, with `InvalidRequestError`). An object's size is the length of its `v8.serialize` output
    * (what is copied to the worker); a string is counted, without being copied or scanned, at 2 bytes per UTF-16 code
    * unit. A whole number of bytes, 1 to 2^31-1.
    *

@@ -2,10 +2,12 @@
 // cloned, counts its copied bytes and finds its moved buffers), then snapshotted: the same plain values for every
 // attempt, the caller's own moved buffers for a first attempt posted at once (taken into ours when it must wait), or
 // one shared-memory copy for an instance with retries.
+import { deserialize, serialize } from 'node:v8';
 import { MessagePort } from 'node:worker_threads';
 import { DetachedBufferError, InvalidRequestError, ParamsNotCloneableError, ParamsTooLargeError, type ParamsField } from './errors.js';
 import { forgetMarkedBuffers, markedBuffers } from './move.js';
 import { DetachedBufferMark, movedWhole, readValue, sameKindOver, ValueWriter, writeValue } from './value-codec.js';
+import { messageOf } from './text.js';
 import { buffersIn } from './value-graph.js';
 
 /** What a job reads: the three data fields, as the instance's attempts see them. */
@@ -55,6 +57,24 @@ export function snapshotParams(fields: Params, maxParamsBytes: number, retries: 
     throw new InvalidRequestError('maxRetries', 'a MessagePort marked with move() reaches one attempt only: give the instance no retries');
   }
   return new ParamsSnapshot([job, instance, children], retries > 0);
+}
+
+/**
+ * A request's `resumeFrom`, copied at submit (the structured-clone algorithm, as `v8.serialize` writes it), so that
+ * later changes by the caller are not seen; refused with an `InvalidRequestError` naming `resumeFrom` when it cannot be
+ * cloned, or takes over `limit` bytes written.
+ */
+export function copyCheckpoint(value: unknown, limit: number): unknown {
+  let bytes: Buffer;
+  try {
+    bytes = serialize(value);
+  } catch (cause) {
+    throw new InvalidRequestError('resumeFrom', `must be a value that can be cloned: ${messageOf(cause)}`, { cause });
+  }
+  if (bytes.length > limit) {
+    throw new InvalidRequestError('resumeFrom', `takes ${bytes.length} bytes, over the limit of ${limit} (maxParamsBytes): save a reference to the state (a path, a key) instead`);
+  }
+  return deserialize(bytes);
 }
 
 /** A field's value, checked and written; its moved buffers still the caller's. */

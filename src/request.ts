@@ -5,7 +5,7 @@ import { nanoid } from 'nanoid';
 import { describeValue, InvalidRequestError, InvalidRetriesError, InvalidTimeoutError, UnknownProcessorError } from './errors.js';
 import { MAX_TIMER_MS } from './checks.js';
 import { didYouMean, keySet, unknownKey } from './keys.js';
-import { snapshotParams, type ParamsSource } from './params.js';
+import { copyCheckpoint, snapshotParams, type ParamsSource } from './params.js';
 import type { ProcessorRegistry } from './registry.js';
 
 /**
@@ -148,19 +148,23 @@ export interface AcceptedRequest {
 /** Longest `instanceId`, and longest `jobId` / `wfInstanceId` string, in UTF-16 code units: ids are written into every log line and report. */
 export const MAX_ID_LENGTH = 1024;
 
+/** What `acceptRequest` checks a request against: made once per runtime, passed on every submit. */
+export interface Admission {
+  readonly registry: ProcessorRegistry;
+  /** Bounds each of `jobParams`, `instanceParams`, `childrenValues` and `resumeFrom`, in copied bytes. */
+  readonly maxParamsBytes: number;
+  /** Throws when the instance may not be admitted (a duplicate id, the instance limit). */
+  readonly admit: (instanceId: string) => void;
+  /** The runtime's `heartbeatTimeoutMs`, for a request that gives none. */
+  readonly heartbeatTimeoutMs: number | undefined;
+}
+
 /**
- * Checks a request and snapshots its params. `maxParamsBytes` bounds each of `jobParams` and `instanceParams` on
- * its own (so an instance holds at most twice that); the error names the field over it. `admit` is called with the
- * instance id once every field has passed and before the params are cloned, so a duplicate or over-the-limit
- * request throws without paying for a (maybe huge) clone.
+ * Checks a request and snapshots its params and its `resumeFrom`. `maxParamsBytes` bounds each field on its own; the
+ * error names the field over it. `admit` is called with the instance id once every field has passed and before
+ * anything is cloned, so a duplicate or over-the-limit request throws without paying for a (maybe huge) clone.
  */
-export function acceptRequest(
-  request: SubmitRequest<string, unknown>,
-  registry: ProcessorRegistry,
-  maxParamsBytes: number,
-  admit: (instanceId: string) => void,
-  defaultHeartbeatTimeoutMs: number | undefined = undefined,
-): AcceptedRequest {
+export function acceptRequest(request: SubmitRequest<string, unknown>, { registry, maxParamsBytes, admit, heartbeatTimeoutMs: defaultHeartbeatTimeoutMs }: Admission): AcceptedRequest {
   if (typeof request !== 'object' || request === null) {
     throw new InvalidRequestError('request', `must be an object, got ${describeValue(request)}`);
   }
@@ -183,14 +187,7 @@ export function acceptRequest(
   if (heartbeatTimeoutMs !== undefined && (typeof heartbeatTimeoutMs !== 'number' || !(heartbeatTimeoutMs > 0) || heartbeatTimeoutMs > MAX_TIMER_MS)) {
     throw new InvalidRequestError('heartbeatTimeoutMs', `must be a positive finite number of milliseconds, at most ${MAX_TIMER_MS}, got ${describeValue(heartbeatTimeoutMs)}`);
   }
-  let resumeFrom = read(request, 'resumeFrom');
-  if (resumeFrom !== undefined) {
-    try {
-      resumeFrom = structuredClone(resumeFrom);
-    } catch (cause) {
-      throw new InvalidRequestError('resumeFrom', `must be a value that can be cloned: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
-    }
-  }
+  const resumeFrom = read(request, 'resumeFrom');
   if (instanceId !== undefined && (typeof instanceId !== 'string' || instanceId === '' || instanceId.length > MAX_ID_LENGTH)) {
     throw new InvalidRequestError('instanceId', `must be a non-empty string of at most ${MAX_ID_LENGTH} characters, got ${describeValue(instanceId)}`);
   }
@@ -229,7 +226,7 @@ export function acceptRequest(
     wfInstanceId,
     signal,
     heartbeatTimeoutMs,
-    resumeFrom,
+    resumeFrom: resumeFrom === undefined ? undefined : copyCheckpoint(resumeFrom, maxParamsBytes),
   };
 }
 

@@ -14,9 +14,9 @@ import type { MapOptions } from './map-options.js';
 import { WorkerPool } from './pool.js';
 import { Metrics, type MetricsListener, type MetricsSnapshot } from './metrics.js';
 import { FifoQueue } from './queue.js';
-import { resolveRegistry, type ProcessorRegistry } from './registry.js';
+import { resolveRegistry } from './registry.js';
 import { ReportSender, type ReportCounters } from './report-sender.js';
-import { acceptRequest, checkRunOptions, type SubmitRequest } from './request.js';
+import { acceptRequest, checkRunOptions, type Admission, type SubmitRequest } from './request.js';
 import { OutcomeStatus } from './status.js';
 import { StreamResults } from './stream.js';
 import type { StreamOptions } from './stream-options.js';
@@ -91,7 +91,8 @@ const CLOSE_OPTION_KEYS = keySet({ reportDeadlineMs: true } satisfies Record<key
  */
 export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly default: Processor | StreamProcessor }>> {
   readonly #options: ResolvedOptions;
-  readonly #registry: ProcessorRegistry;
+  /** What each submit is checked against (made once: submit() passes it on every call). */
+  readonly #admission: Admission;
   readonly #logger: Logger;
   readonly #reports: ReportSender;
   readonly #pool: WorkerPool;
@@ -109,7 +110,8 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
 
   constructor(options: TaskRuntimeOptions<M>) {
     this.#options = resolveOptions(options);
-    this.#registry = resolveRegistry(options.processors);
+    const registry = resolveRegistry(options.processors);
+    this.#admission = { registry, maxParamsBytes: this.#options.maxParamsBytes, admit: (id) => this.#admit(id), heartbeatTimeoutMs: this.#options.heartbeatTimeoutMs };
     const logger = (this.#logger = this.#options.logger ?? defaultLogger());
     this.#reports = new ReportSender(this.#options, logger);
     this.#metrics = new Metrics(this.#options.metricsWindowMs);
@@ -128,7 +130,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
       resourceLimits: this.#options.resourceLimits,
       channels,
       onError: (error) => logger.error({ err: error }, 'a worker failed outside any attempt'),
-      preload: this.#registry.urls,
+      preload: registry.urls,
       loadTimeoutMs: this.#options.loadTimeoutMs,
       logger,
       recycle: this.#options.recycleWorkers,
@@ -178,7 +180,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
   // submit(), and stream() with its sink.
   #submit(request: SubmitRequest, sink: ChunkSink | undefined): AnyTracker {
     if (this.#closing !== undefined) throw new RuntimeClosedError();
-    const accepted = acceptRequest(request, this.#registry, this.#options.maxParamsBytes, this.#admit, this.#options.heartbeatTimeoutMs);
+    const accepted = acceptRequest(request, this.#admission);
     const tracker: AnyTracker = new Tracker(this.#host, accepted, sink);
     this.#live.set(tracker.instanceId, tracker);
     this.#submitted++;
@@ -248,11 +250,10 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
   // Made once: every stream() passes it.
   readonly #submitStream = (request: SubmitRequest, sink: ChunkSink): AnyTracker => this.#submit(request, sink);
 
-  // Made once: submit() passes it on every call.
-  readonly #admit = (instanceId: string): void => {
+  #admit(instanceId: string): void {
     if (this.#live.has(instanceId)) throw new DuplicateInstanceError(instanceId);
     if (this.#live.size >= this.#options.maxInstances) throw new AdmissionLimitError(this.#options.maxInstances);
-  };
+  }
 
   /** The live tracker with this id (queued, running, or awaiting its final report). */
   get(instanceId: string): AnyTracker | undefined {

@@ -9,6 +9,7 @@ import type { Worker } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import { MAX_TIMER_MS } from './checks.js';
 import { formatStack, mapFrames, ownFrames, type PausedFrame } from './stack-frames.js';
+import { messageOf } from './text.js';
 
 export interface StackCaptureOptions {
   /** How long the capture may take, in ms from the call: past it, it resolves `undefined`. 0 captures nothing. */
@@ -249,7 +250,7 @@ function theInspector(): WorkerInspector | string {
       throw error;
     }
   } catch (error) {
-    made = `the inspector cannot be used (${error instanceof Error ? error.message : String(error)})`;
+    made = `the inspector cannot be used (${messageOf(error)})`;
   }
   return made;
 }

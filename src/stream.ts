@@ -5,11 +5,12 @@
 // the loop throw its InstanceError once the chunks that reached this thread have been taken.
 import { readCargo } from './attempt-fields.js';
 import { InstanceError } from './errors.js';
+import { DONE, stopIfRunning, type Waiter } from './iteration.js';
 import type { ChunkCargo } from './messages.js';
 import type { Outcome } from './outcome.js';
 import { FifoQueue } from './queue.js';
 import type { SubmitRequest } from './request.js';
-import { InstanceStatus, OutcomeStatus } from './status.js';
+import { OutcomeStatus } from './status.js';
 import { resolveStreamOptions, type StreamOptions } from './stream-options.js';
 import { kConsumed } from './symbols.js';
 import { messageOf } from './text.js';
@@ -18,13 +19,6 @@ import type { ChunkSink } from './tracker-host.js';
 
 /** How a stream submits its instance: the runtime's submit, its chunks going to `sink`. */
 export type StreamSubmit = (request: SubmitRequest, sink: ChunkSink) => Tracker;
-
-const DONE: IteratorReturnResult<undefined> = Object.freeze({ done: true, value: undefined });
-
-interface Waiter<C> {
-  resolve(result: IteratorResult<C, undefined>): void;
-  reject(error: unknown): void;
-}
 
 /**
  * What `runtime.stream()` returns: an async iterable (and its own iterator) of the chunks the instance's generator
@@ -89,7 +83,7 @@ export class StreamResults<C, V = unknown, G = unknown, S = unknown> implements 
     this.#closed = true;
     this.#chunks.clear();
     for (const waiter of this.#waiters.splice(0)) waiter.resolve(DONE);
-    if (this.#outcome === undefined && this.tracker.runningStatus().status === InstanceStatus.RUNNING) this.tracker.stop();
+    if (this.#outcome === undefined) stopIfRunning(this.tracker);
   }
 
   // A chunk of the instance's current attempt, in order.

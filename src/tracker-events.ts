@@ -12,26 +12,29 @@ export function escalationCause(cause: Cause): EscalationCause {
   return cause === 'stall' ? 'heartbeat' : cause === 'timeout' ? 'timeout' : 'stop';
 }
 
-/** The attempt was interrupted, for `cause`. */
-export function sayInterrupted(
-  logger: Logger,
-  about: () => About,
-  cause: Cause,
-  facts: { readonly startTime: number | null; readonly timeoutMs: number | undefined; readonly heartbeatTimeoutMs: number | undefined },
-): void {
-  if (channels.interrupt.hasSubscribers) channels.interrupt.publish({ ...about(), cause: escalationCause(cause) } satisfies InterruptMessage);
-  const { instanceId, attempt } = about();
+/** Why an attempt was interrupted, and what its log line says of it. */
+export interface Interrupt {
+  readonly cause: Cause;
+  readonly startTime: number | null;
+  readonly timeoutMs: number | undefined;
+  readonly heartbeatTimeoutMs: number | undefined;
+}
+
+/** The attempt was interrupted. */
+export function sayInterrupted(logger: Logger, about: About, { cause, startTime, timeoutMs, heartbeatTimeoutMs }: Interrupt): void {
+  if (channels.interrupt.hasSubscribers) channels.interrupt.publish({ ...about, cause: escalationCause(cause) } satisfies InterruptMessage);
+  const { instanceId, attempt } = about;
   if (cause === 'timeout') {
-    logger.warn({ instanceId, startTime: facts.startTime, timeoutMs: facts.timeoutMs }, 'timeout: instance interrupted');
+    logger.warn({ instanceId, startTime, timeoutMs }, 'timeout: instance interrupted');
   } else if (cause === 'stall') {
-    logger.warn({ instanceId, attempt, heartbeatTimeoutMs: facts.heartbeatTimeoutMs }, 'stalled: no heartbeat within heartbeatTimeoutMs: attempt interrupted');
+    logger.warn({ instanceId, attempt, heartbeatTimeoutMs }, 'stalled: no heartbeat within heartbeatTimeoutMs: attempt interrupted');
   } else {
     logger.info({ instanceId, stoppedBy: cause }, 'stop requested: instance interrupted');
   }
 }
 
 /** The force-stopped attempt's thread is gone (or known stuck): said, with where it was. */
-export function sayTerminated(logger: Logger, about: About, cause: Cause, stack: string | undefined): void {
+export function sayTerminated(logger: Logger, about: About, { cause, stack }: { readonly cause: Cause; readonly stack: string | undefined }): void {
   const said = escalationCause(cause);
   if (channels.forceStop.hasSubscribers) channels.forceStop.publish({ ...about, cause: said, stack } satisfies ForceStopMessage);
   logger.warn({ instanceId: about.instanceId, cause: said, stack }, 'the instance did not finish after its interrupt: terminating its worker');

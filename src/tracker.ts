@@ -205,7 +205,7 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
     }
     const cause = this.#state.cause;
     const { timeoutMs, heartbeatTimeoutMs } = this.#request;
-    sayInterrupted(this.#host.logger, () => this.#starts.about(this.#attempts), cause, { startTime: this.#startTime, timeoutMs, heartbeatTimeoutMs });
+    sayInterrupted(this.#host.logger, this.#starts.about(this.#attempts), { cause, startTime: this.#startTime, timeoutMs, heartbeatTimeoutMs });
     const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(cause === 'stall' ? heartbeatTimeoutMs : timeoutMs);
     if (grace === 0) this.#escalate('grace-expired'); // no grace: terminate now, not a timer tick later
     else this.#graceAfter(Math.ceil(grace));
@@ -235,7 +235,7 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
   /** The force-stopped attempt's thread is gone (or known stuck): said, with where it was. */
   #onTerminated(exited: boolean, stack: string | undefined): void {
     this.#stack = stack;
-    sayTerminated(this.#host.logger, this.#starts.about(this.#attempts), this.#state.cause, stack);
+    sayTerminated(this.#host.logger, this.#starts.about(this.#attempts), { cause: this.#state.cause, stack });
     this.#onAttemptEnd(exited ? Ending.FORCE_STOPPED : Ending.FORCE_STOP_STUCK, '');
   }
 

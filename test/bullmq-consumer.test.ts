@@ -159,6 +159,19 @@ describe.skipIf(skipRedisTests)('BullMQ consumer (one process)', () => {
     ]);
   });
 
+  // BullMQ's data update does not check the job's lock: a consumer that has lost it must write no more checkpoints,
+  // or it overwrites those of the run that has the job now.
+  test('a consumer that lost a job\'s lock writes none of its later checkpoints: the job\'s next run resumes from the last one written before', { timeout: 20_000 }, async () => {
+    await consumer({ maxThreads: 1 }, { lockDuration: 1000, stalledInterval: 250 });
+    const job = await queue.add('sum', { processor: 'checkpointSum', params: { rows: 1000, every: 100, stopAt: 300, then: 'hold-then-checkpoint' } });
+    await processorLogged(job.id!, 'holding');
+    // The lock taken from the consumer: its next renewal fails, and it stops its run, whose processor then checkpoints.
+    await withClient((client) => client.del(`bull:${queueName}:${job.id!}:lock`));
+    expect(await ending(job)).toEqual({ result: { resumedFrom: 300, sum: sumBelow(1000) } });
+    const starts = lines.filter((line) => line.msg === 'started' && line.instanceId.startsWith(`${queueName}:${job.id!}:`));
+    expect(starts.map((line) => line.fields)).toEqual([{ from: 0 }, { from: 300 }]);
+  });
+
   test('a runaway job is force-stopped at its timeout and the consumer goes on', { timeout: 15_000 }, async () => {
     await consumer({ maxThreads: 1 });
     const runaway = await queue.add('runaway', { processor: 'spinRunaway', timeoutMs: 200 });

@@ -2,7 +2,7 @@
 // retry that resumes from the last one (`ctx.resumeFrom`), or an instance started from a saved one (`resumeFrom`).
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { afterEach, describe, expect, it } from 'vitest';
-import { InvalidRequestError, OutcomeReason, OutcomeStatus, SystemResult, type CheckpointEvent, type InstanceMessage } from 'light-task-tracker';
+import { DuplicateInstanceError, InvalidRequestError, OutcomeReason, OutcomeStatus, SystemResult, type CheckpointEvent, type InstanceMessage } from 'light-task-tracker';
 import { useRuntimes } from './support/runtime.js';
 
 const runtimes = useRuntimes();
@@ -111,6 +111,24 @@ describe('checkpoints', () => {
     expect(Buffer.isBuffer(small)).toBe(true);
     expect([small.toString(), small.buffer.byteLength]).toEqual(['small-buffer', 12]);
     expect([whole.byteLength, whole[0], whole[whole.length - 1]]).toEqual([64 * 1024, 7, 7]);
+  });
+
+  it('refuses a resumeFrom over maxParamsBytes, naming it; a duplicate id is refused before resumeFrom is copied', async () => {
+    const { runtime } = runtimes.make({ maxParamsBytes: 1024 });
+    const big = { rows: 'x'.repeat(2048) };
+    let refused: unknown;
+    try {
+      runtime.submit({ processor: 'longJob', resumeFrom: big });
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toBeInstanceOf(InvalidRequestError);
+    expect(refused).toMatchObject({ field: 'resumeFrom', message: expect.stringMatching(/^resumeFrom: takes \d+ bytes, over the limit of 1024 \(maxParamsBytes\)/) });
+    expect(runtime.size).toBe(0);
+    const running = runtime.submit({ processor: 'longJob', instanceId: 'one', jobParams: { steps: 1 } });
+    // The same id again, with a resumeFrom that could not be copied: the duplicate is what is refused.
+    expect(() => runtime.submit({ processor: 'longJob', instanceId: 'one', resumeFrom: { f: () => 1 } })).toThrow(DuplicateInstanceError);
+    expect(await running.done).toMatchObject({ status: 'SUCCEED' });
   });
 
   it('an instance with no checkpoint and no resumeFrom has ctx.resumeFrom and outcome.checkpoint undefined', async () => {

@@ -18,7 +18,8 @@ type Generator = AsyncGenerator<unknown, unknown, undefined>;
 
 /** The attempt's processor: drives the generator `process` makes, and succeeds with the generator's return value. */
 export function streamRunner(process: StreamProcessorFunction, request: AttemptRequest, consumed: Int32Array): (ctx: AttemptContext) => Promise<ProcessResult> {
-  const highWaterMark = request.highWaterMark ?? 1;
+  // A stream attempt always has one: attempt.ts ends an attempt whose kind does not match its processor before this.
+  const highWaterMark = request.highWaterMark as number;
   return (ctx) => drive(process(ctx), new Room(ctx, consumed, request.slot, highWaterMark), ctx);
 }
 

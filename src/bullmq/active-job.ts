@@ -139,9 +139,9 @@ export class ActiveJob {
     while (this.#writes.size > 0) await Promise.allSettled([...this.#writes]);
   }
 
-  /** Appends a line of the consumer's own to the job's log (not counted against `maxJobLogLines`). */
-  note(text: string): void {
-    this.#write(text);
+  /** Appends a line of the consumer's own about attempt `attempt` to the job's log (not counted against `maxJobLogLines`). */
+  note(level: ProcessorLogLine['level'], attempt: number, msg: string): void {
+    this.#write(lineHead(level, attempt, msg));
   }
 
   #write(text: string): void {
@@ -166,9 +166,14 @@ export class ActiveJob {
   }
 }
 
+/** `WARN [attempt 0] …`: how every line of a job's log begins. */
+function lineHead(level: string, attempt: number, msg: string): string {
+  return `${level.toUpperCase()} [attempt ${attempt}] ${msg}`;
+}
+
 /** `INFO [attempt 0] started {"file":"a.bin"}`: one line of a job's log. */
 export function formatLine(line: ProcessorLogLine): string {
-  const head = `${line.level.toUpperCase()} [attempt ${line.attempt}] ${line.msg}`;
+  const head = lineHead(line.level, line.attempt, line.msg);
   if (line.fields === undefined || Object.keys(line.fields).length === 0) return head;
   try {
     return `${head} ${JSON.stringify(line.fields, (_key, value: unknown) => (typeof value === 'bigint' ? `${value}n` : value))}`;

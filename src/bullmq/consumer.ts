@@ -236,7 +236,7 @@ export class Consumer {
       const [marked, childrenValues] = await Promise.all([this.#listener.takeMark(jobId), job.getChildrenValues()]);
       if (marked) active.stopper.abort();
       const outcome = await this.#run(active, data, signal, Object.keys(childrenValues).length > 0 ? childrenValues : undefined);
-      if (outcome.stack !== undefined) active.note(`WARN [attempt ${outcome.attempts - 1}] force-stopped; its thread was at:\n${outcome.stack}`);
+      if (outcome.stack !== undefined) active.note('warn', outcome.attempts - 1, `force-stopped; its thread was at:\n${outcome.stack}`);
       await active.flushed(this.#options.maxJobLogLines);
       return await this.#settle(active, outcome);
     } finally {
