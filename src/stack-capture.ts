@@ -1,8 +1,8 @@
 // Where a worker thread's JavaScript is now, read from the main thread just before the worker is terminated. The
-// process's one node:inspector session is attached to each worker from its start; a capture turns that worker's
-// debugger on, pauses it, reads its call frames, then resumes it and detaches from it on every path, before the caller
-// can terminate it (a worker terminated while the debugger holds it paused never exits, and then neither does the
-// process).
+// process's one node:inspector session is attached to each worker from its start; a capture asks that worker's
+// inspector to evaluate a stack capture (Runtime.evaluate), which Node runs on the worker's thread at its next
+// interrupt check, on top of whatever the thread is running: the stack it gives is where the thread was. The thread is
+// never paused, and the attachment is dropped before the caller can terminate the worker.
 import { createRequire } from 'node:module';
 import type { Session } from 'node:inspector';
 import type { Worker } from 'node:worker_threads';
@@ -29,32 +29,36 @@ function threadIdOf(title: string): number {
   return match === null ? -1 : Number(match[1] ?? match[2]);
 }
 
-/**
- * How often the pause is asked for again while it has not come, once the worker's debugger is on (ms). A request can
- * be lost: on a loaded machine, an empty loop (`for (;;);`) was seen to run on past a single one.
- */
-const PAUSE_AGAIN_MS = 50;
+/** The most frames a capture reads (the stack shows `MAX_STACK_FRAMES` of them, and counts the rest up to this). */
+const MAX_CAPTURED_FRAMES = 1000;
 
-/** The parts of the inspector protocol's messages read here. */
+/**
+ * What the worker evaluates: the frames below it (`captureStackTrace` leaves out this function and what it calls),
+ * each `[functionName, scriptUrl, line, column, async]` (1-based), through a `prepareStackTrace` of its own, so that
+ * no application code runs (a `prepareStackTrace` the application set is put back, as is `stackTraceLimit`). Written
+ * to depend on nothing but the worker's `Error`.
+ */
+const CAPTURE_EXPRESSION = `(function lightTaskTrackerStack() {
+  const E = Error, limit = E.stackTraceLimit, prepare = E.prepareStackTrace, holder = {};
+  try {
+    E.stackTraceLimit = ${MAX_CAPTURED_FRAMES};
+    E.prepareStackTrace = (_, sites) => sites.map((s) => [s.getFunctionName() || '', s.getScriptNameOrSourceURL() || '', s.getLineNumber() || 0, s.getColumnNumber() || 0, s.isAsync() === true]);
+    E.captureStackTrace(holder, lightTaskTrackerStack);
+    return holder.stack;
+  } finally {
+    E.stackTraceLimit = limit;
+    E.prepareStackTrace = prepare;
+  }
+})()`;
+
+/** The answer to a command sent to a worker's inspector (the parts read here). */
 interface WorkerMessage {
   readonly id?: number;
-  readonly method?: string;
   readonly error?: { readonly message: string };
-  readonly params?: {
-    readonly scriptId?: string;
-    readonly url?: string;
-    readonly sourceMapURL?: string;
-    readonly callFrames?: readonly {
-      readonly functionName: string;
-      readonly location: { readonly scriptId: string; readonly lineNumber: number; readonly columnNumber: number };
-    }[];
+  readonly result?: {
+    readonly result?: { readonly value?: unknown };
+    readonly exceptionDetails?: { readonly text?: string; readonly exception?: { readonly description?: string } };
   };
-}
-
-/** A script a worker has parsed: its URL and its source map's, as the frames that run in it need them. */
-interface Script {
-  readonly url: string;
-  readonly sourceMapURL: string;
 }
 
 /**
@@ -67,21 +71,15 @@ function post(session: Session, method: string, params?: object): void {
   if (failure !== null) throw failure;
 }
 
-/** The session attached to one worker: what is sent to it, the scripts it has parsed, its first pause. */
+/** The session attached to one worker: the capture sent to it, and its answer. */
 class Attachment {
   readonly #session: Session;
   readonly #sessionId: string;
   readonly #forget: () => void;
-  readonly #scripts = new Map<string, Script>();
-  #nextId = 0;
   #released = false;
-  /** The id of the command that enables the debugger, once sent. */
-  #enableId = 0;
-  /** Called once the worker's debugger is on: its thread has taken the command in (so it is not blocked). */
-  onEnabled: (() => void) | undefined;
-  /** Called with the frames of the worker's pause. */
-  onPaused: ((frames: PausedFrame[]) => void) | undefined;
-  /** Called when there will be no pause: a command failed, or the worker has exited. */
+  /** Called once the worker has answered: the value the capture returned. */
+  onAnswer: ((value: unknown) => void) | undefined;
+  /** Called when there will be no answer with a stack: the capture failed, or the worker has exited. */
   onFailed: ((reason: string) => void) | undefined;
 
   constructor(session: Session, sessionId: string, forget: () => void) {
@@ -90,12 +88,10 @@ class Attachment {
     this.#forget = forget;
   }
 
-  /** Sends a command to the worker's inspector; a worker that has gone makes it a no-op. */
-  send(method: string): void {
+  /** Asks the worker's thread for its stack; a worker that has gone makes it a no-op (its detach says so). */
+  capture(): void {
     if (this.#released) return;
-    const id = ++this.#nextId;
-    if (method === 'Debugger.enable') this.#enableId = id;
-    const message = JSON.stringify({ id, method });
+    const message = JSON.stringify({ id: 1, method: 'Runtime.evaluate', params: { expression: CAPTURE_EXPRESSION, returnByValue: true, silent: true } });
     try {
       post(this.#session, 'NodeWorker.sendMessageToWorker', { sessionId: this.#sessionId, message });
     } catch {
@@ -103,7 +99,7 @@ class Attachment {
     }
   }
 
-  /** A message from the worker's inspector: a script parsed, the pause, or a command's error. */
+  /** A message from the worker's inspector: the capture's answer, or its error. */
   receive(text: string): void {
     let message: WorkerMessage;
     try {
@@ -111,22 +107,11 @@ class Attachment {
     } catch {
       return;
     }
-    const { method, params } = message;
-    if (method === 'Debugger.scriptParsed' && params?.scriptId !== undefined) {
-      this.#scripts.set(params.scriptId, { url: params.url ?? '', sourceMapURL: params.sourceMapURL ?? '' });
-    } else if (method === 'Debugger.paused' && params?.callFrames !== undefined) {
-      // The frames' own `url` is deprecated and empty: each names its script by id.
-      const frames = params.callFrames.map(({ functionName, location }): PausedFrame => {
-        const script = this.#scripts.get(location.scriptId);
-        const { lineNumber: line, columnNumber: column } = location;
-        return { functionName, url: script?.url ?? '', sourceMapURL: script?.sourceMapURL ?? '', line, column };
-      });
-      this.onPaused?.(frames);
-    } else if (message.error !== undefined) {
-      this.onFailed?.(`the worker's inspector refused a command: ${message.error.message}`);
-    } else if (message.id === this.#enableId) {
-      this.onEnabled?.();
-    }
+    if (message.id !== 1) return;
+    if (message.error !== undefined) return this.onFailed?.(`the worker's inspector refused the capture: ${message.error.message}`);
+    const thrown = message.result?.exceptionDetails;
+    if (thrown !== undefined) return this.onFailed?.(`the capture threw in the worker: ${thrown.exception?.description ?? thrown.text ?? 'an exception'}`);
+    this.onAnswer?.(message.result?.result?.value);
   }
 
   /** The worker has exited. */
@@ -135,14 +120,9 @@ class Attachment {
     this.onFailed?.('the worker has exited');
   }
 
-  /**
-   * Resumes the worker and detaches from it (which turns its debugger off: a pause asked for and not yet taken is
-   * then never taken): both on their way to the worker, in this order, when this returns, so ahead of a terminate()
-   * that follows. Once only.
-   */
+  /** Detaches from the worker: on its way to the worker when this returns, so ahead of a terminate() that follows. Once only. */
   release(): void {
     if (this.#released) return;
-    this.send('Debugger.resume');
     this.#released = true;
     this.#forget();
     try {
@@ -151,6 +131,20 @@ class Attachment {
       // Detached already: the worker has exited.
     }
   }
+}
+
+/** The frames of the capture's answer (script frames only: not the evaluation's own, nor native builtins'); undefined for an answer of another shape. */
+function framesOf(value: unknown): PausedFrame[] | undefined {
+  if (!Array.isArray(value)) return undefined;
+  const frames: PausedFrame[] = [];
+  for (const site of value as unknown[]) {
+    if (!Array.isArray(site) || site.length !== 5) return undefined;
+    const [functionName, url, line, column, isAsync] = site as [unknown, unknown, unknown, unknown, unknown];
+    if (typeof functionName !== 'string' || typeof url !== 'string' || typeof line !== 'number' || typeof column !== 'number') return undefined;
+    if (url === '') continue;
+    frames.push({ functionName, url, sourceMapURL: '', line: Math.max(0, line - 1), column: Math.max(0, column - 1), async: isAsync === true });
+  }
+  return frames;
 }
 
 /**
@@ -276,36 +270,36 @@ const captured = new WeakSet<Worker>();
  * `worker.terminate()` once it settles.
  *
  * - **How.** The process's one `node:inspector` session (see `prepareStackCapture`) is attached to each worker from
- *   its start; the capture enables the worker's debugger through it and pauses the worker, reads the pause's frames,
- *   then resumes the worker and detaches from it. A thread running JavaScript pauses within milliseconds (the request
- *   interrupts a tight loop); enabling the debugger costs the worker some tens of milliseconds.
+ *   its start; the capture sends the worker a `Runtime.evaluate` of `CAPTURE_EXPRESSION`, which Node runs on the
+ *   worker's thread at its next interrupt check (a tight loop has one on every turn), on top of what the thread runs,
+ *   then detaches from it. It takes about a millisecond: the worker's debugger is never turned on, and the thread is
+ *   never paused (a worker the debugger holds paused would not exit on terminate()).
  * - **Bounded, never rejects.** It resolves within `timeoutMs` of the call, whatever the worker does. Each reason
  *   for `undefined` is logged at debug level: the inspector is not available (a Node built without it, a permission
  *   model that denies it), the worker has exited (or exits meanwhile), it was captured before (a worker is captured
  *   once: its attachment is gone), it was not attached in time (started a moment ago), its thread did not answer in
- *   time (blocked), or it answered and did not pause (idle). The pause is asked for again every `PAUSE_AGAIN_MS`
- *   until it comes.
- * - **The worker is always left resumed and detached,** on every path, and before the promise settles: the commands
- *   that resume it and detach from it (which turns its debugger off, so that a pause asked for and not yet taken is
- *   never taken) are on their way to the worker, ahead of the caller's terminate(). This matters: `terminate()` on a
- *   worker that the debugger holds paused never settles, and the process can no longer exit. A worker paused at a
- *   breakpoint of another debugger is resumed too.
- * - **A thread that runs no JavaScript** pauses only when it next does. Blocked in a system call (a synchronous read
+ *   time (blocked), it answered from its event loop (idle), or the answer was not a stack (the application replaced
+ *   `Error`).
+ * - **The worker is always left detached,** on every path, and before the promise settles: the detach is on its way
+ *   to the worker ahead of the caller's terminate(). A capture that has not run by then never runs.
+ * - **A thread that runs no JavaScript** answers only when it next does. Blocked in a system call (a synchronous read
  *   of a pipe, `execSync`): not before the call returns, so `undefined`. Waiting for an event (an `await` that never
- *   resolves): `undefined`, unless an event comes in time, in which case the stack is where that event's JavaScript
- *   begins, often in Node's own code (`processTimers`). In `Atomics.wait`: it pauses there, and the stack shows the
- *   function that waits.
- * - **Frames.** The synchronous stack only: the functions an `await` suspended are not on it (for a loop after an
- *   `await`, the stack ends at the async function that runs it). The runtime's frames below the application's
- *   outermost frame (Node's `node:` modules, piscina, this package's worker code) are left out; with no application
- *   frame, the stack is kept whole. At most `MAX_STACK_FRAMES` lines, then one that counts the rest.
- * - **Source maps.** A frame whose script ends with `//# sourceMappingURL=` (a file next to it, or an inline data:
- *   URL; nothing else is fetched) is mapped to its original source: a TypeScript processor compiled with source maps
- *   shows its `.ts` file and line. Maps are read once per script and kept; a map not read before `timeoutMs` leaves
- *   that capture's frames unmapped.
+ *   resolves): it answers from its event loop, with nothing below the capture, so `undefined`. In `Atomics.wait`: it
+ *   answers there, and the stack shows the function that waits.
+ * - **Frames.** The stack as an error thrown there would have it: the synchronous frames, then the `async` functions
+ *   awaiting them (`    at async fn (…)`), at most `MAX_CAPTURED_FRAMES` read. Native builtins (`Atomics.wait`) have no
+ *   script and are left out. The runtime's frames below the application's outermost frame (Node's `node:` modules,
+ *   piscina, this package's worker code) are left out; with no application frame, the stack is kept whole. At most
+ *   `MAX_STACK_FRAMES` lines, then one that counts the rest.
+ * - **Source maps.** A frame whose script file (a file: URL) ends with `//# sourceMappingURL=` (a file next to it, or
+ *   an inline data: URL; nothing else is fetched) is mapped to its original source: a TypeScript processor compiled
+ *   with source maps shows its `.ts` file and line. The comment is read from the file on disk: code a loader compiles in
+ *   memory (tsx, ts-node) is shown where the compiled code is. Maps are read once per script and kept; a map not read
+ *   before `timeoutMs` leaves that capture's frames unmapped.
  * - **Other sessions.** It works beside the application's own `inspector.Session` (with the NodeWorker and Debugger
- *   domains enabled, or not) and under `--inspect`, with or without a debugger client: each session attaches on its
- *   own. A call for a worker whose capture is running gets that capture's result.
+ *   domains enabled, or not; a worker another debugger holds paused answers from its pause, and stays paused) and
+ *   under `--inspect`, with or without a debugger client: each session attaches on its own. A call for a worker whose
+ *   capture is running gets that capture's result.
  * - **Which workers.** Those started by this thread (the inspector lists a thread's own workers).
  * - **A limit of Node's.** Node 20, 22 and 24 can crash the process (abort, or a segmentation fault) when a message
  *   goes to a worker's inspector while that worker's thread is being torn down. A capture sends its messages to its
@@ -342,13 +336,10 @@ function captureOnce(worker: Worker, inspector: WorkerInspector, options: StackC
     let target: Attachment | undefined;
     let frames: PausedFrame[] | undefined;
     let cancelWait = (): void => {};
-    /** Asks for the pause again until it comes (see PAUSE_AGAIN_MS); set once the worker's debugger is on. */
-    let repeat: NodeJS.Timeout | undefined;
     const finish = (stack: string | undefined, reason?: string): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      clearInterval(repeat);
       cancelWait();
       worker.off('exit', onExit);
       target?.release(); // before the caller hears of it, so before its terminate()
@@ -359,24 +350,22 @@ function captureOnce(worker: Worker, inspector: WorkerInspector, options: StackC
     const timer = setTimeout(() => {
       if (frames !== undefined) finish(formatStack(frames)); // its source maps not read in time
       else if (target === undefined) finish(undefined, `the inspector has not attached to the worker within ${timeoutMs} ms`);
-      else if (repeat === undefined) finish(undefined, `no answer from the worker's thread within ${timeoutMs} ms: it runs no JavaScript (it is blocked in a system call or in native code)`);
-      else finish(undefined, `no pause within ${timeoutMs} ms: the thread runs no JavaScript now (it waits for an event)`);
+      else finish(undefined, `no answer from the worker's thread within ${timeoutMs} ms: it runs no JavaScript (it is blocked in a system call or in native code)`);
     }, Math.min(timeoutMs, MAX_TIMER_MS));
     worker.once('exit', onExit);
     cancelWait = inspector.attach(threadId, (attachment) => {
       target = attachment;
       attachment.onFailed = (reason) => finish(undefined, reason);
-      attachment.onPaused = (paused) => {
+      attachment.onAnswer = (value) => {
         attachment.release();
-        if (paused.length === 0) return finish(undefined, 'the pause had no frames');
-        frames = [...ownFrames(paused)];
+        const all = framesOf(value);
+        if (all === undefined) return finish(undefined, 'the capture gave an answer that is not a stack (the application changed Error)');
+        // Nothing below the capture: it ran from the thread's event loop, which was waiting for an event.
+        if (all.length === 0) return finish(undefined, 'the thread runs no JavaScript now (it waits for an event)');
+        frames = [...ownFrames(all)];
         void mapFrames(frames).then((mapped) => finish(formatStack(mapped)));
       };
-      attachment.onEnabled = () => {
-        if (!settled) repeat = setInterval(() => attachment.send('Debugger.pause'), PAUSE_AGAIN_MS);
-      };
-      attachment.send('Debugger.enable');
-      attachment.send('Debugger.pause');
+      attachment.capture();
     });
   });
 }

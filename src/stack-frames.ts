@@ -1,19 +1,21 @@
-// A paused thread's call frames as the lines of a stack: the runtime's own frames below the application's left out,
-// each frame mapped through its script's source map where there is one (read from a file: or data: URL, cached per
-// script), written as V8 writes an error's stack.
+// A thread's call frames as the lines of a stack: the runtime's own frames below the application's left out, each
+// frame mapped through its script's source map where there is one (its script file's sourceMappingURL, read from a
+// file: or data: URL, cached per script), written as V8 writes an error's stack.
 import { readFile } from 'node:fs/promises';
 import { SourceMap } from 'node:module';
 
-/** One call frame of a paused thread: where it is in which script, line and column 0-based as the inspector gives them. */
+/** One call frame of a thread: where it is in which script, line and column 0-based. */
 export interface PausedFrame {
   /** The function's name; empty for a module's top level or an anonymous function. */
   readonly functionName: string;
   /** The script's URL (a file: URL for a module or a CommonJS file, node:… for Node's own code). */
   readonly url: string;
-  /** The script's `//# sourceMappingURL=` as written (relative to `url`), or empty. */
+  /** The script's `//# sourceMappingURL=` as written (relative to `url`); empty to read it from the script's file. */
   readonly sourceMapURL: string;
   readonly line: number;
   readonly column: number;
+  /** An async function awaiting the frames above it (V8's `at async fn`), not running. */
+  readonly async?: boolean;
 }
 
 /** The most frames a stack shows; a deeper one ends with a line that counts the rest. */
@@ -43,9 +45,10 @@ export function ownFrames(frames: readonly PausedFrame[]): readonly PausedFrame[
 
 /** The frames as stack lines, `    at fn (url:line:column)` with line and column 1-based, `MAX_STACK_FRAMES` at most. */
 export function formatStack(frames: readonly PausedFrame[]): string {
-  const lines = frames.slice(0, MAX_STACK_FRAMES).map(({ functionName, url, line, column }) => {
+  const lines = frames.slice(0, MAX_STACK_FRAMES).map(({ functionName, url, line, column, async }) => {
     const where = `${url}:${line + 1}:${column + 1}`;
-    return functionName === '' ? `    at ${where}` : `    at ${functionName} (${where})`;
+    const at = async === true ? 'at async' : 'at';
+    return functionName === '' ? `    ${at} ${where}` : `    ${at} ${functionName} (${where})`;
   });
   if (frames.length > MAX_STACK_FRAMES) lines.push(`    ... ${frames.length - MAX_STACK_FRAMES} more frames`);
   return lines.join('\n');
@@ -69,8 +72,9 @@ const maps = new Map<string, { readonly sourceMapURL: string; readonly loaded: P
 export async function mapFrames(frames: readonly PausedFrame[]): Promise<PausedFrame[]> {
   return Promise.all(
     frames.map(async (frame) => {
-      if (frame.sourceMapURL === '') return frame;
-      const loaded = await mapOf(frame.url, frame.sourceMapURL);
+      const sourceMapURL = frame.sourceMapURL !== '' ? frame.sourceMapURL : await sourceMapUrlOf(frame.url);
+      if (sourceMapURL === '') return frame;
+      const loaded = await mapOf(frame.url, sourceMapURL);
       if (loaded === undefined) return frame;
       try {
         const entry = loaded.map.findEntry(frame.line, frame.column);
@@ -83,6 +87,24 @@ export async function mapFrames(frames: readonly PausedFrame[]): Promise<PausedF
     }),
   );
 }
+
+/** By script URL: the `sourceMappingURL` its file ends with ('' for none, or a file that cannot be read). */
+const comments = new Map<string, Promise<string>>();
+
+/** The last `//# sourceMappingURL=` of the script file at `scriptUrl` (a file: URL; '' for any other). */
+function sourceMapUrlOf(scriptUrl: string): Promise<string> {
+  if (!scriptUrl.startsWith('file:')) return Promise.resolve('');
+  let comment = comments.get(scriptUrl);
+  if (comment === undefined) {
+    comment = readFile(new URL(scriptUrl), 'utf8').then((text) => SOURCE_MAPPING_URL.exec(text)?.[1] ?? '', () => '');
+    comments.set(scriptUrl, comment);
+    if (comments.size > MAX_CACHED_MAPS) comments.delete(comments.keys().next().value!);
+  }
+  return comment;
+}
+
+/** The last source map comment of a script (`//# sourceMappingURL=…`, or the older `//@`), on a line of its own. */
+const SOURCE_MAPPING_URL = /\/\/[#@]\s*sourceMappingURL=(\S+)\s*$(?![\s\S]*\/\/[#@]\s*sourceMappingURL=)/m;
 
 function mapOf(scriptUrl: string, sourceMapURL: string): Promise<LoadedMap | undefined> {
   const cached = maps.get(scriptUrl);
