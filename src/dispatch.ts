@@ -88,9 +88,9 @@ export class Dispatcher {
     return this.#threads.isBooted(id) && !this.busy.has(id) && !this.#threads.doomed.has(id) && !this.#events.isDue(id);
   }
 
-  /** Whether a worker can take an attempt now. */
-  hasIdleWorker(): boolean {
-    return this.#idleWorker() !== 0;
+  /** A worker that can take an attempt now (the one the next pump gives it to); 0 when none can. */
+  idleWorker(): number {
+    return this.#idleWorker();
   }
 
   #idleWorker(): number {

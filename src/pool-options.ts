@@ -7,10 +7,20 @@ import type { RecycleWorkers } from './options.js';
 
 /** Attempts handed to the pool per thread: those running, and as many waiting for the next free worker. */
 export const ATTEMPTS_PER_THREAD = 2;
-/** The first backoff of a retry after repeated worker deaths (ms): see WorkerPool.deathBackoffMs. */
+/** The first backoff of a retry after repeated worker deaths (ms): see deathBackoff. */
 export const DEATH_BACKOFF_MS = 20;
 /** The longest backoff of a retry after repeated worker deaths (ms). */
 export const DEATH_BACKOFF_MAX_MS = 2000;
+
+/**
+ * How long the retry of an attempt whose worker died waits (ms), after `deaths` deaths in a row with no attempt
+ * answering in between: nothing after one, then DEATH_BACKOFF_MS doubled on each further death, at most
+ * DEATH_BACKOFF_MAX_MS. A processor that kills its worker on every attempt so costs a worker every two seconds at
+ * most, not dozens a second.
+ */
+export function deathBackoff(deaths: number): number {
+  return deaths <= 1 ? 0 : Math.min(DEATH_BACKOFF_MAX_MS, DEATH_BACKOFF_MS * 2 ** (deaths - 2));
+}
 /** How many times one attempt is handed to piscina, at most, when workers die before starting it. */
 export const MAX_LAUNCHES = 4;
 /** Where an attempt's messages are taken in before its end: the workers' channels. */

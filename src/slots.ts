@@ -66,6 +66,22 @@ export class SharedSlots {
     return stamp > MAX_TICKET_BIG ? Number(stamp) / 1000 : null;
   }
 
+  /**
+   * Resolves once the attempt with `ticket` in `slot` has started (or will not: cancelled, or its slot taken again), or
+   * after `maxMs`. Read on a 1 ms timer: no message says when an attempt starts, and a worker notifies no one.
+   */
+  started(slot: number, ticket: number, maxMs: number): Promise<void> {
+    const waiting = BigInt(ticket);
+    const until = performance.now() + maxMs;
+    return new Promise((resolve) => {
+      const look = (): void => {
+        if (Atomics.load(this.stamps, slot) !== waiting || performance.now() >= until) resolve();
+        else setTimeout(look, 1);
+      };
+      look();
+    });
+  }
+
   /** Cancels the attempt with `ticket` if it has not started: false when it has (or was cancelled before). */
   cancel(slot: number, ticket: number): boolean {
     const expected = BigInt(ticket);
