@@ -97,10 +97,16 @@ function sourceMapUrlOf(scriptUrl: string): Promise<string> {
   let comment = comments.get(scriptUrl);
   if (comment === undefined) {
     comment = readFile(new URL(scriptUrl), 'utf8').then((text) => SOURCE_MAPPING_URL.exec(text)?.[1] ?? '', () => '');
-    comments.set(scriptUrl, comment);
-    if (comments.size > MAX_CACHED_MAPS) comments.delete(comments.keys().next().value!);
+    remember(comments, scriptUrl, comment);
   }
   return comment;
+}
+
+/** Keeps `value` under `key`, the newest, and drops the oldest past MAX_CACHED_MAPS. */
+function remember<V>(cache: Map<string, V>, key: string, value: V): void {
+  cache.delete(key);
+  cache.set(key, value);
+  if (cache.size > MAX_CACHED_MAPS) cache.delete(cache.keys().next().value!);
 }
 
 /** The last source map comment of a script (`//# sourceMappingURL=…`, or the older `//@`), on a line of its own. */
@@ -110,9 +116,7 @@ function mapOf(scriptUrl: string, sourceMapURL: string): Promise<LoadedMap | und
   const cached = maps.get(scriptUrl);
   if (cached !== undefined && cached.sourceMapURL === sourceMapURL) return cached.loaded;
   const loaded = loadMap(scriptUrl, sourceMapURL);
-  maps.delete(scriptUrl);
-  maps.set(scriptUrl, { sourceMapURL, loaded });
-  if (maps.size > MAX_CACHED_MAPS) maps.delete(maps.keys().next().value!);
+  remember(maps, scriptUrl, { sourceMapURL, loaded });
   return loaded;
 }
 
