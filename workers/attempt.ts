@@ -150,21 +150,18 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
   if (valueOut === undefined) useValueOut((valueOut = await valueOutLoading));
   if (kind === 'stream') stream ??= await streamLoading;
   const process = processor.kind === 'stream' ? (stream as NonNullable<typeof stream>).streamRunner(processor.process, request, consumed) : processor.process;
-  // The start is stamped the moment before the processor runs: its timeout counts from there, and a processor must
-  // never find its budget spent before it began.
   const ctx = new AttemptContext(request, flags, beats);
-  if (!start(request)) {
-    replying = true;
-    return CANCELLED;
-  }
-  if (request.announce === true) outbox.started(ctx.channel);
   const reply: Reply = { end: AttemptEnd.THREW };
   let moved: Array<ArrayBuffer | MessagePort> | undefined;
   try {
     // A synchronous processor's result is used as it is: an await would cost a turn on every instance's round trip.
     // It runs in the attempt's async context: what it leaves behind is known as its own (see the handler above).
     running = ctx;
-    let result = attemptScope.run(ctx, process, ctx);
+    let result = attemptScope.run(ctx, startAndCall, request, process, ctx);
+    if (result === NOT_STARTED) {
+      replying = true;
+      return CANCELLED;
+    }
     if (isPromiseLike(result)) result = await result;
     if (result === null || result === undefined) {
       reply.end = AttemptEnd.RETURNED_NULL;
@@ -211,13 +208,30 @@ function ended<T>(request: AttemptRequest, reply: T): T {
   return reply;
 }
 
+/** What startAndCall gives for an attempt the main thread cancelled before it could start: its processor never ran. */
+const NOT_STARTED = Symbol('not started');
+
+/**
+ * Starts the attempt and calls its processor, inside the attempt's async context. The start is stamped the moment
+ * before the call, after everything the worker does for the attempt: its timeout counts from there, and a processor
+ * must never find its budget spent before its own first line has run.
+ */
+function startAndCall<R>(request: AttemptRequest, process: (ctx: AttemptContext) => R, ctx: AttemptContext): R | typeof NOT_STARTED {
+  if (!start(request)) return NOT_STARTED;
+  if (request.announce === true) outbox.started(ctx.channel);
+  return process(ctx);
+}
+
+/** performance.timeOrigin, read once: it is a getter, and the start stamp is on every attempt's way. */
+const TIME_ORIGIN = performance.timeOrigin;
+
 /**
  * Starts the attempt, by taking its ticket from the slot's stamp and leaving its start time there (epoch µs);
  * false if the main thread cancelled it first (the ticket is gone): it must then never run.
  */
 function start(request: AttemptRequest): boolean {
   const ticket = BigInt(request.ticket);
-  const startUs = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1000));
+  const startUs = BigInt(Math.round((TIME_ORIGIN + performance.now()) * 1000));
   return Atomics.compareExchange(stamps, request.slot, ticket, startUs) === ticket;
 }
 

@@ -47,9 +47,9 @@ export class Probe {
     Atomics.store(this.#state, STATE, IDLE);
   }
 
-  /** Worker: records the processor's own start time. */
-  recordStart(): void {
-    this.#times[T_START] = now();
+  /** Worker: records the processor's own start time: `at`, taken on its first line, or now. */
+  recordStart(at: number = now()): void {
+    this.#times[T_START] = at;
   }
 
   /** Worker: the processor is in position (looping or awaiting); wakes the main thread's waiter. */
