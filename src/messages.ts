@@ -227,8 +227,6 @@ export interface StrayErrorMessage {
 export interface WorkerBootedMessage {
   readonly type: typeof BOOTED_MESSAGE;
   readonly threadId: number;
-  /** The worker's thread id in the OS (Linux), for the main thread to lower its priority once it is doomed. */
-  readonly osThreadId?: number;
 }
 
 /**

@@ -118,7 +118,7 @@ export class WorkerPool implements AttemptDriver {
     this.#piscina.on('message', (message: unknown) => {
       switch (messageType(message)) {
         case BOOTED_MESSAGE:
-          threads.booted((message as WorkerBootedMessage).threadId, (message as WorkerBootedMessage).osThreadId);
+          threads.booted((message as WorkerBootedMessage).threadId);
           return;
         case LOADING_MESSAGE: {
           const loading = message as LoadingMessage;
@@ -313,7 +313,7 @@ export class WorkerPool implements AttemptDriver {
     const id = attempt.threadId;
     const spare = this.#dispatch.idleWorker(); // what comes next runs on it
     attempt.launch++; // the rejection its worker's end brings is not its end
-    this.#threads.doom(id);
+    this.#threads.doomed.add(id);
     this.#leftWorker(attempt);
     this.#done(attempt);
     // Once the caller's turn is over (what it dispatches goes to the spare): its stack (bounded), the terminate, and its
@@ -347,7 +347,7 @@ export class WorkerPool implements AttemptDriver {
       if (startedHere) this.#deliver(attempt, { kind: 'reply', reply: { end: AttemptEnd.LOAD_FAILED, msg: text } });
       else this.#done(attempt);
     }
-    this.#threads.doom(threadId);
+    this.#threads.doomed.add(threadId);
     void terminateThread(this.#threads, threadId);
     this.#threads.topUp();
     setImmediate(() => this.#dispatch.pump());

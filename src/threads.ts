@@ -1,7 +1,6 @@
 // The pool's worker threads as piscina runs them: which have booted (said so, their processors imported), which are
 // doomed (being terminated: given nothing more), which are stuck (terminated and not exited), when the pool is ready,
 // and when it is broken (no worker can boot). Also the terminate of one thread, bounded by STUCK_THREAD_MS.
-import { constants, setPriority } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import type { Logger } from 'pino';
@@ -39,8 +38,6 @@ export interface ThreadEvents {
 export class ThreadWatch {
   /** Workers being terminated (threadIds): piscina's balancer is given none of them, and they count for nothing. */
   readonly doomed = new Set<number>();
-  /** Each booted worker's thread as the OS knows it (Linux), by threadId: see doom(). */
-  readonly #osThreads = new Map<number, number>();
   /** Force-stopped threads that have not exited (STUCK_THREAD_MS after their terminate). */
   readonly stuck = new Set<number>();
   /** The last error a worker died of: a worker that dies as it boots may be telling why. */
@@ -132,19 +129,15 @@ export class ThreadWatch {
     return booting <= claimed && threads.length < this.#maxTotal && this.broken === undefined && !this.destroyed;
   }
 
-  /** Worker `threadId` says it has booted; `osThreadId` is its thread's id in the OS, where it has one of its own. */
-  booted(threadId: number, osThreadId: number | undefined): void {
+  /** Worker `threadId` says it has booted. */
+  booted(threadId: number): void {
     const worker = this.#piscina.threads.find((thread) => thread.threadId === threadId);
     if (worker === undefined) return; // gone already
     this.#booted.add(threadId);
     this.#bootedWorkers.add(worker);
-    if (osThreadId !== undefined) this.#osThreads.set(threadId, osThreadId);
     // A worker that has died is given nothing more from its exit on (piscina, which heard it first, has let go of
-    // it): a hand-over named to it would be left in piscina's queue. Its OS thread id may then be another thread's.
-    worker.once('exit', () => {
-      this.#booted.delete(threadId);
-      this.#osThreads.delete(threadId);
-    });
+    // it): a hand-over named to it would be left in piscina's queue.
+    worker.once('exit', () => this.#booted.delete(threadId));
     if (!this.#anyBooted) {
       this.#anyBooted = this.restDue = true;
       this.#headStart = setTimeout(() => this.startRest(), FIRST_ATTEMPT_HEAD_START_MS).unref();
@@ -207,25 +200,6 @@ export class ThreadWatch {
   #checkReady(): void {
     if (this.#whenReady.length === 0 || !this.#isReady()) return;
     for (const { resolve } of this.#whenReady.splice(0)) resolve();
-  }
-
-  /**
-   * Marks worker `id` doomed: it is given nothing more, and its thread gets the lowest CPU priority until it has
-   * exited. A force-stopped thread spins on until its terminate lands (after its stack is read), and on a busy
-   * machine it would take the CPU from the worker that runs the next attempt, and from its own replacement's boot
-   * (`npm run bench:capacity`: p90 from 2–3 ms to about 1). Linux only, where a thread has a nice value of its own;
-   * elsewhere, or refused, the thread keeps its priority.
-   */
-  doom(id: number): void {
-    this.doomed.add(id);
-    const osThreadId = this.#osThreads.get(id);
-    if (osThreadId === undefined) return;
-    this.#osThreads.delete(id);
-    try {
-      setPriority(osThreadId, constants.priority.PRIORITY_LOW);
-    } catch {
-      // not allowed here: it only runs at its priority until its terminate lands
-    }
   }
 
   /** Retires worker `id`, idle now: marked at once, and terminated on the next turn (not inside piscina's handler). */
@@ -317,7 +291,7 @@ export class ThreadWatch {
 export function terminateThread(watch: ThreadWatch, id: number): Promise<boolean> {
   const worker = watch.workerOf(id);
   if (worker === undefined) return Promise.resolve(true);
-  watch.doom(id);
+  watch.doomed.add(id);
   return new Promise((resolve) => {
     let stuck = false;
     const timer = setTimeout(() => {

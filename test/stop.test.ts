@@ -1,7 +1,5 @@
 // Stop from outside: before start the job never runs; running it is interrupted then force-stopped; a stopped
 // instance sends no final report; after the finish a stop is ignored.
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { InstanceError, OutcomeReason, OutcomeStatus, SystemResult, TaskStatus } from 'light-task-tracker';
 import { useRuntimes } from './support/runtime.js';
@@ -54,24 +52,6 @@ describe('stop', () => {
     expect(await next.done).toMatchObject({ status: 'SUCCEED', result: 'hello next' });
     expect(reporter.reportsOf(runaway.instanceId)).toHaveLength(0);
     expect(runtime.threads).toBe(2); // maxThreads + the default spare
-  });
-
-  // Regression: a force-stopped thread spun on at its full priority until its terminate landed (after its stack was
-  // read), taking the CPU from the spare that ran the next instance.
-  it.runIf(process.platform === 'linux')('a-force-stopped-thread-kept-its-priority: from the force-stop on, its thread has the lowest', async () => {
-    const { runtime } = runtimes.make({ maxThreads: 1, forceStopGraceMs: 0 });
-    const words = new Int32Array(new SharedArrayBuffer(8));
-    const tracker = runtime.submit({ processor: 'spinRunawayTid', jobParams: { buffer: words.buffer } });
-    const running = Atomics.waitAsync(words, 0, 0);
-    if (running.async) await running.value;
-    const stat = `/proc/self/task/${Atomics.load(words, 1)}/stat`;
-    // Field 19 of the thread's stat line, the 17th after its name (which ends with ") ").
-    const nice = (): number => Number((readFileSync(stat, 'utf8').split(') ')[1] as string).split(' ')[16]);
-    expect(nice()).toBe(os.getPriority());
-    tracker.stop(); // grace 0: force-stopped at once; its thread is terminated on a later turn
-    expect(nice()).toBe(os.constants.priority.PRIORITY_LOW);
-    expect(await tracker.done).toMatchObject({ status: 'STOPPED', reason: OutcomeReason.STOP_FORCE_STOPPED });
-    expect((await runtime.submit({ processor: 'succeed' }).done).status).toBe('SUCCEED');
   });
 
   it('after the finish: ignored with a warning', async () => {

@@ -4,7 +4,6 @@
 // bounds the wait), or while the worker boots once another worker has imported them: a module that throws, exits
 // or never finishes loading fails its own instances, never the worker's boot.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { readlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, threadId, workerData, type MessagePort } from 'node:worker_threads';
@@ -19,7 +18,6 @@ import {
   type LoadedMessage,
   type LoadingMessage,
   type WorkerBootData,
-  type WorkerBootedMessage,
 } from '../src/messages.js';
 import { forgetMarkedBuffers, markedBuffers } from '../src/move.js';
 import { FLAG_ENDED, MODULE_VERIFIED } from '../src/shared-memory.js';
@@ -55,9 +53,6 @@ const exitWhileLoading = function exitWhileLoading(code?: number | string | null
 // attempt left behind (a timer, a callback: instances on one worker share it, and such code runs while the next
 // instance runs), or by no attempt's code, is sent to the main thread to be logged, and the worker serves on.
 const attemptScope = new AsyncLocalStorage<AttemptContext>();
-// Node sets up a thread's async context tracking on its first run(), which took 0.2–0.35 ms: done as the worker boots,
-// not as its first attempt starts (a spare's first attempt is the instance that follows a force-stop).
-attemptScope.run(Object.create(null) as AttemptContext, () => undefined); // a store of its own: the same one would be a no-op
 /** The attempt whose processor runs now. */
 let running: AttemptContext | undefined;
 /**
@@ -103,18 +98,7 @@ if (await warmUp()) {
   [valueOut, stream] = await Promise.all([valueOutLoading, streamLoading]);
   useValueOut(valueOut);
 }
-parentPort?.postMessage({ type: BOOTED_MESSAGE, threadId, osThreadId: osThreadId() } satisfies WorkerBootedMessage);
-
-/** This thread's id in the OS, where a thread has one of its own (Linux: /proc/thread-self is `pid/task/tid`). */
-function osThreadId(): number | undefined {
-  if (process.platform !== 'linux') return undefined;
-  try {
-    const id = Number(readlinkSync('/proc/thread-self').split('/').at(-1));
-    return Number.isInteger(id) && id > 0 ? id : undefined;
-  } catch {
-    return undefined; // no /proc: the thread keeps its priority when doomed
-  }
-}
+parentPort?.postMessage({ type: BOOTED_MESSAGE, threadId });
 
 /** Imports the processors other workers have imported; false when there were none (the pool's first worker). */
 async function warmUp(): Promise<boolean> {

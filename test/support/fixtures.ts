@@ -13,7 +13,6 @@ export const processors = {
   returnsNull: fixture('returns-null'),
   spinCooperative: fixture('spin-cooperative'),
   spinRunaway: fixture('spin-runaway'),
-  spinRunawayTid: fixture('spin-runaway-tid'),
   timedSpin: fixture('timed-spin'),
   sleep: fixture('sleep'),
   awaitSignal: fixture('await-signal'),
