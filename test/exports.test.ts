@@ -125,4 +125,16 @@ describe('package exports', () => {
     expect(pkg.peerDependenciesMeta?.['prom-client']).toEqual({ optional: true });
     expect(pkg.dependencies).not.toHaveProperty('prom-client');
   });
+
+  it('runs workers on one bundled attempt runner that imports the processor entry, never a copy of it', () => {
+    // A processor's defineProcessor and InterruptedError must be the runner's own: one module, imported by both.
+    const runner = readFileSync(join(root, 'dist/workers/attempt.js'), 'utf8');
+    const imported = [...runner.matchAll(/\bfrom\s*"([^"]+)"|\bimport\(\s*"([^"]+)"\s*\)/g)].map((m) => m[1] ?? m[2]);
+    expect(imported.filter((specifier) => !specifier?.startsWith('node:'))).toEqual(['./processor.js', './processor.js', './processor.js']);
+    expect(runner).not.toContain("Symbol.for('light-task-tracker.processor')");
+    expect(runner).not.toContain('Symbol.for("light-task-tracker.processor")');
+    expect(runner).toMatch(/\n\/\/# sourceMappingURL=attempt\.js\.map\n?$/);
+    const map = JSON.parse(readFileSync(join(root, 'dist/workers/attempt.js.map'), 'utf8')) as { sources: string[] };
+    expect(map.sources).toEqual(expect.arrayContaining(['../../workers/attempt.ts', '../../workers/context.ts', '../../src/messages.ts']));
+  });
 });
