@@ -191,10 +191,14 @@ export default async function runAttempt(request: AttemptRequest): Promise<Attem
   } finally {
     running = undefined;
     ctx.release();
-    // Marks of this attempt's buffers do not outlive it: a buffer marked and not returned has gone with the reply.
-    forgetMarkedBuffers();
-    // For recycleWorkers.heapUsedMb: the heap this attempt leaves, read by the pool before it gives us another.
-    if (heaps !== undefined) Atomics.store(heaps, request.slot, Math.ceil(getHeapStatistics().used_heap_size / MB));
+    // An attempt cancelled before it started marked nothing, and its slot may be another attempt's by now.
+    if (startedRequest === request) {
+      startedRequest = undefined; // nor is the request held after its attempt
+      // Marks of this attempt's buffers do not outlive it: a buffer marked and not returned has gone with the reply.
+      forgetMarkedBuffers();
+      // For recycleWorkers.heapUsedMb: the heap this attempt leaves, read by the pool before it gives us another.
+      if (heaps !== undefined) Atomics.store(heaps, request.slot, Math.ceil(getHeapStatistics().used_heap_size / MB));
+    }
   }
   if (ctx.appended !== undefined) reply.appended = ctx.appended;
   // The attempt's last lines travel inside its reply; the batches it posted before are taken in first.
@@ -211,6 +215,9 @@ function ended<T>(request: AttemptRequest, reply: T): T {
   return reply;
 }
 
+/** The request of the last attempt startAndCall started (a worker runs one attempt at a time). */
+let startedRequest: AttemptRequest | undefined;
+
 /** What startAndCall gives for an attempt the main thread cancelled before it could start: its processor never ran. */
 const NOT_STARTED = Symbol('not started');
 
@@ -221,6 +228,7 @@ const NOT_STARTED = Symbol('not started');
  */
 function startAndCall<R>(request: AttemptRequest, process: (ctx: AttemptContext) => R, ctx: AttemptContext): R | typeof NOT_STARTED {
   if (!start(request)) return NOT_STARTED;
+  startedRequest = request;
   if (request.announce === true) outbox.started(ctx.channel);
   return process(ctx);
 }
