@@ -89,11 +89,3 @@ export const channels = Object.freeze({
   workerExit: channel('light-task-tracker:worker:exit'),
   workerRetire: channel('light-task-tracker:worker:retire'),
 });
-
-/** The time now, as the messages give it (epoch ms, µs precision). */
-export function epochNow(): number {
-  return TIME_ORIGIN + performance.now();
-}
-
-/** performance.timeOrigin, read once: it is a getter. */
-export const TIME_ORIGIN = performance.timeOrigin;

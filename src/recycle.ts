@@ -1,6 +1,7 @@
 // recycleWorkers: which worker is due for retirement (it has run `afterAttempts` attempts, or its last attempt left a
 // heap above `heapUsedMb`), counted per worker; a due worker is given nothing more and retired once idle.
-import { channels, epochNow, type RetireMessage } from './channels.js';
+import { channels, type RetireMessage } from './channels.js';
+import { epochNow } from './clock.js';
 import type { RecycleWorkers } from './options.js';
 
 export class Recycler {

@@ -1,5 +1,6 @@
 // The shared memory between the main thread and the workers, in one place: what each shared array holds, and the
-// name of every value its words take. Free of package dependencies: every worker loads it as it starts.
+// name of every value its words take, and how a start is stamped. Free of package dependencies: every worker loads it
+// as it starts.
 //
 // Per dispatch slot (one attempt's place: the attempt request's `slot` is its index in every one of these):
 // - `flags` (WorkerBootData), one Int32: the FLAG_* bits of the slot's attempt.
@@ -17,6 +18,7 @@
 // One for the runtime:
 // - `levels` (ChannelSettings), one Int32: the lowest log level whose lines are sent (its index in LOG_LEVELS),
 //   LOG_LEVELS.length for none; it follows the logger's level.
+import { epochNow } from './clock.js';
 import { MAX_INT32 } from './limits.js';
 
 /**
@@ -35,6 +37,14 @@ export const FLAG_ENDED = 2;
  * starting and cancelling are each one compare-and-swap.
  */
 export const MAX_TICKET = MAX_INT32;
+
+/**
+ * A slot's stamp for an attempt starting now: the epoch microseconds, as its worker writes it (or the main thread, for
+ * an attempt that fails before its processor can run).
+ */
+export function startStamp(): bigint {
+  return BigInt(Math.round(epochNow() * 1000));
+}
 
 /** A registry module no worker has imported yet. */
 export const MODULE_UNTRIED = 0;

@@ -3,8 +3,7 @@
 // it did); with recycleWorkers.heapUsedMb, the heap its worker left; the chunks of its stream its caller consumed. An attempt is started only by its worker, which
 // takes the ticket (a compare-and-swap) and leaves its start time in its place; the main thread cancels an attempt
 // that has not started the same way, and it then never runs.
-import { epochNow } from './channels.js';
-import { FLAG_ENDED, FLAG_INTERRUPTED, FLAG_RUNNING, MAX_TICKET } from './shared-memory.js';
+import { FLAG_ENDED, FLAG_INTERRUPTED, FLAG_RUNNING, MAX_TICKET, startStamp } from './shared-memory.js';
 
 const MAX_TICKET_BIG = BigInt(MAX_TICKET);
 
@@ -95,7 +94,7 @@ export class SharedSlots {
    */
   startHere(slot: number, ticket: number): 'waiting' | 'cancelled' | 'other' {
     const expected = BigInt(ticket);
-    const was = Atomics.compareExchange(this.stamps, slot, expected, BigInt(Math.round(epochNow() * 1000)));
+    const was = Atomics.compareExchange(this.stamps, slot, expected, startStamp());
     return was === expected ? 'waiting' : was === 0n ? 'cancelled' : 'other';
   }
 

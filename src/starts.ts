@@ -1,7 +1,8 @@
 // An instance's starts: when each of its attempts started in its worker, as read from the attempt's handle, counted
 // once each (the instance's wait goes to the metrics with the first) and published on the start channel.
 import type { Attempt } from './attempt.js';
-import { channels, epochNow, TIME_ORIGIN, type StartMessage } from './channels.js';
+import { channels, type StartMessage } from './channels.js';
+import { epochNow, TIME_ORIGIN } from './clock.js';
 import type { Metrics } from './metrics.js';
 
 export class Starts {

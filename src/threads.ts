@@ -4,7 +4,8 @@
 import type { Worker } from 'node:worker_threads';
 import type { Piscina } from 'piscina';
 import type { Logger } from 'pino';
-import { channels, epochNow, type WorkerMessage } from './channels.js';
+import { channels, type WorkerMessage } from './channels.js';
+import { epochNow } from './clock.js';
 import { WorkerBootError } from './errors.js';
 
 /**

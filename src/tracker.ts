@@ -4,7 +4,8 @@
 // (tracker-reports.ts); and what an attempt's end means is decided by decideOutcome (outcome.ts), never here.
 import type { Attempt, AttemptExit, AttemptListener } from './attempt.js';
 import { listenToAbort } from './caller-signal.js';
-import { channels, epochNow, TIME_ORIGIN, type EndMessage } from './channels.js';
+import { channels, type EndMessage } from './channels.js';
+import { epochNow, TIME_ORIGIN } from './clock.js';
 import { DeadlineClock } from './deadline.js';
 import { WorkerBootError } from './errors.js';
 import { escalate, initialEscalation, Phase, type EscalationEvent, type EscalationState } from './escalation.js';

@@ -20,7 +20,7 @@ import {
   type WorkerBootData,
 } from '../src/messages.js';
 import { forgetMarkedBuffers, markedBuffers } from '../src/move.js';
-import { FLAG_ENDED, MODULE_VERIFIED } from '../src/shared-memory.js';
+import { FLAG_ENDED, MODULE_VERIFIED, startStamp } from '../src/shared-memory.js';
 import { textOf } from '../src/text.js';
 import { outbox } from './channel.js';
 import { AttemptContext, useValueOut } from './context.js';
@@ -233,17 +233,13 @@ function startAndCall<R>(request: AttemptRequest, process: (ctx: AttemptContext)
   return process(ctx);
 }
 
-/** performance.timeOrigin, read once: it is a getter, and the start stamp is on every attempt's way. */
-const TIME_ORIGIN = performance.timeOrigin;
-
 /**
  * Starts the attempt, by taking its ticket from the slot's stamp and leaving its start time there (epoch µs);
  * false if the main thread cancelled it first (the ticket is gone): it must then never run.
  */
 function start(request: AttemptRequest): boolean {
   const ticket = BigInt(request.ticket);
-  const startUs = BigInt(Math.round((TIME_ORIGIN + performance.now()) * 1000));
-  return Atomics.compareExchange(stamps, request.slot, ticket, startUs) === ticket;
+  return Atomics.compareExchange(stamps, request.slot, ticket, startStamp()) === ticket;
 }
 
 type PiscinaTransfer = Pick<typeof import('piscina'), 'move' | 'transferableSymbol' | 'valueSymbol'>;
