@@ -142,11 +142,13 @@ export const KINDS: readonly Kind[] = [
     },
   },
   {
-    // Blocked in a system call for 1.4 s, past its timeout: terminate() cannot end the thread, which is let go of a
-    // second after the terminate and said still blocked (or, under starvation, seen to exit by then).
+    // Blocked in a system call for 2 s, past its timeout: terminate() cannot end the thread, which is let go of a
+    // second after the terminate and said still blocked (or, under starvation, seen to exit by then). The terminate
+    // comes after the stack capture has waited out its bound (stackCaptureMs, 250 ms: a blocked thread never answers);
+    // with a 1.4 s block, a loaded machine's late timers left the thread time to exit before it was let go of.
     name: 'blocked in a system call', weight: 1,
     make: () => {
-      const request = { processor: 'blockExec', jobParams: { ms: 1400 }, timeoutMs: 20 } as const;
+      const request = { processor: 'blockExec', jobParams: { ms: 2000 }, timeoutMs: 20 } as const;
       const stuck: AttemptEnd = { ending: Ending.FORCE_STOP_STUCK, text: '', cause: 'timeout' };
       return spec(request, [outcome(request, always(stuck)), outcome(request, always(forceStopped('timeout')), true)]);
     },
