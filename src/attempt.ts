@@ -74,12 +74,10 @@ export interface AttemptDriver {
 export const Place = Object.freeze({
   /** In the pool's own queue, waiting for an idle worker. */
   WAITING: 0,
-  /** In piscina's queue: handed over while no worker was idle, so that piscina starts one. */
-  IN_PISCINA_QUEUE: 1,
   /** Given to a worker. */
-  IN_WORKER: 2,
+  IN_WORKER: 1,
   /** Its end has been heard, or it was cancelled or terminated: nothing more is said of it. */
-  DONE: 3,
+  DONE: 2,
 } as const);
 export type Place = (typeof Place)[keyof typeof Place];
 
@@ -103,8 +101,6 @@ export class PooledAttempt implements Attempt {
   startedAtWhenFreed: number | null = null;
   /** Its end, here and held while the lines it posted before it are taken in. */
   held: AttemptExit | undefined;
-  /** Withdraws it from piscina's queue (only while it is there). */
-  abort: AbortController | undefined;
   readonly #driver: AttemptDriver;
 
   constructor(

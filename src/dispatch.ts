@@ -1,7 +1,7 @@
 // How the pool's attempts reach piscina's workers: they wait in the pool's own queue, in dispatch order, and one is
-// handed to piscina when a worker is known idle, that worker named to piscina's balancer. Only while no worker is idle
-// is one put in piscina's queue, so that piscina starts a worker; it carries an AbortSignal, by which it is taken back
-// (its launch settled) should a worker come free first in a way piscina does not offer its queue on.
+// handed to piscina when a worker is known idle, that worker named to piscina's balancer. While none is idle, the pool
+// has piscina start workers for them (ThreadWatch.grow), and they wait here until those have booted: nothing is ever
+// left in piscina's queue, where each answer would make piscina start another worker, up to its cap.
 import type { TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Place, type PooledAttempt } from './attempt.js';
@@ -33,9 +33,8 @@ export class Dispatcher {
   readonly #maxThreads: number;
   readonly #events: DispatchEvents;
   #piscina: Piscina<AttemptRequest, AttemptReply> | undefined;
-  // Attempts waiting for a worker, in dispatch order; those handed to piscina's queue to make it start a worker.
+  // Attempts waiting for a worker, in dispatch order.
   readonly #waiting: PooledAttempt[] = [];
-  readonly #inPiscinaQueue = new Set<PooledAttempt>();
   /** The attempt each worker runs (threadId → attempt), from its hand-over until its launch settles. */
   readonly busy = new Map<number, PooledAttempt>();
   // The worker the attempt being handed over goes to, named to piscina's balancer; 0: any idle one.
@@ -56,8 +55,9 @@ export class Dispatcher {
   }
 
   /**
-   * piscina's `loadBalancer`: the worker the dispatcher names, or else (an attempt piscina offers from its own queue)
-   * an idle one that has booted, while fewer than maxThreads work. piscina's own would also pick a worker still booting.
+   * piscina's `loadBalancer`: the worker the dispatcher names, or else (an attempt piscina offers from its own queue,
+   * which none is put in) an idle one that has booted, while fewer than maxThreads work. piscina's own would also pick
+   * a worker still booting.
    */
   readonly balancer: LoadBalancer = (task, workers) => {
     const attempt = attemptOf(task);
@@ -107,22 +107,15 @@ export class Dispatcher {
     this.#waiting.splice(at, 0, attempt);
   }
 
-  /** Takes a cancelled attempt out of the queues (its launch, if any, settles unheard). */
+  /** Takes a cancelled attempt out of the queue, if it waits there (given to a worker, its launch settles unheard). */
   withdraw(attempt: PooledAttempt): void {
-    if (attempt.place === Place.WAITING) {
-      const at = this.#waiting.indexOf(attempt);
-      if (at !== -1) this.#waiting.splice(at, 1);
-    }
-    else if (attempt.place === Place.IN_PISCINA_QUEUE) {
-      this.#inPiscinaQueue.delete(attempt);
-      attempt.launch++;
-      attempt.abort?.abort();
-    }
+    if (attempt.place !== Place.WAITING) return;
+    const at = this.#waiting.indexOf(attempt);
+    if (at !== -1) this.#waiting.splice(at, 1);
   }
 
-  /** Takes every attempt that waits for a worker out of the queues, oldest first. */
+  /** Takes every attempt that waits for a worker out of the queue, oldest first. */
   withdrawAll(): PooledAttempt[] {
-    for (const attempt of [...this.#inPiscinaQueue]) this.#takeBack(attempt);
     return this.#waiting.splice(0);
   }
 
@@ -173,62 +166,42 @@ export class Dispatcher {
     this.#idleTimer = undefined;
   }
 
-  /** Gives the waiting attempts to idle workers, in order; with `grow`, makes piscina start a worker for the rest. */
-  pump(grow = true): void {
+  /**
+   * Gives the waiting attempts to idle workers, in order; while none is idle, has piscina start workers for the rest
+   * (one per attempt that could run, fewer than maxThreads running).
+   */
+  pump(): void {
     if (this.#waiting.length === 0 || this.#threads.destroyed) return;
-    // An attempt left in piscina's queue when a worker came free in a way piscina does not offer its queue on (a
-    // worker doomed, a first boot): taken back, settled by its signal, to go first.
-    if (this.#inPiscinaQueue.size > 0 && this.#idleWorker() !== 0) {
-      for (const attempt of this.#inPiscinaQueue) this.#takeBack(attempt);
-    }
-    while (this.#waiting.length > 0 && this.running() < this.#maxThreads) {
+    let running = this.running();
+    while (this.#waiting.length > 0 && running < this.#maxThreads) {
       const id = this.#idleWorker();
       if (id === 0) {
-        const claimed = this.#inPiscinaQueue.size;
-        if (grow && this.running() + claimed < this.#maxThreads && this.#threads.canGrow(claimed)) this.#launch(this.#waiting.shift() as PooledAttempt, 0);
+        this.#threads.grow(Math.min(this.#waiting.length, this.#maxThreads - running));
         return;
       }
       this.#launch(this.#waiting.shift() as PooledAttempt, id);
+      running++;
     }
-  }
-
-  #takeBack(attempt: PooledAttempt): void {
-    this.#inPiscinaQueue.delete(attempt);
-    attempt.launch++; // its AbortError is not its end
-    attempt.abort?.abort();
-    attempt.abort = undefined;
-    this.enqueue(attempt);
   }
 
   #assign(attempt: PooledAttempt, id: number): void {
     attempt.threadId = id;
     attempt.place = Place.IN_WORKER;
-    attempt.abort = undefined;
-    this.#inPiscinaQueue.delete(attempt);
     this.busy.set(id, attempt);
     if (this.#idleTimer !== undefined) this.#idleSince.delete(id);
     this.#events.onAssign(id);
   }
 
-  /** Runs `attempt` on piscina: on worker `id`, or (0) in piscina's queue, withdrawable, until a worker is up. */
+  /** Runs `attempt` on piscina, on worker `id` (idle and booted). */
   #launch(attempt: PooledAttempt, id: number): void {
     const piscina = this.#piscina as Piscina<AttemptRequest, AttemptReply>;
     const { request, transfer } = attempt;
     const launch = ++attempt.launch;
     (request as unknown as Record<symbol, PooledAttempt>)[Piscina.queueOptionsSymbol] = attempt;
-    let abort: AbortController | undefined;
-    if (id === 0) {
-      abort = attempt.abort = new AbortController();
-      attempt.place = Place.IN_PISCINA_QUEUE;
-      this.#inPiscinaQueue.add(attempt);
-    }
     this.#handingTo = id;
     let running: Promise<AttemptReply>;
     try {
-      running =
-        transfer === undefined && abort === undefined
-          ? piscina.run(request)
-          : piscina.run(request, { transferList: transfer as TransferListItem[] | undefined, signal: abort?.signal });
+      running = transfer === undefined ? piscina.run(request) : piscina.run(request, { transferList: transfer as TransferListItem[] });
     } finally {
       this.#handingTo = 0;
     }

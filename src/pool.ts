@@ -165,17 +165,13 @@ export class WorkerPool implements AttemptDriver {
       queueMicrotask(() => this.#endWithout(attempt, failure));
       return attempt;
     }
-    const dispatch = this.#dispatch;
-    dispatch.enqueue(attempt);
-    dispatch.pump(rescue === undefined);
-    if (rescue !== undefined) {
-      // The caller's buffers must be gone once the call returns: not posted now, it waits over buffers of our own.
-      if (attempt.place === Place.WAITING) {
-        const again = rescue();
-        attempt.request = Object.assign(again.request, { slot, ticket: request.ticket });
-        attempt.transfer = again.transfer;
-      }
-      dispatch.pump();
+    this.#dispatch.enqueue(attempt);
+    this.#dispatch.pump();
+    // The caller's buffers must be gone once the call returns: not posted now, it waits over buffers of our own.
+    if (rescue !== undefined && attempt.place === Place.WAITING) {
+      const again = rescue();
+      attempt.request = Object.assign(again.request, { slot, ticket: request.ticket });
+      attempt.transfer = again.transfer;
     }
     return attempt;
   }

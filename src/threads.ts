@@ -122,12 +122,17 @@ export class ThreadWatch {
     return staying;
   }
 
-  /** Whether piscina should be made to start a worker: none is booting for it (beyond `claimed`), and there is room. */
-  canGrow(claimed: number): boolean {
-    const threads = this.#piscina.threads;
+  /**
+   * Starts workers until `wanted` are booting, within maxThreads + spares: attempts wait that no idle worker can take.
+   * None while the pool's first worker boots (it boots alone), nor once the pool is broken or destroyed.
+   */
+  grow(wanted: number): void {
+    if (!this.#anyBooted && this.#piscina.threads.length > 0) return;
     let booting = 0;
-    for (const worker of threads) if (!this.#booted.has(worker.threadId) && !this.doomed.has(worker.threadId)) booting++;
-    return booting <= claimed && threads.length < this.#maxTotal && this.broken === undefined && !this.destroyed;
+    for (const worker of this.#piscina.threads) if (!this.#booted.has(worker.threadId) && !this.doomed.has(worker.threadId)) booting++;
+    for (; booting < wanted && this.#piscina.threads.length < this.#maxTotal && this.broken === undefined && !this.destroyed; booting++) {
+      if (!this.#spawn()) return;
+    }
   }
 
   /** Worker `threadId` says it has booted. */

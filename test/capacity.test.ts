@@ -111,6 +111,19 @@ describe('capacity', () => {
     expect(runtime.metrics()).toMatchObject({ threads: 3, idleThreads: 3, workersStarted: 3 });
   });
 
+  // A burst used to leave attempts in piscina's queue whenever no worker was idle: each time a worker answered, piscina
+  // offered that queue, the balancer turned it away (the worker was still busy with the reply), and piscina started a
+  // worker per refusal, up to its own cap (2 × maxThreads + spares): five threads for maxThreads 2, every one of them
+  // built into an object on every later run().
+  it('a burst starts no more workers than maxThreads + spareThreads', async () => {
+    const { runtime } = runtimes.make({ maxThreads: 2, spareThreads: 1 });
+    const burst = Array.from({ length: 300 }, (_, i) => runtime.submit({ processor: 'succeed', jobParams: `b${i}` }).done);
+    const outcomes = await Promise.all(burst);
+    expect(outcomes.every((outcome) => outcome.status === 'SUCCEED')).toBe(true);
+    await runtime.ready();
+    expect(runtime.metrics()).toMatchObject({ threads: 3, workersStarted: 3 });
+  });
+
   it('starts the rest of the workers while a long first attempt runs, once it has had its head start', async () => {
     const { runtime, logs } = runtimes.make({ maxThreads: 2, spareThreads: 1 });
     const long = runtime.submit({ processor: 'sleep', instanceId: 'long', jobParams: { ms: 60_000 } });
