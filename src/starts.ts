@@ -1,9 +1,11 @@
 // An instance's starts: when each of its attempts started in its worker, as read from the attempt's handle, counted
-// once each (the instance's wait goes to the metrics with the first) and published on the start channel.
+// once each (the instance's wait goes to the metrics with the first) and published on the start channel; and its end,
+// whose run time goes to the metrics from the first start, published on the end channel.
 import type { Attempt } from './attempt.js';
-import { channels, type StartMessage } from './channels.js';
+import { channels, type EndMessage, type StartMessage } from './channels.js';
 import { epochNow, TIME_ORIGIN } from './clock.js';
 import type { Metrics } from './metrics.js';
+import type { Outcome } from './outcome.js';
 
 export class Starts {
   readonly #instanceId: string;
@@ -38,6 +40,13 @@ export class Starts {
     if (channels.start.hasSubscribers) {
       channels.start.publish({ ...this.about(number), time: startedAt, threadId: attempt.threadId, waitMs } satisfies StartMessage);
     }
+  }
+
+  /** The instance has ended with `outcome`. */
+  ended(outcome: Outcome): void {
+    const now = performance.now();
+    this.#metrics.ended(this.#processor, outcome.reason, this.first === null ? null : TIME_ORIGIN + now - this.first, now);
+    if (channels.end.hasSubscribers) channels.end.publish({ ...this.about(this.counted), outcome } satisfies EndMessage);
   }
 
   /** What every message on the instance channels holds, about attempt `attempt` (1, 2, …), now. */

@@ -1,8 +1,10 @@
 // What a tracker says as its instance's attempt is ended from outside or retried: the lifecycle channel messages
-// (behind hasSubscribers) and the log lines of an interrupt, of a force-stopped thread's end, and of a retry.
+// (behind hasSubscribers) and the log lines of an interrupt, of a force-stopped thread's end, of a retry, of a stop or
+// timeout the instance's phase leaves nothing (or little) to do for, and of its finish.
 import type { Logger } from 'pino';
 import { channels, type EscalationCause, type ForceStopMessage, type InterruptMessage, type RetryMessage } from './channels.js';
-import type { Cause, Decision } from './outcome.js';
+import type { Move } from './escalation.js';
+import { isStop, type Cause, type Decision } from './outcome.js';
 
 /** What every message on the instance channels holds. */
 type About = { instanceId: string; processor: string; attempt: number; time: number };
@@ -40,8 +42,33 @@ export function sayTerminated(logger: Logger, about: About, { cause, stack }: { 
   logger.warn({ instanceId: about.instanceId, cause: said, stack }, 'the instance did not finish after its interrupt: terminating its worker');
 }
 
+/** The instance, which ran, has finished: said at info, its fields built only when that level is on. */
+export function sayFinished(logger: Logger, instanceId: string, status: string, decision: Decision, attempts: number, queueMs: number, runMs: number): void {
+  if (logger.isLevelEnabled('info')) logger.info({ instanceId, status, reason: decision.attemptReason, attempts, queueMs, runMs }, 'instance finished');
+}
+
 /** Attempt `about.attempt - 1` failed as `decision` says, and the next one runs. */
 export function sayRetry(logger: Logger, about: About, decision: Decision): void {
   logger.warn({ instanceId: about.instanceId, reason: decision.reason, result: decision.text, currentRetryTimes: about.attempt - 1 }, 'attempt failed: retrying');
   if (channels.retry.hasSubscribers) channels.retry.publish({ ...about, reason: decision.attemptReason, result: decision.text } satisfies RetryMessage);
+}
+
+/**
+ * The log line of an escalation move that changes nothing, or only ends an instance that never started: `detail` is
+ * the instance's status for 'ignore-finished', else its cause.
+ */
+export function sayMove(logger: Logger, move: Move, instanceId: string, detail: string | undefined): void {
+  switch (move) {
+    case 'ignore-finished':
+      return logger.warn({ instanceId, status: detail }, 'stop ignored: the instance has finished');
+    case 'ignore-stopping':
+      return logger.warn({ instanceId }, 'stop ignored: the instance is already stopping');
+    case 'already-interrupted':
+      return logger.info({ instanceId, cause: isStop(detail as Cause) ? 'stop' : 'timeout' }, 'already interrupted');
+    case 'end-unstarted':
+      return logger.warn({ instanceId, stoppedBy: detail }, 'stopped before start: the instance will not run');
+    case 'run-on':
+      return logger.warn({ instanceId }, 'the instance ignores its interrupt and force-stop is off (allowForceStop: false): it runs on');
+    default:
+  }
 }

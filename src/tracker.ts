@@ -4,13 +4,13 @@
 // (tracker-reports.ts); and what an attempt's end means is decided by decideOutcome (outcome.ts), never here.
 import type { Attempt, AttemptExit, AttemptListener } from './attempt.js';
 import { listenToAbort } from './caller-signal.js';
-import { channels, type EndMessage } from './channels.js';
-import { epochNow, TIME_ORIGIN } from './clock.js';
+import { channels } from './channels.js';
+import { epochNow } from './clock.js';
 import { DeadlineClock } from './deadline.js';
 import { WorkerBootError } from './errors.js';
 import { escalate, initialEscalation, Phase, type EscalationEvent, type EscalationState } from './escalation.js';
 import { decideOutcome, Ending, isStop, type Decision, type Outcome } from './outcome.js';
-import { AttemptEnd, type AttemptReply } from './messages.js';
+import { AttemptEnd, type AttemptReply, type ChunkCargo } from './messages.js';
 import { textOf } from './text.js';
 import type { RunningStatus } from './report.js';
 import type { AcceptedRequest } from './request.js';
@@ -21,8 +21,11 @@ import { kCallerAbort, kConsumed, kReportTick, kStart, kStopForClose } from './s
 import { defaultGrace, REPLY_ON_ITS_WAY_MS, type ChunkSink, type TrackerHost } from './tracker-host.js';
 import { HeartbeatWatch } from './heartbeat.js';
 import { Starts } from './starts.js';
-import { sayInterrupted, sayRetry, sayTerminated } from './tracker-events.js';
+import { sayFinished, sayInterrupted, sayMove, sayRetry, sayTerminated } from './tracker-events.js';
 import { InstanceReports, logDestroyed, type ReportView } from './tracker-reports.js';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyTracker = Tracker<any, any, any>;
 
 /** One instance's tracker. `V` is the type of its processor's value, `G` of its progress, `S` of its checkpoints. */
 export class Tracker<V = unknown, G = unknown, S = unknown> {
@@ -67,14 +70,34 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
   #stopListening: (() => void) | undefined;
   readonly #sink: ChunkSink | undefined; // an instance of runtime.stream(): where its chunks go
   #chunks = 0; // chunks its attempts have handed on: once there is one, no attempt is retried
-  // What the pool says of an attempt counts only while it is the current one.
-  readonly #listener: AttemptListener = {
-    attemptStarted: (attempt) => attempt === this.#attempt && this.#starts.note(attempt),
-    attemptCheckpoint: (attempt, state) => attempt === this.#attempt && this.#host.onCheckpoint(this.instanceId, attempt.number, (this.#checkpoint = state as S)),
-    attemptProgress: (attempt, value) => attempt === this.#attempt && this.#host.onProgress(this.instanceId, attempt.number, (this.#progress = value as G)),
-    attemptEnded: (attempt, exit) => attempt === this.#attempt && this.#onExit(exit),
-    attemptChunk: (attempt, chunk) => attempt === this.#attempt && this.#sink !== undefined && (this.#chunks++, this.#sink.chunk(chunk)),
+  /**
+   * What the pool says of an attempt, which counts only while it is the current one. A class, not closures: a queued
+   * instance holds one small object for it, where five closures would cost the garbage collector on every instance.
+   */
+  static readonly #Listener = class TrackerListener implements AttemptListener {
+    constructor(readonly tracker: AnyTracker) {}
+    attemptStarted(attempt: Attempt): void {
+      if (attempt === this.tracker.#attempt) this.tracker.#starts.note(attempt);
+    }
+    attemptCheckpoint(attempt: Attempt, state: unknown): void {
+      const t = this.tracker;
+      if (attempt === t.#attempt) t.#host.onCheckpoint(t.instanceId, attempt.number, (t.#checkpoint = state));
+    }
+    attemptProgress(attempt: Attempt, value: unknown): void {
+      const t = this.tracker;
+      if (attempt === t.#attempt) t.#host.onProgress(t.instanceId, attempt.number, (t.#progress = value));
+    }
+    attemptEnded(attempt: Attempt, exit: AttemptExit): void {
+      if (attempt === this.tracker.#attempt) this.tracker.#onExit(exit);
+    }
+    attemptChunk(attempt: Attempt, chunk: ChunkCargo): void {
+      const t = this.tracker;
+      if (attempt !== t.#attempt || t.#sink === undefined) return;
+      t.#chunks++;
+      t.#sink.chunk(chunk);
+    }
   };
+  readonly #listener: AttemptListener = new Tracker.#Listener(this);
 
   /** `sink`: an instance of `runtime.stream()`, whose chunks go there. */
   constructor(host: TrackerHost, request: AcceptedRequest, sink?: ChunkSink) {
@@ -153,30 +176,21 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
     const attempt = this.#attempt;
     const { state, move } = escalate(this.#state, event, { allowForceStop: this.#host.options.allowForceStop, attemptEnded: attempt?.ended === true });
     this.#state = state;
-    const logger = this.#host.logger;
     switch (move) {
       case 'none':
         return;
-      case 'ignore-finished':
-        return logger.warn({ instanceId: this.instanceId, status: this.taskStatus }, 'stop ignored: the instance has finished');
-      case 'ignore-stopping':
-        return logger.warn({ instanceId: this.instanceId }, 'stop ignored: the instance is already stopping');
-      case 'already-interrupted':
-        return logger.info({ instanceId: this.instanceId, cause: isStop(state.cause) ? 'stop' : 'timeout' }, 'already interrupted');
       case 'end-unstarted':
-        logger.warn({ instanceId: this.instanceId, stoppedBy: state.cause }, 'stopped before start: the instance will not run');
-        this.#onAttemptEnd(Ending.NEVER_STARTED, '');
-        return;
+        sayMove(this.#host.logger, move, this.instanceId, state.cause);
+        return this.#onAttemptEnd(Ending.NEVER_STARTED, '');
       case 'interrupt':
         return this.#interrupt();
       case 'await-reply':
         // Should the reply still not come (a worker stuck after it answered), the force-stop goes ahead after the wait.
-        this.#graceAfter(REPLY_ON_ITS_WAY_MS);
-        return;
+        return this.#graceAfter(REPLY_ON_ITS_WAY_MS);
       case 'force-stop':
         return this.#forceStop();
-      case 'run-on':
-        return logger.warn({ instanceId: this.instanceId }, 'the instance ignores its interrupt and force-stop is off (allowForceStop: false): it runs on');
+      default:
+        return sayMove(this.#host.logger, move, this.instanceId, move === 'ignore-finished' ? this.taskStatus : state.cause);
     }
   }
 
@@ -333,14 +347,23 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
     this.#clearTimers();
     if (dispatched) this.#release();
     const startTime = this.#startTime;
-    // Guarded: this line comes once per instance that ran, and its fields are built even when the level is off.
-    if (startTime !== null && this.#host.logger.isLevelEnabled('info')) {
-      this.#host.logger.info(
-        { instanceId: this.instanceId, status: this.taskStatus, reason: decision.attemptReason, attempts: this.#attempts, queueMs: startTime - this.#createTime, runMs: this.#endTime - startTime },
-        'instance finished',
-      );
-    }
-    this.#settle(decision);
+    if (startTime !== null) sayFinished(this.#host.logger, this.instanceId, this.taskStatus, decision, this.#attempts, startTime - this.#createTime, this.#endTime - startTime);
+    this.#stopListening?.();
+    const outcome: Outcome<V, S> = {
+      status: decision.status,
+      reason: decision.reason,
+      result: decision.text,
+      value: decision.status === OutcomeStatus.SUCCEED ? this.#value : undefined,
+      attempts: this.#attempts,
+      startTime,
+      endTime: this.#endTime,
+      stoppedBy: decision.stoppedBy,
+      abortReason: decision.stoppedBy === 'signal' ? this.#request.signal?.reason : undefined,
+      checkpoint: this.#checkpoint,
+      stack: this.#stack,
+    };
+    this.#starts.ended(outcome);
+    this.#resolveDone(outcome);
     // A stopped instance is not reported: the side that asked for the stop already knows.
     if (decision.status === OutcomeStatus.STOPPED) this.#destroy();
     else this.#reports.deliverFinal(this.#view(), () => this.#destroy());
@@ -352,33 +375,8 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
     return { instanceId, jobId, wfInstanceId, decision: this.#decision, startTime: this.#startTime, endTime: this.#endTime, appended: this.#appended, progress: this.#progress };
   }
 
-  #settle(decision: Decision): void {
-    this.#stopListening?.();
-    const outcome: Outcome<V, S> = {
-      status: decision.status,
-      reason: decision.reason,
-      result: decision.text,
-      value: decision.status === OutcomeStatus.SUCCEED ? this.#value : undefined,
-      attempts: this.#attempts,
-      startTime: this.#startTime,
-      endTime: this.#endTime ?? Date.now(),
-      stoppedBy: decision.stoppedBy,
-      abortReason: decision.stoppedBy === 'signal' ? this.#request.signal?.reason : undefined,
-      checkpoint: this.#checkpoint,
-      stack: this.#stack,
-    };
-    const startedAt = this.#starts.first;
-    const now = performance.now();
-    this.#host.metrics.ended(this.#request.processorName, decision.reason, startedAt === null ? null : TIME_ORIGIN + now - startedAt, now);
-    if (channels.end.hasSubscribers) channels.end.publish({ ...this.#starts.about(this.#starts.counted), outcome } satisfies EndMessage);
-    this.#resolveDone(outcome);
-  }
-
   #destroy(): void {
-    if (this.#state.phase === Phase.DESTROYED) {
-      this.#host.logger.warn({ instanceId: this.instanceId }, 'destroy ignored: the tracker is already destroyed');
-      return;
-    }
+    if (this.#state.phase === Phase.DESTROYED) return this.#host.logger.warn({ instanceId: this.instanceId }, 'destroy ignored: the tracker is already destroyed');
     this.#clearTimers();
     this.#state = { ...this.#state, phase: Phase.DESTROYED };
     this.#host.forget(this);
