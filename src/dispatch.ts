@@ -6,6 +6,7 @@ import type { TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { Place, type PooledAttempt } from './attempt.js';
 import type { AttemptReply, AttemptRequest } from './messages.js';
+import { ReleasingMap } from './releasing-map.js';
 import type { ThreadWatch } from './threads.js';
 
 /** How long a worker above the pool's full set (minThreads + spares) stays idle before it is retired (ms). */
@@ -28,6 +29,11 @@ type LoadBalancer = NonNullable<NonNullable<ConstructorParameters<typeof Piscina
 /** Our attempt rides on a task's queue options (a symbol key: never copied to the worker); piscina gives null for a task without. */
 const attemptOf = (task: object): PooledAttempt | null | undefined => (task as Record<symbol, unknown>)[Piscina.queueOptionsSymbol] as PooledAttempt | null | undefined;
 
+/** Takes the attempt off a request whose launch has settled (a relaunch puts it back). */
+const release = (request: AttemptRequest): void => {
+  (request as unknown as Record<symbol, PooledAttempt | undefined>)[Piscina.queueOptionsSymbol] = undefined;
+};
+
 export class Dispatcher {
   readonly #threads: ThreadWatch;
   readonly #maxThreads: number;
@@ -36,7 +42,7 @@ export class Dispatcher {
   // Attempts waiting for a worker, in dispatch order.
   readonly #waiting: PooledAttempt[] = [];
   /** The attempt each worker runs (threadId → attempt), from its hand-over until its launch settles. */
-  readonly busy = new Map<number, PooledAttempt>();
+  readonly busy = new ReleasingMap<number, PooledAttempt>();
   // The worker the attempt being handed over goes to, named to piscina's balancer; 0: any idle one.
   #handingTo = 0;
   // While the pool holds more than its full set: the timer that retires workers idle too long, and when each worker last
@@ -205,11 +211,15 @@ export class Dispatcher {
     } finally {
       this.#handingTo = 0;
     }
+    // piscina's record of the task outlives the launch (and what it held may then be kept by the GC, as a Map's old
+    // table keeps its entries: see releasing-map.ts): the request lets go of the attempt once the launch has settled.
     running.then(
       (reply) => {
+        release(request);
         if (attempt.launch === launch) this.#events.onReply(attempt, reply);
       },
       (error: unknown) => {
+        release(request);
         if (attempt.launch === launch) this.#events.onFailed(attempt, error, launch);
       },
     );

@@ -23,8 +23,12 @@ export class FifoQueue<T> {
     this.#items[this.#head++] = undefined; // let the taken entry go
     if (this.#head === this.#items.length) this.clear();
     else if (this.#head > COMPACT_AFTER && this.#head * 2 > this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
+      const old = this.#items;
+      this.#items = old.slice(this.#head);
       this.#head = 0;
+      // The old array, garbage now, may sit in the old generation: emptied, it keeps none of the entries alive through
+      // the young-generation collections before the next full one (see releasing-map.ts).
+      old.length = 0;
     }
     return item;
   }

@@ -14,6 +14,7 @@ import type { MapOptions } from './map-options.js';
 import { WorkerPool } from './pool.js';
 import { Metrics, type MetricsListener, type MetricsSnapshot } from './metrics.js';
 import { FifoQueue } from './queue.js';
+import { ReleasingMap } from './releasing-map.js';
 import { resolveRegistry } from './registry.js';
 import { ReportSender, type ReportCounters } from './report-sender.js';
 import { acceptRequest, checkRunOptions, type Admission, type SubmitRequest } from './request.js';
@@ -97,7 +98,7 @@ export class TaskRuntime<M extends ProcessorModules = Record<string, { readonly 
   readonly #reports: ReportSender;
   readonly #pool: WorkerPool;
   readonly #host: TrackerHost;
-  readonly #live = new Map<string, AnyTracker>();
+  readonly #live = new ReleasingMap<string, AnyTracker>();
   readonly #queue = new FifoQueue<AnyTracker>();
   readonly #metrics: Metrics;
   /** The workers' channels: their attempts' log lines, progress values and starts. */
