@@ -195,6 +195,22 @@ describe('piscina contract: loadBalancer', () => {
     expect(order).toEqual(['balance 0', 'workerCreate', 'balance 1']);
   });
 
+  // Why the pool never leaves an attempt waiting in piscina's queue (it starts the workers it needs itself, see
+  // ThreadWatch.grow): whenever a worker comes up or answers while a task the balancer turns away waits there, piscina
+  // starts a worker for each refusal, up to maxThreads.
+  it('starts workers up to maxThreads for a queued task the balancer keeps turning away, as soon as a worker comes up', async () => {
+    const balancer = new RecordingBalancer();
+    const pool = piscina({ minThreads: 1, maxThreads: 4, idleTimeout: Infinity, loadBalancer: balancer.balance });
+    await event(pool, 'workerCreate');
+    balancer.usable = () => false;
+    const waiting = pool.run(tagged('B', { op: 'id' })); // turned away at run(): piscina starts a second worker for it
+    expect(pool.threads).toHaveLength(2);
+    await event(pool, 'workerCreate'); // the second comes up: B, offered and turned away again, brings two more
+    expect(pool.threads).toHaveLength(4);
+    balancer.usable = () => true;
+    expect(pool.threads.map((worker) => worker.threadId)).toContain(await waiting);
+  });
+
   // The pool's balancer only gives attempts to workers it has seen created: piscina also offers it workers that are
   // still booting whenever a worker answers (run() itself offers only the ready ones).
   it('is offered workers still booting when a worker answers', async () => {
