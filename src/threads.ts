@@ -28,7 +28,7 @@ const SPAWN_TASK = Object.freeze({});
 const STUCK_EXIT_CODE = -1;
 
 export interface ThreadEvents {
-  /** A worker has booted, or a retirement was carried out: attempts may be handed on. */
+  /** A worker has booted, a retirement was carried out, or the first attempt's head start is over: attempts may be handed on (or make the pool grow). */
   onBooted(): void;
   /** No worker can boot. */
   onBroken(error: WorkerBootError): void;
@@ -124,10 +124,11 @@ export class ThreadWatch {
 
   /**
    * Starts workers until `wanted` are booting, within maxThreads + spares: attempts wait that no idle worker can take.
-   * None while the pool's first worker boots (it boots alone), nor once the pool is broken or destroyed.
+   * None while the pool's first worker boots, nor while its first attempt has its head start (startRest() ends it),
+   * nor once the pool is broken or destroyed.
    */
   grow(wanted: number): void {
-    if (!this.#anyBooted && this.#piscina.threads.length > 0) return;
+    if (this.restDue || (!this.#anyBooted && this.#piscina.threads.length > 0)) return;
     let booting = 0;
     for (const worker of this.#piscina.threads) if (!this.#booted.has(worker.threadId) && !this.doomed.has(worker.threadId)) booting++;
     for (; booting < wanted && this.#piscina.threads.length < this.#maxTotal && this.broken === undefined && !this.destroyed; booting++) {
@@ -158,6 +159,7 @@ export class ThreadWatch {
     this.restDue = false;
     clearTimeout(this.#headStart);
     this.topUp();
+    this.#events.onBooted(); // what waits may now make the pool grow beyond its full set
   }
 
   /**

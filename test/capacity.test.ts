@@ -1,4 +1,5 @@
 // Admission, duplicate ids, one instance per worker, and capacity back after a terminate.
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { describe, expect, it } from 'vitest';
 import { AdmissionLimitError, DuplicateInstanceError, TaskStatus } from 'light-task-tracker';
 import { useRuntimes } from './support/runtime.js';
@@ -122,6 +123,27 @@ describe('capacity', () => {
     expect(outcomes.every((outcome) => outcome.status === 'SUCCEED')).toBe(true);
     await runtime.ready();
     expect(runtime.metrics()).toMatchObject({ threads: 3, workersStarted: 3 });
+  });
+
+  // When the pool stopped leaving attempts in piscina's queue, its growth first ignored the first attempt's head start:
+  // the moment the first attempt was handed over, a burst made it start maxThreads - 1 more workers, whose boots took
+  // the CPU that attempt was starting on.
+  it('grows for a burst submitted before the first boot only once the first attempt has had its head start', async () => {
+    const { runtime } = runtimes.make({ maxThreads: 4, spareThreads: 1 });
+    const threadsAtFirstStart: number[] = [];
+    const onStart = (): void => {
+      if (threadsAtFirstStart.length === 0) threadsAtFirstStart.push(runtime.threads);
+    };
+    subscribe('light-task-tracker:instance:start', onStart);
+    try {
+      const burst = Array.from({ length: 8 }, (_, i) => runtime.submit({ processor: 'succeed', jobParams: `g${i}` }).done);
+      expect((await Promise.all(burst)).every((outcome) => outcome.status === 'SUCCEED')).toBe(true);
+    } finally {
+      unsubscribe('light-task-tracker:instance:start', onStart);
+    }
+    expect(threadsAtFirstStart).toEqual([1]);
+    await runtime.ready();
+    expect(runtime.threads).toBeLessThanOrEqual(5);
   });
 
   it('starts the rest of the workers while a long first attempt runs, once it has had its head start', async () => {
