@@ -42,9 +42,12 @@ export function sayTerminated(logger: Logger, about: About, { cause, stack }: { 
   logger.warn({ instanceId: about.instanceId, cause: said, stack }, 'the instance did not finish after its interrupt: terminating its worker');
 }
 
-/** The instance, which ran, has finished: said at info, its fields built only when that level is on. */
+/**
+ * The instance, which ran, has finished: said at info. Its caller checks the level first: this comes once per instance,
+ * and its arguments (the status among them) would be worked out even with the level off.
+ */
 export function sayFinished(logger: Logger, instanceId: string, status: string, decision: Decision, attempts: number, queueMs: number, runMs: number): void {
-  if (logger.isLevelEnabled('info')) logger.info({ instanceId, status, reason: decision.attemptReason, attempts, queueMs, runMs }, 'instance finished');
+  logger.info({ instanceId, status, reason: decision.attemptReason, attempts, queueMs, runMs }, 'instance finished');
 }
 
 /** Attempt `about.attempt - 1` failed as `decision` says, and the next one runs. */

@@ -347,7 +347,7 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
     this.#clearTimers();
     if (dispatched) this.#release();
     const startTime = this.#startTime;
-    if (startTime !== null) sayFinished(this.#host.logger, this.instanceId, this.taskStatus, decision, this.#attempts, startTime - this.#createTime, this.#endTime - startTime);
+    if (startTime !== null && this.#host.logger.isLevelEnabled('info')) sayFinished(this.#host.logger, this.instanceId, this.taskStatus, decision, this.#attempts, startTime - this.#createTime, this.#endTime - startTime);
     this.#stopListening?.();
     const outcome: Outcome<V, S> = {
       status: decision.status,
