@@ -43,6 +43,25 @@ export const initialEscalation: EscalationState = Object.freeze({
  */
 export type EscalationEvent = 'stop' | 'signal' | 'timeout' | 'stall' | 'grace-expired' | 'close' | 'retry';
 
+/**
+ * Whether `event` interrupts the running attempt now: exactly when `escalate` moves to 'interrupt'. Asked first, so
+ * that the tracker sets the attempt's flag before it works out the move: a hot loop, or a listener on the attempt's
+ * signal, is not kept waiting for it.
+ */
+export function interruptsAttempt(state: EscalationState, event: EscalationEvent): boolean {
+  if (state.phase !== Phase.RUNNING || state.stage !== Stage.NONE || state.cause !== 'none') return false;
+  switch (event) {
+    case 'stop':
+    case 'signal':
+    case 'timeout':
+    case 'stall':
+    case 'close':
+      return true;
+    default:
+      return false;
+  }
+}
+
 /** What the tracker does next. */
 export type Move =
   /** Nothing. */

@@ -8,7 +8,7 @@ import { channels } from './channels.js';
 import { epochNow } from './clock.js';
 import { DeadlineClock } from './deadline.js';
 import { WorkerBootError } from './errors.js';
-import { escalate, initialEscalation, Phase, type EscalationEvent, type EscalationState } from './escalation.js';
+import { escalate, initialEscalation, interruptsAttempt, Phase, type EscalationEvent, type EscalationState } from './escalation.js';
 import { decideOutcome, Ending, isStop, type Decision, type Outcome } from './outcome.js';
 import { AttemptEnd, type AttemptReply, type ChunkCargo } from './messages.js';
 import { textOf } from './text.js';
@@ -171,9 +171,12 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
     if (this.#state.phase < Phase.FINISHED) this.#reports.tick(now, () => this.#view());
   }
 
-  // Carries out the move the escalation machine makes for `event`.
+  // Carries out the move the escalation machine makes for `event`; the attempt's flag first, when it is to be set: a
+  // hot loop and the signal's listeners see it now, the move comes after.
   #escalate(event: EscalationEvent): void {
     const attempt = this.#attempt;
+    const flagged = attempt !== undefined && interruptsAttempt(this.#state, event);
+    if (flagged) attempt.interrupt();
     const { state, move } = escalate(this.#state, event, { allowForceStop: this.#host.options.allowForceStop, attemptEnded: attempt?.ended === true });
     this.#state = state;
     switch (move) {
@@ -183,7 +186,7 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
         sayMove(this.#host.logger, move, this.instanceId, state.cause);
         return this.#onAttemptEnd(Ending.NEVER_STARTED, '');
       case 'interrupt':
-        return this.#interrupt();
+        return this.#interrupt(flagged);
       case 'await-reply':
         // Should the reply still not come (a worker stuck after it answered), the force-stop goes ahead after the wait.
         return this.#graceAfter(REPLY_ON_ITS_WAY_MS);
@@ -195,11 +198,10 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
   }
 
   /**
-   * Interrupts the current attempt. If its worker has not started it, it is cancelled instead (then it never runs),
-   * and the instance ends under its cause: never started, or — for a retry that had not started — as the attempt
-   * before it ended.
+   * Interrupts the current attempt (unless `flagged` already). If its worker has not started it, it is cancelled
+   * instead (it never runs), and the instance ends as never started, or a retry's as the attempt before it ended.
    */
-  #interrupt(): void {
+  #interrupt(flagged: boolean): void {
     const attempt = this.#attempt;
     if (this.#retryTimer !== undefined || attempt === undefined) {
       // Between a worker's death and the retry, backing off: the retry never runs, and the instance ends as the
@@ -209,8 +211,7 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
       this.#onAttemptEnd(this.#lastEnding, this.#lastText);
       return;
     }
-    // The flag before anything else: a hot loop sees it now.
-    attempt.interrupt();
+    if (!flagged) attempt.interrupt();
     if (attempt.cancel()) {
       this.#attempt = undefined;
       this.#attempts--;

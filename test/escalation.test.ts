@@ -3,7 +3,7 @@
 // after the finish is ignored, the grace ends in a force-stop (or, with force-stop off, in running on unless close()
 // came), a reply on its way wins once, and close() terminates an overdue instance at once.
 import { describe, expect, it } from 'vitest';
-import { escalate, initialEscalation, Phase as P, Stage as St, type EscalationEvent, type EscalationState, type Move } from '../dist/src/escalation.js';
+import { escalate, initialEscalation, interruptsAttempt, Phase as P, Stage as St, type EscalationEvent, type EscalationState, type Move } from '../dist/src/escalation.js';
 
 const state = (over: Partial<EscalationState>): EscalationState => ({ ...initialEscalation, ...over });
 const running = (over: Partial<EscalationState> = {}): EscalationState => state({ phase: P.RUNNING, ...over });
@@ -67,5 +67,41 @@ describe('the escalation machine', () => {
     const from = Object.freeze(running({ cause: 'timeout', stage: St.INTERRUPTED }));
     expect(() => escalate(from, 'grace-expired', { allowForceStop: true, attemptEnded: false })).not.toThrow();
     expect(from.stage).toBe(St.INTERRUPTED);
+  });
+
+  // The tracker sets the attempt's flag when interruptsAttempt says so, before it asks for the move: exactly when the
+  // move is to interrupt. Every state the machine reaches (from a queued instance, and from the start the tracker
+  // makes; a grace runs out only after an interrupt, and only an attempt ended with no cause or a stall is retried) is
+  // tried with every event and fact.
+  it('interruptsAttempt says yes exactly when the move is to interrupt, in every state the machine reaches', () => {
+    const events: EscalationEvent[] = ['stop', 'signal', 'timeout', 'stall', 'grace-expired', 'close', 'retry'];
+    const factsOf = [
+      { allowForceStop: true, attemptEnded: false },
+      { allowForceStop: false, attemptEnded: false },
+      { allowForceStop: true, attemptEnded: true },
+    ];
+    const seen = new Map<string, EscalationState>();
+    const queue: EscalationState[] = [initialEscalation, running()];
+    while (queue.length > 0) {
+      const from = queue.shift() as EscalationState;
+      const key = JSON.stringify(from);
+      if (seen.has(key)) continue;
+      seen.set(key, from);
+      const happens = (event: EscalationEvent): boolean =>
+        (event !== 'grace-expired' || from.stage !== St.NONE) && (event !== 'retry' || from.cause === 'none' || from.cause === 'stall');
+      for (const event of events.filter(happens)) for (const facts of factsOf) queue.push(escalate(from, event, facts).state);
+    }
+    let interrupts = 0;
+    for (const from of seen.values()) {
+      for (const event of events) {
+        for (const facts of factsOf) {
+          const { move } = escalate(from, event, facts);
+          expect(interruptsAttempt(from, event), `${JSON.stringify(from)} ${event} ${JSON.stringify(facts)}: ${move}`).toBe(move === 'interrupt');
+          if (move === 'interrupt') interrupts++;
+        }
+      }
+    }
+    expect(seen.size).toBeGreaterThan(20);
+    expect(interrupts).toBeGreaterThan(0);
   });
 });
