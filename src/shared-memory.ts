@@ -38,6 +38,9 @@ export const FLAG_ENDED = 2;
  */
 export const MAX_TICKET = MAX_INT32;
 
+/** A ticket no stamp ever holds: an attempt given it can never start (a worker's rehearsal of the attempt path). */
+export const REHEARSAL_TICKET = -1;
+
 /**
  * A slot's stamp for an attempt starting now: the epoch microseconds, as its worker writes it (or the main thread, for
  * an attempt that fails before its processor can run).
