@@ -1,5 +1,7 @@
 // Workers that are still booting: piscina must never be handed an attempt for one, because terminating a booting
 // worker (a force-stop of that attempt) makes piscina stop replacing dead workers for the rest of the pool's life.
+import { readFileSync } from 'node:fs';
+import { transformSync } from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixture, processors } from './support/fixtures.js';
 import { useRuntimes } from './support/runtime.js';
@@ -106,5 +108,28 @@ describe('workers still booting', () => {
     expect(runtime.threads).toBe(2);
     const after = runtime.submit({ processor: 'succeed' });
     expect((await after.done).status).toBe('SUCCEED');
+  });
+});
+
+// V8 runs a module with a top-level await through its own call (SourceTextModule::ExecuteAsyncModule), and Node 22's
+// V8 aborted the whole process there as a worker was terminated while its module was evaluated. The worker's own
+// modules must not have one (a processor's may: that is the processor's own). esbuild refuses a top-level await in
+// CommonJS output, which is the check.
+describe('the worker\'s own modules', () => {
+  const hasTopLevelAwait = (code: string): boolean => {
+    try {
+      transformSync(code, { format: 'cjs', logLevel: 'silent' });
+      return false;
+    } catch {
+      return true;
+    }
+  };
+
+  it('terminated-mid-evaluation-aborted-node-22: none has a top-level await', () => {
+    expect(hasTopLevelAwait('const a = 1;\nawait Promise.resolve(a);\nexport default a;')).toBe(true); // the check works
+    for (const name of ['attempt.js', 'value-out.js', 'stream.js', 'processor.js', 'context.js', 'channel.js']) {
+      const code = readFileSync(new URL(`../dist/workers/${name}`, import.meta.url), 'utf8');
+      expect(hasTopLevelAwait(code), name).toBe(false);
+    }
   });
 });
