@@ -5,8 +5,7 @@
 /**
  * What the deadline allows for the call of the processor after its start is stamped, and for the two threads' clocks
  * (each epoch is its own thread's timeOrigin plus its monotonic time): the stamp is taken the moment before the call,
- * and a processor must never find its budget spent before its own first line has run. At 0.05 ms, with the stop
- * reaching the flag first, a few interrupts in a thousand were seen 2-4 µs before the processor's own deadline.
+ * and a processor must never find its budget spent before its own first line has run.
  */
 const START_ALLOWANCE_MS = 0.1;
 
