@@ -1,6 +1,6 @@
 // Workers that are still booting: piscina must never be handed an attempt for one, because terminating a booting
 // worker (a force-stop of that attempt) makes piscina stop replacing dead workers for the rest of the pool's life.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { transformSync } from 'esbuild';
 import { afterEach, describe, expect, it } from 'vitest';
 import { fixture, processors } from './support/fixtures.js';
@@ -127,8 +127,11 @@ describe('the worker\'s own modules', () => {
 
   it('terminated-mid-evaluation-aborted-node-22: none has a top-level await', () => {
     expect(hasTopLevelAwait('const a = 1;\nawait Promise.resolve(a);\nexport default a;')).toBe(true); // the check works
-    for (const name of ['attempt.js', 'value-out.js', 'stream.js', 'processor.js', 'context.js', 'channel.js']) {
-      const code = readFileSync(new URL(`../dist/workers/${name}`, import.meta.url), 'utf8');
+    const folder = new URL('../dist/workers/', import.meta.url);
+    const names = readdirSync(folder).filter((name) => name.endsWith('.js'));
+    expect(names).toContain('attempt.js');
+    for (const name of names) {
+      const code = readFileSync(new URL(name, folder), 'utf8');
       expect(hasTopLevelAwait(code), name).toBe(false);
     }
   });
