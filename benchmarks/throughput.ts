@@ -103,8 +103,8 @@ printTable(
 console.log(`main thread on-CPU: ${mainCpuSource} (the JS thread alone); event loop active: wall time, includes preemption;`);
 console.log('process: process.cpuUsage(), every thread (workers, GC helpers, libuv pool) — the no-op work itself is in there.');
 
-const target = ratios.oursOverPiscina >= 0.9 ? 'met' : 'NOT met';
-console.log(`\ntarget ours ≥ 0.9 × piscina: ${target} (${ratios.oursOverPiscina.toFixed(3)})`);
+const met = (floor: number): string => (ratios.oursOverPiscina >= floor ? 'met' : 'NOT met');
+console.log(`\ntarget ours ≥ 0.9 × piscina: ${met(0.9)}; the floor no change may go below, ≥ 0.85 × piscina: ${met(0.85)} (${ratios.oursOverPiscina.toFixed(3)})`);
 const failures = rounds.reduce((sum, r) => sum + r.failures, 0);
 if (failures > 0) console.log(`UNEXPECTED: ${failures} tasks did not succeed`);
 const wallS = (now() - wallStart) / 1000;

@@ -3,9 +3,9 @@
 // clock wakes a little before the deadline and meets it on event-loop turns: never early, late by about one turn.
 
 /**
- * What the deadline allows for the call of the processor after its start is stamped, and for the two threads' clocks
- * (each epoch is its own thread's timeOrigin plus its monotonic time): the stamp is taken the moment before the call,
- * and a processor must never find its budget spent before its own first line has run.
+ * What the deadline allows past the start's stamp, for the call of the processor after it: the stamp is taken the
+ * moment before the call. Time the worker's thread is descheduled between the two is beyond it: the main thread
+ * cannot see it, and the timeout counts from the stamp.
  */
 const START_ALLOWANCE_MS = 0.1;
 

@@ -1,4 +1,6 @@
 // Timeout: a timer at the deadline interrupts; after the grace, force-stop (a real worker.terminate()).
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { InstanceStatus, OutcomeReason, OutcomeStatus, SystemResult } from 'light-task-tracker';
 import { useRuntimes } from './support/runtime.js';
@@ -91,5 +93,14 @@ describe('timeout', () => {
     // The deadline is exact to the start stamp, taken just before the processor is called; what lies between the
     // two (a GC, the thread descheduled on a busy machine) is not the timer's, hence half the budget here.
     expect(spent.filter((ms) => !(ms > timeoutMs / 2))).toEqual([]);
+  });
+
+  // The deadline is a worker's start stamp plus timeoutMs, met on the main thread's clock: each clock is
+  // performance.timeOrigin + performance.now(), and they agree because a worker's time origin is the process's.
+  it('reads a start stamped in a worker on the main thread\'s clock: the threads share one time origin', async () => {
+    const worker = new Worker('require("node:worker_threads").parentPort.postMessage(performance.timeOrigin)', { eval: true });
+    const [origin] = (await once(worker, 'message')) as [number];
+    await once(worker, 'exit');
+    expect(origin).toBe(performance.timeOrigin);
   });
 });

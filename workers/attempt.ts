@@ -233,8 +233,7 @@ const NOT_STARTED = Symbol('not started');
 
 /**
  * Starts the attempt and calls its processor, inside the attempt's async context. The start is stamped the moment
- * before the call, after everything the worker does for the attempt: its timeout counts from there, and a processor
- * must never find its budget spent before its own first line has run.
+ * before the call, after everything the worker does for the attempt: its timeout counts from there.
  */
 function startAndCall<R>(request: AttemptRequest, process: (ctx: AttemptContext) => R, ctx: AttemptContext): R | typeof NOT_STARTED {
   if (!start(request)) return NOT_STARTED;
