@@ -129,8 +129,9 @@ export class ThreadWatch {
    */
   grow(wanted: number): void {
     if (this.restDue || (!this.#anyBooted && this.#piscina.threads.length > 0)) return;
+    // Coming: every worker not yet given attempts, one that has said it booted before piscina marked it ready included.
     let booting = 0;
-    for (const worker of this.#piscina.threads) if (!this.#booted.has(worker.threadId) && !this.doomed.has(worker.threadId)) booting++;
+    for (const worker of this.#piscina.threads) if (!this.isBooted(worker.threadId) && !this.doomed.has(worker.threadId)) booting++;
     for (; booting < wanted && this.#piscina.threads.length < this.#maxTotal && this.broken === undefined && !this.destroyed; booting++) {
       if (!this.#spawn()) return;
     }

@@ -1,6 +1,7 @@
 // piscina's behaviours the pool relies on, each pinned against the installed piscina with bare `new Piscina()` pools
 // and the fixture workers in fixtures/piscina-contract/ (no library code). package.json's range for piscina is what
-// these tests prove: a piscina that fails one of them is not a version the pool can run on.
+// these tests prove: a piscina that fails one of them is not a version the pool can run on. A few pin what the pool
+// no longer relies on, and say so: they show why it works as it does (an attempt never waits in piscina's queues).
 import { once } from 'node:events';
 import { Worker, type MessagePort } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -180,8 +181,9 @@ describe('piscina contract: loadBalancer', () => {
     await Promise.all(tasks);
   });
 
-  // A worker the pool started on demand is offered the waiting attempts when it comes up; the pool announces the
-  // worker on workerCreate, which comes first.
+  // The pool hands a worker it started (ThreadWatch.grow) the next attempt once piscina has emitted its workerCreate:
+  // by then the balancer is offered it. piscina's own call on its queue as the worker comes up is not relied on (the
+  // queue is empty).
   it('is called again when a worker started on demand comes up, after its workerCreate', async () => {
     const balancer = new RecordingBalancer();
     const order: string[] = [];
@@ -241,9 +243,10 @@ describe('piscina contract: loadBalancer', () => {
 });
 
 describe('piscina contract: taskQueue', () => {
-  // The pool's queue keeps attempts in dispatch order, which it can only do if every waiting task passes through it:
-  // piscina pushes a task turned away at run() and every task run() while others wait, shifts them to offer them,
-  // and pushes one turned away again at the back (stricterFIFO off: unshift is never called).
+  // Not relied on since attempts wait only in the dispatcher's own queue (the pool gives piscina no taskQueue): a
+  // custom queue could keep tasks in order only because every waiting task passes through it. piscina pushes a task
+  // turned away at run() and every task run() while others wait, shifts them to offer them, and pushes one turned
+  // away again at the back (stricterFIFO off: unshift is never called).
   it('is pushed every task that waits, shifted to offer them, and pushed again (at the back) what is turned away', async () => {
     const { pool, balancer, queue, gate, held: first } = await busyPool('A');
     const rest = [pool.run(tagged('B', { op: 'id' })), pool.run(tagged('C', { op: 'id' }))];
@@ -311,8 +314,9 @@ describe('piscina contract: run() with a signal', () => {
     expect(balancer.calls.find((call) => call.tag === 'A')?.task).toMatchObject({ isAbortable: true });
   });
 
-  // The contrast: without a signal, a task turned away on a re-offer waits in the custom queue (where the pool puts it
-  // back in order) until a worker answers or comes up, even beside an idle worker: run() only pushes behind it.
+  // The contrast, not relied on (no attempt waits in piscina's queues): without a signal, a task turned away on a
+  // re-offer waits in the custom queue until a worker answers or comes up, even beside an idle worker: run() only
+  // pushes behind it.
   it('leaves tasks turned away on a re-offer waiting beside an idle worker until a worker answers or comes up', async () => {
     const { pool, balancer, queue, gate, held: first } = await busyPool('H');
     const waiting = [pool.run(tagged('A', { op: 'id' })), pool.run(tagged('B', { op: 'id' }))];
