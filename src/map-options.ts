@@ -1,6 +1,7 @@
 // runtime.map()'s options: the request fields every item's instance takes, and the map's own; their one check.
 import { describeValue, InvalidRequestError } from './errors.js';
 import { didYouMean, keySet, unknownKey } from './keys.js';
+import { MAX_INT32 } from './limits.js';
 import { isAbortSignal, RUN_OPTION_FIELDS, type SubmitRequest } from './request.js';
 
 /**
@@ -42,8 +43,8 @@ export interface ResolvedMapOptions {
   readonly request: Readonly<Record<string, unknown>> | undefined;
 }
 
-/** Largest `concurrency`. */
-export const MAX_CONCURRENCY = 2 ** 31 - 1;
+/** Largest `concurrency`: the bound of the options that count things. */
+export const MAX_CONCURRENCY = MAX_INT32;
 
 // run()'s options but the one instance's id, and the map's own.
 const { instanceId: _oneInstance, ...ITEM_REQUEST_FIELDS } = RUN_OPTION_FIELDS;
