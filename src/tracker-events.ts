@@ -22,6 +22,14 @@ export interface Interrupt {
   readonly heartbeatTimeoutMs: number | undefined;
 }
 
+/**
+ * Whether an interrupt for `cause` is heard: by the interrupt channel, or by the logger at the level its line takes.
+ * Checked before what the line says is worked out: a stop is on the way of its attempt's wake-up.
+ */
+export function interruptHeard(logger: Logger, cause: Cause): boolean {
+  return channels.interrupt.hasSubscribers || logger.isLevelEnabled(cause === 'timeout' || cause === 'stall' ? 'warn' : 'info');
+}
+
 /** The attempt was interrupted. */
 export function sayInterrupted(logger: Logger, about: About, { cause, startTime, timeoutMs, heartbeatTimeoutMs }: Interrupt): void {
   if (channels.interrupt.hasSubscribers) channels.interrupt.publish({ ...about, cause: escalationCause(cause) } satisfies InterruptMessage);

@@ -21,7 +21,7 @@ import { kCallerAbort, kConsumed, kReportTick, kStart, kStopForClose } from './s
 import { defaultGrace, REPLY_ON_ITS_WAY_MS, type ChunkSink, type TrackerHost } from './tracker-host.js';
 import { HeartbeatWatch } from './heartbeat.js';
 import { Starts } from './starts.js';
-import { sayFinished, sayInterrupted, sayMove, sayRetry, sayTerminated } from './tracker-events.js';
+import { interruptHeard, sayFinished, sayInterrupted, sayMove, sayRetry, sayTerminated } from './tracker-events.js';
 import { InstanceReports, logDestroyed, type ReportView } from './tracker-reports.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -221,7 +221,7 @@ export class Tracker<V = unknown, G = unknown, S = unknown> {
     }
     const cause = this.#state.cause;
     const { timeoutMs, heartbeatTimeoutMs } = this.#request;
-    sayInterrupted(this.#host.logger, this.#starts.about(this.#attempts), { cause, startTime: this.#startTime, timeoutMs, heartbeatTimeoutMs });
+    if (interruptHeard(this.#host.logger, cause)) sayInterrupted(this.#host.logger, this.#starts.about(this.#attempts), { cause, startTime: this.#startTime, timeoutMs, heartbeatTimeoutMs });
     const grace = this.#host.options.forceStopGraceMs ?? defaultGrace(cause === 'stall' ? heartbeatTimeoutMs : timeoutMs);
     if (grace === 0) this.#escalate('grace-expired'); // no grace: terminate now, not a timer tick later
     else this.#graceAfter(Math.ceil(grace));
