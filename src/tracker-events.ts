@@ -27,19 +27,25 @@ export interface Interrupt {
  * Checked before what the line says is worked out: a stop is on the way of its attempt's wake-up.
  */
 export function interruptHeard(logger: Logger, cause: Cause): boolean {
-  return channels.interrupt.hasSubscribers || logger.isLevelEnabled(cause === 'timeout' || cause === 'stall' ? 'warn' : 'info');
+  return channels.interrupt.hasSubscribers || logger.isLevelEnabled(interruptLevel(cause));
+}
+
+/** The level of an interrupt's log line: a timeout's and a stall's warn, a stop's is only information. */
+function interruptLevel(cause: Cause): 'warn' | 'info' {
+  return cause === 'timeout' || cause === 'stall' ? 'warn' : 'info';
 }
 
 /** The attempt was interrupted. */
 export function sayInterrupted(logger: Logger, about: About, { cause, startTime, timeoutMs, heartbeatTimeoutMs }: Interrupt): void {
   if (channels.interrupt.hasSubscribers) channels.interrupt.publish({ ...about, cause: escalationCause(cause) } satisfies InterruptMessage);
   const { instanceId, attempt } = about;
+  const level = interruptLevel(cause);
   if (cause === 'timeout') {
-    logger.warn({ instanceId, startTime, timeoutMs }, 'timeout: instance interrupted');
+    logger[level]({ instanceId, startTime, timeoutMs }, 'timeout: instance interrupted');
   } else if (cause === 'stall') {
-    logger.warn({ instanceId, attempt, heartbeatTimeoutMs }, 'stalled: no heartbeat within heartbeatTimeoutMs: attempt interrupted');
+    logger[level]({ instanceId, attempt, heartbeatTimeoutMs }, 'stalled: no heartbeat within heartbeatTimeoutMs: attempt interrupted');
   } else {
-    logger.info({ instanceId, stoppedBy: cause }, 'stop requested: instance interrupted');
+    logger[level]({ instanceId, stoppedBy: cause }, 'stop requested: instance interrupted');
   }
 }
 
